@@ -1,0 +1,51 @@
+"""coopt: optimal model placement and online model splitting for device-edge co-inference.
+
+The model is specified in MODEL.md; it follows Yan, Bi and Zhang, "Optimal Model
+Placement and Online Model Splitting for Device-Edge Co-Inference", IEEE Trans.
+Wireless Commun. 21(10), 2022 (arXiv:2105.13618).
+
+Typical use::
+
+    from coopt import load_instance, solve
+    result = solve(load_instance("data/cnn_chain.toml"))
+    result.placement, result.objective
+"""
+
+from .api import Problem, prepare, solve
+from .channel import Channel, build_channel
+from .costs import CostModel, cost_model
+from .errors import CooptError, InstanceError, NoSolutionError, ProfileError, SolverUnavailableError
+from .instance import Instance, load_instance, parse_instance
+from .profiles import Profile, list_profiles, load_profile, mlp_profile
+from .results import SolveResult
+from .stopping import StoppingSolution, backward_induction, evaluate_policy, occupation, osla_policy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Channel",
+    "CooptError",
+    "CostModel",
+    "Instance",
+    "InstanceError",
+    "NoSolutionError",
+    "Problem",
+    "Profile",
+    "ProfileError",
+    "SolveResult",
+    "SolverUnavailableError",
+    "StoppingSolution",
+    "backward_induction",
+    "build_channel",
+    "cost_model",
+    "evaluate_policy",
+    "list_profiles",
+    "load_instance",
+    "load_profile",
+    "mlp_profile",
+    "occupation",
+    "osla_policy",
+    "parse_instance",
+    "prepare",
+    "solve",
+]

@@ -1,0 +1,105 @@
+"""The user-facing verbs: :func:`solve` and the pieces studies script with.
+
+``solve`` dispatches on ``method``: ``"enumeration"`` (backward induction or OSLA
+evaluation for every feasible placement, the reference), and the methods that later
+modules add. Pyomo and SymPy are imported only by the methods that need them, so the
+enumeration route starts fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .channel import Channel, build_channel
+from .costs import CostModel, cost_model
+from .errors import InstanceError
+from .instance import RULES, Instance
+from .placement import argmin_placement, baselines, enumerate_placements, feasible_placements
+from .results import SolveResult, breakdown
+from .stopping import occupation
+
+METHODS = ("enumeration",)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """An instance with its derived numbers: the cost model, the finite channel and
+    the stop-cost table ``Y`` of shape ``(N + 1, K)``."""
+
+    instance: Instance
+    costs: CostModel
+    channel: Channel
+    Y: NDArray[np.float64]
+
+    @property
+    def placements(self) -> list[int]:
+        """Feasible placements under the memory limit."""
+        return feasible_placements(self.costs, self.instance.placement.memory_bits)
+
+
+def prepare(instance: Instance, states: int | None = None) -> Problem:
+    """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``."""
+    costs = cost_model(instance)
+    channel = build_channel(instance.channel, states)
+    return Problem(instance, costs, channel, costs.stop_cost(channel.gains))
+
+
+def solve(instance: Instance, *, rule: str | None = None, method: str = "enumeration") -> SolveResult:
+    """Solve the joint placement and splitting problem of an instance.
+
+    Parameters
+    ----------
+    instance : Instance
+        From :func:`coopt.load_instance`.
+    rule : {"optimal", "osla"}, optional
+        Overrides ``placement.rule``.
+    method : str
+        ``"enumeration"``: every feasible placement solved exactly, then the argmin.
+
+    Returns
+    -------
+    SolveResult
+        :math:`M^*`, :math:`\\Phi(M^*)`, :math:`\\Phi(M)` for every :math:`M`, the policy
+        at :math:`M^*`, the expected cost parts and the baselines.
+    """
+    if rule is not None:
+        instance = instance.with_rule(rule)
+    if method not in METHODS:
+        raise InstanceError(f"method = {method!r}: must be one of {', '.join(METHODS)}")
+    return solve_enumeration(prepare(instance))
+
+
+def solve_enumeration(problem: Problem) -> SolveResult:
+    """The enumeration oracle of MODEL.md section 5, with the baselines of section 6."""
+    inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
+    rule, mode = inst.placement.rule, inst.wait.mode
+    k_tasks = inst.placement.tasks_per_period
+    placements = problem.placements
+    values, policies = enumerate_placements(Y, channel, mode, costs, rule, placements, k_tasks)
+    if rule == "osla":
+        osla_values, optimal = values, {}
+    else:
+        osla_values, _ = enumerate_placements(Y, channel, mode, costs, "osla", placements, k_tasks)
+        optimal = dict(policies)
+    best = argmin_placement(values)
+    policy = policies[best.placement]
+    return SolveResult(
+        instance_name=inst.name,
+        placement=best.placement,
+        objective=best.objective,
+        task_cost=best.task_cost,
+        download_cost=best.download_cost,
+        rule=rule,
+        method="enumeration",
+        wait_mode=mode,
+        tasks_per_period=k_tasks,
+        by_placement=tuple(values),
+        policy=policy,
+        breakdown=breakdown(occupation(policy.actions, channel), channel, costs, best.download_cost, k_tasks),
+        baselines=baselines(Y, channel, mode, costs, placements, k_tasks, optimal, osla_values),
+        channel=channel,
+    )
+

@@ -1,0 +1,179 @@
+r"""Fading channels: continuous laws, their quantisation, finite and Markov chains.
+
+Block fading (MODEL.md section 3): the power gain :math:`h` is constant during one
+decision epoch (a layer's computation or a waiting slot) and redrawn for the next.
+
+Quantisation of a continuous law with CDF :math:`F` into :math:`K` states uses the
+equiprobable bins :math:`[F^{-1}(j/K), F^{-1}((j+1)/K))`, each with probability
+:math:`1/K` and gain equal to the conditional mean
+:math:`g_j = K\,\mathbb{E}[h;\,h \in \text{bin}_j]`. Closed forms:
+
+* Rayleigh, :math:`h \sim \mathrm{Exp}(\bar h)`:
+  :math:`\mathbb{E}[h; a<h<b] = (a+\bar h)e^{-a/\bar h} - (b+\bar h)e^{-b/\bar h}`.
+* Nakagami-:math:`m`, :math:`h \sim \Gamma(m, \bar h/m)`: since
+  :math:`h f_m(h) = \bar h f_{m+1}(h)`,
+  :math:`\mathbb{E}[h; a<h<b] = \bar h\,[P(m+1, mb/\bar h) - P(m+1, ma/\bar h)]`
+  with the regularised lower incomplete gamma :math:`P`.
+* Rician with K-factor :math:`\kappa_R = \nu^2/(2\sigma^2)`: :math:`h = \sigma^2 X`
+  with :math:`X \sim \chi'^2_2(\lambda)`, :math:`\lambda = 2\kappa_R`,
+  :math:`\sigma^2 = \bar h / (2(\kappa_R+1))`, and the identity
+  :math:`x f_k(x;\lambda) = k f_{k+2}(x;\lambda) + \lambda f_{k+4}(x;\lambda)` gives
+  :math:`\mathbb{E}[X; a<X<b] = 2\Delta F_4 + \lambda \Delta F_6`.
+
+Differences of CDFs are taken on survival functions in the upper half, where the CDF
+is close to 1 and its differences would cancel.
+
+States are always sorted by increasing gain (a Markov chain's transition matrix is
+permuted accordingly), the order every solver and every output uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import InstanceError
+from .instance import ChannelSpec
+
+
+@dataclass(frozen=True, eq=False)
+class Channel:
+    """A finite channel as every solver sees it.
+
+    Attributes
+    ----------
+    gains : NDArray[np.float64]
+        Power gains of the ``K`` states, shape ``(K,)``, non-decreasing.
+    initial : NDArray[np.float64]
+        Distribution of the state at epoch 0, shape ``(K,)``. For an i.i.d. channel it
+        is also the distribution at every later epoch and slot.
+    transition : NDArray[np.float64] or None
+        Row-stochastic ``(K, K)`` matrix of a Markov channel (applied once per epoch
+        and once per waiting slot); ``None`` for an i.i.d. channel.
+    spec : ChannelSpec
+        The instance's ``[channel]`` table this channel was built from.
+    """
+
+    gains: NDArray[np.float64]
+    initial: NDArray[np.float64]
+    transition: NDArray[np.float64] | None
+    spec: ChannelSpec
+
+    @property
+    def n_states(self) -> int:
+        return int(self.gains.shape[0])
+
+    @property
+    def is_markov(self) -> bool:
+        return self.transition is not None
+
+    @property
+    def probs(self) -> NDArray[np.float64]:
+        """State probabilities of an i.i.d. channel (``initial``)."""
+        return self.initial
+
+    def distribution_at(self, n: int) -> NDArray[np.float64]:
+        """Distribution of the state seen at epoch ``n`` with no waiting before it."""
+        if self.transition is None:
+            return self.initial
+        return self.initial @ np.linalg.matrix_power(self.transition, n)
+
+
+def stationary_distribution(transition: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Stationary distribution :math:`\\pi = \\pi P` of a row-stochastic matrix.
+
+    Solves the linear system with one balance equation replaced by normalisation.
+    A chain with several closed classes has no unique one: that is an error, since
+    the default ``initial`` would be ambiguous.
+    """
+    k = transition.shape[0]
+    a = transition.T - np.eye(k)
+    a[-1, :] = 1.0
+    b = np.zeros(k)
+    b[-1] = 1.0
+    try:
+        pi = np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        raise InstanceError(
+            "channel.transition: the chain has no unique stationary distribution; give channel.initial"
+        ) from None
+    if np.any(pi < -1e-12) or not np.allclose(pi @ transition, pi, rtol=0, atol=1e-12):
+        raise InstanceError(
+            "channel.transition: the chain has no unique stationary distribution; give channel.initial"
+        )
+    pi = np.clip(pi, 0.0, None)
+    return pi / pi.sum()
+
+
+def quantise(spec: ChannelSpec, states: int | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Quantise a continuous law into equiprobable conditional-mean states.
+
+    Returns ``(gains, probs)`` of shape ``(K,)`` with ``K = states or spec.states``.
+    """
+    k = spec.states if states is None else int(states)
+    mean = float(spec.mean_gain)  # type: ignore[arg-type]
+    u = np.arange(k + 1) / k
+    if spec.law == "rayleigh" or (spec.law == "rician" and spec.k_factor == 0):
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            edges = -mean * np.log1p(-u)  # u = 1 gives the last edge +inf
+            tail = np.where(np.isinf(edges), 0.0, (edges + mean) * np.exp(-edges / mean))
+        partial = tail[:-1] - tail[1:]
+    elif spec.law == "nakagami":
+        from scipy import special
+
+        m = float(spec.m)  # type: ignore[arg-type]
+        x = special.gammaincinv(m, u)  # edges in units of mean / m
+        x[-1] = np.inf
+        partial = mean * _mass_between(
+            special.gammainc(m + 1, x), special.gammaincc(m + 1, x), special.gammaincc(m, x)
+        )
+    elif spec.law == "rician":
+        from scipy import stats
+
+        kf = float(spec.k_factor)  # type: ignore[arg-type]
+        lam = 2.0 * kf
+        sigma2 = mean / (2.0 * (kf + 1.0))
+        x = stats.ncx2.ppf(u, 2, lam)
+        x[0], x[-1] = 0.0, np.inf
+        upper = stats.ncx2.sf(x, 2, lam)
+        f4 = _mass_between(stats.ncx2.cdf(x, 4, lam), stats.ncx2.sf(x, 4, lam), upper)
+        f6 = _mass_between(stats.ncx2.cdf(x, 6, lam), stats.ncx2.sf(x, 6, lam), upper)
+        partial = sigma2 * (2.0 * f4 + lam * f6)
+    else:
+        raise InstanceError(f"channel.law = {spec.law!r}: not a continuous law")
+    gains = k * partial
+    return gains, np.full(k, 1.0 / k)
+
+
+def _mass_between(cdf: NDArray[np.float64], sf: NDArray[np.float64], upper: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Mass of consecutive bins, from the CDF below the median and the survival above.
+
+    ``upper`` is the survival function of the quantised law itself at the edges; it
+    chooses per bin which form is free of cancellation.
+    """
+    lower_half = upper[:-1] > 0.5
+    return np.where(lower_half, cdf[1:] - cdf[:-1], sf[:-1] - sf[1:])
+
+
+def build_channel(spec: ChannelSpec, states: int | None = None) -> Channel:
+    """The finite channel every solver uses for an instance's ``[channel]`` table.
+
+    Continuous laws are quantised (``states`` overrides ``spec.states``); ``finite``
+    and ``markov`` gains are sorted increasingly (the Markov matrix with them).
+    """
+    if spec.is_continuous:
+        gains, probs = quantise(spec, states)
+        return Channel(gains=gains, initial=probs, transition=None, spec=spec)
+    gains = np.asarray(spec.gains, dtype=np.float64)
+    order = np.argsort(gains, kind="stable")
+    if spec.law == "finite":
+        probs = np.asarray(spec.probs, dtype=np.float64)[order]
+        return Channel(gains=gains[order], initial=probs, transition=None, spec=spec)
+    transition = np.asarray(spec.transition, dtype=np.float64)[np.ix_(order, order)]
+    if spec.initial is None:
+        initial = stationary_distribution(transition)
+    else:
+        initial = np.asarray(spec.initial, dtype=np.float64)[order]
+    return Channel(gains=gains[order], initial=initial, transition=transition, spec=spec)

@@ -1,0 +1,143 @@
+r"""The cost model of MODEL.md section 2: numbers only, no decisions.
+
+For layers :math:`i = 1..N` with ``macs_i``, ``out_i`` and ``params_i``:
+
+* local cost :math:`a_i = w_E \kappa f_L^2 c_L\,\mathrm{macs}_i + w_T c_L\,\mathrm{macs}_i / f_L`
+* edge cost :math:`b_i = w_T c_E\,\mathrm{macs}_i / f_E`
+* prefix and suffix :math:`A_n = \sum_{i\le n} a_i`, :math:`R_n = \sum_{i>n} b_i`
+* rate :math:`r(h) = B\log_2(1+\rho h)`, :math:`\rho = P/\sigma^2`
+* upload cost :math:`T_n(h) = (w_E P + w_T)\,d_n / r(h)` for :math:`n<N`, :math:`T_N = 0`
+* stop cost :math:`Y_n(h) = A_n + T_n(h) + R_n`
+* wait cost of one slot :math:`c_w = w_T\tau + w_E P_{idle}\tau`
+* download cost :math:`D(M) = \sum_{i\le M} s_i (w_T/r_{DL} + w_E e_{rx})`
+
+Every array here is indexed by the epoch ``n = 0..N`` (shape ``(N + 1,)``), so
+``A[n]`` is :math:`A_n` and ``download[M]`` is :math:`D(M)`. The physical parts
+(seconds and joules) are kept beside the weighted costs so that a policy's expected
+latency and device energy can be reported and constrained.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .instance import Instance
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True, eq=False)
+class CostModel:
+    """The derived costs of one instance (all arrays of shape ``(N + 1,)``).
+
+    Attributes
+    ----------
+    A, R : local prefix cost :math:`A_n` and edge suffix cost :math:`R_n`.
+    local_time_s, local_energy_j : the prefix's seconds and device joules.
+    edge_time_s : the suffix's seconds.
+    feature_bits : :math:`d_n`, with ``feature_bits[N]`` the (free) result.
+    upload_coef : :math:`(w_E P + w_T) d_n`, zero at ``n = N``.
+    download : :math:`D(M)` per period.
+    memory_bits : :math:`\sum_{i\le M} s_i`.
+    rho, bandwidth_hz : SNR factor :math:`\rho = P/\sigma^2` and :math:`B`.
+    tx_power_w, energy_weight, time_weight : :math:`P`, :math:`w_E`, :math:`w_T`.
+    wait_cost : :math:`c_w` (``nan`` when ``wait.mode = "never"`` and no slot is given).
+    slot_s, idle_power_w : :math:`\tau` and :math:`P_{idle}`.
+    """
+
+    A: NDArray[np.float64]
+    R: NDArray[np.float64]
+    local_time_s: NDArray[np.float64]
+    local_energy_j: NDArray[np.float64]
+    edge_time_s: NDArray[np.float64]
+    feature_bits: NDArray[np.float64]
+    upload_coef: NDArray[np.float64]
+    download: NDArray[np.float64]
+    memory_bits: NDArray[np.float64]
+    rho: float
+    bandwidth_hz: float
+    tx_power_w: float
+    energy_weight: float
+    time_weight: float
+    wait_cost: float
+    slot_s: float
+    idle_power_w: float
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.A.shape[0]) - 1
+
+    def rate_bps(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Uplink rate :math:`r(h) = B \\log_2(1 + \\rho h)` in bit/s."""
+        return self.bandwidth_hz * np.log1p(self.rho * np.asarray(gains, dtype=np.float64)) / LN2
+
+    def upload_time_s(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Seconds to upload :math:`d_n` at each gain: shape ``(N + 1, K)``, zero at ``n = N``."""
+        t = self.feature_bits[:, None] / self.rate_bps(gains)[None, :]
+        t[-1, :] = 0.0
+        return t
+
+    def stop_cost(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The table :math:`Y_n(g_k)`, shape ``(N + 1, K)``."""
+        upload = self.upload_coef[:, None] / self.rate_bps(gains)[None, :]
+        return (self.A + self.R)[:, None] + upload
+
+
+def cost_model(instance: Instance) -> CostModel:
+    """Derive the :class:`CostModel` of an instance (MODEL.md section 2)."""
+    prof = instance.profile
+    dev, edge, cost = instance.device, instance.edge, instance.cost
+    w_e, w_t = cost.energy_weight, cost.time_weight
+    macs = prof.macs.astype(np.float64)
+    cycles_local = dev.cycles_per_mac * macs
+    t_local = cycles_local / dev.cpu_hz
+    e_local = dev.kappa * dev.cpu_hz**2 * cycles_local
+    t_edge = edge.cycles_per_mac * macs / edge.cpu_hz
+    # R_n = sum_{i>n} b_i: a reversed cumulative sum, shifted so R_N = 0.
+    edge_suffix_s = np.concatenate([np.cumsum(t_edge[::-1])[::-1][1:], [0.0]])
+    local_time = np.cumsum(t_local)
+    local_energy = np.cumsum(e_local)
+    d = prof.out_elems.astype(np.float64) * instance.network.feature_bits
+    coef = (w_e * dev.tx_power_w + w_t) * d
+    coef[-1] = 0.0
+    s_bits = prof.params.astype(np.float64) * instance.network.param_bits
+    pl = instance.placement
+    per_bit = w_t / pl.downlink_bps + w_e * pl.rx_energy_per_bit
+    slot = instance.wait.slot_s if instance.wait.slot_s is not None else math.nan
+    return CostModel(
+        A=np.cumsum(w_e * e_local + w_t * t_local),
+        R=w_t * edge_suffix_s,
+        local_time_s=local_time,
+        local_energy_j=local_energy,
+        edge_time_s=edge_suffix_s,
+        feature_bits=d,
+        upload_coef=coef,
+        download=np.cumsum(s_bits * per_bit),
+        memory_bits=np.cumsum(s_bits),
+        rho=dev.tx_power_w / instance.uplink.noise_w,
+        bandwidth_hz=instance.uplink.bandwidth_hz,
+        tx_power_w=dev.tx_power_w,
+        energy_weight=w_e,
+        time_weight=w_t,
+        wait_cost=(w_t + w_e * dev.idle_power_w) * slot,
+        slot_s=slot,
+        idle_power_w=dev.idle_power_w,
+    )
+
+
+def wait_allowed(mode: str, horizon: int, n_layers: int) -> NDArray[np.bool_]:
+    """Epochs ``0..M`` at which waiting is allowed (MODEL.md section 4), shape ``(M + 1,)``.
+
+    ``never``: nowhere; ``last``: only at ``n = M`` and only when ``M < N``;
+    ``any``: at every ``n < N``.
+    """
+    allowed = np.zeros(horizon + 1, dtype=bool)
+    if mode == "last" and horizon < n_layers:
+        allowed[horizon] = True
+    elif mode == "any":
+        allowed[: min(horizon, n_layers - 1) + 1] = True
+    return allowed

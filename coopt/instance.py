@@ -1,0 +1,402 @@
+"""Instances: the TOML file of MODEL.md section 8, validated into frozen dataclasses.
+
+This module is the only parser. :func:`load_instance` checks every value at the
+boundary and raises :class:`~coopt.errors.InstanceError` with one line naming the
+key, the value and what is allowed, e.g. ``channel.states = 0: must be an integer >= 1``.
+
+Defaults (everything else is required)
+--------------------------------------
+=============================  =================================================
+key                            default
+=============================  =================================================
+``network.feature_bits``       32
+``network.param_bits``         32
+``device.idle_power_w``        0.0
+``channel.states``             16 (continuous laws only)
+``channel.initial``            the stationary distribution (Markov only)
+``wait.mode``                  ``"last"``
+``wait.slot_s``                none; required unless ``wait.mode = "never"``
+``placement.rx_energy_per_bit`` 0.0
+``placement.memory_bits``      unlimited
+``placement.rule``             ``"optimal"``
+=============================  =================================================
+
+Keys that the chosen law or wait mode does not use (``channel.gains`` with
+``law = "rayleigh"``, ``wait.slot_s`` with ``mode = "never"``) are accepted and
+ignored, so that switching a law is a one-line edit. Unknown keys are errors, with
+the closest valid key suggested.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import InstanceError
+from .profiles import Profile, load_profile
+
+LAWS = ("rayleigh", "nakagami", "rician", "finite", "markov")
+WAIT_MODES = ("never", "last", "any")
+RULES = ("optimal", "osla")
+PROB_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Network:
+    profile_spec: str
+    feature_bits: int
+    param_bits: int
+    profile: Profile = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Device:
+    cpu_hz: float
+    cycles_per_mac: float
+    kappa: float
+    tx_power_w: float
+    idle_power_w: float
+
+
+@dataclass(frozen=True)
+class Edge:
+    cpu_hz: float
+    cycles_per_mac: float
+
+
+@dataclass(frozen=True)
+class Uplink:
+    bandwidth_hz: float
+    noise_w: float
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """The ``[channel]`` table. Lists are tuples; unused keys are ``None``."""
+
+    law: str
+    mean_gain: float | None = None
+    states: int = 16
+    m: float | None = None
+    k_factor: float | None = None
+    gains: tuple[float, ...] | None = None
+    probs: tuple[float, ...] | None = None
+    transition: tuple[tuple[float, ...], ...] | None = None
+    initial: tuple[float, ...] | None = None
+
+    @property
+    def is_markov(self) -> bool:
+        return self.law == "markov"
+
+    @property
+    def is_continuous(self) -> bool:
+        return self.law in ("rayleigh", "nakagami", "rician")
+
+
+@dataclass(frozen=True)
+class CostWeights:
+    energy_weight: float
+    time_weight: float
+
+
+@dataclass(frozen=True)
+class Wait:
+    mode: str = "last"
+    slot_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PlacementSpec:
+    tasks_per_period: float
+    downlink_bps: float
+    rx_energy_per_bit: float = 0.0
+    memory_bits: float = math.inf
+    rule: str = "optimal"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A validated instance. Build it with :func:`load_instance` or :func:`parse_instance`."""
+
+    network: Network
+    device: Device
+    edge: Edge
+    uplink: Uplink
+    channel: ChannelSpec
+    cost: CostWeights
+    wait: Wait
+    placement: PlacementSpec
+    name: str = "instance"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def profile(self) -> Profile:
+        return self.network.profile
+
+    @property
+    def n_layers(self) -> int:
+        return self.network.profile.n_layers
+
+    def with_rule(self, rule: str) -> "Instance":
+        """A copy with ``placement.rule`` replaced (validated)."""
+        _check_choice("placement.rule", rule, RULES)
+        return replace(self, placement=replace(self.placement, rule=rule))
+
+
+# ----------------------------------------------------------------------------- checks
+
+REQUIRED = object()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, list) and len(value) > 8:
+        return "[" + ", ".join(map(str, value[:8])) + ", ...]"
+    return str(value)
+
+
+def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        allowed = " | ".join(f'"{c}"' for c in choices)
+        raise InstanceError(f"{key} = {_fmt(value)}: must be one of {allowed}")
+    return value
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InstanceError(f"{key} = {_fmt(value)}: must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise InstanceError(f"{key} = {_fmt(value)}: must be a finite number")
+    return float(value)
+
+
+def positive(key: str, value: Any) -> float:
+    v = _number(key, value)
+    if v <= 0:
+        raise InstanceError(f"{key} = {_fmt(value)}: must be > 0")
+    return v
+
+
+def nonnegative(key: str, value: Any) -> float:
+    v = _number(key, value)
+    if v < 0:
+        raise InstanceError(f"{key} = {_fmt(value)}: must be >= 0")
+    return v
+
+
+def _int_at_least(low: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InstanceError(f"{key} = {_fmt(value)}: must be an integer >= {low}")
+        return int(value)
+
+    return check
+
+
+def _string(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InstanceError(f"{key} = {_fmt(value)}: must be a non-empty string")
+    return value
+
+
+def _vector(key: str, value: Any, check: Callable[[str, Any], float]) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise InstanceError(f"{key} = {_fmt(value)}: must be a non-empty list of numbers")
+    return tuple(check(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+
+def _distribution(key: str, value: Any) -> tuple[float, ...]:
+    p = _vector(key, value, nonnegative)
+    total = math.fsum(p)
+    if abs(total - 1.0) > PROB_TOL:
+        raise InstanceError(f"{key} = {_fmt(list(value))}: must sum to 1 within {PROB_TOL:g}, sums to {total!r}")
+    return tuple(x / total for x in p)
+
+
+def _matrix(key: str, value: Any, n: int) -> tuple[tuple[float, ...], ...]:
+    if not isinstance(value, list) or not all(isinstance(r, list) for r in value):
+        raise InstanceError(f"{key} = {_fmt(value)}: must be a list of rows (a square matrix)")
+    if len(value) != n or any(len(r) != len(value) for r in value):
+        shape = f"{len(value)} rows of lengths {[len(r) for r in value]}"
+        raise InstanceError(f"{key}: must be a square {n} x {n} matrix matching channel.gains, got {shape}")
+    return tuple(_distribution(f"{key}[{i}]", r) for i, r in enumerate(value))
+
+
+# Schema: table -> key -> (checker, default). REQUIRED marks required keys; keys whose
+# requirement depends on other keys are checked in _build_* below.
+_SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
+    "network": {
+        "profile": (_string, REQUIRED),
+        "feature_bits": (_int_at_least(1), 32),
+        "param_bits": (_int_at_least(1), 32),
+    },
+    "device": {
+        "cpu_hz": (positive, REQUIRED),
+        "cycles_per_mac": (positive, REQUIRED),
+        "kappa": (nonnegative, REQUIRED),
+        "tx_power_w": (positive, REQUIRED),
+        "idle_power_w": (nonnegative, 0.0),
+    },
+    "edge": {
+        "cpu_hz": (positive, REQUIRED),
+        "cycles_per_mac": (positive, REQUIRED),
+    },
+    "uplink": {
+        "bandwidth_hz": (positive, REQUIRED),
+        "noise_w": (positive, REQUIRED),
+    },
+    "channel": {
+        "law": (lambda k, v: _check_choice(k, v, LAWS), REQUIRED),
+        "mean_gain": (positive, None),
+        "states": (_int_at_least(1), 16),
+        "m": (_number, None),
+        "k_factor": (nonnegative, None),
+        "gains": (lambda k, v: _vector(k, v, positive), None),
+        "probs": (_distribution, None),
+        "transition": (lambda k, v: v, None),  # checked against gains in _build_channel
+        "initial": (_distribution, None),
+    },
+    "cost": {
+        "energy_weight": (nonnegative, REQUIRED),
+        "time_weight": (nonnegative, REQUIRED),
+    },
+    "wait": {
+        "mode": (lambda k, v: _check_choice(k, v, WAIT_MODES), "last"),
+        "slot_s": (_number, None),
+    },
+    "placement": {
+        "tasks_per_period": (positive, REQUIRED),
+        "downlink_bps": (positive, REQUIRED),
+        "rx_energy_per_bit": (nonnegative, 0.0),
+        "memory_bits": (nonnegative, math.inf),
+        "rule": (lambda k, v: _check_choice(k, v, RULES), "optimal"),
+    },
+}
+
+# Tables that later features read; their contents are validated by those features.
+_OPTIONAL_TABLES = ("constraints",)
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(options)}"
+
+
+def _read_table(doc: dict[str, Any], table: str) -> dict[str, Any]:
+    schema = _SCHEMA[table]
+    raw = doc.get(table, {})
+    if not isinstance(raw, dict):
+        raise InstanceError(f"{table} = {_fmt(raw)}: must be a table [{table}]")
+    for key in raw:
+        if key not in schema:
+            raise InstanceError(f"{table}.{key}: unknown key" + _suggest(key, list(schema)))
+    out: dict[str, Any] = {}
+    for key, (check, default) in schema.items():
+        if key in raw:
+            out[key] = check(f"{table}.{key}", raw[key])
+        elif default is REQUIRED:
+            raise InstanceError(f"{table}.{key}: missing required key")
+        else:
+            out[key] = default
+    return out
+
+
+def _build_channel(c: dict[str, Any]) -> ChannelSpec:
+    law = c["law"]
+    if law in ("rayleigh", "nakagami", "rician"):
+        if c["mean_gain"] is None:
+            raise InstanceError(f'channel.mean_gain: missing; required by law = "{law}" (a power gain > 0)')
+        if law == "nakagami":
+            if c["m"] is None:
+                raise InstanceError('channel.m: missing; required by law = "nakagami" (shape m >= 0.5)')
+            if c["m"] < 0.5:
+                raise InstanceError(f"channel.m = {c['m']}: must be >= 0.5")
+        if law == "rician" and c["k_factor"] is None:
+            raise InstanceError('channel.k_factor: missing; required by law = "rician" (K-factor >= 0)')
+        return ChannelSpec(law=law, mean_gain=c["mean_gain"], states=c["states"], m=c["m"], k_factor=c["k_factor"])
+    gains = c["gains"]
+    if gains is None:
+        raise InstanceError(f'channel.gains: missing; required by law = "{law}" (a list of power gains > 0)')
+    n = len(gains)
+    if law == "finite":
+        if c["probs"] is None:
+            raise InstanceError('channel.probs: missing; required by law = "finite" (one probability per gain)')
+        if len(c["probs"]) != n:
+            raise InstanceError(f"channel.probs: has {len(c['probs'])} entries, must match the {n} channel.gains")
+        return ChannelSpec(law=law, gains=gains, probs=c["probs"])
+    if c["transition"] is None:
+        raise InstanceError('channel.transition: missing; required by law = "markov" (a row-stochastic square matrix)')
+    transition = _matrix("channel.transition", c["transition"], n)
+    initial = c["initial"]
+    if initial is not None and len(initial) != n:
+        raise InstanceError(f"channel.initial: has {len(initial)} entries, must match the {n} channel.gains")
+    return ChannelSpec(law=law, gains=gains, transition=transition, initial=initial)
+
+
+def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str = "instance") -> Instance:
+    """Validate a parsed TOML document (a dict) into an :class:`Instance`.
+
+    ``base_dir`` is where a profile given as a relative CSV path is looked up.
+    """
+    for table in doc:
+        if table not in _SCHEMA and table not in _OPTIONAL_TABLES:
+            raise InstanceError(f"[{table}]: unknown table" + _suggest(table, list(_SCHEMA) + list(_OPTIONAL_TABLES)))
+    t = {table: _read_table(doc, table) for table in _SCHEMA}
+    net = t["network"]
+    profile = load_profile(net["profile"], base_dir)
+    network = Network(net["profile"], net["feature_bits"], net["param_bits"], profile)
+    cost = CostWeights(**t["cost"])
+    if cost.energy_weight == 0 and cost.time_weight == 0:
+        raise InstanceError("cost.energy_weight = 0 and cost.time_weight = 0: at least one weight must be > 0")
+    device = Device(**t["device"])
+    wait = Wait(**t["wait"])
+    if wait.mode != "never":
+        if wait.slot_s is None:
+            raise InstanceError(f'wait.slot_s: missing; required when wait.mode = "{wait.mode}" (a slot length > 0 in s)')
+        if wait.slot_s <= 0:
+            raise InstanceError(f"wait.slot_s = {wait.slot_s}: must be > 0 when wait.mode = \"{wait.mode}\"")
+        c_w = cost.time_weight * wait.slot_s + cost.energy_weight * device.idle_power_w * wait.slot_s
+        if c_w <= 0:
+            raise InstanceError(
+                "wait: the slot cost c_w = time_weight*slot_s + energy_weight*idle_power_w*slot_s is 0; "
+                "it must be > 0 when waiting is on (raise cost.time_weight or device.idle_power_w)"
+            )
+    return Instance(
+        network=network,
+        device=device,
+        edge=Edge(**t["edge"]),
+        uplink=Uplink(**t["uplink"]),
+        channel=_build_channel(t["channel"]),
+        cost=cost,
+        wait=wait,
+        placement=PlacementSpec(**t["placement"]),
+        name=name,
+        extra={k: doc[k] for k in _OPTIONAL_TABLES if k in doc},
+    )
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and validate an instance file (TOML, MODEL.md section 8).
+
+    Raises
+    ------
+    InstanceError
+        One line naming the key, the value and what is allowed.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InstanceError(f"{path}: no such instance file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise InstanceError(f"{path}: cannot read instance file ({exc.__class__.__name__})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InstanceError(f"{path}: invalid TOML: {exc}") from None
+    return parse_instance(doc, base_dir=path.resolve().parent, name=path.stem)

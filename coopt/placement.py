@@ -1,0 +1,166 @@
+r"""Placement by enumeration, and the baselines of MODEL.md section 6.
+
+.. math::
+
+    \Phi(M) = J(M) + D(M)/K_\mathrm{tasks}, \qquad
+    M^* = \arg\min\{\Phi(M) : M \in 0..N,\ \textstyle\sum_{i\le M} s_i \le S_{max}\}
+
+with :math:`J` the optimal value :math:`J^*` (rule ``optimal``, backward induction)
+or the exact value of the OSLA policy (rule ``osla``). Ties go to the smaller
+:math:`M` (objectives within the relative tie tolerance count as equal). Since
+:math:`S_0 = 0`, :math:`M = 0` is always feasible, so enumeration always has an answer.
+
+Baselines (each evaluated exactly on the same quantised model; those that can wait
+use the optimal wait rule whatever ``rule`` says; ``None`` where the memory limit
+forbids the placement):
+
+* ``edge_only``: :math:`M = 0`, i.e. :math:`J^*(0)`;
+* ``device_only``: :math:`M = N`, never upload: :math:`A_N`;
+* ``static_split``: :math:`n_s = \arg\min_n E[Y_n(h_n)]` over feasible :math:`n` (ties:
+  smaller), with :math:`h_n \sim` ``initial`` :math:`P^n` for a Markov channel;
+  placement :math:`n_s`; upload at :math:`n_s`, waiting there (optimally) only if
+  ``wait.mode`` allows waiting at epoch :math:`n_s` of placement :math:`n_s`;
+* ``full_placement``: :math:`J^*(N)`;
+* ``osla``: the OSLA rule at its own best feasible placement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .channel import Channel
+from .costs import CostModel, wait_allowed
+from .stopping import (
+    StoppingSolution,
+    backward_induction,
+    iid_wait_fixed_point,
+    markov_wait_values,
+    osla_policy,
+    tied_or_less,
+)
+
+BASELINES = ("edge_only", "device_only", "static_split", "full_placement", "osla")
+
+
+@dataclass(frozen=True)
+class PlacementValue:
+    """:math:`\\Phi(M)` and its parts for one feasible placement."""
+
+    placement: int
+    objective: float
+    task_cost: float
+    download_cost: float
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline policy's placement and exact expected cost per task."""
+
+    name: str
+    placement: int
+    objective: float
+    task_cost: float
+    download_cost: float
+
+
+def solve_splitting(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel, rule: str) -> StoppingSolution:
+    """The splitting policy of ``rule`` (``"optimal"`` or ``"osla"``) for one placement."""
+    solver = backward_induction if rule == "optimal" else osla_policy
+    return solver(Y, channel, horizon, mode, costs)
+
+
+def feasible_placements(costs: CostModel, memory_bits: float) -> list[int]:
+    """Placements :math:`M` with :math:`\\sum_{i\\le M} s_i \\le S_{max}` (always contains 0)."""
+    return [m for m in range(costs.n_layers + 1) if costs.memory_bits[m] <= memory_bits]
+
+
+def argmin_placement(values: list[PlacementValue]) -> PlacementValue:
+    """The smallest-objective placement; ties (relative tolerance) go to the smaller ``M``."""
+    best = values[0]
+    for v in values[1:]:
+        if not tied_or_less(best.objective, v.objective):
+            best = v
+    return best
+
+
+def enumerate_placements(
+    Y: NDArray[np.float64],
+    channel: Channel,
+    mode: str,
+    costs: CostModel,
+    rule: str,
+    placements: list[int],
+    tasks_per_period: float,
+) -> tuple[list[PlacementValue], dict[int, StoppingSolution]]:
+    """:math:`\\Phi(M)` for every placement in ``placements`` and the policies behind it."""
+    policies = {m: solve_splitting(Y, channel, m, mode, costs, rule) for m in placements}
+    values = [
+        PlacementValue(
+            placement=m,
+            objective=policies[m].value + costs.download[m] / tasks_per_period,
+            task_cost=policies[m].value,
+            download_cost=float(costs.download[m]),
+        )
+        for m in placements
+    ]
+    return values, policies
+
+
+def _baseline(name: str, placement: int, task_cost: float, costs: CostModel, tasks_per_period: float) -> Baseline:
+    download = float(costs.download[placement])
+    return Baseline(name, placement, task_cost + download / tasks_per_period, task_cost, download)
+
+
+def static_split_cost(Y: NDArray[np.float64], channel: Channel, mode: str, costs: CostModel, placements: list[int]) -> tuple[int, float]:
+    """The static split :math:`n_s` and its exact expected task cost."""
+    expected = [float(channel.distribution_at(n) @ Y[n]) for n in placements]
+    best = 0
+    for i in range(1, len(placements)):
+        if not tied_or_less(expected[best], expected[i]):
+            best = i
+    n_s = placements[best]
+    if not wait_allowed(mode, n_s, costs.n_layers)[n_s]:
+        return n_s, expected[best]
+    y = Y[n_s]
+    if channel.transition is None:
+        return n_s, iid_wait_fixed_point(y, channel.probs, costs.wait_cost)
+    values = markov_wait_values(y, channel.transition, costs.wait_cost)
+    return n_s, float(channel.distribution_at(n_s) @ values)
+
+
+def baselines(
+    Y: NDArray[np.float64],
+    channel: Channel,
+    mode: str,
+    costs: CostModel,
+    placements: list[int],
+    tasks_per_period: float,
+    optimal: dict[int, StoppingSolution],
+    osla_values: list[PlacementValue],
+) -> dict[str, Baseline | None]:
+    """The five baselines of MODEL.md section 6 (``None`` where infeasible).
+
+    ``optimal`` maps placements to optimal policies already computed (``0`` and ``N``
+    are solved here if missing); ``osla_values`` is :math:`\\Phi_{OSLA}(M)` over
+    ``placements``.
+    """
+    n = costs.n_layers
+    full_ok = n in placements
+
+    def j_star(m: int) -> float:
+        if m not in optimal:
+            optimal[m] = backward_induction(Y, channel, m, mode, costs)
+        return optimal[m].value
+
+    n_s, static_cost = static_split_cost(Y, channel, mode, costs, placements)
+    best_osla = argmin_placement(osla_values)
+    return {
+        "edge_only": _baseline("edge_only", 0, j_star(0), costs, tasks_per_period),
+        "device_only": _baseline("device_only", n, float(costs.A[n]), costs, tasks_per_period) if full_ok else None,
+        "static_split": _baseline("static_split", n_s, static_cost, costs, tasks_per_period),
+        "full_placement": _baseline("full_placement", n, j_star(n), costs, tasks_per_period) if full_ok else None,
+        "osla": Baseline("osla", best_osla.placement, best_osla.objective, best_osla.task_cost, best_osla.download_cost),
+    }

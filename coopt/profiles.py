@@ -1,0 +1,176 @@
+"""DNN layer profiles: the per-layer numbers the cost model needs.
+
+A profile describes a chain DNN with layers ``1..N`` by three integer arrays indexed
+by epoch ``n = 0..N`` (MODEL.md section 2): ``macs[n]`` multiply-accumulates of layer
+``n``, ``out_elems[n]`` output elements of layer ``n`` (``out_elems[0]`` is the input
+size ``out_0``) and ``params[n]`` parameters of layer ``n``; ``macs[0] = params[0] = 0``.
+
+On disk a profile is a CSV file with the header ``name,macs,out_elems,params`` (more
+columns may follow and are ignored); the first row is the input and every further row
+one layer, in order. Lines starting with ``#`` are comments (the shipped profiles use
+them to state their provenance). Shipped profiles live in the package data
+``coopt.models`` (the repository's ``models/`` folder) and are found by name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ProfileError
+
+REQUIRED_COLUMNS = ("name", "macs", "out_elems", "params")
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """Per-layer numbers of a chain DNN.
+
+    Attributes
+    ----------
+    name : str
+        Profile name (the file stem for a CSV).
+    layer_names : tuple of str
+        ``N + 1`` names; entry 0 is the input.
+    macs, out_elems, params : NDArray[np.int64]
+        Shape ``(N + 1,)``; entry 0 describes the input (``macs[0] = params[0] = 0``).
+    source : str
+        Where the profile came from (a path or ``"generated"``).
+    """
+
+    name: str
+    layer_names: tuple[str, ...]
+    macs: NDArray[np.int64]
+    out_elems: NDArray[np.int64]
+    params: NDArray[np.int64]
+    source: str = "generated"
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers ``N`` (the input row is not a layer)."""
+        return len(self.layer_names) - 1
+
+    def to_csv(self, comments: tuple[str, ...] = ()) -> str:
+        """Render the profile in the CSV format read by :func:`read_profile_csv`."""
+        buf = io.StringIO()
+        for line in comments:
+            buf.write(f"# {line}\n" if line else "#\n")
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(REQUIRED_COLUMNS)
+        for row in zip(self.layer_names, self.macs, self.out_elems, self.params):
+            writer.writerow([row[0], int(row[1]), int(row[2]), int(row[3])])
+        return buf.getvalue()
+
+
+def _models_dir():
+    return resources.files("coopt.models")
+
+
+def list_profiles() -> list[str]:
+    """Names of the profiles shipped with coopt, sorted."""
+    return sorted(p.name[:-4] for p in _models_dir().iterdir() if p.name.endswith(".csv"))
+
+
+def load_profile(spec: str, base_dir: Path | None = None) -> Profile:
+    """Load a profile by shipped name or by CSV path.
+
+    Parameters
+    ----------
+    spec : str
+        A name from :func:`list_profiles`, or a path to a CSV file. A spec ending in
+        ``.csv`` or containing a path separator is a path, relative to ``base_dir``.
+    base_dir : Path, optional
+        Directory that relative paths are resolved against (the instance file's).
+    """
+    if spec.endswith(".csv") or "/" in spec or "\\" in spec:
+        path = Path(spec)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        if not path.is_file():
+            raise ProfileError(f"network.profile = {spec!r}: no such file {str(path)!r}")
+        return read_profile_csv(path.read_text(encoding="utf-8"), name=path.stem, source=str(path))
+    names = list_profiles()
+    if spec not in names:
+        raise ProfileError(
+            f"network.profile = {spec!r}: unknown profile; valid names: {', '.join(names)} "
+            "(or a path to a CSV file)"
+        )
+    text = (_models_dir() / f"{spec}.csv").read_text(encoding="utf-8")
+    return read_profile_csv(text, name=spec, source=f"coopt.models/{spec}.csv")
+
+
+def read_profile_csv(text: str, name: str = "profile", source: str = "<string>") -> Profile:
+    """Parse and validate the CSV text of a profile (format in the module docstring)."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    reader = csv.reader(lines)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ProfileError(f"profile {source}: empty file; expected header {','.join(REQUIRED_COLUMNS)}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ProfileError(
+            f"profile {source}: missing column(s) {', '.join(missing)}; "
+            f"the header must contain {','.join(REQUIRED_COLUMNS)}"
+        )
+    col = {c: header.index(c) for c in REQUIRED_COLUMNS}
+    names: list[str] = []
+    table: dict[str, list[int]] = {c: [] for c in REQUIRED_COLUMNS[1:]}
+    for i, row in enumerate(reader, start=1):
+        if len(row) < len(header):
+            raise ProfileError(f"profile {source}: row {i} has {len(row)} fields, expected {len(header)}")
+        names.append(row[col["name"]].strip())
+        for c in REQUIRED_COLUMNS[1:]:
+            raw = row[col[c]].strip()
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ProfileError(f"profile {source}: row {i} ({names[-1]}) {c} = {raw!r}: must be a number >= 0") from None
+            if not np.isfinite(value) or value < 0 or value != int(value):
+                raise ProfileError(f"profile {source}: row {i} ({names[-1]}) {c} = {raw}: must be an integer >= 0")
+            table[c].append(int(value))
+    if len(names) < 2:
+        raise ProfileError(f"profile {source}: needs the input row and at least one layer, found {len(names)} row(s)")
+    if table["macs"][0] != 0 or table["params"][0] != 0:
+        raise ProfileError(f"profile {source}: the first row is the input and must have macs = 0 and params = 0")
+    for i, out in enumerate(table["out_elems"]):
+        if out < 1:
+            raise ProfileError(f"profile {source}: row {i + 1} ({names[i]}) out_elems = {out}: must be an integer >= 1")
+    return Profile(
+        name=name,
+        layer_names=tuple(names),
+        macs=np.asarray(table["macs"], dtype=np.int64),
+        out_elems=np.asarray(table["out_elems"], dtype=np.int64),
+        params=np.asarray(table["params"], dtype=np.int64),
+        source=source,
+    )
+
+
+def mlp_profile(depth: int, width: int, input_size: int, classes: int) -> Profile:
+    """Equal-neuron MLP: ``depth`` hidden layers of ``width`` neurons, then ``classes`` outputs.
+
+    Layer 1 maps ``input_size -> width``, layers ``2..depth`` map ``width -> width``
+    (identical, the structure of MODEL.md's closed form), layer ``depth + 1`` maps
+    ``width -> classes``. Each fully connected layer ``u -> v`` has ``u v`` MACs and
+    ``u v + v`` parameters (weights and biases); activations cost no MACs.
+    """
+    for key, value, low in (("depth", depth, 1), ("width", width, 1), ("input", input_size, 1), ("classes", classes, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ProfileError(f"mlp.{key} = {value!r}: must be an integer >= {low}")
+    sizes = [input_size] + [width] * depth + [classes]
+    names = ["input"] + [f"fc{i}" for i in range(1, depth + 1)] + ["output"]
+    macs = [0] + [sizes[i - 1] * sizes[i] for i in range(1, len(sizes))]
+    params = [0] + [sizes[i - 1] * sizes[i] + sizes[i] for i in range(1, len(sizes))]
+    return Profile(
+        name=f"mlp-d{depth}-w{width}-i{input_size}-c{classes}",
+        layer_names=tuple(names),
+        macs=np.asarray(macs, dtype=np.int64),
+        out_elems=np.asarray(sizes, dtype=np.int64),
+        params=np.asarray(params, dtype=np.int64),
+    )

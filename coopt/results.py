@@ -1,0 +1,186 @@
+"""Result objects shared by every solution method, and their JSON form.
+
+:class:`SolveResult` is what :func:`coopt.solve` returns for any ``method``; its
+:meth:`SolveResult.to_dict` is the object of MODEL.md section 8 printed by
+``coopt solve --json``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .channel import Channel
+from .costs import CostModel
+from .placement import Baseline, PlacementValue
+from .stopping import ACTION_NAMES, STOP, WAIT, Occupation, StoppingSolution
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Expected parts of :math:`\\Phi(M^*)` per task, and the physical totals.
+
+    ``local + upload + edge + waiting = task_cost`` and
+    ``task_cost + download_amortised = objective`` (cost units); ``latency_s`` and
+    ``energy_j`` are the expected task latency (s) and device energy (J), so that
+    ``task_cost = w_E energy_j + w_T latency_s``. ``stop_prob[n]`` is the probability
+    that the task uploads (or finishes) at epoch ``n``.
+    """
+
+    local: float
+    upload: float
+    edge: float
+    waiting: float
+    download_amortised: float
+    latency_s: float
+    energy_j: float
+    mean_wait_slots: float
+    stop_prob: tuple[float, ...]
+
+
+def breakdown(occ: Occupation, channel: Channel, costs: CostModel, download_cost: float, tasks_per_period: float) -> Breakdown:
+    """Expected cost parts of a policy from its occupation measure."""
+    horizon = occ.visits.shape[0] - 1
+    stops = occ.visits[:, :, STOP]
+    waits = occ.visits[:, :, WAIT].sum()
+    p_stop = stops.sum(axis=1)
+    rate = costs.rate_bps(channel.gains)
+    up_time = costs.upload_time_s(channel.gains)[: horizon + 1]
+    upload = float(np.sum(stops * costs.upload_coef[: horizon + 1, None] / rate[None, :]))
+    tx_time = float(np.sum(stops * up_time))
+    local_t = float(p_stop @ costs.local_time_s[: horizon + 1])
+    local_e = float(p_stop @ costs.local_energy_j[: horizon + 1])
+    edge_t = float(p_stop @ costs.edge_time_s[: horizon + 1])
+    slot = costs.slot_s if waits > 0 else 0.0
+    return Breakdown(
+        local=float(p_stop @ costs.A[: horizon + 1]),
+        upload=upload,
+        edge=float(p_stop @ costs.R[: horizon + 1]),
+        waiting=float(costs.wait_cost * waits) if waits > 0 else 0.0,
+        download_amortised=download_cost / tasks_per_period,
+        latency_s=local_t + tx_time + edge_t + slot * waits,
+        energy_j=local_e + costs.tx_power_w * tx_time + costs.idle_power_w * slot * waits,
+        mean_wait_slots=float(waits),
+        stop_prob=tuple(float(x) for x in p_stop),
+    )
+
+
+def _num(x: float) -> float | None:
+    """JSON number, with +inf as ``null`` (MODEL.md: ``null`` for +inf)."""
+    return None if math.isinf(x) else float(x)
+
+
+@dataclass(frozen=True, eq=False)
+class SolveResult:
+    """The joint optimum of one instance and everything reported beside it.
+
+    Attributes
+    ----------
+    placement : int
+        :math:`M^*`.
+    objective, task_cost, download_cost : float
+        :math:`\\Phi(M^*)`, :math:`J(M^*)`, :math:`D(M^*)` (per period).
+    rule, method, wait_mode : str
+        The splitting rule in force, the solution method, ``wait.mode``.
+    by_placement : tuple of PlacementValue
+        :math:`\\Phi(M)` for every feasible :math:`M`.
+    policy : StoppingSolution
+        The splitting policy at :math:`M^*` (values, actions, thresholds).
+    breakdown : Breakdown
+        Expected parts of the objective under that policy.
+    baselines : dict
+        MODEL.md section 6, keyed ``edge_only`` ... ``osla``; ``None`` if infeasible.
+    channel : Channel
+        The finite channel every number was computed on.
+    solver : dict
+        Method-specific fields (the MIP's termination, bound, gap, wall time, ...).
+    """
+
+    instance_name: str
+    placement: int
+    objective: float
+    task_cost: float
+    download_cost: float
+    rule: str
+    method: str
+    wait_mode: str
+    tasks_per_period: float
+    by_placement: tuple[PlacementValue, ...]
+    policy: StoppingSolution
+    breakdown: Breakdown
+    baselines: dict[str, Baseline | None]
+    channel: Channel
+    solver: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decisions(self) -> list[list[str]]:
+        """Action names per epoch ``0..M*`` and state (increasing gain)."""
+        return [[ACTION_NAMES[a] for a in row] for row in self.policy.actions]
+
+    def gap_percent(self, name: str) -> float | None:
+        """How much more the baseline ``name`` costs than the joint optimum, in percent."""
+        b = self.baselines[name]
+        return None if b is None else 100.0 * (b.objective - self.objective) / self.objective
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of MODEL.md section 8 (plus diagnostic keys)."""
+        th = self.policy.thresholds
+        bd = self.breakdown
+        out: dict[str, Any] = {
+            "instance": self.instance_name,
+            "placement": self.placement,
+            "objective": self.objective,
+            "task_cost": self.task_cost,
+            "download_cost": self.download_cost,
+            "rule": self.rule,
+            "method": self.method,
+            "wait_mode": self.wait_mode,
+            "tasks_per_period": self.tasks_per_period,
+            "by_placement": [
+                {"placement": v.placement, "objective": v.objective, "task_cost": v.task_cost, "download_cost": v.download_cost}
+                for v in self.by_placement
+            ],
+            "thresholds": None if th is None else [_num(x) for x in th],
+            "decisions": self.decisions,
+            "breakdown": {
+                "local": bd.local,
+                "upload": bd.upload,
+                "edge": bd.edge,
+                "waiting": bd.waiting,
+                "download_amortised": bd.download_amortised,
+                "latency_s": bd.latency_s,
+                "energy_j": bd.energy_j,
+                "mean_wait_slots": bd.mean_wait_slots,
+                "stop_prob": list(bd.stop_prob),
+            },
+            "baselines": {
+                name: None
+                if b is None
+                else {
+                    "placement": b.placement,
+                    "objective": b.objective,
+                    "task_cost": b.task_cost,
+                    "download_cost": b.download_cost,
+                    "feasible": True,
+                    "gap_percent": self.gap_percent(name),
+                }
+                for name, b in self.baselines.items()
+            },
+            "channel_states": {
+                "gains": [float(g) for g in self.channel.gains],
+                "init": [float(p) for p in self.channel.initial],
+            },
+        }
+        if self.solver:
+            out["solver"] = self.solver
+        return out
+
+
+def thresholds_db(thresholds: NDArray[np.float64]) -> list[float]:
+    """Thresholds in dB (``-inf`` for 0, ``+inf`` for never)."""
+    with np.errstate(divide="ignore"):
+        return [float(x) for x in 10.0 * np.log10(thresholds)]

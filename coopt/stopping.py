@@ -1,0 +1,308 @@
+r"""Online splitting for a fixed placement :math:`M`: exact optimal stopping.
+
+Epochs :math:`n = 0..M`; at epoch :math:`n` layers :math:`1..n` are done and the
+device sees the state :math:`k` of a finite channel (gain :math:`g_k`). Actions
+(MODEL.md section 4): **stop** (cost :math:`Y_n(g_k)`), **compute** (only if
+:math:`n < M`), **wait** one slot at cost :math:`c_w` for a fresh state at the same
+epoch (where ``wait.mode`` allows it).
+
+Optimal rule, exact backward induction (i.i.d. channel with probabilities :math:`p`)::
+
+    C_n    = p . V_{n+1}                              (n < M; C_M = +inf)
+    Wbar_n = E[min(Y_n(h), C_n, c_w + Wbar_n)]        where waiting is allowed
+    G_n    = min(C_n, c_w + Wbar_n)   (or C_n)
+    V_n(g) = min(Y_n(g), G_n)
+
+The waiting fixed point is solved exactly: with :math:`m = \min(Y_n, C_n)` sorted
+increasingly, :math:`\bar W = \min_j (\sum_{i\le j} p_i m_i + c_w \sum_{i>j} p_i)
+/ \sum_{i\le j} p_i` (each term is the root of a linear minorant of the concave map
+whose root is :math:`\bar W`; the minimising prefix is the set of states that do
+not wait). For a Markov channel with matrix :math:`P` the same recursion holds per
+state, :math:`C_n = P V_{n+1}`, and the waiting values solve
+:math:`V = \min(m, c_w + P V)`, found exactly by policy iteration from "never wait"
+(each step a linear solve on the waiting states).
+
+The one-stage look-ahead rule (OSLA) compares :math:`Y_n(g)` with
+:math:`L^c_n = E[Y_{n+1}]` and :math:`L^w_n = c_w + E[Y_n]` and is then evaluated
+exactly as a fixed policy (:func:`evaluate_policy`).
+
+Ties: stop, then compute, then wait; two values within a relative ``TIE_RTOL`` of
+each other are tied. Arrays: ``values (M+1, K)``, ``actions (M+1, K)`` with codes
+:data:`STOP`, :data:`COMPUTE`, :data:`WAIT`, ``thresholds (M+1,)``. This module uses
+NumPy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .channel import Channel
+from .costs import CostModel, wait_allowed
+
+STOP, COMPUTE, WAIT = 0, 1, 2
+ACTION_NAMES = ("stop", "compute", "wait")
+TIE_RTOL = 1e-12
+
+
+def tied_or_less(x: NDArray[np.float64] | float, y: NDArray[np.float64] | float) -> NDArray[np.bool_]:
+    """``x <= y`` where values within a relative ``TIE_RTOL`` count as equal (MODEL.md ties)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        slack = TIE_RTOL * np.maximum(np.abs(x), np.abs(y))
+        finite = np.isfinite(x) & np.isfinite(y)
+        return np.where(finite, x <= y + slack, x <= y)
+
+
+@dataclass(frozen=True, eq=False)
+class StoppingSolution:
+    """A splitting policy for one placement and its exact expected cost.
+
+    Attributes
+    ----------
+    horizon : int
+        The placement :math:`M`.
+    values : NDArray[np.float64]
+        ``(M + 1, K)``: :math:`V_n(g_k)`, the expected total task cost from epoch ``n``
+        in state ``k`` under this policy.
+    actions : NDArray[np.int8]
+        ``(M + 1, K)``: :data:`STOP`, :data:`COMPUTE` or :data:`WAIT`.
+    thresholds : NDArray[np.float64] or None
+        ``(M + 1,)``: the gain :math:`\theta_n` above which the rule stops (``inf``:
+        never; ``0``: always). ``None`` for a Markov channel, whose rule is the table.
+    value : float
+        Expected task cost :math:`J(M) = \sum_k \mathrm{initial}_k V_0(g_k)`.
+    """
+
+    horizon: int
+    values: NDArray[np.float64]
+    actions: NDArray[np.int8]
+    thresholds: NDArray[np.float64] | None
+    value: float
+
+
+def iid_wait_fixed_point(m: NDArray[np.float64], p: NDArray[np.float64], c_w: float) -> float:
+    """Exact root :math:`\\bar W` of :math:`\\bar W = E[\\min(m(h), c_w + \\bar W)]`, for ``c_w > 0``."""
+    order = np.argsort(m, kind="stable")
+    ms, ps = m[order], p[order]
+    p_in = np.cumsum(ps)
+    p_out = np.concatenate([np.cumsum(ps[::-1])[::-1][1:], [0.0]])
+    s_in = np.cumsum(ps * ms)
+    ok = p_in > 0
+    return float(np.min((s_in[ok] + c_w * p_out[ok]) / p_in[ok]))
+
+
+def markov_wait_values(m: NDArray[np.float64], transition: NDArray[np.float64], c_w: float) -> NDArray[np.float64]:
+    """Exact solution of :math:`V = \\min(m, c_w + P V)` by policy iteration.
+
+    Starts from "never wait" (a proper policy) and switches states to waiting only
+    where that is better beyond the tie tolerance, so it ends at the optimal policy
+    with MODEL.md's tie-breaking; each step solves ``(I - P_WW) V_W = c_w + P_WS m_S``.
+    """
+    k = m.shape[0]
+    waiting = np.zeros(k, dtype=bool)
+    values = m.copy()
+    for _ in range(2 * k + 2):
+        q = c_w + transition @ values
+        new = ~tied_or_less(m, q)
+        if np.array_equal(new, waiting):
+            return values
+        waiting = new
+        values = m.copy()
+        if waiting.any():
+            w, s = waiting, ~waiting
+            lhs = np.eye(int(w.sum())) - transition[np.ix_(w, w)]
+            rhs = c_w + transition[np.ix_(w, s)] @ m[s]
+            values[w] = np.linalg.solve(lhs, rhs)
+    raise RuntimeError("policy iteration for the waiting values did not converge")  # pragma: no cover
+
+
+def thresholds_from(G: NDArray[np.float64], costs: CostModel, forced: NDArray[np.bool_]) -> NDArray[np.float64]:
+    r"""Stopping thresholds :math:`\theta_n` (MODEL.md section 4) for continuation values ``G``.
+
+    :math:`\theta_n = (2^{(w_E P + w_T) d_n / (B (G_n - A_n - R_n))} - 1)/\rho` when
+    :math:`G_n > A_n + R_n`, :math:`+\infty` otherwise, and 0 where stopping is forced.
+    """
+    n = G.shape[0]
+    base = (costs.A + costs.R)[:n]
+    coef = costs.upload_coef[:n]
+    theta = np.full(n, np.inf)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        margin = G - base
+        live = margin > 0
+        theta[live] = np.expm1(np.log(2.0) * coef[live] / (costs.bandwidth_hz * margin[live])) / costs.rho
+    theta[forced] = 0.0
+    return theta
+
+
+def _forced(horizon: int, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    forced = np.zeros(horizon + 1, dtype=bool)
+    forced[horizon] = not allowed[horizon]
+    return forced
+
+
+def _choose(
+    Y: NDArray[np.float64], C: NDArray[np.float64], Wv: NDArray[np.float64]
+) -> NDArray[np.int8]:
+    """Actions by MODEL.md's tie order: stop if ``Y <= min(C, Wv)``, else compute if ``C <= Wv``."""
+    G = np.minimum(C, Wv)
+    return np.where(tied_or_less(Y, G), STOP, np.where(tied_or_less(C, Wv), COMPUTE, WAIT)).astype(np.int8)
+
+
+def backward_induction(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel) -> StoppingSolution:
+    """The optimal splitting policy for placement ``horizon`` (MODEL.md section 4).
+
+    Parameters
+    ----------
+    Y : NDArray[np.float64]
+        Stop costs :math:`Y_n(g_k)`, shape ``(N + 1, K)`` (:meth:`CostModel.stop_cost`).
+    channel : Channel
+        The finite channel (i.i.d. or Markov).
+    horizon : int
+        The placement :math:`M`, ``0 <= M <= N``.
+    mode : str
+        ``wait.mode``: ``"never"``, ``"last"`` or ``"any"``.
+    costs : CostModel
+        Supplies :math:`c_w` and the threshold formula's terms.
+    """
+    n_layers = Y.shape[0] - 1
+    k = Y.shape[1]
+    allowed = wait_allowed(mode, horizon, n_layers)
+    c_w = costs.wait_cost
+    values = np.empty((horizon + 1, k))
+    actions = np.empty((horizon + 1, k), dtype=np.int8)
+    G_scalar = np.empty(horizon + 1)
+    P = channel.transition
+    p = channel.probs
+    for n in range(horizon, -1, -1):
+        y = Y[n]
+        if n < horizon:
+            C = P @ values[n + 1] if P is not None else np.full(k, p @ values[n + 1])
+        else:
+            C = np.full(k, np.inf)
+        m = np.minimum(y, C)
+        if allowed[n]:
+            if P is None:
+                Wv = np.full(k, c_w + iid_wait_fixed_point(m, p, c_w))
+            else:
+                Wv = c_w + P @ markov_wait_values(m, P, c_w)
+        else:
+            Wv = np.full(k, np.inf)
+        G = np.minimum(C, Wv)
+        values[n] = np.minimum(y, G)
+        actions[n] = _choose(y, C, Wv)
+        G_scalar[n] = G[0]
+    thresholds = None if P is not None else thresholds_from(G_scalar, costs, _forced(horizon, allowed))
+    return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
+
+
+def osla_policy(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel) -> StoppingSolution:
+    """The one-stage look-ahead rule for placement ``horizon``, evaluated exactly.
+
+    Stops at ``(n, k)`` iff :math:`Y_n(g_k) \\le \\min(L^c_n, L^w_n)` with
+    :math:`L^c_n = E[Y_{n+1}]` (``n < M``) and :math:`L^w_n = c_w + E[Y_n]` (where
+    waiting is allowed); otherwise takes the continuation with the smaller look-ahead
+    value (ties: compute). Expectations are over the row of the current state for a
+    Markov channel. The returned ``values`` are the exact values of this policy.
+    """
+    n_layers = Y.shape[0] - 1
+    k = Y.shape[1]
+    allowed = wait_allowed(mode, horizon, n_layers)
+    P = channel.transition
+    expect = (lambda v: P @ v) if P is not None else (lambda v: np.full(k, channel.probs @ v))
+    actions = np.empty((horizon + 1, k), dtype=np.int8)
+    L_scalar = np.empty(horizon + 1)
+    for n in range(horizon + 1):
+        Lc = expect(Y[n + 1]) if n < horizon else np.full(k, np.inf)
+        Lw = costs.wait_cost + expect(Y[n]) if allowed[n] else np.full(k, np.inf)
+        actions[n] = _choose(Y[n], Lc, Lw)
+        L_scalar[n] = min(Lc[0], Lw[0])
+    values = evaluate_policy(actions, Y, channel, costs.wait_cost)
+    thresholds = None if P is not None else thresholds_from(L_scalar, costs, _forced(horizon, allowed))
+    return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
+
+
+def evaluate_policy(actions: NDArray[np.int8], Y: NDArray[np.float64], channel: Channel, c_w: float) -> NDArray[np.float64]:
+    """Exact values ``(M + 1, K)`` of a deterministic policy given by its ``actions`` table.
+
+    Backward over epochs; at each epoch the waiting states' values solve a linear
+    system (for an i.i.d. channel a scalar equation). A policy that can wait forever
+    with probability one has infinite values.
+    """
+    horizon = actions.shape[0] - 1
+    k = actions.shape[1]
+    P = channel.transition
+    p = channel.probs
+    values = np.empty((horizon + 1, k))
+    for n in range(horizon, -1, -1):
+        act = actions[n]
+        if n < horizon:
+            C = P @ values[n + 1] if P is not None else np.full(k, p @ values[n + 1])
+        else:
+            C = np.full(k, np.nan)
+        v = np.where(act == STOP, Y[n], C)
+        w = act == WAIT
+        if w.any():
+            s = ~w
+            if P is None:
+                p_s = p[s].sum()
+                W = (p[s] @ v[s] + c_w * p[w].sum()) / p_s if p_s > 0 else np.inf
+                v[w] = c_w + W
+            else:
+                lhs = np.eye(int(w.sum())) - P[np.ix_(w, w)]
+                rhs = c_w + P[np.ix_(w, s)] @ v[s]
+                try:
+                    v[w] = np.linalg.solve(lhs, rhs)
+                except np.linalg.LinAlgError:
+                    v[w] = np.inf
+        values[n] = v
+    return values
+
+
+@dataclass(frozen=True, eq=False)
+class Occupation:
+    """Expected visits of a policy: ``visits[n, k, a]`` is the expected number of
+    times action ``a`` is taken in state ``k`` at epoch ``n``; shape ``(M + 1, K, 3)``."""
+
+    visits: NDArray[np.float64]
+
+    @property
+    def stop_prob(self) -> NDArray[np.float64]:
+        """Probability of uploading (or finishing) at each epoch, shape ``(M + 1,)``."""
+        return self.visits[:, :, STOP].sum(axis=1)
+
+    @property
+    def mean_wait_slots(self) -> float:
+        return float(self.visits[:, :, WAIT].sum())
+
+
+def occupation(actions: NDArray[np.int8], channel: Channel) -> Occupation:
+    """Forward computation of the occupation measure of a deterministic policy.
+
+    Independent of the value recursion, so expected costs computed from it check
+    :func:`backward_induction` and :func:`evaluate_policy`.
+    """
+    horizon, k = actions.shape[0] - 1, actions.shape[1]
+    P = channel.transition
+    p = channel.probs
+    visits = np.zeros((horizon + 1, k, 3))
+    arrive = channel.initial.copy()
+    for n in range(horizon + 1):
+        w = actions[n] == WAIT
+        if not w.any():
+            v = arrive
+        elif P is None:
+            p_w = p[w].sum()
+            total_wait = arrive[w].sum() / (1.0 - p_w) if p_w < 1 else np.inf
+            v = arrive + total_wait * p
+        else:
+            v = np.linalg.solve((np.eye(k) - w[:, None] * P).T, arrive)
+        for a in (STOP, COMPUTE, WAIT):
+            visits[n, :, a] = np.where(actions[n] == a, v, 0.0)
+        if n < horizon:
+            leave = visits[n, :, COMPUTE]
+            arrive = leave @ P if P is not None else leave.sum() * p
+    return Occupation(visits)
