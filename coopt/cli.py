@@ -1,0 +1,70 @@
+"""The ``coopt`` command line: a thin layer over the Python API.
+
+Exit codes: 0 solved, 1 no solution (infeasible, time limit without incumbent),
+2 bad input or missing solver. Errors are one line on stderr, never a traceback.
+Subcommand handlers import their modules lazily so that ``coopt solve`` does not
+pay for Pyomo or SymPy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from .errors import CooptError
+
+
+def _solve(args: argparse.Namespace) -> int:
+    from .api import solve
+    from .instance import load_instance
+    from .report import solve_report
+
+    instance = load_instance(args.instance)
+    result = solve(instance, rule=args.rule, method=args.method)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+    else:
+        print(solve_report(result, instance.profile.layer_names))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="coopt",
+        description="Optimal model placement and online model splitting for device-edge co-inference.",
+    )
+    parser.add_argument("--version", action="version", version="coopt 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("solve", help="solve an instance: optimal placement M*, thresholds, baselines")
+    p.add_argument("instance", help="instance file (TOML)")
+    p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule")
+    p.add_argument("--method", default="enumeration", choices=("enumeration",),
+                   help="solution method (default: enumeration with backward induction)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
+    p.set_defaults(handler=_solve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``coopt`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CooptError as exc:
+        print(f"coopt: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away: not an error of ours. Point stdout at
+        # devnull so that the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

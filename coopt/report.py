@@ -1,0 +1,73 @@
+"""Readable text reports of results (what ``coopt solve`` prints without ``--json``)."""
+
+from __future__ import annotations
+
+import math
+
+from .results import SolveResult, thresholds_db
+from .stopping import ACTION_NAMES
+
+BASELINE_LABELS = {
+    "edge_only": "edge-only",
+    "device_only": "device-only",
+    "static_split": "static split",
+    "full_placement": "full placement",
+    "osla": "OSLA",
+}
+
+
+def _g(x: float) -> str:
+    return f"{x:.6e}"
+
+
+def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
+    """Multi-line summary: M*, Phi(M*) and its parts, thresholds, Phi(M), baselines."""
+    n_layers = len(layer_names) - 1
+    ch = result.channel
+    bd = result.breakdown
+    lines = [
+        f"instance {result.instance_name}: {n_layers} layers, {ch.spec.law} channel with {ch.n_states} states, "
+        f"rule {result.rule}, wait mode {result.wait_mode}, method {result.method}",
+        "",
+        f"optimal placement  M* = {result.placement} (layers 1..{result.placement} on the device"
+        + (f", last: {layer_names[result.placement]})" if result.placement else ")"),
+        f"objective  Phi(M*) = {_g(result.objective)} per task",
+        f"  expected local compute   {_g(bd.local)}",
+        f"  expected upload          {_g(bd.upload)}",
+        f"  expected edge compute    {_g(bd.edge)}",
+        f"  expected waiting         {_g(bd.waiting)}",
+        f"  amortised download       {_g(bd.download_amortised)}   (D(M*) = {_g(result.download_cost)} "
+        f"per period / {result.tasks_per_period:g} tasks)",
+        f"  expected latency {bd.latency_s:.6g} s, device energy {bd.energy_j:.6g} J, "
+        f"waiting slots {bd.mean_wait_slots:.4g} per task",
+        "",
+    ]
+    th = result.policy.thresholds
+    if th is not None:
+        lines.append("thresholds (upload at epoch n when the gain h_n >= theta_n)")
+        lines.append(f"  {'n':>3}  {'after layer':<14} {'theta_n':>14} {'theta_n [dB]':>13}")
+        for n, (t, db) in enumerate(zip(th, thresholds_db(th))):
+            lin, dbs = ("never", "never") if math.isinf(t) else (f"{t:.6e}", "always" if t == 0 else f"{db:.2f}")
+            if t == 0:
+                lin = "0 (always)"
+            lines.append(f"  {n:>3}  {layer_names[n]:<14} {lin:>14} {dbs:>13}")
+    else:
+        lines.append("decisions per epoch and channel state (Markov channel; states by increasing gain)")
+        for n, row in enumerate(result.policy.actions):
+            lines.append(f"  {n:>3}  {layer_names[n]:<14} " + " ".join(f"{ACTION_NAMES[a]:<7}" for a in row))
+    lines += ["", "Phi(M) for every feasible placement",
+              f"  {'M':>3}  {'last layer':<14} {'Phi(M)':>13} {'J(M)':>13} {'D(M)/K':>13}"]
+    for v in result.by_placement:
+        mark = "  <- M*" if v.placement == result.placement else ""
+        lines.append(
+            f"  {v.placement:>3}  {layer_names[v.placement]:<14} {_g(v.objective):>13} {_g(v.task_cost):>13} "
+            f"{_g(v.download_cost / result.tasks_per_period):>13}{mark}"
+        )
+    lines += ["", "baselines (Phi and extra cost over the joint optimum)"]
+    for name, label in BASELINE_LABELS.items():
+        b = result.baselines[name]
+        if b is None:
+            lines.append(f"  {label:<15} infeasible under the memory limit")
+        else:
+            lines.append(f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {result.gap_percent(name):+8.2f} %")
+    return "\n".join(lines)
