@@ -32,7 +32,7 @@ LN2 = math.log(2.0)
 
 @dataclass(frozen=True, eq=False)
 class CostModel:
-    """The derived costs of one instance (all arrays of shape ``(N + 1,)``).
+    r"""The derived costs of one instance (all arrays of shape ``(N + 1,)``).
 
     Attributes
     ----------
