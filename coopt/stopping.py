@@ -59,7 +59,7 @@ def tied_or_less(x: NDArray[np.float64] | float, y: NDArray[np.float64] | float)
 
 @dataclass(frozen=True, eq=False)
 class StoppingSolution:
-    """A splitting policy for one placement and its exact expected cost.
+    r"""A splitting policy for one placement and its exact expected cost.
 
     Attributes
     ----------
