@@ -1,0 +1,69 @@
+"""Shared fixtures and helpers for the coopt test suite."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "golden"
+EXAMPLES = Path(__file__).parent.parent / "data"
+
+# A small valid instance as a dict; tests copy it and change one thing.
+BASE_DOC: dict[str, Any] = {
+    "network": {"profile": "lenet5", "feature_bits": 32, "param_bits": 32},
+    "device": {"cpu_hz": 5e8, "cycles_per_mac": 1.0, "kappa": 1e-27, "tx_power_w": 0.2, "idle_power_w": 0.01},
+    "edge": {"cpu_hz": 3e9, "cycles_per_mac": 0.05},
+    "uplink": {"bandwidth_hz": 5e6, "noise_w": 1e-13},
+    "channel": {"law": "rayleigh", "mean_gain": 5e-11, "states": 8},
+    "cost": {"energy_weight": 1.0, "time_weight": 1.5},
+    "wait": {"mode": "last", "slot_s": 0.005},
+    "placement": {"tasks_per_period": 150, "downlink_bps": 8e7, "rx_energy_per_bit": 5e-8},
+}
+
+
+def make_doc(**changes: Any) -> dict[str, Any]:
+    """A deep copy of BASE_DOC with ``table__key=value`` changes (value None deletes)."""
+    doc = copy.deepcopy(BASE_DOC)
+    for name, value in changes.items():
+        table, key = name.split("__")
+        if value is None:
+            doc[table].pop(key, None)
+        else:
+            doc.setdefault(table, {})[key] = value
+    return doc
+
+
+def to_toml(doc: dict[str, Any]) -> str:
+    """Minimal TOML writer for the flat tables of an instance (tests only)."""
+
+    def val(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return repr(v)
+
+    out = []
+    for table, body in doc.items():
+        out.append(f"[{table}]")
+        out += [f"{k} = {val(v)}" for k, v in body.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+@pytest.fixture
+def write_instance(tmp_path):
+    """Write an instance dict (or raw text) to a TOML file and return its path."""
+
+    def write(doc: dict[str, Any] | str, name: str = "instance.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(doc if isinstance(doc, str) else to_toml(doc), encoding="utf-8")
+        return path
+
+    return write
