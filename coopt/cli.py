@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="solution method (default: enumeration with backward induction)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
     p.set_defaults(handler=_solve)
+
+    from .profile_cmd import add_profile_parser, run_profile
+
+    add_profile_parser(sub).set_defaults(handler=run_profile)
     return parser
 
 
