@@ -1,0 +1,129 @@
+"""The real-network examples ``data/<profile>.toml``, one per shipped torchvision profile.
+
+Each is a phone-class instance (device, Wi-Fi or 5G NR uplink, edge GPU) whose numbers and
+sources are stated in the file's header. Checked here:
+
+* it loads and solves, ``0 < M* < N``, and the joint optimum beats every baseline strictly;
+* the header names the profile and states exactly the measured ``M*`` and baseline gaps
+  (so a header cannot go stale when the model or the numbers change);
+* independently of ``coopt.costs``: the device-only baseline equals the hand-computed cost
+  of running every layer locally plus the amortised download of every parameter, and, where
+  waiting is off, the edge-only baseline equals the mean raw-input upload cost over the
+  equiprobable quantised states plus the edge time of the whole network.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from coopt import load_instance, solve
+
+from .conftest import EXAMPLES
+
+MODELS = Path(__file__).parent.parent / "models"
+REAL = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "vit_b_16")
+STRICT = 1e-6  # a baseline must cost more than the optimum by this relative margin
+RTOL_EXACT = 1e-12  # same formula, different summation order
+LABELS = {
+    "edge-only": "edge_only",
+    "device-only": "device_only",
+    "static split": "static_split",
+    "full placement": "full_placement",
+    "OSLA": "osla",
+}
+
+
+def path_of(name: str) -> Path:
+    return EXAMPLES / f"{name}.toml"
+
+
+@functools.cache
+def solved(name: str):
+    inst = load_instance(path_of(name))
+    return inst, solve(inst)
+
+
+def header(name: str) -> str:
+    """The leading comment block, joined into one line without the '#' marks."""
+    lines = []
+    for line in path_of(name).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(lines)
+
+
+def layers(name: str) -> list[dict[str, int]]:
+    """Rows of the shipped profile CSV (input row first), read without coopt."""
+    text = (MODELS / f"{name}.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+    return [{k: int(r[k]) for k in ("macs", "out_elems", "params")} for r in rows]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_example_is_non_trivial(name):
+    inst, res = solved(name)
+    assert inst.network.profile_spec == name
+    assert 0 < res.placement < inst.n_layers
+    for key, b in res.baselines.items():
+        assert b is not None, key
+        assert b.objective > res.objective * (1 + STRICT), key
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_header_states_the_measured_result(name):
+    text = header(name)
+    assert f'profile "{name}"' in text
+    inst, res = solved(name)
+    m = re.search(r"Result \(coopt solve data/(\S+)\.toml\): M\* = (\d+) of (\d+);", text)
+    assert m is not None, "no Result line"
+    assert m.group(1) == name
+    assert (int(m.group(2)), int(m.group(3))) == (res.placement, inst.n_layers)
+    gap = r"(edge-only|device-only|static split|full placement|OSLA) \+([\d.]+) %"
+    stated = dict(re.findall(gap, text[m.end():]))
+    assert set(stated) == set(LABELS)
+    for label, key in LABELS.items():
+        assert stated[label] == f"{res.gap_percent(key):.2f}", label
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_device_only_by_hand(name):
+    """Phi(N) = sum_i a_i + D(N) / K_tasks, from the TOML and the CSV alone."""
+    doc = tomllib.loads(path_of(name).read_text(encoding="utf-8"))
+    dev, net, cost, plc = doc["device"], doc["network"], doc["cost"], doc["placement"]
+    f, c, w_e, w_t = dev["cpu_hz"], dev["cycles_per_mac"], cost["energy_weight"], cost["time_weight"]
+    rows = layers(name)
+    local = sum(w_e * dev["kappa"] * f**2 * c * r["macs"] + w_t * c * r["macs"] / f for r in rows)
+    bits = sum(r["params"] for r in rows) * net["param_bits"]
+    download = bits * (w_t / plc["downlink_bps"] + w_e * plc["rx_energy_per_bit"])
+    _, res = solved(name)
+    assert res.baselines["device_only"].objective == pytest.approx(local + download / plc["tasks_per_period"], rel=RTOL_EXACT)
+
+
+def wait_mode(name: str) -> str:
+    return tomllib.loads(path_of(name).read_text(encoding="utf-8"))["wait"]["mode"]
+
+
+@pytest.mark.parametrize("name", [n for n in REAL if wait_mode(n) == "never"])
+def test_edge_only_without_waiting_by_hand(name):
+    """Without waiting, edge-only uploads the raw input on whatever state it sees."""
+    doc = tomllib.loads(path_of(name).read_text(encoding="utf-8"))
+    dev, up, edge, cost = doc["device"], doc["uplink"], doc["edge"], doc["cost"]
+    rows = layers(name)
+    d0 = rows[0]["out_elems"] * doc["network"]["feature_bits"]
+    rho = dev["tx_power_w"] / up["noise_w"]
+    _, res = solved(name)
+    gains = res.channel.gains
+    upload = sum(
+        (cost["energy_weight"] * dev["tx_power_w"] + cost["time_weight"]) * d0 / (up["bandwidth_hz"] * math.log2(1 + rho * g))
+        for g in gains
+    ) / len(gains)
+    edge_time = cost["time_weight"] * edge["cycles_per_mac"] * sum(r["macs"] for r in rows) / edge["cpu_hz"]
+    assert res.baselines["edge_only"].objective == pytest.approx(upload + edge_time, rel=RTOL_EXACT)
