@@ -17,7 +17,7 @@ from .channel import Channel, build_channel
 from .costs import CostModel, cost_model
 from .errors import InstanceError
 from .instance import RULES, Instance
-from .placement import argmin_placement, baselines, enumerate_placements, feasible_placements
+from .placement import argmin_placement, baselines, enumerate_rules, feasible_placements
 from .results import SolveResult, breakdown
 from .stopping import occupation
 
@@ -78,12 +78,13 @@ def solve_enumeration(problem: Problem) -> SolveResult:
     rule, mode = inst.placement.rule, inst.wait.mode
     k_tasks = inst.placement.tasks_per_period
     placements = problem.placements
-    values, policies = enumerate_placements(Y, channel, mode, costs, rule, placements, k_tasks)
-    if rule == "osla":
-        osla_values, optimal = values, {}
-    else:
-        osla_values, _ = enumerate_placements(Y, channel, mode, costs, "osla", placements, k_tasks)
-        optimal = dict(policies)
+    # An i.i.d. channel gets both rules from one sweep of coopt.fast, which uses the
+    # rank-one form of Y = costs.stop_cost(gains) (prepare() built it so); J* feeds the baselines.
+    rules = ("optimal", "osla") if rule == "optimal" or channel.transition is None else ("osla",)
+    by_rule = enumerate_rules(Y, channel, mode, costs, rules, placements, k_tasks, method="model")
+    values, policies = by_rule[rule]
+    osla_values = by_rule["osla"][0]
+    optimal_values = {v.placement: v.task_cost for v in by_rule["optimal"][0]} if "optimal" in by_rule else {}
     best = argmin_placement(values)
     policy = policies[best.placement]
     return SolveResult(
@@ -99,7 +100,7 @@ def solve_enumeration(problem: Problem) -> SolveResult:
         by_placement=tuple(values),
         policy=policy,
         breakdown=breakdown(occupation(policy.actions, channel), channel, costs, best.download_cost, k_tasks),
-        baselines=baselines(Y, channel, mode, costs, placements, k_tasks, optimal, osla_values),
+        baselines=baselines(Y, channel, mode, costs, placements, k_tasks, {}, osla_values, optimal_values),
         channel=channel,
     )
 

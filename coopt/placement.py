@@ -26,6 +26,7 @@ forbids the placement):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ from numpy.typing import NDArray
 
 from .channel import Channel
 from .costs import CostModel, wait_allowed
+from .fast import PolicyMap, solve_all
 from .stopping import (
     StoppingSolution,
     backward_induction,
@@ -86,6 +88,9 @@ def argmin_placement(values: list[PlacementValue]) -> PlacementValue:
     return best
 
 
+ENUMERATION_METHODS = ("auto", "model", "table", "reference")
+
+
 def enumerate_placements(
     Y: NDArray[np.float64],
     channel: Channel,
@@ -94,19 +99,61 @@ def enumerate_placements(
     rule: str,
     placements: list[int],
     tasks_per_period: float,
-) -> tuple[list[PlacementValue], dict[int, StoppingSolution]]:
-    """:math:`\\Phi(M)` for every placement in ``placements`` and the policies behind it."""
-    policies = {m: solve_splitting(Y, channel, m, mode, costs, rule) for m in placements}
-    values = [
+    *,
+    method: str = "auto",
+) -> tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]:
+    """:math:`\\Phi(M)` for every placement in ``placements`` and the policies behind it.
+
+    ``method``: ``"reference"`` solves each placement with :mod:`coopt.stopping` (the
+    straightforward recursion, kept as the oracle that tests compare against). The
+    default ``"auto"`` (and ``"model"``, ``"table"``, see :func:`coopt.fast.solve_all`)
+    solves every placement of an i.i.d. channel in one sweep of :mod:`coopt.fast`, with
+    identical decisions and values equal to rounding; the policies are then built on
+    first access. Markov channels always use the reference.
+    """
+    return enumerate_rules(Y, channel, mode, costs, (rule,), placements, tasks_per_period, method=method)[rule]
+
+
+def enumerate_rules(
+    Y: NDArray[np.float64],
+    channel: Channel,
+    mode: str,
+    costs: CostModel,
+    rules: tuple[str, ...],
+    placements: list[int],
+    tasks_per_period: float,
+    *,
+    method: str = "auto",
+) -> dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]]:
+    """:func:`enumerate_placements` for several rules; for an i.i.d. channel they share one sweep."""
+    if method not in ENUMERATION_METHODS:
+        raise ValueError(f"method = {method!r}: must be one of {', '.join(ENUMERATION_METHODS)}")
+    out: dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]] = {}
+    if channel.transition is None and method != "reference":
+        tables = solve_all(Y, channel, mode, costs, rules, method=method)
+        for rule in rules:
+            task = {m: float(tables[rule].values[m]) for m in placements}
+            out[rule] = (_placement_values(task, costs, placements, tasks_per_period), PolicyMap(tables[rule], placements))
+        return out
+    for rule in rules:
+        policies = {m: solve_splitting(Y, channel, m, mode, costs, rule) for m in placements}
+        task = {m: policies[m].value for m in placements}
+        out[rule] = (_placement_values(task, costs, placements, tasks_per_period), policies)
+    return out
+
+
+def _placement_values(
+    task: dict[int, float], costs: CostModel, placements: list[int], tasks_per_period: float
+) -> list[PlacementValue]:
+    return [
         PlacementValue(
             placement=m,
-            objective=policies[m].value + costs.download[m] / tasks_per_period,
-            task_cost=policies[m].value,
+            objective=task[m] + costs.download[m] / tasks_per_period,
+            task_cost=task[m],
             download_cost=float(costs.download[m]),
         )
         for m in placements
     ]
-    return values, policies
 
 
 def _baseline(name: str, placement: int, task_cost: float, costs: CostModel, tasks_per_period: float) -> Baseline:
@@ -138,19 +185,22 @@ def baselines(
     costs: CostModel,
     placements: list[int],
     tasks_per_period: float,
-    optimal: dict[int, StoppingSolution],
+    optimal: MutableMapping[int, StoppingSolution],
     osla_values: list[PlacementValue],
+    optimal_values: Mapping[int, float] | None = None,
 ) -> dict[str, Baseline | None]:
     """The five baselines of MODEL.md section 6 (``None`` where infeasible).
 
     ``optimal`` maps placements to optimal policies already computed (``0`` and ``N``
-    are solved here if missing); ``osla_values`` is :math:`\\Phi_{OSLA}(M)` over
-    ``placements``.
+    are solved here if missing); ``optimal_values`` may give :math:`J^*(M)` instead
+    (checked first); ``osla_values`` is :math:`\\Phi_{OSLA}(M)` over ``placements``.
     """
     n = costs.n_layers
     full_ok = n in placements
 
     def j_star(m: int) -> float:
+        if optimal_values is not None and m in optimal_values:
+            return float(optimal_values[m])
         if m not in optimal:
             optimal[m] = backward_induction(Y, channel, m, mode, costs)
         return optimal[m].value
