@@ -21,7 +21,7 @@ from .placement import argmin_placement, baselines, enumerate_rules, feasible_pl
 from .results import SolveResult, breakdown
 from .stopping import occupation
 
-METHODS = ("enumeration",)
+METHODS = ("enumeration", "closed-form")
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +58,9 @@ def solve(instance: Instance, *, rule: str | None = None, method: str = "enumera
         Overrides ``placement.rule``.
     method : str
         ``"enumeration"``: every feasible placement solved exactly, then the argmin.
+        ``"closed-form"``: the closed-form placement of the equal-neuron MLP under OSLA
+        (:mod:`coopt.closed_form`, SymPy); an :class:`InstanceError` names the condition
+        that fails when it does not apply.
 
     Returns
     -------
@@ -69,6 +72,10 @@ def solve(instance: Instance, *, rule: str | None = None, method: str = "enumera
         instance = instance.with_rule(rule)
     if method not in METHODS:
         raise InstanceError(f"method = {method!r}: must be one of {', '.join(METHODS)}")
+    if method == "closed-form":
+        from .closed_form import solve_closed_form  # imports SymPy
+
+        return solve_closed_form(prepare(instance))
     return solve_enumeration(prepare(instance))
 
 

@@ -16,6 +16,21 @@ from typing import Sequence
 from .errors import CooptError
 
 
+def _derive(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import InstanceError
+    from .latex import write_documents  # imports SymPy
+
+    if args.instance and args.names:
+        raise InstanceError("derive: give derivation NAMEs or --instance, not both")
+    out = Path(args.out) if args.out else Path("." if args.instance else "derivations")
+    instance = Path(args.instance) if args.instance else None
+    for path in write_documents(out, args.names, instance):
+        print(path)
+    return 0
+
+
 def _solve(args: argparse.Namespace) -> int:
     from .api import solve
     from .instance import load_instance
@@ -42,10 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="solve an instance: optimal placement M*, thresholds, baselines")
     p.add_argument("instance", help="instance file (TOML)")
     p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule")
-    p.add_argument("--method", default="enumeration", choices=("enumeration",),
-                   help="solution method (default: enumeration with backward induction)")
+    p.add_argument("--method", default="enumeration", choices=("enumeration", "closed-form"),
+                   help="solution method (default: enumeration with backward induction; "
+                        "closed-form: the equal-neuron MLP's closed-form placement under OSLA)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
     p.set_defaults(handler=_solve)
+
+    p = sub.add_parser("derive", help="write the derivations (or one instance's numbers in them) as LaTeX")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="derivations to write, one standalone NAME.tex each: model, recursion, thresholds, "
+                        "waiting, osla, mlp (default: all of them in derivations.tex)")
+    p.add_argument("--instance", metavar="INSTANCE",
+                   help="write INSTANCE's numbers into the formulas, with its thresholds and Phi(M) (<stem>.tex)")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="output directory (default: derivations/, or the current directory with --instance)")
+    p.set_defaults(handler=_derive)
 
     from .profile_cmd import add_profile_parser, run_profile
 

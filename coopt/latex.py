@@ -1,0 +1,527 @@
+r"""LaTeX documents of the derivations (``coopt derive``).
+
+Every displayed formula is printed from a SymPy expression of :mod:`coopt.symbolic`
+by :func:`to_latex`, and recorded as an :class:`Emitted` pair (the exact LaTeX
+string written into the document, the expression it came from), so that the tests
+parse each one back with SymPy's LaTeX parser and check that it is equivalent.
+The notation is chosen so that it parses: products are written with ``\cdot``
+(the parser reads ``x\left(y\right)`` as a function call), subscripts carry no
+commas, and symbols carry no accents (``W_{n}`` is MODEL.md's :math:`\bar W_n`).
+Piecewise expressions are typeset as ``cases`` and recorded piece by piece.
+
+Two kinds of documents:
+
+* :func:`derivation_document`: the general derivations (names in
+  :data:`coopt.symbolic.DERIVATION_NAMES`), with a symbol table;
+* :func:`instance_document`: the same formulas with one instance's numbers
+  substituted, its thresholds and :math:`\Phi(M)`.
+
+The output is deterministic (no dates), so ``derivations/`` can be kept in sync by
+a test.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter
+
+from . import symbolic as S
+from .instance import Instance
+
+__all__ = ["Emitted", "Document", "to_latex", "derivation_document", "instance_document", "write_documents"]
+
+
+class _Printer(LatexPrinter):
+    """SymPy's LaTeX printer with coopt's notation (see the module docstring)."""
+
+    def __init__(self, names: dict[sp.Basic, str]) -> None:
+        symbol_names = {sym: tex for sym, tex in names.items() if isinstance(sym, sp.Symbol)}
+        super().__init__({"mul_symbol": "dot", "symbol_names": symbol_names})
+        self._names = names
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        base = self._names.get(expr.base, self._print(expr.base.label))
+        return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
+
+    def _print_log(self, expr: sp.Basic, exp: str | None = None) -> str:
+        # SymPy writes \log{\left(x \right)}; the parser reads a braced argument as running
+        # on over a following product (\log{(2)} \cdot p as log(2p)), parentheses end it.
+        tex = rf"\log\left({self._print(expr.args[0])}\right)"
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_Function(self, expr: sp.Basic, exp: str | None = None) -> str:
+        if isinstance(expr, AppliedUndef) and expr.func in self._names:
+            name = self._names[expr.func]
+            args = ", ".join(self._print(arg) for arg in expr.args)
+            tex = rf"{name}\left({args}\right)"
+            return f"{tex}^{{{exp}}}" if exp else tex
+        return super()._print_Function(expr, exp)
+
+
+def to_latex(expr: sp.Basic, names: dict[sp.Basic, str] | None = None) -> str:
+    """LaTeX of ``expr`` in coopt's notation (``names`` adds to :data:`coopt.symbolic.LATEX_NAMES`)."""
+    table = dict(S.LATEX_NAMES)
+    if names:
+        table.update(names)
+    return _Printer(table).doprint(expr)
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A formula as written into a document, and the expression it was printed from.
+
+    ``values`` maps the number placeholders of an instance document to their values
+    (empty for the general derivations).
+    """
+
+    latex: str
+    expr: sp.Basic
+    values: dict[sp.Symbol, float] = field(default_factory=dict)
+
+
+def _escape(text: str) -> str:
+    """Plain text (symbol meanings) made safe for LaTeX."""
+    out = []
+    for ch in text:
+        if ch in "_#%&${}":
+            out.append("\\" + ch)
+        elif ch == "^":
+            out.append(r"\^{}")
+        elif ch == "~":
+            out.append(r"\~{}")
+        else:
+            out.append(ch)
+    return "".join(out).replace("<=", r"$\le$").replace(">=", r"$\ge$")
+
+
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[margin=2.2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{longtable}
+\allowdisplaybreaks
+"""
+
+CITATION = (
+    r"The problem (a chain DNN split between a wireless device and an edge server, periodic "
+    r"model placement after retraining, online splitting as finite-horizon optimal stopping, "
+    r"the one-stage look-ahead rule and the closed-form placement of the equal-neuron MLP) is "
+    r"that of Yan, Bi and Zhang~\cite{yan2022}. The precise cost terms, the quantised channel, "
+    r"the waiting option and the tie rules are those of coopt's specification~\cite{model}; "
+    r"every formula below is printed by SymPy from the expressions in \texttt{coopt/symbolic.py} "
+    r"and parses back to them."
+)
+
+BIBLIOGRAPHY = r"""\begin{thebibliography}{9}
+\bibitem{yan2022} S.~Yan, S.~Bi and Y.-J.~A.~Zhang, ``Optimal Model Placement and Online Model
+Splitting for Device-Edge Co-Inference,'' \emph{IEEE Transactions on Wireless Communications},
+vol.~21, no.~10, 2022. arXiv:2105.13618.
+\bibitem{model} coopt, \emph{The coopt model: device-edge co-inference with model placement and
+online splitting} (\texttt{MODEL.md}), the specification this software implements.
+\end{thebibliography}
+"""
+
+
+class Document:
+    """A LaTeX document under construction: its body and the formulas it emitted."""
+
+    def __init__(self, title: str, names: dict[sp.Basic, str] | None = None) -> None:
+        self.title = title
+        self.names = dict(names or {})
+        self.body: list[str] = []
+        self.emitted: list[Emitted] = []
+        self.used: set[sp.Basic] = set()
+        self.values: dict[sp.Symbol, float] = {}
+
+    # -- pieces
+    def tex(self, expr: sp.Basic) -> str:
+        """Print ``expr``, record it for the round trip, and note the symbols it uses."""
+        latex = to_latex(expr, self.names)
+        placeholders = {sym: self.values[sym] for sym in expr.free_symbols if sym in self.values}
+        self.emitted.append(Emitted(latex, expr, placeholders))
+        self.used |= expr.free_symbols | {x.base for x in expr.atoms(sp.Indexed)}
+        self.used |= {type(f) for f in expr.atoms(AppliedUndef)}
+        return latex
+
+    def text(self, paragraph: str) -> None:
+        if paragraph:
+            self.body.append(paragraph + "\n")
+
+    def section(self, title: str, label: str = "") -> None:
+        self.body.append(f"\\section{{{title}}}" + (f"\\label{{sec:{label}}}" if label else "") + "\n")
+
+    def formula(self, lhs: str, rhs: sp.Basic, value: float | None = None) -> None:
+        """Display ``lhs = rhs`` (``rhs`` an expression, a Piecewise or, with empty ``lhs``, an
+        equation), followed by ``= value`` (a number, also recorded) when given."""
+        if isinstance(rhs, sp.Piecewise):
+            rows = []
+            for expr, cond in rhs.args:
+                cond_tex = r"\text{otherwise}" if cond is sp.true else r"\text{if } " + self.tex(cond)
+                rows.append(f"{self.tex(expr)} & {cond_tex}")
+            body = "\\begin{cases}\n" + " \\\\\n".join(rows) + "\n\\end{cases}"
+        else:
+            body = self.tex(rhs)
+        line = f"{lhs} = {body}" if lhs else body
+        if value is not None:
+            number = _number_tex(value)
+            self.emitted.append(Emitted(number, sp.oo if math.isinf(value) else sp.Float(_rounded(value))))
+            line += f" = {number}"
+        self.body.append("\\begin{equation*}\n" + line + "\n\\end{equation*}\n")
+
+    def derivation(self, derivation: S.Derivation) -> None:
+        self.section(derivation.title, derivation.name)
+        self.text(derivation.intro)
+        for step in derivation.steps:
+            self.text(step.text)
+            if step.rhs is not None:
+                self.formula(step.lhs, step.rhs)
+
+    def symbol_table(self) -> None:
+        self.section("Symbols")
+        self.text(
+            "Units are SI. Symbols follow MODEL.md; $W_{n}$ is its $\\bar W_{n}$ and "
+            "$\\mu_{i}$ its $\\mathrm{macs}_{i}$."
+        )
+        rows = []
+        for name, info in S.SYMBOLS.items():
+            if info.symbol in self.used:
+                unit = _escape(info.unit) if info.unit else "--"
+                rows.append(f"${info.latex}$ & {_escape(info.meaning)} & {unit} \\\\")
+        self.body.append(
+            "\\begin{longtable}{lp{0.62\\textwidth}l}\n\\hline\nsymbol & meaning & unit \\\\\n\\hline\n"
+            + "\n".join(rows)
+            + "\n\\hline\n\\end{longtable}\n"
+        )
+
+    def render(self, header: str) -> str:
+        return (
+            header
+            + PREAMBLE
+            + f"\\title{{{self.title}}}\n\\author{{coopt}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n\n"
+            + "\n".join(self.body)
+            + "\n"
+            + BIBLIOGRAPHY
+            + "\\end{document}\n"
+        )
+
+
+def _header() -> str:
+    return (
+        "% Generated by `coopt derive` (SymPy " + sp.__version__ + "): do not edit, regenerate.\n"
+        "% Formulas: coopt/symbolic.py; model: MODEL.md; problem: Yan, Bi and Zhang, IEEE TWC 2022.\n"
+    )
+
+
+def derivation_document(names: list[str] | None = None) -> Document:
+    """The general derivations ``names`` (default: all, in order) in one document."""
+    chosen = list(S.DERIVATION_NAMES) if not names else names
+    unknown = [x for x in chosen if x not in S.DERIVATION_NAMES]
+    if unknown:
+        from .errors import InstanceError
+
+        raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(S.DERIVATION_NAMES)}")
+    title = "coopt: derivations" if len(chosen) == len(S.DERIVATION_NAMES) else "coopt: " + ", ".join(chosen)
+    doc = Document(title)
+    doc.text(CITATION)
+    for name in chosen:
+        doc.derivation(S.DERIVATION_NAMES[name]())
+    doc.symbol_table()
+    return doc
+
+
+# ----------------------------------------------------------------------------- instance
+
+
+def _number_tex(x: float) -> str:
+    """A number as the document prints it: 6 significant digits, parenthesised when needed."""
+    if math.isinf(x):
+        return r"\infty" if x > 0 else r"-\infty"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e5:
+        s = f"{x:.6g}"
+        return f"\\left({s}\\right)" if x < 0 else s
+    mant, exp = f"{x:.5e}".split("e")
+    mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
+    return f"\\left({mant} \\cdot 10^{{{int(exp)}}}\\right)"
+
+
+def _rounded(x: float) -> float:
+    return float(f"{x:.6g}") if math.isfinite(x) and x != 0 else x
+
+
+class _Numbers:
+    """Placeholders that print as numbers: ``sub(expr, values)`` replaces symbols by them."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+
+    def __call__(self, expr: sp.Basic, values: dict[sp.Basic, float]) -> sp.Basic:
+        rep = {}
+        for sym in sorted(expr.free_symbols, key=lambda x: x.name):  # sets are hash-ordered
+            if sym in values:
+                rep[sym] = self.placeholder(values[sym])
+        return expr.xreplace(rep)
+
+    def placeholder(self, x: float) -> sp.Symbol:
+        idx = len(self.doc.values)
+        sym = sp.Symbol(f"num{idx:04d}", real=True)
+        self.doc.values[sym] = _rounded(float(x))
+        self.doc.names[sym] = _number_tex(float(x))
+        return sym
+
+
+def _active(piecewise: sp.Piecewise, values: dict[sp.Basic, float]) -> sp.Basic:
+    """The branch of ``piecewise`` that holds for ``values`` (conditions evaluated numerically)."""
+    for expr, cond in piecewise.args:
+        if cond is sp.true or bool(cond.subs(values)):
+            return expr
+    raise ValueError("no branch holds")  # pragma: no cover
+
+
+def instance_document(instance: Instance) -> Document:
+    """The derivations with ``instance``'s numbers: constants, thresholds at :math:`M^*`,
+    the MLP closed form where it applies, and tables of :math:`\\theta_n` and :math:`\\Phi(M)`."""
+    from .api import prepare, solve
+    from .errors import InstanceError
+
+    problem = prepare(instance)
+    costs, channel = problem.costs, problem.channel
+    result = solve(instance)
+    doc = Document(f"coopt: derivation for instance \\texttt{{{_escape(instance.name)}}}")
+    num = _Numbers(doc)
+    doc.text(CITATION)
+    prof = instance.profile
+    doc.section("The instance")
+    doc.text(
+        f"Network \\texttt{{{_escape(prof.name)}}} with $N = {prof.n_layers}$ layers; "
+        f"channel law \\texttt{{{instance.channel.law}}} with $K = {channel.n_states}$ states"
+        f"{' (Markov)' if channel.is_markov else ' (i.i.d.)'}; rule \\texttt{{{result.rule}}}; "
+        f"wait mode \\texttt{{{instance.wait.mode}}}; $K_{{tasks}} = {instance.placement.tasks_per_period:g}$. "
+        f"The optimal placement is $M^{{*}} = {result.placement}$."
+    )
+
+    base = {
+        S.P: instance.device.tx_power_w,
+        S.sigma2: instance.uplink.noise_w,
+        S.w_E: instance.cost.energy_weight,
+        S.w_T: instance.cost.time_weight,
+        S.kappa: instance.device.kappa,
+        S.f_L: instance.device.cpu_hz,
+        S.c_L: instance.device.cycles_per_mac,
+        S.f_E: instance.edge.cpu_hz,
+        S.c_E: instance.edge.cycles_per_mac,
+        S.B: instance.uplink.bandwidth_hz,
+        S.rho: costs.rho,
+        S.P_idle: instance.device.idle_power_w,
+    }
+    doc.section("Constants")
+    doc.text("The model's constants with this instance's numbers (6 significant digits):")
+    doc.formula(r"\rho", num(S.P / S.sigma2, base), costs.rho)
+    alpha, beta = S.cost_per_mac()
+    doc.text("Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):")
+    alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
+    doc.formula(r"\alpha", num(alpha, base), alpha_v)
+    doc.formula(r"\beta", num(beta, base), beta_v)
+    if instance.wait.mode != "never":
+        base[S.tau] = instance.wait.slot_s
+        doc.formula("c_{w}", num(S.w_T * S.tau + S.w_E * S.P_idle * S.tau, base), costs.wait_cost)
+
+    th = result.policy.thresholds
+    if th is not None:
+        _threshold_section(doc, num, instance, problem, result)
+    else:
+        doc.section("Decisions")
+        doc.text("A Markov channel has no single threshold per epoch; the decisions are tabulated per state by "
+                 "\\texttt{coopt solve}.")
+
+    try:
+        from .closed_form import check_applicable
+
+        check_applicable(instance.with_rule("osla"))
+        mlp_reason = ""
+    except InstanceError as exc:
+        mlp_reason = str(exc)
+    if not mlp_reason:
+        _mlp_section(doc, num, instance)
+    else:
+        doc.section("Closed-form placement")
+        doc.text("The MLP closed form does not apply to this instance: " + _escape(mlp_reason.split(": ", 1)[-1]) + ".")
+
+    _tables(doc, instance, result)
+    doc.symbol_table()
+    return doc
+
+
+def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem, result) -> None:
+    """:math:`\\theta_n` at :math:`M^*` with the numbers of each epoch substituted."""
+    from .costs import wait_allowed
+    from .stopping import iid_wait_fixed_point
+
+    costs, channel, Y = problem.costs, problem.channel, problem.Y
+    m_star = result.placement
+    p = channel.probs
+    allowed = wait_allowed(instance.wait.mode, m_star, costs.n_layers)
+    inv_r = 1.0 / costs.rate_bps(channel.gains)
+    eta = float(p @ inv_r)
+    doc.section(f"Thresholds at $M^{{*}} = {m_star}$")
+    if result.rule == "osla":
+        doc.text(
+            "OSLA: $G_{n} = \\min(L_{n}^{c}, L_{n}^{w})$ with the look-ahead values of the OSLA derivation; "
+            f"here $\\eta = E[1/r(h)] = {_number_tex(eta)}$ s/bit."
+        )
+    else:
+        doc.text("Optimal rule: $G_{n} = \\min(C_{n}, c_{w} + W_{n})$ from backward induction.")
+    theta_expr = S.optimal_threshold().theta
+    for n in range(m_star + 1):
+        if n < m_star:
+            if result.rule == "osla":
+                cont = float(p @ Y[n + 1])
+            else:
+                cont = float(p @ result.policy.values[n + 1])
+        else:
+            cont = math.inf
+        wait = math.inf
+        if allowed[n]:
+            if result.rule == "osla":
+                wait = costs.wait_cost + float(p @ Y[n])
+            else:
+                wait = costs.wait_cost + iid_wait_fixed_point(np.minimum(Y[n], cont), p, costs.wait_cost)
+        G = min(cont, wait)
+        base = float(costs.A[n] + costs.R[n])
+        if math.isinf(G):
+            doc.text(f"Epoch $n = {n}$: stopping is forced, $\\theta_{{{n}}} = 0$.")
+            continue
+        if G <= base:
+            doc.text(f"Epoch $n = {n}$: $G_{{{n}}} \\le A_{{{n}}} + R_{{{n}}}$, so $\\theta_{{{n}}} = +\\infty$ (never stop).")
+            continue
+        values = {
+            S.w_E: instance.cost.energy_weight,
+            S.w_T: instance.cost.time_weight,
+            S.P: instance.device.tx_power_w,
+            S.d_n: float(costs.feature_bits[n]),
+            S.B: costs.bandwidth_hz,
+            S.G_n: G,
+            S.A_n: float(costs.A[n]),
+            S.R_n: float(costs.R[n]),
+            S.rho: costs.rho,
+        }
+        value = float(result.policy.thresholds[n])
+        doc.text(f"Epoch $n = {n}$ (after layer \\texttt{{{_escape(instance.profile.layer_names[n])}}}):")
+        doc.formula(f"\\theta_{{{n}}}", num(theta_expr, values), value)
+
+
+def _mlp_section(doc: Document, num: _Numbers, instance: Instance) -> None:
+    """The MLP closed form with the instance's numbers (rule OSLA)."""
+    from .api import prepare
+    from .closed_form import check_applicable, evaluate
+
+    inst = instance.with_rule("osla")
+    shape = check_applicable(inst)
+    problem = prepare(inst)
+    cf = evaluate(inst, shape, problem.channel.gains, problem.channel.probs, problem.costs.wait_cost)
+    v = cf.values
+    mode = inst.wait.mode
+    doc.section("Closed-form placement (equal-neuron MLP, OSLA)")
+    if instance.placement.rule != "osla":
+        doc.text("The instance's rule is optimal; this section is the OSLA closed form, for comparison.")
+    doc.text(
+        f"$H = {shape.hidden_layers}$ hidden layers. Stop statistics on the quantised channel "
+        f"(first stopping states $k_{{0}} = {cf.sets['0'].first + 1}$, $k_{{h}} = {cf.sets['h'].first + 1}$, "
+        f"$k_{{H}} = {cf.sets['H'].first + 1}$): "
+        f"$q_{{0}} = {_number_tex(v[S.q_0])}$, $q = {_number_tex(v[S.q])}$, $q_{{H}} = {_number_tex(v[S.q_H])}$"
+        + (f", $q_{{w}} = {_number_tex(v[S.q_w])}$" if mode == "last" else "")
+        + "."
+    )
+    st = S.mlp_structure()
+    values = dict(v)
+    values[S.delta] = float(st.delta.subs(v))
+    values[S.U] = float(st.U.subs(v))
+    values[S.U_0] = float(st.U0.subs(v))
+    for label, key in ((r"\theta_{0}", "theta_0"), (r"\theta_{h}", "theta_h"), (r"\theta_{H}", "theta_H")):
+        pw = S.mlp_thresholds()[key]
+        branch = _active(pw, values)
+        if branch is sp.oo:
+            doc.text(f"${label} = +\\infty$ (its margin is not positive).")
+        else:
+            doc.formula(label, num(branch, values), cf.numbers[key])
+    omega_v = cf.numbers["omega"]
+    values[S.omega] = omega_v
+    doc.text("The per-epoch change of the task cost and the increment of $\\Phi$:")
+    doc.formula(r"\Delta", num(S.mlp_delta(), values), cf.numbers['Delta'])
+    values[S.Delta] = cf.numbers["Delta"]
+    values[S.K_tasks] = inst.placement.tasks_per_period
+    values[S.gamma] = float(S.GAMMA.subs(v))
+    doc.formula(r"\Phi(M + 1) - \Phi(M)", num(S.mlp_increment(), values))
+    doc.text("Best hidden placement (the first non-negative increment, as in the MLP derivation):")
+    branch = _active(S.mlp_best_hidden(), values)
+    doc.formula("M_{h}", num(branch, values), float(cf.hidden_best))
+    doc.text(
+        f"Memory limit: $M_{{max}} = {cf.memory_limit}$. Candidates $\\Phi(0)$, "
+        f"$\\Phi(\\min(M_{{h}}, M_{{max}}))$, $\\Phi(N)$ give $M^{{*}} = {cf.placement}$ under OSLA."
+    )
+
+
+def _tables(doc: Document, instance: Instance, result) -> None:
+    names = instance.profile.layer_names
+    th = result.policy.thresholds
+    if th is not None:
+        doc.section("Table of thresholds")
+        rows = []
+        for n, t in enumerate(th):
+            t_tex = "$+\\infty$" if math.isinf(t) else ("0 (always)" if t == 0 else f"${_number_tex(float(t))}$")
+            rows.append(f"{n} & \\texttt{{{_escape(names[n])}}} & {t_tex} \\\\")
+        doc.body.append(
+            "\\begin{longtable}{rll}\n\\hline\n$n$ & after layer & $\\theta_{n}$ \\\\\n\\hline\n"
+            + "\n".join(rows)
+            + "\n\\hline\n\\end{longtable}\n"
+        )
+    doc.section("Table of $\\Phi(M)$")
+    rows = []
+    for pv in result.by_placement:
+        mark = " ($M^{*}$)" if pv.placement == result.placement else ""
+        rows.append(
+            f"{pv.placement}{mark} & \\texttt{{{_escape(names[pv.placement])}}} & ${_number_tex(pv.objective)}$ & "
+            f"${_number_tex(pv.task_cost)}$ & ${_number_tex(pv.download_cost / result.tasks_per_period)}$ \\\\"
+        )
+    doc.body.append(
+        "\\begin{longtable}{rllll}\n\\hline\n$M$ & last layer & $\\Phi(M)$ & $J(M)$ & $D(M)/K_{tasks}$ \\\\\n\\hline\n"
+        + "\n".join(rows)
+        + "\n\\hline\n\\end{longtable}\n"
+    )
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def write_documents(out_dir: Path, names: list[str] | None = None, instance_path: Path | None = None) -> list[Path]:
+    """Write the documents ``coopt derive`` produces; return their paths.
+
+    Without ``instance_path``: ``derivations.tex`` (all derivations) when ``names`` is
+    empty or ``["all"]``, else one standalone ``NAME.tex`` per name. With it:
+    ``<instance stem>.tex``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if instance_path is not None:
+        from .instance import load_instance
+
+        doc = instance_document(load_instance(instance_path))
+        path = out_dir / f"{Path(instance_path).stem}.tex"
+        path.write_text(doc.render(_header()), encoding="utf-8")
+        return [path]
+    if not names or names == ["all"]:
+        jobs = [("derivations", None)]
+    else:
+        jobs = [(name, [name]) for name in names]
+    for stem, chosen in jobs:
+        doc = derivation_document(chosen)
+        path = out_dir / f"{stem}.tex"
+        path.write_text(doc.render(_header()), encoding="utf-8")
+        written.append(path)
+    return written
