@@ -38,10 +38,71 @@ def _solve(args: argparse.Namespace) -> int:
 
     instance = load_instance(args.instance)
     result = solve(instance, rule=args.rule, method=args.method)
+    continuous = None
+    if getattr(args, "continuous", False):
+        from .api import prepare
+        from .continuous import continuous_summary
+
+        continuous = continuous_summary(prepare(instance.with_rule(result.rule)), result)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        out = result.to_dict()
+        if continuous is not None:
+            out["continuous"] = continuous
+        print(json.dumps(out, indent=1))
     else:
         print(solve_report(result, instance.profile.layer_names))
+        if continuous is not None:
+            from .continuous import continuous_report
+
+            print("\n" + continuous_report(continuous))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .instance import load_instance
+    from .simulate import simulate, simulation_report
+
+    instance = load_instance(args.instance)
+    sim = simulate(instance, args.policy, args.tasks, args.seed, continuous=args.continuous,
+                   thresholds=args.thresholds, progress=None)
+    if args.json:
+        print(json.dumps(sim.to_dict(), indent=1))
+    else:
+        print(simulation_report(sim, instance.profile.layer_names))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare, comparison_markdown, comparison_text
+    from .instance import load_instance
+
+    instances = [load_instance(path) for path in args.instances]
+    comparisons = [compare(inst, args.tasks, args.seed, progress=None) for inst in instances]
+    if args.json:
+        print(json.dumps([c.to_dict() for c in comparisons], indent=1))
+    elif args.markdown is None:
+        print(comparison_text(comparisons))
+    elif args.markdown == "-":
+        print(comparison_markdown(comparisons))
+    else:
+        from pathlib import Path
+
+        Path(args.markdown).write_text(comparison_markdown(comparisons), encoding="utf-8")
+        print(f"wrote {args.markdown}")
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from .errors import InstanceError
+    from .figures import make_figures, write_figures
+    from .instance import load_instance
+
+    if args.points < 2:
+        raise InstanceError(f"--points = {args.points}: must be an integer >= 2")
+    instances = [load_instance(path) for path in args.instances]
+    figures = make_figures(instances, tasks=args.tasks, seed=args.seed, points=args.points, progress=None)
+    for path in write_figures(figures, args.out):
+        print(path)
     return 0
 
 
@@ -61,7 +122,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help="solution method (default: enumeration with backward induction; "
                         "closed-form: the equal-neuron MLP's closed-form placement under OSLA)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
+    p.add_argument("--continuous", action="store_true",
+                   help="also evaluate the rule at M* on the continuous fading law by quadrature "
+                        "(JSON key 'continuous'; i.i.d. Rayleigh, Nakagami, Rician)")
     p.set_defaults(handler=_solve)
+
+    p = sub.add_parser("simulate", help="Monte Carlo simulation of a policy: mean cost with a 95%% interval")
+    p.add_argument("instance", help="instance file (TOML)")
+    p.add_argument("--tasks", type=int, default=100_000, help="number of simulated tasks (default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
+    p.add_argument("--policy", default="optimal",
+                   help="optimal | osla | static | edge-only | device-only | full-placement (default optimal)")
+    p.add_argument("--continuous", action="store_true",
+                   help="draw gains from the continuous law; the policy acts by thresholds on the gain")
+    p.add_argument("--thresholds", default="quantised",
+                   help="with --continuous: 'quantised' (the solver's thresholds, default) or 'continuous' "
+                        "(the rule solved on the continuous law)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=_simulate)
+
+    p = sub.add_parser("compare", help="every policy's exact and simulated cost, and the saving of the joint optimum")
+    p.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance files (TOML)")
+    p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks per policy (default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
+    p.add_argument("--markdown", nargs="?", const="-", metavar="FILE",
+                   help="write Markdown tables (to FILE, or to stdout without one)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per instance")
+    p.set_defaults(handler=_compare)
+
+    p = sub.add_parser("figures", help="write the figures (PNG and PDF): Phi(M), thresholds, cost sweeps, split epochs")
+    p.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance files (TOML), one panel each")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks for the split-epoch figure")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
+    p.add_argument("--points", type=int, default=25, help="points per cost sweep (default 25)")
+    p.set_defaults(handler=_figures)
 
     p = sub.add_parser("derive", help="write the derivations (or one instance's numbers in them) as LaTeX")
     p.add_argument("names", nargs="*", metavar="NAME",

@@ -1,0 +1,440 @@
+r"""Figures of the joint optimum against the alternatives (``coopt figures``).
+
+Four figures, one panel per instance (network) in each:
+
+* ``phi``: :math:`\Phi(M)` against the placement :math:`M` for the rules ``optimal``
+  and ``osla``, each rule's :math:`M^*` marked with a star;
+* ``thresholds``: the stopping thresholds :math:`\theta_n` per epoch in dB
+  (:math:`10\log_{10}\theta_n`; the right axis shows the SNR threshold
+  :math:`10\log_{10}(\rho\theta_n)`), optimal against OSLA at the same placement: the
+  joint optimum :math:`M^*`, or :math:`N` when :math:`M^* = 0` (one epoch shows no
+  shape). Epochs that never stop (:math:`\theta_n = +\infty`) are drawn as triangles at
+  the top edge, epochs that always stop (:math:`\theta_n = 0`) at the bottom edge. A
+  Markov rule is a table per state, not a threshold: its panel marks, per epoch, the
+  gains (dB) of the states in which each rule uploads;
+* ``costs``: :math:`\Phi` of every policy (:data:`coopt.simulate.POLICIES`) against
+  ``tasks_per_period`` (log axis, three decades either side of the instance's value)
+  and against the mean SNR :math:`10\log_{10}(\rho\,E[h])` (20 dB either side; every
+  channel gain is scaled by the same factor). Every point is a full :func:`coopt.solve`
+  of the modified instance; a baseline that the memory limit forbids leaves a gap. The
+  y range ends at twice the joint optimum's largest cost in the panel, so that the
+  differences between competitive policies stay visible (baselines that download many
+  layers for few tasks cost orders of magnitude more and leave the panel);
+* ``splits``: the distribution of split epochs of the joint optimum from a Monte Carlo
+  run (:func:`coopt.simulate.simulate`) as bars, the exact probabilities as dots.
+
+Every builder returns a :class:`matplotlib.figure.Figure` (created without pyplot, so
+nothing global changes and no window opens; saving uses the Agg renderer), whose
+``lines`` carry exactly the plotted numbers. Matplotlib is imported lazily.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .api import Problem, prepare, solve
+from .instance import Instance
+from .results import SolveResult
+from .simulate import BASELINE_KEY, POLICIES, Simulation, simulate
+from .stopping import STOP, backward_induction, occupation, osla_policy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+FIGURES = ("phi", "thresholds", "costs", "splits")
+# Okabe-Ito colours (distinguishable with colour-vision deficiencies and in greyscale by marker)
+STYLE: dict[str, dict[str, Any]] = {
+    "optimal": {"color": "#000000", "ls": "-", "marker": "o", "lw": 2.2, "label": "joint optimum"},
+    "osla": {"color": "#0072B2", "ls": "--", "marker": "s", "lw": 1.6, "label": "OSLA"},
+    "static": {"color": "#E69F00", "ls": "-.", "marker": "^", "lw": 1.6, "label": "static split"},
+    "edge-only": {"color": "#D55E00", "ls": ":", "marker": "v", "lw": 1.8, "label": "edge-only"},
+    "device-only": {"color": "#009E73", "ls": ":", "marker": "D", "lw": 1.8, "label": "device-only"},
+    "full-placement": {"color": "#CC79A7", "ls": "--", "marker": "P", "lw": 1.6, "label": "full placement"},
+}
+COST_LABEL = "expected cost per task $\\Phi$\n($w_E\\cdot$J + $w_T\\cdot$s)"
+
+
+@dataclass(frozen=True, eq=False)
+class Solved:
+    """An instance with its prepared problem and its solutions under both rules."""
+
+    instance: Instance
+    problem: Problem
+    optimal: SolveResult
+    osla: SolveResult
+
+    @property
+    def name(self) -> str:
+        return self.instance.name
+
+
+def solve_both(instance: Instance) -> Solved:
+    return Solved(instance, prepare(instance), solve(instance, rule="optimal"), solve(instance, rule="osla"))
+
+
+def _figure(n_panels: int, rows_per_panel: int = 1, height: float = 3.6, width: float = 5.0) -> tuple["Figure", NDArray[Any]]:
+    """A figure with one column per instance (at most 3 per row) and ``rows_per_panel`` rows each."""
+    from matplotlib.figure import Figure
+
+    ncols = min(n_panels, 3)
+    block_rows = math.ceil(n_panels / ncols)
+    fig = Figure(figsize=(width * ncols, height * rows_per_panel * block_rows), layout="constrained")
+    axes = fig.subplots(rows_per_panel * block_rows, ncols, squeeze=False)
+    for extra in range(n_panels, ncols * block_rows):  # unused panels of the last block row
+        for r in range(rows_per_panel):
+            axes[(extra // ncols) * rows_per_panel + r, extra % ncols].set_visible(False)
+    return fig, axes
+
+
+def _panel(axes: NDArray[Any], i: int, row: int = 0, rows_per_panel: int = 1) -> "Axes":
+    ncols = axes.shape[1]
+    return axes[(i // ncols) * rows_per_panel + row, i % ncols]
+
+
+def _maybe_log(ax: "Axes", values: list[float]) -> None:
+    """Log scale on y when the plotted costs span more than a factor 20."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0])
+    if v.size and v.max() / v.min() > 20.0:
+        ax.set_yscale("log")
+
+
+def _epoch_ticks(ax: "Axes", layer_names: tuple[str, ...], epochs: list[int]) -> None:
+    """Epoch numbers with layer names: below the number for a few epochs, slanted for
+    more, numbers only beyond 16 (names would collide)."""
+    if len(epochs) > 16:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        return
+    ax.set_xticks(epochs)
+    if len(epochs) <= 6:
+        ax.set_xticklabels([f"{n}\n{layer_names[n]}" for n in epochs], fontsize=8)
+    else:
+        ax.set_xticklabels([f"{layer_names[n]} {n}" for n in epochs], fontsize=7, rotation=40,
+                           ha="right", rotation_mode="anchor")
+
+
+# ----------------------------------------------------------------------------- (a) Phi(M)
+
+
+def phi_figure(solved: list[Solved]) -> "Figure":
+    """:math:`\\Phi(M)` against :math:`M` for both rules, :math:`M^*` marked."""
+    fig, axes = _figure(len(solved))
+    for i, s in enumerate(solved):
+        ax = _panel(axes, i)
+        values: list[float] = []
+        for rule, res in (("optimal", s.optimal), ("osla", s.osla)):
+            st = STYLE[rule]
+            x = [v.placement for v in res.by_placement]
+            y = [v.objective for v in res.by_placement]
+            values += y
+            label = "optimal rule" if rule == "optimal" else "OSLA rule"
+            ax.plot(x, y, color=st["color"], ls=st["ls"], marker=st["marker"], lw=st["lw"], ms=5, label=label)
+            # the optimal rule's star is drawn larger, so both show where the rules agree on M*
+            ax.plot([res.placement], [res.objective], ls="none", marker="*", ms=20 if rule == "optimal" else 12,
+                    color=st["color"], markeredgecolor="white", markeredgewidth=0.8, zorder=5 if rule == "optimal" else 6,
+                    label=f"$M^*$ = {res.placement} ({'optimal' if rule == 'optimal' else 'OSLA'})")
+        _maybe_log(ax, values)
+        _epoch_ticks(ax, s.instance.profile.layer_names, [v.placement for v in s.optimal.by_placement])
+        ax.set_xlabel("placement $M$ (layers 1..$M$ on the device)")
+        ax.set_ylabel(COST_LABEL)
+        ax.set_title(f"{s.name}: $\\Phi(M) = J(M) + D(M)/K_{{tasks}}$")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+# ----------------------------------------------------------------------------- (b) thresholds
+
+
+def threshold_placement(s: Solved) -> int:
+    """Where the thresholds figure compares the rules: :math:`M^*`, or :math:`N` if :math:`M^* = 0`."""
+    return s.optimal.placement if s.optimal.placement > 0 else s.instance.n_layers
+
+
+def threshold_values(s: Solved) -> tuple[int, NDArray[np.float64], NDArray[np.float64]] | None:
+    """``(M, theta_optimal, theta_osla)`` at :func:`threshold_placement`; ``None`` for a Markov channel."""
+    p = s.problem
+    if p.channel.is_markov:
+        return None
+    M = threshold_placement(s)
+    mode = s.instance.wait.mode
+    opt = backward_induction(p.Y, p.channel, M, mode, p.costs).thresholds
+    osl = osla_policy(p.Y, p.channel, M, mode, p.costs).thresholds
+    assert opt is not None and osl is not None
+    return M, opt, osl
+
+
+def to_db(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:math:`10\\log_{10} x` with ``nan`` where ``x`` is 0 or infinite (those are drawn as edge markers)."""
+    out = np.full(x.shape, np.nan)
+    ok = np.isfinite(x) & (x > 0)
+    out[ok] = 10.0 * np.log10(x[ok])
+    return out
+
+
+def threshold_figure(solved: list[Solved]) -> "Figure":
+    """Thresholds per epoch in dB, optimal against OSLA at the same placement."""
+    fig, axes = _figure(len(solved))
+    for i, s in enumerate(solved):
+        ax = _panel(axes, i)
+        tv = threshold_values(s)
+        if tv is None:
+            _markov_stop_states(ax, s)
+            continue
+        M, opt, osl = tv
+        epochs = np.arange(M + 1)
+        mean_db = 10.0 * math.log10(float(s.problem.channel.initial @ s.problem.channel.gains))
+        finite = [v for v in np.concatenate([to_db(opt), to_db(osl)]) if np.isfinite(v)] + [mean_db]
+        lo, hi = min(finite) - 4.0, max(finite) + 4.0
+        ax.set_ylim(lo, hi)
+        for rule, th, dx in (("optimal", opt, -0.06), ("osla", osl, 0.06)):
+            st = STYLE[rule]
+            name = "optimal" if rule == "optimal" else "OSLA"
+            ax.plot(epochs, to_db(th), color=st["color"], ls=st["ls"], marker=st["marker"], lw=st["lw"],
+                    ms=8 if rule == "optimal" else 5,
+                    label=f"{name} $\\theta_n$")
+            # edge markers, nudged apart so that both rules show where they agree
+            never, always = np.isinf(th), th == 0.0
+            if never.any():
+                ax.plot(epochs[never] + dx, np.full(never.sum(), hi), ls="none", marker="^", ms=10, color=st["color"],
+                        clip_on=False, label=f"{name}: never stops ($\\theta_n=+\\infty$)")
+            if always.any():
+                ax.plot(epochs[always] + dx, np.full(always.sum(), lo), ls="none", marker="v", ms=10, color=st["color"],
+                        clip_on=False, label=f"{name}: always stops ($\\theta_n=0$)")
+        ax.axhline(mean_db, color="0.5", ls=":", lw=1.2, label="mean gain $E[h]$")
+        offset = 10.0 * math.log10(s.problem.costs.rho)
+        sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
+        sec.set_ylabel("SNR threshold $\\rho\\theta_n$ [dB]")
+        _epoch_ticks(ax, s.instance.profile.layer_names, list(epochs))
+        ax.set_xlabel("epoch $n$ (after layer $n$)")
+        ax.set_ylabel("gain threshold $\\theta_n$ [dB]")
+        ax.set_title(f"{s.name}: thresholds at placement $M$ = {M}")
+        ax.grid(alpha=0.3)
+    _figure_legend(fig)
+    return fig
+
+
+def _figure_legend(fig: "Figure") -> None:
+    """One legend above all panels: the union of the panels' labelled artists."""
+    seen: dict[str, Any] = {}
+    for ax in fig.axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen.keys()), loc="outside upper center",
+                   ncol=min(len(seen), 5), fontsize=9)
+
+
+def markov_stop_gains(s: Solved) -> tuple[int, list[NDArray[np.float64]], list[NDArray[np.float64]]]:
+    """``(M, optimal, osla)``: per epoch, the gains (dB) of the states in which each rule uploads."""
+    p = s.problem
+    M = threshold_placement(s)
+    mode = s.instance.wait.mode
+    db = 10.0 * np.log10(p.channel.gains)
+    out = []
+    for solver in (backward_induction, osla_policy):
+        actions = solver(p.Y, p.channel, M, mode, p.costs).actions
+        out.append([db[actions[n] == STOP] for n in range(M + 1)])
+    return M, out[0], out[1]
+
+
+def _markov_stop_states(ax: "Axes", s: Solved) -> None:
+    """A Markov rule is a table per state, not a threshold: mark the states where each rule uploads."""
+    M, opt, osl = markov_stop_gains(s)
+    for g in 10.0 * np.log10(s.problem.channel.gains):
+        ax.axhline(g, color="0.85", lw=1.0, zorder=0)
+    for rule, per_epoch, dx, fill in (("optimal", opt, -0.12, None), ("osla", osl, 0.12, "none")):
+        st = STYLE[rule]
+        xs = np.concatenate([np.full(len(v), n + dx) for n, v in enumerate(per_epoch)])
+        ys = np.concatenate(per_epoch)
+        name = "optimal" if rule == "optimal" else "OSLA"
+        ax.plot(xs, ys, ls="none", marker=st["marker"], ms=8, color=st["color"],
+                markerfacecolor=fill if fill else st["color"], label=f"{name}: uploads in this state")
+    offset = 10.0 * math.log10(s.problem.costs.rho)
+    sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
+    sec.set_ylabel("state SNR $\\rho g_k$ [dB]")
+    g_db = 10.0 * np.log10(s.problem.channel.gains)
+    ax.set_yticks(g_db)
+    ax.set_yticklabels([f"{g:.1f}" for g in g_db])
+    span = max(g_db.max() - g_db.min(), 6.0)
+    ax.set_ylim(g_db.min() - 0.15 * span, g_db.max() + 0.15 * span)
+    _epoch_ticks(ax, s.instance.profile.layer_names, list(range(M + 1)))
+    ax.set_xlabel("epoch $n$ (after layer $n$)")
+    ax.set_ylabel("state gain $g_k$ [dB]")
+    ax.set_title(f"{s.name} (Markov): upload states at placement $M$ = {M}")
+    ax.grid(alpha=0.3, axis="x")
+
+
+# ----------------------------------------------------------------------------- (c) sweeps
+
+
+def policy_objectives(result: SolveResult) -> dict[str, float]:
+    """:math:`\\Phi` of every policy from a rule-``optimal`` result (``nan`` if infeasible)."""
+    out = {}
+    for name in POLICIES:
+        key = BASELINE_KEY[name]
+        if key is None:
+            out[name] = result.objective
+        else:
+            b = result.baselines[key]
+            out[name] = math.nan if b is None else b.objective
+    return out
+
+
+def with_tasks(instance: Instance, tasks_per_period: float) -> Instance:
+    return replace(instance, placement=replace(instance.placement, tasks_per_period=float(tasks_per_period)))
+
+
+def with_gain_scale(instance: Instance, factor: float) -> Instance:
+    """Every channel gain (or the mean gain of a continuous law) multiplied by ``factor``."""
+    ch = instance.channel
+    if ch.is_continuous:
+        return replace(instance, channel=replace(ch, mean_gain=ch.mean_gain * factor))  # type: ignore[operator]
+    return replace(instance, channel=replace(ch, gains=tuple(g * factor for g in ch.gains)))  # type: ignore[union-attr]
+
+
+def mean_snr_db(problem: Problem) -> float:
+    """:math:`10\\log_{10}(\\rho\\,E[h])` with :math:`E[h]` under the initial (for Markov: by default stationary) law."""
+    return 10.0 * math.log10(problem.costs.rho * float(problem.channel.initial @ problem.channel.gains))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """:math:`\\Phi` of every policy along one parameter: ``x`` (shape ``(P,)``) and ``cost[policy]``."""
+
+    x: NDArray[np.float64]
+    cost: dict[str, NDArray[np.float64]]
+    current: float
+
+
+def sweep(instance: Instance, xs: NDArray[np.float64], modify: Callable[[Instance, float], Instance], current: float,
+          tick: Callable[[], None] = lambda: None) -> Sweep:
+    cost: dict[str, list[float]] = {name: [] for name in POLICIES}
+    for x in xs:
+        objs = policy_objectives(solve(modify(instance, float(x)), rule="optimal"))
+        for name in POLICIES:
+            cost[name].append(objs[name])
+        tick()
+    return Sweep(np.asarray(xs, dtype=np.float64), {k: np.asarray(v) for k, v in cost.items()}, current)
+
+
+def task_sweep(s: Solved, points: int, tick: Callable[[], None] = lambda: None) -> Sweep:
+    k = s.instance.placement.tasks_per_period
+    xs = np.logspace(math.log10(k) - 3.0, math.log10(k) + 3.0, points)
+    return sweep(s.instance, xs, with_tasks, k, tick)
+
+
+def snr_sweep(s: Solved, points: int, tick: Callable[[], None] = lambda: None) -> Sweep:
+    base = mean_snr_db(s.problem)
+    xs = base + np.linspace(-20.0, 20.0, points)
+    return sweep(s.instance, xs, lambda inst, x: with_gain_scale(inst, 10.0 ** ((x - base) / 10.0)), base, tick)
+
+
+def _plot_sweep(ax: "Axes", sw: Sweep, xlabel: str, logx: bool, current_label: str) -> None:
+    for name in POLICIES:
+        st = STYLE[name]
+        y = sw.cost[name]
+        every = max(1, len(sw.x) // 8)
+        ax.plot(sw.x, y, color=st["color"], ls=st["ls"], lw=st["lw"], marker=st["marker"], ms=5, markevery=every,
+                label=st["label"])
+    ax.axvline(sw.current, color="0.5", ls=":", lw=1.0, label=current_label)
+    if logx:
+        ax.set_xscale("log")
+    # Baselines that must download many layers for few tasks cost orders of magnitude
+    # more; a y range up to twice the joint optimum's worst value keeps the gaps
+    # between the competitive policies readable (curves above it leave the panel).
+    best = sw.cost["optimal"]
+    ax.set_ylim(0.0, 2.0 * float(np.nanmax(best)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(COST_LABEL)
+    ax.grid(alpha=0.3)
+
+
+def cost_figure(solved: list[Solved], points: int = 25, progress: bool | None = False) -> "Figure":
+    """Cost of every policy against ``tasks_per_period`` (top) and mean SNR (bottom)."""
+    fig, axes = _figure(len(solved), rows_per_panel=2, height=3.5)
+    with _progress(2 * points * len(solved), "figures: sweeps", progress) as bar:
+        for i, s in enumerate(solved):
+            top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
+            tick = lambda: bar.update(1)  # noqa: E731
+            _plot_sweep(top, task_sweep(s, points, tick), "tasks per period $K_{tasks}$", True, "this instance")
+            top.set_title(f"{s.name}: cost against tasks per period")
+            _plot_sweep(bottom, snr_sweep(s, points, tick), "mean SNR $\\rho\\,E[h]$ [dB]", False, "this instance")
+            bottom.set_title(f"{s.name}: cost against mean SNR")
+    handles, labels = _panel(axes, 0, 0, 2).get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=9)
+    return fig
+
+
+# ----------------------------------------------------------------------------- (d) splits
+
+
+def split_figure(solved: list[Solved], sims: list[Simulation]) -> "Figure":
+    """Split-epoch distribution of the joint optimum: simulated bars, exact dots."""
+    fig, axes = _figure(len(solved))
+    for i, (s, sim) in enumerate(zip(solved, sims)):
+        ax = _panel(axes, i)
+        epochs = np.arange(sim.placement + 1)
+        exact = exact_split_probs(s)
+        ax.bar(epochs, sim.split_fractions, width=0.7, color="#56B4E9", edgecolor="#0072B2",
+               label=f"simulated ({sim.tasks} tasks)")
+        ax.plot(epochs, exact, ls="none", marker="o", ms=7, color="black", label="exact")
+        _epoch_ticks(ax, s.instance.profile.layer_names, list(epochs))
+        ax.set_ylim(0.0, 1.3 * max(1e-9, float(max(exact.max(), sim.split_fractions.max()))))
+        ax.set_xlabel("split epoch $n$ (upload after layer $n$)")
+        ax.set_ylabel("fraction of tasks")
+        ax.set_title(f"{s.name}: where the joint optimum splits ($M^*$ = {sim.placement})")
+        ax.grid(alpha=0.3, axis="y")
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], labels[::-1], fontsize=8, loc="upper right")
+    return fig
+
+
+def exact_split_probs(s: Solved) -> NDArray[np.float64]:
+    """Exact probability of splitting at each epoch of the joint optimum (occupation measure)."""
+    return occupation(s.optimal.policy.actions, s.problem.channel).stop_prob
+
+
+# ----------------------------------------------------------------------------- all
+
+
+def _progress(total: int, desc: str, enabled: bool | None):
+    from tqdm import tqdm
+
+    disable = None if enabled is None else not enabled
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=disable, delay=1.0, leave=False)
+
+
+def make_figures(instances: list[Instance], tasks: int = 100_000, seed: int | None = 0, points: int = 25,
+                 progress: bool | None = False) -> dict[str, "Figure"]:
+    """The four figures (:data:`FIGURES`) for one or more instances."""
+    solved = [solve_both(inst) for inst in instances]
+    sims = [simulate(s.problem, "optimal", tasks, seed, solved=s.optimal, progress=progress) for s in solved]
+    return {
+        "phi": phi_figure(solved),
+        "thresholds": threshold_figure(solved),
+        "costs": cost_figure(solved, points, progress),
+        "splits": split_figure(solved, sims),
+    }
+
+
+def write_figures(figures: dict[str, "Figure"], out_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Save every figure as ``<out_dir>/<name>.<format>``; returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures.items():
+        for fmt in formats:
+            path = out / f"{name}.{fmt}"
+            fig.savefig(path, dpi=150)
+            paths.append(path)
+    return paths

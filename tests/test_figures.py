@@ -1,0 +1,176 @@
+"""Figures (coopt.figures): files are written, and the plotted data are the computed values.
+
+The data are read back from the Figure objects (lines and bars), not from pixels, and
+compared with independent calls of the solver and the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coopt import load_instance, prepare, solve
+from coopt.cli import main
+from coopt.figures import (
+    FIGURES,
+    cost_figure,
+    exact_split_probs,
+    make_figures,
+    mean_snr_db,
+    phi_figure,
+    policy_objectives,
+    solve_both,
+    split_figure,
+    threshold_figure,
+    threshold_placement,
+    with_gain_scale,
+    with_tasks,
+    write_figures,
+)
+from coopt.simulate import POLICIES, simulate
+from coopt.stopping import STOP, backward_induction, osla_policy
+
+DATA = Path(__file__).parent / "data"
+NAMES = ["cnn_chain", "markov", "golden-rayleigh-osla"]
+
+
+@pytest.fixture(scope="module")
+def solved():
+    return [solve_both(load_instance(DATA / f"{n}.toml")) for n in NAMES]
+
+
+def line(ax, label: str):
+    matches = [ln for ln in ax.lines if ln.get_label() == label]
+    assert len(matches) == 1, (label, [ln.get_label() for ln in ax.lines])
+    return matches[0]
+
+
+def test_phi_figure_plots_phi_of_every_placement(solved) -> None:
+    fig = phi_figure(solved)
+    for ax, s in zip(fig.axes, solved):
+        for label, rule in (("optimal rule", "optimal"), ("OSLA rule", "osla")):
+            res = solve(s.instance, rule=rule)
+            ln = line(ax, label)
+            assert list(ln.get_xdata()) == [v.placement for v in res.by_placement]
+            assert np.array_equal(ln.get_ydata(), [v.objective for v in res.by_placement])
+            star = line(ax, f"$M^*$ = {res.placement} ({'optimal' if rule == 'optimal' else 'OSLA'})")
+            assert list(star.get_xdata()) == [res.placement] and list(star.get_ydata()) == [res.objective]
+        assert "placement $M$" in ax.get_xlabel() and "cost" in ax.get_ylabel()
+
+
+def test_threshold_figure_plots_thresholds_in_db(solved) -> None:
+    fig = threshold_figure(solved)
+    axes = [ax for ax in fig.axes if ax.get_title()]  # skip the secondary axes
+    for ax, s in zip(axes, solved):
+        p = s.problem
+        M = threshold_placement(s)
+        assert M == (s.optimal.placement or s.instance.n_layers)
+        if p.channel.is_markov:
+            # a table per state: the upload states of each rule at each epoch, in dB
+            sol = backward_induction(p.Y, p.channel, M, s.instance.wait.mode, p.costs)
+            ln = line(ax, "optimal: uploads in this state")
+            expect = sorted((n, 10 * math.log10(g)) for n in range(M + 1)
+                            for g, a in zip(p.channel.gains, sol.actions[n]) if a == STOP)
+            got = sorted(zip(np.round(ln.get_xdata() + 0.12).astype(int), ln.get_ydata()))
+            assert [g[0] for g in got] == [e[0] for e in expect]
+            assert np.allclose([g[1] for g in got], [e[1] for e in expect], rtol=1e-14, atol=0)
+            continue
+        for label, solver in (("optimal", backward_induction), ("OSLA", osla_policy)):
+            th = solver(p.Y, p.channel, M, s.instance.wait.mode, p.costs).thresholds
+            ln = line(ax, f"{label} $\\theta_n$")
+            y = np.asarray(ln.get_ydata(), dtype=float)
+            finite = np.isfinite(th) & (th > 0)
+            assert np.allclose(y[finite], 10 * np.log10(th[finite]), rtol=1e-14, atol=0)
+            assert np.all(np.isnan(y[~finite]))
+            if (th == 0).any():
+                edge = line(ax, f"{label}: always stops ($\\theta_n=0$)")
+                assert np.allclose(edge.get_xdata(), np.flatnonzero(th == 0) + (-0.06 if label == "optimal" else 0.06))
+                assert np.all(edge.get_ydata() == ax.get_ylim()[0])
+        assert "[dB]" in ax.get_ylabel()
+
+
+def test_cost_figure_plots_solver_values(solved) -> None:
+    sub = solved[:2]
+    fig = cost_figure(sub, points=4)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    for i, s in enumerate(sub):
+        top = next(ax for ax in axes if ax.get_title() == f"{s.name}: cost against tasks per period")
+        bottom = next(ax for ax in axes if ax.get_title() == f"{s.name}: cost against mean SNR")
+        k = s.instance.placement.tasks_per_period
+        xs = line(top, "joint optimum").get_xdata()
+        assert xs[0] == pytest.approx(k / 1000) and xs[-1] == pytest.approx(k * 1000)
+        assert top.get_xscale() == "log"
+        for j in (0, 2):
+            ref = policy_objectives(solve(with_tasks(s.instance, xs[j]), rule="optimal"))
+            for name, label in (("optimal", "joint optimum"), ("osla", "OSLA"), ("static", "static split"),
+                                ("edge-only", "edge-only"), ("device-only", "device-only"),
+                                ("full-placement", "full placement")):
+                assert line(top, label).get_ydata()[j] == ref[name]
+        snr = line(bottom, "joint optimum").get_xdata()
+        base = mean_snr_db(s.problem)
+        assert snr[0] == pytest.approx(base - 20) and snr[-1] == pytest.approx(base + 20)
+        scaled = with_gain_scale(s.instance, 10 ** ((snr[1] - base) / 10))
+        assert mean_snr_db(prepare(scaled)) == pytest.approx(snr[1], abs=1e-9)
+        ref = policy_objectives(solve(scaled, rule="optimal"))
+        assert line(bottom, "joint optimum").get_ydata()[1] == ref["optimal"]
+        assert line(bottom, "OSLA").get_ydata()[1] == ref["osla"]
+        assert "[dB]" in bottom.get_xlabel()
+
+
+def test_split_figure_plots_simulated_and_exact(solved) -> None:
+    sims = [simulate(s.problem, "optimal", 5_000, seed=2, solved=s.optimal) for s in solved]
+    fig = split_figure(solved, sims)
+    for ax, s, sim in zip(fig.axes, solved, sims):
+        heights = [patch.get_height() for patch in ax.patches]
+        assert np.array_equal(heights, sim.split_fractions)
+        again = simulate(s.problem, "optimal", 5_000, seed=2)
+        assert np.array_equal(heights, again.split_fractions)
+        assert np.allclose(line(ax, "exact").get_ydata(), exact_split_probs(s), rtol=0, atol=1e-15)
+        assert np.isclose(sum(s.optimal.breakdown.stop_prob), 1.0) and np.allclose(
+            exact_split_probs(s), s.optimal.breakdown.stop_prob, rtol=0, atol=1e-15)
+
+
+def test_write_figures_png_and_pdf(tmp_path: Path) -> None:
+    insts = [load_instance(DATA / "golden-finite-last.toml"), load_instance(DATA / "golden-markov-any.toml")]
+    figs = make_figures(insts, tasks=2_000, points=3)
+    assert set(figs) == set(FIGURES)
+    paths = write_figures(figs, tmp_path / "out")
+    assert len(paths) == 2 * len(FIGURES)
+    for p in paths:
+        data = p.read_bytes()
+        assert len(data) > 5_000
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" if p.suffix == ".png" else data[:5] == b"%PDF-"
+
+
+def test_cli_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "figs"
+    assert main(["figures", str(DATA / "golden-finite-last.toml"), "--out", str(out), "--tasks", "1000",
+                 "--points", "2"]) == 0
+    written = capsys.readouterr().out.split()
+    assert sorted(Path(w).name for w in written) == sorted(f"{f}.{e}" for f in FIGURES for e in ("png", "pdf"))
+    assert all(Path(w).stat().st_size > 0 for w in written)
+
+
+def test_cli_figures_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["figures", str(DATA / "nope.toml"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such instance file" in err
+    assert main(["figures", str(DATA / "golden-finite-last.toml"), "--out", str(tmp_path), "--points", "1"]) == 2
+    assert "--points = 1" in capsys.readouterr().err
+
+
+def test_solve_does_not_import_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from coopt.cli import main; main(['solve', sys.argv[1]]); "
+            "assert 'matplotlib' not in sys.modules and 'tqdm' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code, str(DATA / "golden-finite-last.toml")], check=True,
+                   capture_output=True)
+
+
+def test_policies_cover_every_baseline() -> None:
+    assert set(POLICIES) == {"optimal", "osla", "static", "edge-only", "device-only", "full-placement"}
