@@ -130,21 +130,47 @@ def quantise(spec: ChannelSpec, states: int | None = None) -> tuple[NDArray[np.f
             special.gammainc(m + 1, x), special.gammaincc(m + 1, x), special.gammaincc(m, x)
         )
     elif spec.law == "rician":
-        from scipy import stats
-
+        cdf, sf, ppf = _ncx2_functions()
         kf = float(spec.k_factor)  # type: ignore[arg-type]
         lam = 2.0 * kf
         sigma2 = mean / (2.0 * (kf + 1.0))
-        x = stats.ncx2.ppf(u, 2, lam)
+        x = ppf(u, 2, lam)
         x[0], x[-1] = 0.0, np.inf
-        upper = stats.ncx2.sf(x, 2, lam)
-        f4 = _mass_between(stats.ncx2.cdf(x, 4, lam), stats.ncx2.sf(x, 4, lam), upper)
-        f6 = _mass_between(stats.ncx2.cdf(x, 6, lam), stats.ncx2.sf(x, 6, lam), upper)
+        upper = sf(x, 2, lam)
+        f4 = _mass_between(cdf(x, 4, lam), sf(x, 4, lam), upper)
+        f6 = _mass_between(cdf(x, 6, lam), sf(x, 6, lam), upper)
         partial = sigma2 * (2.0 * f4 + lam * f6)
     else:
         raise InstanceError(f"channel.law = {spec.law!r}: not a continuous law")
     gains = k * partial
     return gains, np.full(k, 1.0 / k)
+
+
+def _ncx2_functions():  # type: ignore[no-untyped-def]
+    """CDF, survival function and quantile ``f(x, df, nc)`` of the noncentral chi-square law.
+
+    The same scipy.special functions that ``scipy.stats.ncx2`` calls for ``nc > 0``
+    (``chndtr``, ``chndtrix`` and Boost's ``_ncx2_sf``), with its values at the support's
+    ends, but without importing ``scipy.stats`` (about 0.7 s, longer than the rest of
+    ``coopt solve``). Falls back to ``scipy.stats`` if the private ``_ncx2_sf`` is gone.
+    """
+    from scipy import special
+
+    try:
+        from scipy.special._ufuncs import _ncx2_sf
+    except ImportError:  # pragma: no cover - another SciPy layout
+        from scipy import stats
+
+        return stats.ncx2.cdf, stats.ncx2.sf, stats.ncx2.ppf
+
+    def cdf(x: NDArray[np.float64], df: float, nc: float) -> NDArray[np.float64]:
+        return np.where(x <= 0, 0.0, np.where(np.isposinf(x), 1.0, special.chndtr(x, df, nc)))
+
+    def sf(x: NDArray[np.float64], df: float, nc: float) -> NDArray[np.float64]:
+        with np.errstate(invalid="ignore"):
+            return np.where(x <= 0, 1.0, np.where(np.isposinf(x), 0.0, _ncx2_sf(x, df, nc)))
+
+    return cdf, sf, special.chndtrix
 
 
 def _mass_between(cdf: NDArray[np.float64], sf: NDArray[np.float64], upper: NDArray[np.float64]) -> NDArray[np.float64]:
