@@ -9,6 +9,7 @@ enumeration route starts fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +22,10 @@ from .placement import argmin_placement, baselines, enumerate_rules, feasible_pl
 from .results import SolveResult, breakdown
 from .stopping import occupation
 
-METHODS = ("enumeration", "closed-form")
+if TYPE_CHECKING:  # pragma: no cover
+    from .highs import MipOptions
+
+METHODS = ("enumeration", "mip", "closed-form")
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,7 +51,9 @@ def prepare(instance: Instance, states: int | None = None) -> Problem:
     return Problem(instance, costs, channel, costs.stop_cost(channel.gains))
 
 
-def solve(instance: Instance, *, rule: str | None = None, method: str = "enumeration") -> SolveResult:
+def solve(
+    instance: Instance, *, rule: str | None = None, method: str = "enumeration", mip_options: MipOptions | None = None
+) -> SolveResult:
     """Solve the joint placement and splitting problem of an instance.
 
     Parameters
@@ -58,9 +64,13 @@ def solve(instance: Instance, *, rule: str | None = None, method: str = "enumera
         Overrides ``placement.rule``.
     method : str
         ``"enumeration"``: every feasible placement solved exactly, then the argmin.
+        ``"mip"``: one mixed-integer program solved by HiGHS (:mod:`coopt.mip`); it
+        also imposes the instance's ``[constraints]`` (QoS bounds).
         ``"closed-form"``: the closed-form placement of the equal-neuron MLP under OSLA
         (:mod:`coopt.closed_form`, SymPy); an :class:`InstanceError` names the condition
         that fails when it does not apply.
+    mip_options : coopt.highs.MipOptions, optional
+        Time limit, relative gap and threads of the ``"mip"`` method.
 
     Returns
     -------
@@ -72,6 +82,15 @@ def solve(instance: Instance, *, rule: str | None = None, method: str = "enumera
         instance = instance.with_rule(rule)
     if method not in METHODS:
         raise InstanceError(f"method = {method!r}: must be one of {', '.join(METHODS)}")
+    if method == "mip":
+        from .highs import require_solver
+
+        require_solver()
+        from .mip_method import solve_mip_method
+
+        return solve_mip_method(prepare(instance), mip_options)
+    if mip_options is not None:
+        raise InstanceError(f"--time-limit, --mip-gap and --threads apply to --method mip, not {method!r}")
     if method == "closed-form":
         from .closed_form import solve_closed_form  # imports SymPy
 
@@ -81,6 +100,9 @@ def solve(instance: Instance, *, rule: str | None = None, method: str = "enumera
 
 def solve_enumeration(problem: Problem) -> SolveResult:
     """The enumeration oracle of MODEL.md section 5, with the baselines of section 6."""
+    from .constraints import reject_constraints
+
+    reject_constraints(problem.instance.extra, "enumeration")
     inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
     rule, mode = inst.placement.rule, inst.wait.mode
     k_tasks = inst.placement.tasks_per_period

@@ -16,6 +16,27 @@ from typing import Sequence
 from .errors import CooptError
 
 
+def _mip_options(args: argparse.Namespace):  # -> coopt.highs.MipOptions | None
+    """The MIP options given on the command line (``None`` when none is given)."""
+    given = {k: getattr(args, k) for k in ("time_limit", "mip_gap", "threads") if getattr(args, k, None) is not None}
+    if not given:
+        return None
+    from .highs import MipOptions
+
+    return MipOptions(**given)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .highs import MipOptions
+    from .instance import load_instance
+    from .verify import verify
+
+    instance = load_instance(args.instance)
+    report = verify(instance, _mip_options(args) or MipOptions(), rtol=args.rtol)
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
+    return 0 if report.ok else 1
+
+
 def _derive(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -37,7 +58,7 @@ def _solve(args: argparse.Namespace) -> int:
     from .report import solve_report
 
     instance = load_instance(args.instance)
-    result = solve(instance, rule=args.rule, method=args.method)
+    result = solve(instance, rule=args.rule, method=args.method, mip_options=_mip_options(args))
     continuous = None
     if getattr(args, "continuous", False):
         from .api import prepare
@@ -106,6 +127,12 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-limit", type=float, metavar="SECONDS", help="MIP: HiGHS time limit per run")
+    p.add_argument("--mip-gap", type=float, metavar="REL", help="MIP: relative gap to stop at (default 1e-9)")
+    p.add_argument("--threads", type=int, help="MIP: HiGHS threads")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -118,9 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="solve an instance: optimal placement M*, thresholds, baselines")
     p.add_argument("instance", help="instance file (TOML)")
     p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule")
-    p.add_argument("--method", default="enumeration", choices=("enumeration", "closed-form"),
-                   help="solution method (default: enumeration with backward induction; "
+    p.add_argument("--method", default="enumeration", choices=("enumeration", "mip", "closed-form"),
+                   help="solution method (default: enumeration with backward induction; mip: one "
+                        "mixed-integer program solved by HiGHS, which also imposes [constraints]; "
                         "closed-form: the equal-neuron MLP's closed-form placement under OSLA)")
+    _add_mip_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
     p.add_argument("--continuous", action="store_true",
                    help="also evaluate the rule at M* on the continuous fading law by quadrature "
@@ -167,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", default=None,
                    help="output directory (default: derivations/, or the current directory with --instance)")
     p.set_defaults(handler=_derive)
+
+    p = sub.add_parser("verify", help="solve by enumeration, the MIP (and the closed form) and compare; exit 1 on a mismatch")
+    p.add_argument("instance", help="instance file (TOML)")
+    p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance of value comparisons (default 1e-9)")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    _add_mip_arguments(p)
+    p.set_defaults(handler=_verify)
 
     from .profile_cmd import add_profile_parser, run_profile
 

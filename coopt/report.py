@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .results import SolveResult, thresholds_db
 from .stopping import ACTION_NAMES
@@ -52,7 +53,8 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
                 lin = "0 (always)"
             lines.append(f"  {n:>3}  {layer_names[n]:<14} {lin:>14} {dbs:>13}")
     else:
-        lines.append("decisions per epoch and channel state (Markov channel; states by increasing gain)")
+        lines.append("decisions per epoch and channel state (" + ("Markov channel; " if ch.is_markov else "")
+                     + "states by increasing gain)")
         for n, row in enumerate(result.policy.actions):
             lines.append(f"  {n:>3}  {layer_names[n]:<14} " + " ".join(f"{ACTION_NAMES[a]:<7}" for a in row))
     lines += ["", "Phi(M) for every feasible placement",
@@ -70,4 +72,38 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
             lines.append(f"  {label:<15} infeasible under the memory limit")
         else:
             lines.append(f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {result.gap_percent(name):+8.2f} %")
+    if result.solver:
+        lines += ["", *solver_lines(result.solver)]
     return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+def solver_lines(solver: dict[str, Any]) -> list[str]:
+    """Method-specific details (``SolveResult.solver``): e.g. the MIP's termination,
+    bound, gap and times, and the randomised decisions of a QoS-constrained policy."""
+    lines = []
+    termination = solver.get("termination")
+    if termination is not None and termination != "optimal":
+        lines.append(f"WARNING: the solver stopped ({termination}): this is the best solution found, NOT proven "
+                     f"optimal (gap {_fmt(solver.get('gap'))})")
+    if solver.get("certified") is False and termination == "optimal":
+        lines.append("WARNING: the solver's proven bound does not confirm the best exact per-placement LP; "
+                     "run coopt verify and report this instance")
+    lines.append("solver details")
+    for key, value in solver.items():
+        if key != "randomised_decisions":
+            lines.append(f"  {key:<28} {_fmt(value)}")
+    randomised = solver.get("randomised_decisions") or []
+    if randomised:
+        lines.append("randomised decisions (the QoS bound binds): epoch, state, probabilities")
+        for row in randomised:
+            probs = ", ".join(f"{a} {p:.6f}" for a, p in row["probs"].items())
+            lines.append(f"  {row['epoch']:>3}  state {row['state']:<4} {probs}")
+    return lines

@@ -1,0 +1,386 @@
+r"""QoS constraints on expected latency and device energy, and the DP-side tools around them.
+
+An instance may carry an optional table::
+
+    [constraints]
+    max_latency_s = 0.05     # bound on the expected task latency  E[latency] (s)
+    max_energy_j  = 0.002    # bound on the expected device energy E[energy] per task (J)
+
+Only the mixed-integer program (``--method mip``, :mod:`coopt.mip`) can impose them:
+they are linear in the occupation measure but not separable over epochs, so backward
+induction cannot. With a binding bound the optimal policy may randomise.
+
+Physical parts (the same as :func:`coopt.results.breakdown`): stopping at epoch
+:math:`n` in state :math:`k` costs the latency
+
+.. math:: \ell_n(k) = t^{loc}_n + d_n / r(g_k) + t^{edge}_n \quad (\text{no upload at } n = N)
+
+and the device energy :math:`\epsilon_n(k) = e^{loc}_n + P\,d_n / r(g_k)`; one waiting
+slot costs :math:`\tau` seconds and :math:`P_{idle}\tau` joules. Hence
+:math:`Y_n(k) = w_E \epsilon_n(k) + w_T \ell_n(k)` and :math:`c_w = w_E P_{idle}\tau + w_T\tau`.
+The download is per period and enters neither bound.
+
+Lagrangian bound (the DP's certificate for a constrained optimum)
+------------------------------------------------------------------
+For multipliers :math:`\lambda \ge 0` on the active bounds :math:`b`,
+
+.. math::
+
+    L(\lambda) = \min_{M,\pi}\ \Phi(M,\pi) + \lambda\cdot(q(M,\pi) - b)
+               = \min_M \big[J_\lambda(M) + D(M)/K_{tasks}\big] - \lambda\cdot b,
+
+where :math:`J_\lambda` is the optimal value of the stopping problem with
+:math:`Y + \lambda_\ell \ell + \lambda_\epsilon \epsilon` and :math:`c_w + \lambda_\ell\tau +
+\lambda_\epsilon P_{idle}\tau` (backward induction, unchanged). Every feasible
+:math:`(M, \pi)`, randomised or not, has :math:`\Phi \ge L(\lambda)` (weak duality), so
+:math:`\max_\lambda L(\lambda)` is a lower bound on the MIP optimum. For a fixed
+placement the constrained problem is an LP in the occupation measure and the bound
+is tight; over the integer placement a duality gap may remain, which is reported.
+:math:`L` is concave and piecewise linear; it is maximised by Kelley's cutting-plane
+method (each DP solve gives a value and a supergradient :math:`q - b`), which ends
+after finitely many cuts on a polyhedral function. For rule ``osla`` the policy of
+each placement is fixed and only :math:`M` is dualised.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .channel import Channel
+from .costs import CostModel
+from .errors import InstanceError
+from .placement import argmin_placement, enumerate_placements
+from .results import breakdown
+from .stopping import occupation
+
+KEYS = ("max_latency_s", "max_energy_j")
+UNITS = {"max_latency_s": "s", "max_energy_j": "J"}
+WHAT = {"max_latency_s": "expected latency", "max_energy_j": "expected device energy"}
+
+
+@dataclass(frozen=True)
+class QoS:
+    """Bounds of the ``[constraints]`` table (``None``: no bound).
+
+    Attributes
+    ----------
+    max_latency_s : float or None
+        Bound on the expected task latency (s).
+    max_energy_j : float or None
+        Bound on the expected device energy per task (J).
+    """
+
+    max_latency_s: float | None = None
+    max_energy_j: float | None = None
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        """Names of the bounds that are set, in :data:`KEYS` order."""
+        return tuple(k for k in KEYS if getattr(self, k) is not None)
+
+    def bound(self, key: str) -> float:
+        value = getattr(self, key)
+        if value is None:
+            raise KeyError(key)
+        return float(value)
+
+
+def parse_constraints(extra: dict[str, Any]) -> QoS | None:
+    """Validate the optional ``[constraints]`` table of an instance (``instance.extra``).
+
+    Returns ``None`` when the table is absent or empty.
+
+    Raises
+    ------
+    InstanceError
+        One line naming the key and value: an unknown key (with the closest valid
+        key suggested) or a bound that is not a finite number > 0.
+    """
+    raw = extra.get("constraints")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InstanceError(f"constraints = {raw!r}: must be a table [constraints]")
+    for key in raw:
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(KEYS)}"
+            raise InstanceError(f"constraints.{key}: unknown key{hint}")
+    values: dict[str, float] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InstanceError(f"constraints.{key} = {value!r}: must be a finite number > 0 ({UNITS[key]})")
+        if value <= 0:
+            raise InstanceError(f"constraints.{key} = {value!r}: must be > 0 ({UNITS[key]})")
+        values[key] = float(value)
+    if not values:
+        return None
+    return QoS(**values)
+
+
+def reject_constraints(extra: dict[str, Any], method: str) -> None:
+    """Raise if an instance carries QoS bounds that ``method`` cannot impose."""
+    if parse_constraints(extra) is not None:
+        raise InstanceError(
+            f"[constraints]: method {method!r} (backward induction) cannot impose QoS bounds "
+            "(max_latency_s, max_energy_j); use --method mip"
+        )
+
+
+# ----------------------------------------------------------------------------- physical parts
+
+
+@dataclass(frozen=True, eq=False)
+class PhysicalParts:
+    """Latency and device energy of stopping, shape ``(N + 1, K)``, and of one waiting slot."""
+
+    stop_latency_s: NDArray[np.float64]
+    stop_energy_j: NDArray[np.float64]
+    wait_latency_s: float
+    wait_energy_j: float
+
+    def stop(self, key: str) -> NDArray[np.float64]:
+        return self.stop_latency_s if key == "max_latency_s" else self.stop_energy_j
+
+    def wait(self, key: str) -> float:
+        return self.wait_latency_s if key == "max_latency_s" else self.wait_energy_j
+
+
+def physical_parts(costs: CostModel, channel: Channel) -> PhysicalParts:
+    """:math:`\\ell_n(k)`, :math:`\\epsilon_n(k)`, :math:`\\tau` and :math:`P_{idle}\\tau` (0 without a slot)."""
+    up = costs.upload_time_s(channel.gains)
+    lat = (costs.local_time_s + costs.edge_time_s)[:, None] + up
+    energy = costs.local_energy_j[:, None] + costs.tx_power_w * up
+    slot = 0.0 if math.isnan(costs.slot_s) else costs.slot_s
+    return PhysicalParts(lat, energy, slot, costs.idle_power_w * slot)
+
+
+# ----------------------------------------------------------------------------- randomised policies
+
+
+def evaluate_randomised_policy(
+    probs: NDArray[np.float64], Y: NDArray[np.float64], channel: Channel, c_w: float
+) -> NDArray[np.float64]:
+    r"""Exact values ``(M + 1, K)`` of a randomised policy.
+
+    ``probs[n, k, a]`` is the probability of action ``a`` (``STOP``, ``COMPUTE``,
+    ``WAIT``) at epoch ``n`` in state ``k``, shape ``(M + 1, K, 3)``, rows summing to 1;
+    stop costs ``Y[n, k]`` (shape at least ``(M + 1, K)``) and slot cost ``c_w``. With
+    :math:`b = \pi_S Y_n + \pi_C C_n` the values of one epoch solve
+    :math:`(I - \mathrm{diag}(\pi_W) P) v = b + \pi_W c_w` (i.i.d.: a scalar equation
+    in :math:`\bar W = p\cdot v`). A policy that waits forever has infinite values.
+    Passing latency (or energy) parts as ``Y`` and :math:`\tau` (or :math:`P_{idle}\tau`)
+    as ``c_w`` gives the policy's expected latency (or energy).
+    """
+    horizon, k = probs.shape[0] - 1, probs.shape[1]
+    P = channel.transition
+    p = channel.probs
+    values = np.empty((horizon + 1, k))
+    for n in range(horizon, -1, -1):
+        ps, pc, pw = probs[n, :, 0], probs[n, :, 1], probs[n, :, 2]
+        if n < horizon:
+            C = P @ values[n + 1] if P is not None else np.full(k, p @ values[n + 1])
+        else:
+            C = np.zeros(k)  # no compute at the last epoch; pc must be 0 there
+        with np.errstate(invalid="ignore"):
+            b = ps * Y[n] + np.where(pc > 0, pc * C, 0.0)
+        if not np.any(pw > 0):
+            values[n] = b
+            continue
+        if P is None:
+            stay = float(p @ pw)
+            if stay >= 1.0:
+                values[n] = np.where(pw > 0, np.inf, b)
+                continue
+            W = (float(p @ b) + c_w * stay) / (1.0 - stay)
+            values[n] = b + pw * (c_w + W)
+        else:
+            try:
+                values[n] = np.linalg.solve(np.eye(k) - pw[:, None] * P, b + pw * c_w)
+            except np.linalg.LinAlgError:
+                values[n] = np.inf
+    return values
+
+
+def randomised_expectations(
+    probs: NDArray[np.float64], Y: NDArray[np.float64], channel: Channel, costs: CostModel
+) -> dict[str, float]:
+    """Expected task cost, latency (s) and device energy (J) of a randomised policy."""
+    parts = physical_parts(costs, channel)
+    c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
+
+    def expect(stop: NDArray[np.float64], wait: float) -> float:
+        return float(channel.initial @ evaluate_randomised_policy(probs, stop, channel, wait)[0])
+
+    return {
+        "task_cost": expect(Y, c_w),
+        "latency_s": expect(parts.stop_latency_s, parts.wait_latency_s),
+        "energy_j": expect(parts.stop_energy_j, parts.wait_energy_j),
+    }
+
+
+# ----------------------------------------------------------------------------- DP certificates
+
+
+@dataclass(frozen=True)
+class Achievable:
+    """The smallest expected latency (or energy) any allowed policy achieves, and where."""
+
+    key: str
+    value: float
+    placement: int
+
+
+def smallest_achievable(
+    key: str, Y: NDArray[np.float64], channel: Channel, mode: str, costs: CostModel, rule: str, placements: list[int]
+) -> Achievable:
+    """Minimum of the expected latency (``key = "max_latency_s"``) or device energy over
+    the feasible placements, by backward induction on the physical part alone
+    (rule ``optimal``) or by evaluating the OSLA policy of each placement (rule ``osla``)."""
+    parts = physical_parts(costs, channel)
+    if rule == "osla":
+        best: tuple[float, int] | None = None
+        _, policies = enumerate_placements(Y, channel, mode, costs, "osla", placements, 1.0)
+        for m in placements:
+            bd = breakdown(occupation(policies[m].actions, channel), channel, costs, 0.0, 1.0)
+            q = bd.latency_s if key == "max_latency_s" else bd.energy_j
+            if best is None or q < best[0]:
+                best = (q, m)
+        assert best is not None
+        return Achievable(key, best[0], best[1])
+    wait_part = parts.wait(key)
+    # A slot with no energy (idle_power_w = 0) makes the waiting fixed point degenerate
+    # (not unique). A negligible positive slot part selects its limit, which is attained:
+    # waiting for the best reachable state takes finitely many slots in expectation.
+    proxy = replace(costs, wait_cost=wait_part if wait_part > 0 else 1e-300)
+    values, _ = enumerate_placements(parts.stop(key), channel, mode, proxy, "optimal", placements, 1.0)
+    best_v = min(values, key=lambda v: (v.task_cost, v.placement))
+    return Achievable(key, best_v.task_cost, best_v.placement)
+
+
+@dataclass(frozen=True)
+class LagrangianBound:
+    """:math:`\\max_\\lambda L(\\lambda)` found by Kelley's cutting planes.
+
+    Attributes
+    ----------
+    bound : float
+        The best lower bound :math:`L(\\lambda)` found on the constrained optimum.
+    multipliers : dict
+        The maximising :math:`\\lambda` per active bound key (cost units per s or J).
+    upper : float
+        The cutting-plane model's maximum: :math:`\\max_\\lambda L \\le` ``upper``.
+    placement : int
+        The placement minimising the Lagrangian at the best multipliers.
+    evaluations : int
+        DP solves used.
+    """
+
+    bound: float
+    multipliers: dict[str, float]
+    upper: float
+    placement: int
+    evaluations: int
+
+
+def lagrangian_bound(
+    Y: NDArray[np.float64],
+    channel: Channel,
+    mode: str,
+    costs: CostModel,
+    rule: str,
+    placements: list[int],
+    tasks_per_period: float,
+    qos: QoS,
+    rtol: float = 1e-10,
+    max_evaluations: int = 200,
+) -> LagrangianBound:
+    """The Lagrangian lower bound of the QoS-constrained problem (module docstring)."""
+    from scipy.optimize import linprog
+
+    keys = qos.active
+    b = np.array([qos.bound(k) for k in keys])
+    parts = physical_parts(costs, channel)
+    c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
+    osla_cache: dict[int, tuple[float, NDArray[np.float64]]] = {}
+    if rule == "osla":
+        values, policies = enumerate_placements(Y, channel, mode, costs, "osla", placements, tasks_per_period)
+        for v in values:
+            bd = breakdown(occupation(policies[v.placement].actions, channel), channel, costs, 0.0, 1.0)
+            osla_cache[v.placement] = (v.objective, np.array([bd.latency_s if k == "max_latency_s" else bd.energy_j for k in keys]))
+
+    def evaluate(lam: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], int]:
+        """L(lam), a supergradient q - b, and the minimising placement."""
+        if rule == "osla":
+            best = min(placements, key=lambda m: (osla_cache[m][0] + lam @ osla_cache[m][1], m))
+            phi, q = osla_cache[best]
+            return phi + float(lam @ (q - b)), q - b, best
+        y_lam = Y + sum(l * parts.stop(k) for l, k in zip(lam, keys))
+        cw_lam = c_w + sum(l * parts.wait(k) for l, k in zip(lam, keys))
+        lam_costs = replace(costs, wait_cost=cw_lam)
+        values, policies = enumerate_placements(y_lam, channel, mode, lam_costs, "optimal", placements, tasks_per_period)
+        best_v = argmin_placement(values)
+        bd = breakdown(occupation(policies[best_v.placement].actions, channel), channel, costs, 0.0, 1.0)
+        q = np.array([bd.latency_s if k == "max_latency_s" else bd.energy_j for k in keys])
+        return best_v.objective - float(lam @ b), q - b, best_v.placement
+
+    lam0 = np.zeros(len(keys))
+    g0, s0, m0 = evaluate(lam0)
+    cuts = [(g0, s0, lam0)]
+    best = (g0, lam0, m0)
+    if np.all(s0 <= 0):
+        # The unconstrained optimum is feasible: L(0) is the optimum itself.
+        return LagrangianBound(g0, dict(zip(keys, lam0.tolist())), g0, m0, 1)
+    scale = max(abs(g0), 1e-300)
+    box = np.array([16.0 * scale / bj for bj in b])
+    upper = math.inf
+    evaluations = 1
+    while evaluations < max_evaluations:
+        # maximise t s.t. t <= g_i + s_i.(lam - lam_i), 0 <= lam <= box; variables (lam, t).
+        d = len(keys)
+        A = np.array([np.concatenate([-s, [1.0]]) for g, s, l in cuts])
+        rhs = np.array([g - s @ l for g, s, l in cuts])
+        res = linprog(
+            c=np.concatenate([np.zeros(d), [-1.0]]),
+            A_ub=A,
+            b_ub=rhs,
+            bounds=[(0.0, bj) for bj in box] + [(None, None)],
+            method="highs",
+        )
+        if res.status != 0:  # pragma: no cover - the cut LP is bounded by the box
+            break
+        lam, upper = res.x[:d], -res.fun
+        at_box = lam >= box * (1 - 1e-9)
+        g, s, m = evaluate(lam)
+        evaluations += 1
+        cuts.append((g, s, lam))
+        if g > best[0]:
+            best = (g, lam, m)
+        if np.any(at_box):
+            box = np.where(at_box, 4.0 * box, box)
+            continue
+        if upper - best[0] <= rtol * max(abs(best[0]), 1e-300):
+            break
+    return LagrangianBound(best[0], dict(zip(keys, (float(x) for x in best[1]))), max(upper, best[0]), best[2], evaluations)
+
+
+__all__ = [
+    "KEYS",
+    "Achievable",
+    "LagrangianBound",
+    "PhysicalParts",
+    "QoS",
+    "evaluate_randomised_policy",
+    "lagrangian_bound",
+    "parse_constraints",
+    "physical_parts",
+    "randomised_expectations",
+    "reject_constraints",
+    "smallest_achievable",
+]

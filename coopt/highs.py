@@ -1,0 +1,343 @@
+"""The one module that calls HiGHS, through Pyomo's solver layer (``pyomo.contrib.solver``).
+
+:func:`solve_mip` solves a model from :func:`coopt.mip.build_placement_model` and
+returns a frozen :class:`PlacementResult` that keeps *why HiGHS stopped*
+(:class:`Termination`) apart from *whether a solution exists* (``has_solution``). A
+time limit is reported as ``time_limit`` with or without an incumbent, never as
+optimal. :func:`solve_fixed` re-solves the same model with the placement fixed (an
+LP), reusing the persistent solver.
+
+Gap. For an incumbent objective :math:`\\Phi_{inc}` and a proven lower bound
+:math:`\\Phi_{lb}` (both unscaled, cost per task),
+``gap = (Phi_inc - Phi_lb) / |Phi_inc|`` (0 when both are 0; ``inf`` without a finite
+bound; ``None`` without an incumbent). It is HiGHS's relative MIP gap; a run is
+``optimal`` when HiGHS proves ``gap <= mip_gap``.
+
+Tolerances. The coopt MIP must reproduce enumeration to ~1e-9, so HiGHS runs with
+primal, dual and integrality tolerances of 1e-9 for the MIP (defaults 1e-7, 1e-7,
+1e-6) and 1e-10 for the LPs with a fixed placement (with 1e-9 a row violated by 4e-10
+moved one LP objective of data/resnet50.toml by 1.5e-9; the MIP's branch and bound is
+less reliable at 1e-10), and absolute gap 0 (default 1e-6, which is large against costs
+of order 1e-3); the model's objective is scaled to order one
+(:attr:`coopt.mip.MipData.scale`). See :data:`PRIMARY_OPTIONS` for the search settings.
+A solver's claim of optimality is not taken on trust: :mod:`coopt.mip_method` checks
+the proven bound against an exact LP of every placement and re-solves with
+:data:`FALLBACK_OPTIONS` when they disagree.
+
+Tested with Pyomo 6.10.1 and highspy 1.16.0 (pins in ``pyproject.toml``). Pyomo and
+highspy are imported only when a solve is requested.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import InstanceError, SolverUnavailableError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyomo.environ as pyo
+
+    from .mip import MipSolution, PolicyTable
+
+MIP_TOLERANCE = 1e-9
+LP_TOLERANCE = 1e-10
+# Primary MIP settings. Sub-MIP heuristics (RINS, RENS, root reduced cost) re-solve large
+# sub-models to improve incumbents that branching on the few placement binaries finds
+# faster (N = 50, K = 64: 3.9 s of HiGHS time instead of 10.6 s, bench/bench_mip.py).
+# Restarts are off because with them one shipped example (data/vgg16.toml at tolerance
+# 1e-10) was pruned wrongly; with these settings 90 example solves (every wait mode,
+# K = 8..64) matched enumeration to 6e-16.
+PRIMARY_OPTIONS = {
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_allow_restart": False,
+}
+# A second, different search path for when an exact LP contradicts the first run's bound.
+FALLBACK_OPTIONS = {"mip_allow_restart": False}
+
+
+class Termination(str, enum.Enum):
+    """Why HiGHS stopped (independent of whether a solution exists)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time_limit"
+    ITERATION_LIMIT = "iteration_limit"
+    OBJECTIVE_LIMIT = "objective_limit"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+# The one table from Pyomo's TerminationCondition (by member name) to ours.
+_TERMINATION: dict[str, Termination] = {
+    "convergenceCriteriaSatisfied": Termination.OPTIMAL,
+    "provenInfeasible": Termination.INFEASIBLE,
+    "locallyInfeasible": Termination.INFEASIBLE,
+    "infeasibleOrUnbounded": Termination.INFEASIBLE_OR_UNBOUNDED,
+    "unbounded": Termination.UNBOUNDED,
+    "maxTimeLimit": Termination.TIME_LIMIT,
+    "iterationLimit": Termination.ITERATION_LIMIT,
+    "objectiveLimit": Termination.OBJECTIVE_LIMIT,
+    "minStepLength": Termination.ERROR,
+    "interrupted": Termination.INTERRUPTED,
+    "error": Termination.ERROR,
+    "licensingProblems": Termination.ERROR,
+    "emptyModel": Termination.UNKNOWN,
+    "unknown": Termination.UNKNOWN,
+}
+
+
+@dataclass(frozen=True)
+class MipOptions:
+    """Solver options (one typed config).
+
+    Attributes
+    ----------
+    time_limit : float or None
+        Seconds for one HiGHS run (``None``: no limit).
+    mip_gap : float
+        Relative gap at which HiGHS may stop and call the incumbent optimal (see the
+        module docstring; default 1e-9).
+    threads : int or None
+        HiGHS threads (``None``: HiGHS's choice).
+    """
+
+    time_limit: float | None = None
+    mip_gap: float = 1e-9
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0
+                                                and math.isfinite(self.time_limit)):
+            raise InstanceError(f"--time-limit = {self.time_limit!r}: must be a number of seconds > 0")
+        if not (isinstance(self.mip_gap, (int, float)) and 0 <= self.mip_gap < 1):
+            raise InstanceError(f"--mip-gap = {self.mip_gap!r}: must be a number in [0, 1)")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise InstanceError(f"--threads = {self.threads!r}: must be an integer >= 1")
+
+
+@dataclass(frozen=True, eq=False)
+class PlacementResult:
+    """One HiGHS run on a placement model.
+
+    Attributes
+    ----------
+    termination : Termination
+        Why HiGHS stopped.
+    has_solution : bool
+        Whether a feasible incumbent exists (then ``solution`` is loaded).
+    objective : float or None
+        :math:`\\Phi` of the incumbent (cost per task, unscaled).
+    bound : float or None
+        Proven lower bound on :math:`\\Phi`.
+    gap : float or None
+        Relative gap (module docstring).
+    wall_time_s : float
+        Wall time of the whole call (Pyomo's translation and HiGHS).
+    highs_time_s : float or None
+        HiGHS's own run time.
+    solver : str
+        ``"HiGHS x.y.z"``.
+    placement : int or None
+        The incumbent's :math:`M` (largest :math:`z_M`).
+    policy : PolicyTable or None
+        The incumbent's (possibly randomised) splitting policy at ``placement``.
+    solution : MipSolution or None
+        All variable values, for independent recomputation.
+    nodes : int or None
+        Branch-and-bound nodes (``None`` for an LP).
+    """
+
+    termination: Termination
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    wall_time_s: float
+    highs_time_s: float | None
+    solver: str
+    placement: int | None
+    policy: PolicyTable | None = field(repr=False, default=None)
+    solution: MipSolution | None = field(repr=False, default=None)
+    nodes: int | None = None
+
+    @property
+    def optimal(self) -> bool:
+        return self.termination is Termination.OPTIMAL and self.has_solution
+
+    def to_dict(self) -> dict[str, Any]:
+        """Solver fields for the JSON result (``solver`` object)."""
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        return {
+            "name": "HiGHS",
+            "version": self.solver.split()[-1],
+            "termination": self.termination.value,
+            "has_solution": self.has_solution,
+            "objective": num(self.objective),
+            "bound": num(self.bound),
+            "gap": num(self.gap) if self.gap is not None else None,
+            "wall_time_s": self.wall_time_s,
+            "highs_time_s": self.highs_time_s,
+            "nodes": self.nodes,
+        }
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """``(objective - bound) / |objective|`` (module docstring)."""
+    if objective is None:
+        return None
+    if bound is None or not math.isfinite(bound):
+        return math.inf
+    if objective == 0:
+        return 0.0 if bound == 0 else math.inf
+    return max(0.0, (objective - bound) / abs(objective))
+
+
+def require_solver() -> None:
+    """Raise :class:`SolverUnavailableError` (one line) unless Pyomo and highspy import."""
+    try:
+        import pyomo.contrib.solver.solvers.highs  # noqa: F401
+    except ImportError:
+        raise SolverUnavailableError("Pyomo is not installed: pip install 'pyomo>=6.8,<7' (needed by --method mip)") from None
+    try:
+        import highspy  # noqa: F401
+    except ImportError:
+        raise SolverUnavailableError("HiGHS is not installed: pip install 'highspy>=1.8,<2' (needed by --method mip)") from None
+
+
+def new_solver() -> Any:
+    """A persistent Pyomo HiGHS interface (raises :class:`SolverUnavailableError`)."""
+    require_solver()
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    opt = Highs()
+    if not opt.available():
+        raise SolverUnavailableError("HiGHS is not available: pip install 'highspy>=1.8,<2' (needed by --method mip)")
+    return opt
+
+
+def solver_version(opt: Any) -> str:
+    return "HiGHS " + ".".join(str(v) for v in opt.version())
+
+
+def _run(
+    model: pyo.ConcreteModel, options: MipOptions, opt: Any, tolerance: float, settings: dict[str, Any]
+) -> PlacementResult:
+    from .mip import policy_table, read_solution
+
+    d = model.coopt_data
+    start = time.perf_counter()
+    res = opt.solve(
+        model,
+        load_solutions=False,
+        raise_exception_on_nonoptimal_result=False,
+        time_limit=options.time_limit,
+        rel_gap=options.mip_gap,
+        abs_gap=0.0,
+        threads=options.threads,
+        solver_options={
+            "primal_feasibility_tolerance": tolerance,
+            "dual_feasibility_tolerance": tolerance,
+            "mip_feasibility_tolerance": tolerance,
+            **settings,
+        },
+    )
+    wall = time.perf_counter() - start
+    termination = _TERMINATION.get(res.termination_condition.name, Termination.UNKNOWN)
+    has_solution = res.incumbent_objective is not None
+    objective = bound = None
+    solution = policy = None
+    placement = None
+    if has_solution:
+        res.solution_loader.load_vars()
+        solution = read_solution(model)
+        placement = solution.placement
+        policy = policy_table(solution, placement)
+        objective = float(res.incumbent_objective) * d.scale
+    if res.objective_bound is not None:
+        bound = float(res.objective_bound) * d.scale
+    nodes = getattr(res.extra_info, "mip_node_count", None)
+    highs_time = getattr(res.timing_info, "highs_time", None)
+    return PlacementResult(
+        termination=termination,
+        has_solution=has_solution,
+        objective=objective,
+        bound=bound,
+        gap=relative_gap(objective, bound),
+        wall_time_s=wall,
+        highs_time_s=None if highs_time is None else float(highs_time),
+        solver=solver_version(opt),
+        placement=placement,
+        policy=policy,
+        solution=solution,
+        nodes=None if nodes is None or nodes < 0 else int(nodes),
+    )
+
+
+def solve_mip(
+    model: pyo.ConcreteModel, options: MipOptions | None = None, solver: Any | None = None, *, fallback: bool = False
+) -> PlacementResult:
+    """Solve a placement model with HiGHS.
+
+    Parameters
+    ----------
+    model : pyomo.environ.ConcreteModel
+        From :func:`coopt.mip.build_placement_model`.
+    options : MipOptions, optional
+        Time limit, relative gap, threads.
+    solver : optional
+        A persistent interface from :func:`new_solver` to reuse (e.g. across
+        :func:`solve_fixed` calls on the same model).
+    fallback : bool
+        Use :data:`FALLBACK_OPTIONS` and the LP tolerance (a different search path).
+
+    Raises
+    ------
+    SolverUnavailableError
+        Pyomo or highspy is not installed.
+    """
+    if fallback:
+        return _run(model, options or MipOptions(), solver or new_solver(), LP_TOLERANCE, FALLBACK_OPTIONS)
+    return _run(model, options or MipOptions(), solver or new_solver(), MIP_TOLERANCE, PRIMARY_OPTIONS)
+
+
+def solve_fixed(
+    model: pyo.ConcreteModel, placement: int, options: MipOptions | None = None, solver: Any | None = None
+) -> PlacementResult:
+    """Solve the model with :math:`z_M = 1` for ``placement`` and the other ``z`` 0 (an LP).
+
+    The binaries are unfixed again afterwards, so the model can be solved as a MIP again.
+    """
+    z = model.z
+    for q in z:
+        z[q].fix(1.0 if q == placement else 0.0)
+    try:
+        return _run(model, options or MipOptions(), solver or new_solver(), LP_TOLERANCE, PRIMARY_OPTIONS)
+    finally:
+        for q in z:
+            z[q].unfix()
+
+
+__all__ = [
+    "MipOptions",
+    "PlacementResult",
+    "Termination",
+    "new_solver",
+    "relative_gap",
+    "require_solver",
+    "solve_fixed",
+    "solve_mip",
+    "solver_version",
+]

@@ -1,0 +1,327 @@
+r"""``method = "mip"``: the joint problem solved as one MIP, reported like enumeration.
+
+Steps (every number below comes from HiGHS unless said otherwise):
+
+1. Build :func:`coopt.mip.build_placement_model` (with the instance's QoS bounds) and
+   solve it (:func:`coopt.highs.solve_mip`). Infeasible QoS bounds raise
+   :class:`~coopt.errors.NoSolutionError` naming the smallest achievable expected
+   latency (or energy), computed by backward induction on that physical part alone.
+2. ``by_placement``: the same model with :math:`z` fixed to each feasible :math:`M` (an
+   LP each, warm persistent solver); under QoS bounds, placements that cannot meet
+   them are left out. :math:`M^*` is the argmin by MODEL.md's rule (ties within the
+   relative ``1e-12`` of :func:`coopt.stopping.tied_or_less` go to the smaller
+   :math:`M`), which resolves exact ties the MIP's own choice cannot see.
+   ``solver.certified`` says whether the MIP's proven bound confirms this optimum
+   (:func:`_certified`); if HiGHS claimed optimality but an exact LP beats its bound,
+   the MIP is solved once more on a different search path
+   (``solver.retried_with_fallback``), and a result that stays uncertified is flagged
+   in the report and fails ``coopt verify``.
+3. The policy at :math:`M^*`:
+
+   * rule ``optimal``, no QoS bounds: one more LP at :math:`M^*` with unit mass
+     entering every (epoch, state), so that its policy is optimal from *every* state,
+     not only from the reached ones. Its exact values :math:`V` (policy evaluation,
+     :func:`coopt.stopping.evaluate_policy`) give :math:`C_n = E[V_{n+1}]`,
+     :math:`\bar W_n = E[V_n]`, the decisions by MODEL.md's tie order and the
+     thresholds :math:`\theta_n` from :math:`G_n = \min(C_n, c_w + \bar W_n)`, so that the
+     JSON can be diffed against enumeration;
+   * rule ``osla``: the rule's own table (:func:`coopt.stopping.osla_policy`): the MIP
+     chose the placement, the rule fixes the policy;
+   * with QoS bounds: the (possibly randomised) policy of the LP at :math:`M^*`; its
+     ``decisions`` are the most likely actions, the randomised states are listed in
+     ``solver.randomised_decisions``, and there are no thresholds.
+
+4. The expected cost parts come from the LP's occupation measure at :math:`M^*`; the
+   baselines are those of the DP route (:func:`coopt.placement.baselines`), which
+   ignore QoS bounds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .api import Problem
+from .constraints import (
+    LagrangianBound,
+    QoS,
+    evaluate_randomised_policy,
+    lagrangian_bound,
+    parse_constraints,
+    randomised_expectations,
+    smallest_achievable,
+)
+from .costs import wait_allowed
+from .errors import NoSolutionError
+from .highs import MipOptions, PlacementResult, Termination, new_solver, solve_fixed, solve_mip
+from .mip import (
+    MipData,
+    _choose,
+    build_placement_model,
+    expectations_from_values,
+    flow_residual,
+    model_size,
+    objective_from_values,
+)
+from .placement import PlacementValue, argmin_placement, baselines, enumerate_placements
+from .results import SolveResult, breakdown
+from .stopping import ACTION_NAMES, Occupation, StoppingSolution, evaluate_policy, osla_policy, thresholds_from
+
+INFEASIBLE = (Termination.INFEASIBLE, Termination.INFEASIBLE_OR_UNBOUNDED)
+
+
+def _infeasible_message(problem: Problem, qos: QoS) -> str:
+    """One line naming each bound and the smallest expected value any policy achieves."""
+    inst = problem.instance
+    parts = []
+    over = []
+    for key in qos.active:
+        best = smallest_achievable(
+            key, problem.Y, problem.channel, inst.wait.mode, problem.costs, inst.placement.rule, problem.placements
+        )
+        unit = "s" if key == "max_latency_s" else "J"
+        what = "latency" if key == "max_latency_s" else "device energy"
+        parts.append(f"the smallest achievable expected {what} is {best.value:.6g} {unit} (placement M = {best.placement})")
+        if best.value > qos.bound(key) * (1 + 1e-9):
+            over.append(key)
+    bounds = " and ".join(f"constraints.{k} = {qos.bound(k):g}" for k in qos.active)
+    if over or len(qos.active) == 1:
+        return f"{bounds}: infeasible; " + "; ".join(parts)
+    return f"{bounds}: infeasible together (each alone is achievable); " + "; ".join(parts)
+
+
+CERTIFY_RTOL = 1e-9
+
+
+def _certified(res: PlacementResult, lp_best: float, options: MipOptions, scale: float) -> bool:
+    r"""Whether the MIP run proves the best per-placement LP optimal.
+
+    ``lp_best`` is :math:`\min_M \Phi(M)` over the exact LPs with :math:`z` fixed. The
+    run certifies it when HiGHS proved optimality, its bound does not exceed
+    ``lp_best`` (a bound above an attained value is invalid: the search pruned wrongly)
+    and its incumbent is within the gap of ``lp_best``; comparisons are relative to
+    :math:`\max(|\Phi|, \text{scale})` at ``CERTIFY_RTOL``.
+    """
+    if not res.optimal or res.bound is None or res.objective is None:
+        return False
+    tol = CERTIFY_RTOL * max(abs(lp_best), scale)
+    return res.bound <= lp_best + tol and res.objective - lp_best <= options.mip_gap * abs(res.objective) + tol
+
+
+def canonical_policy(
+    values: NDArray[np.float64], problem: Problem, horizon: int
+) -> tuple[NDArray[np.int8], NDArray[np.float64] | None]:
+    """Decisions by MODEL.md's tie order and thresholds from the optimal values ``(M+1, K)``.
+
+    With :math:`C_n = E[V_{n+1}]` (``+inf`` at :math:`M`) and
+    :math:`c_w + \\bar W_n = c_w + E[V_n]` where waiting is allowed (``+inf`` elsewhere),
+    the decision at :math:`(n, k)` is stop if :math:`Y_n(k) \\le \\min(C_n, c_w + \\bar W_n)`,
+    else compute if :math:`C_n \\le c_w + \\bar W_n`, else wait; thresholds follow from
+    :math:`G_n = \\min(C_n, c_w + \\bar W_n)` (i.i.d. channels only).
+    """
+    ch, costs, Y = problem.channel, problem.costs, problem.Y
+    k = ch.n_states
+    P = ch.transition
+    expect = (lambda v: P @ v) if P is not None else (lambda v: np.full(k, ch.probs @ v))
+    allowed = wait_allowed(problem.instance.wait.mode, horizon, costs.n_layers)
+    actions = np.empty((horizon + 1, k), dtype=np.int8)
+    G = np.empty(horizon + 1)
+    for n in range(horizon + 1):
+        C = expect(values[n + 1]) if n < horizon else np.full(k, np.inf)
+        Wv = costs.wait_cost + expect(values[n]) if allowed[n] else np.full(k, np.inf)
+        actions[n] = _choose(Y[n], C, Wv)
+        G[n] = min(C[0], Wv[0])
+    if P is not None:
+        return actions, None
+    forced = np.zeros(horizon + 1, dtype=bool)
+    forced[horizon] = not allowed[horizon]
+    return actions, thresholds_from(G, costs, forced)
+
+
+def _complete_optimal_policy(problem: Problem, horizon: int, options: MipOptions) -> StoppingSolution:
+    """The optimal rule at ``horizon`` read from an LP with mass entering every state."""
+    k = problem.channel.n_states
+    model = build_placement_model(problem, qos=None, placements=[horizon], extra_entry=np.ones((horizon + 1, k)))
+    res = solve_mip(model, options)
+    if not res.optimal or res.policy is None:
+        raise NoSolutionError(f"HiGHS stopped ({res.termination.value}) on the policy LP at M = {horizon}")
+    actions = res.policy.actions()
+    values = evaluate_policy(actions, problem.Y, problem.channel, problem.costs.wait_cost)
+    decisions, thresholds = canonical_policy(values, problem, horizon)
+    return StoppingSolution(horizon, values, decisions, thresholds, float(problem.channel.initial @ values[0]))
+
+
+def _randomised_rows(res: PlacementResult) -> list[dict[str, Any]]:
+    assert res.policy is not None
+    return [
+        {"epoch": n, "state": k, "probs": {ACTION_NAMES[a]: float(p[a]) for a in range(3) if p[a] > 0}}
+        for n, k, p in res.policy.randomised()
+    ]
+
+
+@dataclass(frozen=True, eq=False)
+class MipRun:
+    """Everything one MIP solve produced: the reported result and the raw HiGHS runs.
+
+    Attributes
+    ----------
+    result : SolveResult
+        What :func:`coopt.solve` returns for ``method = "mip"``.
+    mip : PlacementResult
+        The MIP run (its incumbent, bound, gap and raw policy).
+    fixed : dict
+        Placement -> the LP run with :math:`z` fixed (``by_placement``).
+    data : MipData
+        The model's numbers, for independent recomputation.
+    qos : QoS or None
+        The bounds imposed.
+    lagrangian : LagrangianBound or None
+        The DP's Lagrangian bound (with QoS bounds only).
+    """
+
+    result: SolveResult
+    mip: PlacementResult
+    fixed: dict[int, PlacementResult]
+    data: MipData
+    qos: QoS | None
+    lagrangian: LagrangianBound | None
+
+
+def solve_mip_method(problem: Problem, options: MipOptions | None = None) -> SolveResult:
+    """The joint optimum by the MIP (module docstring), as a :class:`SolveResult`.
+
+    Raises
+    ------
+    NoSolutionError
+        Infeasible QoS bounds (the message gives the smallest achievable values), or
+        HiGHS stopped without any feasible solution (e.g. at the time limit).
+    SolverUnavailableError
+        Pyomo or highspy is missing.
+    """
+    return run_mip_method(problem, options).result
+
+
+def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRun:
+    """:func:`solve_mip_method` keeping the raw runs (for ``coopt verify``)."""
+    options = options or MipOptions()
+    inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
+    rule, mode = inst.placement.rule, inst.wait.mode
+    k_tasks = inst.placement.tasks_per_period
+    qos = parse_constraints(inst.extra)
+    placements = problem.placements
+
+    start = time.perf_counter()
+    model = build_placement_model(problem, qos=qos)
+    build_time = time.perf_counter() - start
+    data = model.coopt_data
+    opt = new_solver()
+    res = solve_mip(model, options, opt)
+    if res.termination in INFEASIBLE and qos is not None:
+        raise NoSolutionError(_infeasible_message(problem, qos))
+    if res.termination in INFEASIBLE:  # pragma: no cover - M = 0 is always feasible
+        raise NoSolutionError("the placement MIP is infeasible; please report this instance")
+    if not res.has_solution or res.solution is None:
+        limit = f" (time limit {options.time_limit:g} s)" if res.termination is Termination.TIME_LIMIT else ""
+        raise NoSolutionError(
+            f"HiGHS stopped ({res.termination.value}){limit} after {res.wall_time_s:.3g} s without a feasible "
+            "solution; raise --time-limit"
+        )
+
+    fixed: dict[int, PlacementResult] = {}
+    values: list[PlacementValue] = []
+    skipped: dict[int, str] = {}
+    for m in placements:
+        r = solve_fixed(model, m, options, opt)
+        if r.optimal and r.objective is not None:
+            fixed[m] = r
+            values.append(
+                PlacementValue(m, r.objective, r.objective - costs.download[m] / k_tasks, float(costs.download[m]))
+            )
+        else:
+            skipped[m] = r.termination.value
+    best = argmin_placement(values) if values else None
+    if best is None:  # pragma: no cover - the MIP had a solution, so some LP does
+        raise NoSolutionError("no placement LP could be solved; see --time-limit")
+    star = best.placement
+    certified = _certified(res, best.objective, options, data.scale)
+    retried = False
+    if res.optimal and not certified:
+        # HiGHS claims optimality, but an exact LP of one placement beats its proven
+        # bound: its search pruned wrongly. Solve again on a different search path.
+        retried = True
+        again = solve_mip(model, options, new_solver(), fallback=True)
+        if _certified(again, best.objective, options, data.scale):
+            res, certified = again, True
+    lp = fixed[star]
+    assert lp.policy is not None and lp.solution is not None
+
+    if qos is not None:
+        probs = lp.policy.completed_probs()
+        vals = evaluate_randomised_policy(probs, Y, channel, 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost)
+        policy = StoppingSolution(star, vals, lp.policy.actions(), None, best.task_cost)
+    elif rule == "osla":
+        policy = osla_policy(Y, channel, star, mode, costs)
+    else:
+        policy = _complete_optimal_policy(problem, star, options)
+
+    osla_values = values if rule == "osla" and qos is None else enumerate_placements(
+        Y, channel, mode, costs, "osla", placements, k_tasks
+    )[0]
+    base = baselines(Y, channel, mode, costs, placements, k_tasks, {}, osla_values)
+
+    size = model_size(model, nonzeros=False)
+    solver: dict[str, Any] = res.to_dict()
+    solver.update(
+        {
+            "build_time_s": build_time,
+            **size,
+            "mip_placement": res.placement,
+            "certified": certified,
+            "retried_with_fallback": retried,
+            "objective_recomputed": float(objective_from_values(data, res.solution)),
+            "flow_residual": flow_residual(data, res.solution),
+            "by_placement_lp_time_s": sum(r.wall_time_s for r in fixed.values()),
+        }
+    )
+    if skipped:
+        solver["by_placement_skipped"] = {str(m): t for m, t in skipped.items()}
+    lag = None
+    if qos is not None:
+        ex = expectations_from_values(data, lp.solution)
+        lag = lagrangian_bound(Y, channel, mode, costs, rule, placements, k_tasks, qos)
+        solver.update(
+            {
+                "constraints": {key: qos.bound(key) for key in qos.active},
+                "expected_latency_s": ex["latency_s"],
+                "expected_energy_j": ex["energy_j"],
+                "lagrangian_bound": lag.bound,
+                "lagrangian_multipliers": lag.multipliers,
+                "lagrangian_gap": (best.objective - lag.bound) / abs(best.objective) if best.objective else 0.0,
+                "randomised_decisions": _randomised_rows(lp),
+            }
+        )
+        check = randomised_expectations(lp.policy.completed_probs(), Y, channel, costs)
+        solver["policy_task_cost_evaluated"] = check["task_cost"]
+    result = SolveResult(
+        instance_name=inst.name,
+        placement=star,
+        objective=best.objective,
+        task_cost=best.task_cost,
+        download_cost=best.download_cost,
+        rule=rule,
+        method="mip",
+        wait_mode=mode,
+        tasks_per_period=k_tasks,
+        by_placement=tuple(values),
+        policy=policy,
+        breakdown=breakdown(Occupation(lp.policy.visits), channel, costs, best.download_cost, k_tasks),
+        baselines=base,
+        channel=channel,
+        solver=solver,
+    )
+    return MipRun(result, res, fixed, data, qos, lag)

@@ -1,0 +1,291 @@
+r"""``coopt verify``: solve one instance by independent methods and compare everything.
+
+Checks (one row each in :meth:`VerifyReport.table`):
+
+* the MIP (HiGHS) proved optimality;
+* **placement** :math:`M^*` of enumeration (backward induction) and of the MIP method,
+  compared exactly;
+* **objective** :math:`\Phi(M^*)`: the MIP incumbent's objective and the LP at
+  :math:`M^*`, each against enumeration, to ``rtol`` relative (default
+  :data:`RTOL_VERIFY`; relative to :math:`\max(|a|, |b|, \min_n E[Y_n])`, so that a
+  zero objective is compared on the problem's cost scale);
+* :math:`\Phi(M)` for every feasible :math:`M` (the fixed-placement LPs against
+  backward induction), the decisions at :math:`M^*` exactly and the thresholds;
+* the MIP objective **recomputed** from its variable values in plain NumPy
+  (:func:`coopt.mip.objective_from_values`) and the largest violation of any row
+  (:func:`coopt.mip.flow_residual`), independent of Pyomo and HiGHS;
+* the MIP's own policy **evaluated exactly by the DP code**
+  (:func:`coopt.stopping.evaluate_policy`; a randomised policy by
+  :func:`coopt.constraints.evaluate_randomised_policy`) plus :math:`D(M)/K_{tasks}`,
+  against the MIP objective;
+* the closed form (``--method closed-form``) when :data:`coopt.api.METHODS` has it
+  and the instance fits it (:func:`closed_form_checks`, the hook);
+* with ``[constraints]`` (enumeration cannot impose them): every bound holds, the
+  Lagrangian bound from backward induction is :math:`\le` the MIP optimum (the gap is
+  shown), and when the unconstrained optimum meets the bounds, the MIP equals it.
+
+The verdict is :attr:`VerifyReport.ok`; the CLI exits 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from . import api
+from .api import Problem, prepare, solve_enumeration
+from .constraints import evaluate_randomised_policy, parse_constraints
+from .errors import InstanceError
+from .highs import MipOptions
+from .instance import Instance
+from .results import SolveResult
+from .stopping import evaluate_policy
+
+RTOL_VERIFY = 1e-9  # LP (HiGHS) arithmetic against DP arithmetic; observed ~1e-15
+RTOL_QOS = 1e-7  # a bound is met when E[q] <= bound (1 + RTOL_QOS): HiGHS's row tolerance
+ATOL_RESIDUAL = 1e-7  # largest row violation of a solution (probability units)
+CLOSED_FORM = "closed-form"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison: ``value`` against ``reference`` within ``tolerance``."""
+
+    name: str
+    reference: Any
+    value: Any
+    difference: float | None
+    tolerance: str
+    ok: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """All checks of one instance; :attr:`ok` is the verdict."""
+
+    instance: str
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def table(self) -> str:
+        """The comparisons as a text table, then the verdict."""
+
+        def fmt(v: Any) -> str:
+            if v is None:
+                return "-"
+            if isinstance(v, (float, np.floating)):
+                return "inf" if math.isinf(v) else f"{float(v):.12g}"
+            return str(v)
+
+        rows = [(c.name, fmt(c.reference), fmt(c.value), "-" if c.difference is None else f"{c.difference:.2e}",
+                 c.tolerance, "ok" if c.ok else "MISMATCH", c.note) for c in self.checks]
+        head = ("check", "reference", "value", "difference", "tolerance", "result", "note")
+        widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
+        line = lambda r: "  ".join(x.ljust(w) for x, w in zip(r[:6], widths)) + (f"  {r[6]}" if r[6] else "")
+        out = [f"coopt verify {self.instance}", line(head), line(tuple("-" * w for w in widths) + ("",))]
+        out += [line(r) for r in rows]
+        n_bad = len(self.failures)
+        out.append("")
+        out.append("all checks passed" if n_bad == 0 else f"{n_bad} check(s) FAILED")
+        return "\n".join(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, np.bool_):
+                return bool(v)
+            if isinstance(v, (np.floating, float)):
+                return None if math.isinf(v) or math.isnan(v) else float(v)
+            if isinstance(v, np.integer):
+                return int(v)
+            return v
+
+        return {
+            "instance": self.instance,
+            "ok": self.ok,
+            "checks": [
+                {"name": c.name, "reference": plain(c.reference), "value": plain(c.value),
+                 "difference": plain(c.difference), "tolerance": c.tolerance, "ok": bool(c.ok), "note": c.note}
+                for c in self.checks
+            ],
+        }
+
+
+def _close(a: float, b: float, rtol: float, scale: float) -> tuple[float, bool]:
+    """Relative difference of ``a`` and ``b`` on the scale ``max(|a|, |b|, scale)``."""
+    if math.isinf(a) or math.isinf(b):
+        return (0.0, True) if a == b else (math.inf, False)
+    diff = abs(a - b) / max(abs(a), abs(b), scale)
+    return diff, diff <= rtol
+
+
+def _value_check(name: str, ref: float, val: float, rtol: float, scale: float, note: str = "") -> Check:
+    diff, ok = _close(float(ref), float(val), rtol, scale)
+    return Check(name, float(ref), float(val), diff, f"rel {rtol:g}", ok, note)
+
+
+def closed_form_checks(instance: Instance, reference: SolveResult, rtol: float, scale: float) -> list[Check]:
+    """The hook for ``--method closed-form`` (coopt.symbolic): compare it when available.
+
+    Skipped (one informative row) when :data:`coopt.api.METHODS` has no
+    ``"closed-form"`` or when the instance does not fit the closed form (the method
+    raises :class:`~coopt.errors.InstanceError` saying why).
+    """
+    if CLOSED_FORM not in api.METHODS:
+        return [Check("closed form", None, None, None, "-", True, "skipped: --method closed-form not available")]
+    try:
+        cf = api.solve(instance, method=CLOSED_FORM)
+    except InstanceError as exc:
+        return [Check("closed form", None, None, None, "-", True, f"skipped: not applicable ({exc})")]
+    return [
+        Check("closed form: placement M*", reference.placement, cf.placement, None, "exact",
+              cf.placement == reference.placement, "reference: enumeration"),
+        _value_check("closed form: objective Phi(M*)", reference.objective, cf.objective, rtol, scale,
+                     "reference: enumeration"),
+    ]
+
+
+def _by_placement_check(enum: SolveResult, mip: SolveResult, rtol: float, scale: float) -> Check:
+    ref = {v.placement: v.objective for v in enum.by_placement}
+    got = {v.placement: v.objective for v in mip.by_placement}
+    if set(ref) != set(got):
+        return Check("Phi(M) for every M", sorted(ref), sorted(got), None, "same M", False, "placement sets differ")
+    worst_m, worst = 0, 0.0
+    for m in ref:
+        diff, _ = _close(ref[m], got[m], rtol, scale)
+        if diff >= worst:
+            worst_m, worst = m, diff
+    return Check("Phi(M) for every M", f"{len(ref)} placements", f"worst at M = {worst_m}", worst, f"rel {rtol:g}",
+                 worst <= rtol, "LP with z fixed vs backward induction")
+
+
+def _threshold_check(enum: SolveResult, mip: SolveResult, rtol: float) -> Check:
+    a, b = enum.policy.thresholds, mip.policy.thresholds
+    if a is None or b is None:
+        return Check("thresholds theta_n", None, None, None, "-", a is None and b is None, "Markov channel: none")
+    if a.shape != b.shape:
+        return Check("thresholds theta_n", len(a), len(b), None, "same length", False)
+    worst = 0.0
+    for x, y in zip(a, b):
+        diff, _ = _close(float(x), float(y), rtol, 0.0) if (x or y) else (0.0, True)
+        worst = max(worst, diff)
+    return Check("thresholds theta_n", f"{len(a)} epochs", "MIP values", worst, f"rel {rtol:g}", worst <= rtol,
+                 "from the MIP's value function")
+
+
+def verify(
+    instance: Instance,
+    options: MipOptions | None = None,
+    rtol: float = RTOL_VERIFY,
+    closed_form: Callable[[Instance, SolveResult, float, float], list[Check]] = closed_form_checks,
+) -> VerifyReport:
+    """Solve ``instance`` by every applicable method and compare (module docstring).
+
+    Raises
+    ------
+    coopt.errors.CooptError
+        Bad input, a missing solver, or infeasible QoS bounds.
+    """
+    from .highs import require_solver
+
+    require_solver()
+    from .mip_method import run_mip_method
+
+    problem = prepare(instance)
+    qos = parse_constraints(instance.extra)
+    run = run_mip_method(problem, options)
+    mip, res = run.result, run.mip
+    scale = run.data.scale
+    checks: list[Check] = [
+        Check("MIP termination", "optimal", res.termination.value, res.gap, "proven", res.optimal,
+              f"gap {res.gap:.1e}, {res.wall_time_s:.3g} s" if res.gap is not None else ""),
+        Check("MIP bound certifies the LPs", True, mip.solver["certified"], None, "exact",
+              mip.solver["certified"] is True,
+              "bound <= min_M LP(M) <= incumbent" + (" (after a fallback re-solve)"
+                                                      if mip.solver["retried_with_fallback"] else "")),
+    ]
+    assert res.solution is not None and res.policy is not None and res.objective is not None
+    if qos is None:
+        enum = solve_enumeration(problem)
+        checks += [
+            Check("placement M*", enum.placement, mip.placement, None, "exact", enum.placement == mip.placement,
+                  "enumeration vs MIP" + ("" if res.placement == mip.placement
+                                          else f" (MIP incumbent M = {res.placement}, tied; MODEL.md: smaller M)")),
+            _value_check("objective Phi(M*): MIP incumbent", enum.objective, res.objective, rtol, scale,
+                         "enumeration vs HiGHS"),
+            _value_check("objective Phi(M*): LP at M*", enum.objective, mip.objective, rtol, scale),
+            _by_placement_check(enum, mip, rtol, scale),
+            Check("decisions at M*", "enumeration", "MIP values", None, "exact",
+                  enum.placement == mip.placement and np.array_equal(enum.policy.actions, mip.policy.actions),
+                  "tie order of MODEL.md applied to the MIP's values"),
+            _threshold_check(enum, mip, rtol),
+        ]
+    else:
+        checks.append(Check("enumeration", None, None, None, "-", True, "skipped: cannot impose [constraints]"))
+    checks.append(_value_check("MIP objective recomputed", res.objective, mip.solver["objective_recomputed"],
+                               rtol, scale, "plain NumPy from variable values"))
+    resid = float(mip.solver["flow_residual"])
+    checks.append(Check("largest row violation", 0.0, resid, resid, f"abs {ATOL_RESIDUAL:g}", resid <= ATOL_RESIDUAL,
+                        "balance, linking and QoS rows in NumPy"))
+    costs, channel = problem.costs, problem.channel
+    c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
+    m_inc = res.placement
+    assert m_inc is not None
+    download = costs.download[m_inc] / instance.placement.tasks_per_period
+    randomised = res.policy.randomised()
+    if randomised:
+        vals = evaluate_randomised_policy(res.policy.completed_probs(), problem.Y, channel, c_w)
+        how = f"randomised policy ({len(randomised)} randomised state(s)), exact evaluation"
+    else:
+        vals = evaluate_policy(res.policy.actions(), problem.Y, channel, c_w)
+        how = "deterministic policy, stopping.evaluate_policy"
+    checks.append(_value_check("MIP policy evaluated by the DP", res.objective,
+                               float(channel.initial @ vals[0]) + download, rtol, scale, how))
+    if qos is None:
+        checks += closed_form(instance, enum, rtol, scale)
+    else:
+        checks += _qos_checks(run, problem, rtol, scale)
+    return VerifyReport(instance.name, tuple(checks))
+
+
+def _qos_checks(run: Any, problem: Problem, rtol: float, scale: float) -> list[Check]:
+    mip = run.result
+    qos = run.qos
+    out: list[Check] = []
+    for key, got in (("max_latency_s", mip.solver["expected_latency_s"]), ("max_energy_j", mip.solver["expected_energy_j"])):
+        bound = getattr(qos, key)
+        if bound is not None:
+            out.append(Check(f"constraints.{key} holds", bound, got, (got - bound) / bound, f"rel {RTOL_QOS:g}",
+                             got <= bound * (1 + RTOL_QOS), "expected value of the MIP's policy"))
+    lag = run.lagrangian
+    out.append(Check("Lagrangian bound <= MIP", lag.bound, mip.objective,
+                     (mip.objective - lag.bound) / max(abs(mip.objective), scale), "bound <= value",
+                     lag.bound <= mip.objective + rtol * max(abs(mip.objective), scale),
+                     "duality gap shown as difference; multipliers "
+                     + ", ".join(f"{k} {v:.4g}" for k, v in lag.multipliers.items())))
+    free = solve_enumeration(replace(problem, instance=replace(problem.instance, extra={})))
+    b = free.breakdown
+    slack = all(
+        getattr(qos, k) is None or q <= getattr(qos, k)
+        for k, q in (("max_latency_s", b.latency_s), ("max_energy_j", b.energy_j))
+    )
+    if slack:
+        out.append(_value_check("slack bounds: MIP = enumeration", free.objective, mip.objective, rtol, scale,
+                                "the unconstrained optimum meets the bounds"))
+    else:
+        out.append(Check("binding bounds: MIP >= enumeration", free.objective, mip.objective, None, "value >= ref",
+                         mip.objective >= free.objective * (1 - rtol), "the unconstrained optimum violates a bound"))
+    return out
+
+
+__all__ = ["CLOSED_FORM", "Check", "RTOL_VERIFY", "VerifyReport", "closed_form_checks", "verify"]

@@ -1,0 +1,124 @@
+"""``coopt verify``: the cross-checks pass on good instances and fail on a planted error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+import coopt.api
+import coopt.verify as verify_module
+from coopt import load_instance, solve
+from coopt.cli import main
+from coopt.errors import InstanceError
+from coopt.verify import verify
+
+from . import tiny
+from .conftest import EXAMPLES, GOLDEN
+
+GOLDEN_NAMES = ["golden-finite-last", "golden-markov-any", "golden-rayleigh-osla"]
+EXPECTED_ROWS = {
+    "MIP termination",
+    "MIP bound certifies the LPs",
+    "placement M*",
+    "objective Phi(M*): MIP incumbent",
+    "objective Phi(M*): LP at M*",
+    "Phi(M) for every M",
+    "decisions at M*",
+    "thresholds theta_n",
+    "MIP objective recomputed",
+    "largest row violation",
+    "MIP policy evaluated by the DP",
+}
+
+
+@pytest.mark.parametrize("name", GOLDEN_NAMES)
+def test_verify_golden_exit_0(name, capsys):
+    assert main(["verify", str(GOLDEN / f"{name}.toml")]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("all checks passed")
+    assert "MISMATCH" not in out
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+def test_verify_examples(path):
+    report = verify(load_instance(path))
+    assert report.ok, report.table()
+    assert EXPECTED_ROWS <= {c.name for c in report.checks}
+
+
+def test_verify_json(capsys):
+    assert main(["verify", str(GOLDEN / "golden-markov-any.toml"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and doc["instance"] == "golden-markov-any"
+    assert all(c["ok"] for c in doc["checks"])
+
+
+def test_verify_detects_a_wrong_enumeration(monkeypatch, capsys):
+    """A reference off by one part in a million fails the objective rows: exit 1."""
+    real = verify_module.solve_enumeration
+
+    def off(problem):
+        r = real(problem)
+        return replace(r, objective=r.objective * (1 + 1e-6))
+
+    monkeypatch.setattr(verify_module, "solve_enumeration", off)
+    report = verify(load_instance(GOLDEN / "golden-finite-last.toml"))
+    failed = {c.name for c in report.failures}
+    assert failed == {"objective Phi(M*): MIP incumbent", "objective Phi(M*): LP at M*"}
+    assert main(["verify", str(GOLDEN / "golden-finite-last.toml")]) == 1
+    out = capsys.readouterr().out
+    assert "2 check(s) FAILED" in out and "MISMATCH" in out
+
+
+def test_verify_detects_a_wrong_placement(monkeypatch):
+    real = verify_module.solve_enumeration
+
+    def moved(problem):
+        r = real(problem)
+        return replace(r, placement=r.placement + 1)
+
+    monkeypatch.setattr(verify_module, "solve_enumeration", moved)
+    report = verify(load_instance(GOLDEN / "golden-finite-last.toml"))
+    assert {"placement M*", "decisions at M*"} <= {c.name for c in report.failures}
+
+
+def test_verify_with_constraints():
+    free = tiny.instance(tiny.CHAIN3, tiny.CHANNELS["finite3"], "last", cost__time_weight=0.01)
+    lat = solve(free).breakdown.latency_s
+    report = verify(replace(free, extra={"constraints": {"max_latency_s": 0.85 * lat}}))
+    assert report.ok, report.table()
+    names = {c.name for c in report.checks}
+    assert {"constraints.max_latency_s holds", "Lagrangian bound <= MIP", "binding bounds: MIP >= enumeration"} <= names
+    policy_row = next(c for c in report.checks if c.name == "MIP policy evaluated by the DP")
+    assert "randomised" in policy_row.note
+    slack = verify(replace(free, extra={"constraints": {"max_latency_s": 2 * lat}}))
+    assert slack.ok and "slack bounds: MIP = enumeration" in {c.name for c in slack.checks}
+
+
+def test_closed_form_hook(monkeypatch):
+    """When --method closed-form exists, verify compares it; when it does not apply, it says so."""
+    inst = load_instance(GOLDEN / "golden-finite-last.toml")
+    rows = verify_module.closed_form_checks(inst, solve(inst), 1e-9, 1e-3)
+    if "closed-form" not in coopt.api.METHODS:
+        assert len(rows) == 1 and rows[0].ok and "not available" in rows[0].note
+    real_solve = coopt.api.solve
+
+    def fake(instance, *, rule=None, method="enumeration", **kw):
+        if method == "closed-form":
+            return real_solve(instance, rule=rule)
+        return real_solve(instance, rule=rule, method=method, **kw)
+
+    monkeypatch.setattr(coopt.api, "METHODS", coopt.api.METHODS + ("closed-form",))
+    monkeypatch.setattr(coopt.api, "solve", fake)
+    rows = verify_module.closed_form_checks(inst, solve(inst), 1e-9, 1e-3)
+    assert [r.name for r in rows] == ["closed form: placement M*", "closed form: objective Phi(M*)"]
+    assert all(r.ok for r in rows)
+
+    def not_applicable(instance, *, rule=None, method="enumeration", **kw):
+        raise InstanceError("closed form: the hidden layers are not identical")
+
+    monkeypatch.setattr(coopt.api, "solve", not_applicable)
+    rows = verify_module.closed_form_checks(inst, solve(inst), 1e-9, 1e-3)
+    assert len(rows) == 1 and rows[0].ok and "not applicable" in rows[0].note
