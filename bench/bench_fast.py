@@ -209,6 +209,9 @@ def estimate_all(one_run: float, horizon: int, n_layers: int, power: int) -> flo
 def table_one(sizes: list[tuple[int, int]], budget: float, mip_max: tuple[int, int]) -> list[dict[str, Any]]:
     mode = "never"
     have_mip = mip_available()
+    # quantecon compiles its Bellman operator with Numba on first use: not part of any size's time.
+    warm = make_problem(3, 4, mode)
+    quantecon_value(warm.Y, warm.channel.probs, 3)
     print(f"Table 1: wait mode {mode}, rule optimal, every placement M = 0..N; medians; i.i.d. Rayleigh")
     print(f"{'N':>5} {'K':>6} {'floor':>10} {'fast':>10} {'fast/floor':>10} {'table':>10} {'reference':>10} "
           f"{'ref/fast':>9} {'quantecon':>10} {'qe/fast':>9} {'MIP':>10} {'MIP/fast':>9}  checks")

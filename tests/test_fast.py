@@ -7,6 +7,8 @@ identical (MODEL.md's tie tolerance included), values equal to rounding.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -20,6 +22,7 @@ from coopt.placement import baselines, enumerate_placements, enumerate_rules
 from coopt.stopping import COMPUTE, STOP, WAIT, backward_induction, osla_policy, tied_or_less
 
 from . import tiny
+from .conftest import make_doc
 
 RTOL_EXACT = 1e-12  # same arithmetic, different order of summation
 # theta = (2^(coef / (B (G - A - R))) - 1) / rho: the difference G - A - R cancels, so a
@@ -331,3 +334,19 @@ def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         solve_all(**args)
     assert set(METHODS) == {"auto", "model", "table"}
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+@pytest.mark.parametrize("channel", [{"law": "rician", "mean_gain": 5e-11, "k_factor": 4.0, "states": 64},
+                                     {"law": "rayleigh", "mean_gain": 5e-11, "states": 256}])
+def test_solve_route_imports_no_slow_module(write_instance, channel):
+    """`coopt solve` stays on NumPy (and scipy.special for the Rician law): no
+    scipy.stats (~0.7 s to import), Pyomo, SymPy or Matplotlib."""
+    path = write_instance(make_doc() | {"channel": channel})
+    code = ("import sys; from coopt.cli import main; main(['solve', sys.argv[1]]); "
+            "slow = [m for m in ('scipy.stats', 'pyomo', 'sympy', 'matplotlib') if m in sys.modules]; "
+            "assert not slow, slow")
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
