@@ -76,7 +76,7 @@ rx_energy_per_bit = 5e-9
 
 
 def chain_csv(n_layers: int = 50) -> str:
-    """The chain of bench/bench_fast.py (seed 0), as a profile CSV, without NumPy."""
+    """The chain of bench/bench_fast.py (seed 0) as a profile CSV (the same generator)."""
     import numpy as np
 
     rng = np.random.default_rng(0)

@@ -109,7 +109,7 @@ This module uses NumPy only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -533,7 +533,12 @@ def _count_le(z: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.intp
     return lo
 
 
-def _search_root(nb: int, k: int, root, below) -> NDArray[np.float64]:  # type: ignore[no-untyped-def]
+def _search_root(
+    nb: int,
+    k: int,
+    root: Callable[[NDArray[np.intp]], NDArray[np.float64]],
+    below: Callable[[NDArray[np.intp], NDArray[np.float64]], NDArray[np.bool_]],
+) -> NDArray[np.float64]:
     r"""Batched binary search for the waiting root of ``nb`` rows (``c_w > 0``).
 
     ``root(t)`` is :math:`W_t` for ``t`` states stopping (``t = 1..K``) and
