@@ -61,7 +61,7 @@ from .errors import NoSolutionError
 from .highs import MipOptions, PlacementResult, Termination, new_solver, solve_fixed, solve_mip
 from .mip import (
     MipData,
-    _choose,
+    choose_by_tie_order,
     build_placement_model,
     expectations_from_values,
     flow_residual,
@@ -134,7 +134,7 @@ def canonical_policy(
     for n in range(horizon + 1):
         C = expect(values[n + 1]) if n < horizon else np.full(k, np.inf)
         Wv = costs.wait_cost + expect(values[n]) if allowed[n] else np.full(k, np.inf)
-        actions[n] = _choose(Y[n], C, Wv)
+        actions[n] = choose_by_tie_order(Y[n], C, Wv)
         G[n] = min(C[0], Wv[0])
     if P is not None:
         return actions, None

@@ -169,7 +169,7 @@ def _by_placement_check(enum: SolveResult, mip: SolveResult, rtol: float, scale:
                  worst <= rtol, "LP with z fixed vs backward induction")
 
 
-def _threshold_check(enum: SolveResult, mip: SolveResult, rtol: float) -> Check:
+def _threshold_check(enum: SolveResult, mip: SolveResult, rtol: float, rule: str) -> Check:
     a, b = enum.policy.thresholds, mip.policy.thresholds
     if a is None or b is None:
         return Check("thresholds theta_n", None, None, None, "-", a is None and b is None, "Markov channel: none")
@@ -179,8 +179,8 @@ def _threshold_check(enum: SolveResult, mip: SolveResult, rtol: float) -> Check:
     for x, y in zip(a, b):
         diff, _ = _close(float(x), float(y), rtol, 0.0) if (x or y) else (0.0, True)
         worst = max(worst, diff)
-    return Check("thresholds theta_n", f"{len(a)} epochs", "MIP values", worst, f"rel {rtol:g}", worst <= rtol,
-                 "from the MIP's value function")
+    return Check("thresholds theta_n", f"{len(a)} epochs", "MIP method", worst, f"rel {rtol:g}", worst <= rtol,
+                 "the OSLA rule's look-ahead values" if rule == "osla" else "from the MIP's value function")
 
 
 def verify(
@@ -225,10 +225,11 @@ def verify(
                          "enumeration vs HiGHS"),
             _value_check("objective Phi(M*): LP at M*", enum.objective, mip.objective, rtol, scale),
             _by_placement_check(enum, mip, rtol, scale),
-            Check("decisions at M*", "enumeration", "MIP values", None, "exact",
+            Check("decisions at M*", "enumeration", "MIP method", None, "exact",
                   enum.placement == mip.placement and np.array_equal(enum.policy.actions, mip.policy.actions),
-                  "tie order of MODEL.md applied to the MIP's values"),
-            _threshold_check(enum, mip, rtol),
+                  "the OSLA rule's table at the MIP's M*" if instance.placement.rule == "osla"
+                  else "tie order of MODEL.md applied to the MIP's values"),
+            _threshold_check(enum, mip, rtol, instance.placement.rule),
         ]
     else:
         checks.append(Check("enumeration", None, None, None, "-", True, "skipped: cannot impose [constraints]"))
