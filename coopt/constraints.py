@@ -193,19 +193,37 @@ def evaluate_randomised_policy(
         if not np.any(pw > 0):
             values[n] = b
             continue
+        trapped = _waits_forever(pw, P if P is not None else np.tile(p, (k, 1)))
         if P is None:
-            stay = float(p @ pw)
-            if stay >= 1.0:
+            if trapped[p > 0].all():
                 values[n] = np.where(pw > 0, np.inf, b)
                 continue
+            stay = float(p @ pw)
             W = (float(p @ b) + c_w * stay) / (1.0 - stay)
             values[n] = b + pw * (c_w + W)
         else:
-            try:
-                values[n] = np.linalg.solve(np.eye(k) - pw[:, None] * P, b + pw * c_w)
-            except np.linalg.LinAlgError:
-                values[n] = np.inf
+            v = np.full(k, np.inf)
+            ok = ~trapped
+            if ok.any():
+                sub = np.eye(int(ok.sum())) - pw[ok, None] * P[np.ix_(ok, ok)]
+                v[ok] = np.linalg.solve(sub, b[ok] + pw[ok] * c_w)
+            values[n] = v
     return values
+
+
+def _waits_forever(pw: NDArray[np.float64], P: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """States from which a policy waiting with probabilities ``pw`` never leaves the epoch.
+
+    Only states that wait with probability 1 can trap a task, and only if every
+    transition from them leads to such states again; found exactly by reachability
+    (not from a near-singular linear system, whose solve may return huge finite values).
+    """
+    trapped = pw >= 1.0
+    while True:
+        leaves = trapped & ((P[:, ~trapped] > 0).any(axis=1))
+        if not leaves.any():
+            return trapped
+        trapped = trapped & ~leaves
 
 
 def randomised_expectations(

@@ -303,6 +303,34 @@ def test_lagrangian_bound_is_a_bound_for_every_multiplier():
     assert lag.multipliers["max_latency_s"] > 0
 
 
+@pytest.mark.parametrize("channel", ["markov2", "finite3"])
+def test_randomised_evaluation_matches_dp_and_detects_waiting_forever(channel):
+    """Deterministic tables agree with stopping.evaluate_policy; waiting in every state is +inf."""
+    problem = prepare(tiny.instance(tiny.CHAIN3, CHANNELS[channel], "last"))
+    Y, ch, c_w = problem.Y, problem.channel, problem.costs.wait_cost
+    k = ch.n_states
+    for acts in deterministic_policies(2, 3, k, "any"):
+        want = evaluate_policy(acts, Y, ch, c_w)
+        if not np.isfinite(want).all() or (want < 0).any():
+            continue
+        got = evaluate_randomised_policy(np.eye(3)[acts], Y, ch, c_w)
+        assert np.allclose(got, want, rtol=RTOL_EVAL, atol=0)
+    forever = np.zeros((2, k, 3))
+    forever[0, :, COMPUTE] = 1.0
+    forever[1, :, WAIT] = 1.0
+    assert np.isinf(evaluate_randomised_policy(forever, Y, ch, c_w)).all()
+    # stop or wait with probability 1/2 each at epoch 1: v = Y/2 + (c_w + T v)/2, where
+    # T is one fresh draw (the whole chain written out here, not coopt's recursion)
+    mixed = forever.copy()
+    mixed[1, :, WAIT] = 0.5
+    mixed[1, :, STOP] = 0.5
+    T = ch.transition if ch.transition is not None else np.tile(ch.probs, (k, 1))
+    v1 = np.linalg.solve(np.eye(k) - 0.5 * T, 0.5 * Y[1] + 0.5 * c_w)
+    v = evaluate_randomised_policy(mixed, Y, ch, c_w)
+    assert np.allclose(v[1], v1, rtol=RTOL_EVAL, atol=0)
+    assert np.allclose(v[0], T @ v1, rtol=RTOL_EVAL, atol=0)
+
+
 def test_slack_bounds_equal_enumeration():
     free = tiny.instance(CHAIN4, CHANNELS["markov3"], "any")
     ref = solve(free)
