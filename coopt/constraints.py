@@ -57,7 +57,7 @@ from .costs import CostModel
 from .errors import InstanceError
 from .placement import argmin_placement, enumerate_placements
 from .results import breakdown
-from .stopping import occupation
+from .stopping import evaluate_randomised_policy, occupation
 
 KEYS = ("max_latency_s", "max_energy_j")
 UNITS = {"max_latency_s": "s", "max_energy_j": "J"}
@@ -162,68 +162,6 @@ def physical_parts(costs: CostModel, channel: Channel) -> PhysicalParts:
 
 
 # ----------------------------------------------------------------------------- randomised policies
-
-
-def evaluate_randomised_policy(
-    probs: NDArray[np.float64], Y: NDArray[np.float64], channel: Channel, c_w: float
-) -> NDArray[np.float64]:
-    r"""Exact values ``(M + 1, K)`` of a randomised policy.
-
-    ``probs[n, k, a]`` is the probability of action ``a`` (``STOP``, ``COMPUTE``,
-    ``WAIT``) at epoch ``n`` in state ``k``, shape ``(M + 1, K, 3)``, rows summing to 1;
-    stop costs ``Y[n, k]`` (shape at least ``(M + 1, K)``) and slot cost ``c_w``. With
-    :math:`b = \pi_S Y_n + \pi_C C_n` the values of one epoch solve
-    :math:`(I - \mathrm{diag}(\pi_W) P) v = b + \pi_W c_w` (i.i.d.: a scalar equation
-    in :math:`\bar W = p\cdot v`). A policy that waits forever has infinite values.
-    Passing latency (or energy) parts as ``Y`` and :math:`\tau` (or :math:`P_{idle}\tau`)
-    as ``c_w`` gives the policy's expected latency (or energy).
-    """
-    horizon, k = probs.shape[0] - 1, probs.shape[1]
-    P = channel.transition
-    p = channel.probs
-    values = np.empty((horizon + 1, k))
-    for n in range(horizon, -1, -1):
-        ps, pc, pw = probs[n, :, 0], probs[n, :, 1], probs[n, :, 2]
-        if n < horizon:
-            C = P @ values[n + 1] if P is not None else np.full(k, p @ values[n + 1])
-        else:
-            C = np.zeros(k)  # no compute at the last epoch; pc must be 0 there
-        with np.errstate(invalid="ignore"):
-            b = ps * Y[n] + np.where(pc > 0, pc * C, 0.0)
-        if not np.any(pw > 0):
-            values[n] = b
-            continue
-        trapped = _waits_forever(pw, P if P is not None else np.tile(p, (k, 1)))
-        if P is None:
-            if trapped[p > 0].all():
-                values[n] = np.where(pw > 0, np.inf, b)
-                continue
-            stay = float(p @ pw)
-            W = (float(p @ b) + c_w * stay) / (1.0 - stay)
-            values[n] = b + pw * (c_w + W)
-        else:
-            v = np.full(k, np.inf)
-            ok = ~trapped
-            if ok.any():
-                sub = np.eye(int(ok.sum())) - pw[ok, None] * P[np.ix_(ok, ok)]
-                v[ok] = np.linalg.solve(sub, b[ok] + pw[ok] * c_w)
-            values[n] = v
-    return values
-
-
-def _waits_forever(pw: NDArray[np.float64], P: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """States from which a policy waiting with probabilities ``pw`` never leaves the epoch.
-
-    Only states that wait with probability 1 can trap a task, and only if every
-    transition from them leads to such states again; found exactly by reachability
-    (not from a near-singular linear system, whose solve may return huge finite values).
-    """
-    trapped = pw >= 1.0
-    while True:
-        leaves = trapped & ((P[:, ~trapped] > 0).any(axis=1))
-        if not leaves.any():
-            return trapped
-        trapped = trapped & ~leaves
 
 
 def randomised_expectations(
@@ -394,7 +332,6 @@ __all__ = [
     "LagrangianBound",
     "PhysicalParts",
     "QoS",
-    "evaluate_randomised_policy",
     "lagrangian_bound",
     "parse_constraints",
     "physical_parts",

@@ -50,7 +50,6 @@ from .api import Problem
 from .constraints import (
     LagrangianBound,
     QoS,
-    evaluate_randomised_policy,
     lagrangian_bound,
     parse_constraints,
     randomised_expectations,
@@ -70,7 +69,15 @@ from .mip import (
 )
 from .placement import PlacementValue, argmin_placement, baselines, enumerate_placements
 from .results import SolveResult, breakdown
-from .stopping import ACTION_NAMES, Occupation, StoppingSolution, evaluate_policy, osla_policy, thresholds_from
+from .stopping import (
+    ACTION_NAMES,
+    Occupation,
+    StoppingSolution,
+    evaluate_policy,
+    evaluate_randomised_policy,
+    osla_policy,
+    thresholds_from,
+)
 
 INFEASIBLE = (Termination.INFEASIBLE, Termination.INFEASIBLE_OR_UNBOUNDED)
 

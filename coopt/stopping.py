@@ -228,38 +228,91 @@ def osla_policy(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: st
 def evaluate_policy(actions: NDArray[np.int8], Y: NDArray[np.float64], channel: Channel, c_w: float) -> NDArray[np.float64]:
     """Exact values ``(M + 1, K)`` of a deterministic policy given by its ``actions`` table.
 
-    Backward over epochs; at each epoch the waiting states' values solve a linear
-    system (for an i.i.d. channel a scalar equation). A policy that can wait forever
-    with probability one has infinite values.
+    The deterministic case of :func:`evaluate_randomised_policy`.
     """
-    horizon = actions.shape[0] - 1
-    k = actions.shape[1]
+    return evaluate_randomised_policy(np.eye(3)[actions], Y, channel, c_w)
+
+
+def evaluate_randomised_policy(
+    probs: NDArray[np.float64], Y: NDArray[np.float64], channel: Channel, c_w: float
+) -> NDArray[np.float64]:
+    r"""Exact values ``(M + 1, K)`` of a (possibly randomised) policy.
+
+    ``probs[n, k, a]`` is the probability of action ``a`` (:data:`STOP`,
+    :data:`COMPUTE`, :data:`WAIT`) at epoch ``n`` in state ``k``, shape
+    ``(M + 1, K, 3)``, rows summing to 1 (no compute at ``n = M``); ``Y`` holds the
+    one-time cost of stopping (shape at least ``(M + 1, K)``) and ``c_w`` the cost of a
+    slot. Passing latency or energy parts as ``Y`` and ``c_w`` gives the policy's
+    expected latency or energy.
+
+    Backward over epochs. With :math:`b = \pi_S Y_n + \pi_C C_n` and
+    :math:`C_n = E[V_{n+1}]`, the values of one epoch solve
+    :math:`v = b + \pi_W (c_w + P v)` (i.i.d.: a scalar equation in :math:`p \cdot v`).
+    Where the policy can wait forever with positive probability the values are
+    ``+inf``, found by reachability rather than from a near-singular solve (which may
+    return huge finite numbers): the *trapped* states are the largest set that waits
+    with probability 1 and moves only within itself; every state that reaches them by
+    waiting, or waits towards an infinite value, is infinite too.
+    """
+    horizon, k = probs.shape[0] - 1, probs.shape[1]
     P = channel.transition
     p = channel.probs
     values = np.empty((horizon + 1, k))
     for n in range(horizon, -1, -1):
-        act = actions[n]
+        ps, pc, pw = probs[n, :, STOP], probs[n, :, COMPUTE], probs[n, :, WAIT]
         if n < horizon:
-            C = P @ values[n + 1] if P is not None else np.full(k, p @ values[n + 1])
+            C = _expect_rows(P, values[n + 1]) if P is not None else np.full(k, _mean(p, values[n + 1]))
         else:
-            C = np.full(k, np.nan)
-        v = np.where(act == STOP, Y[n], C)
-        w = act == WAIT
-        if w.any():
-            s = ~w
-            if P is None:
-                p_s = p[s].sum()
-                W = (p[s] @ v[s] + c_w * p[w].sum()) / p_s if p_s > 0 else np.inf
-                v[w] = c_w + W
-            else:
-                lhs = np.eye(int(w.sum())) - P[np.ix_(w, w)]
-                rhs = c_w + P[np.ix_(w, s)] @ v[s]
-                try:
-                    v[w] = np.linalg.solve(lhs, rhs)
-                except np.linalg.LinAlgError:
-                    v[w] = np.inf
+            C = np.zeros(k)
+        with np.errstate(invalid="ignore"):  # 0 * inf: an action never taken costs nothing
+            b = np.where(ps > 0, ps * Y[n], 0.0) + np.where(pc > 0, pc * C, 0.0)
+        waits = pw > 0
+        if not waits.any():
+            values[n] = b
+            continue
+        if P is None:
+            stay = float(p @ pw)
+            W = np.inf if stay >= 1.0 else (_mean(p, b) + c_w * stay) / (1.0 - stay)
+            with np.errstate(invalid="ignore"):
+                values[n] = b + np.where(waits, pw * (c_w + W), 0.0)
+            continue
+        infinite = ~np.isfinite(b) | _trapped(pw, P)
+        while True:  # close under "waits with positive probability towards an infinite state"
+            grow = waits & ~infinite & (P[:, infinite] > 0).any(axis=1)
+            if not grow.any():
+                break
+            infinite |= grow
+        v = np.full(k, np.inf)
+        ok = ~infinite
+        if ok.any():
+            lhs = np.eye(int(ok.sum())) - pw[ok, None] * P[np.ix_(ok, ok)]
+            v[ok] = np.linalg.solve(lhs, b[ok] + np.where(waits[ok], pw[ok] * c_w, 0.0))
         values[n] = v
     return values
+
+
+def _mean(p: NDArray[np.float64], v: NDArray[np.float64]) -> float:
+    """``p @ v`` where zero-probability states do not count (even with infinite ``v``)."""
+    with np.errstate(invalid="ignore"):
+        return float(np.sum(np.where(p > 0, p * v, 0.0)))
+
+
+def _expect_rows(P: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``P @ v`` per row, ``+inf`` where a row reaches an infinite entry with positive probability."""
+    inf = np.isinf(v)
+    if not inf.any():
+        return P @ v
+    return np.where((P[:, inf] > 0).any(axis=1), np.inf, P[:, ~inf] @ v[~inf])
+
+
+def _trapped(pw: NDArray[np.float64], P: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """The largest set of states that wait with probability 1 and move only within it."""
+    trapped = pw >= 1.0
+    while True:
+        leaves = trapped & (P[:, ~trapped] > 0).any(axis=1)
+        if not leaves.any():
+            return trapped
+        trapped &= ~leaves
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,7 +16,7 @@ Checks (one row each in :meth:`VerifyReport.table`):
   (:func:`coopt.mip.flow_residual`), independent of Pyomo and HiGHS;
 * the MIP's own policy **evaluated exactly by the DP code**
   (:func:`coopt.stopping.evaluate_policy`; a randomised policy by
-  :func:`coopt.constraints.evaluate_randomised_policy`) plus :math:`D(M)/K_{tasks}`,
+  :func:`coopt.stopping.evaluate_randomised_policy`) plus :math:`D(M)/K_{tasks}`,
   against the MIP objective;
 * the closed form (``--method closed-form``) when :data:`coopt.api.METHODS` has it
   and the instance fits it (:func:`closed_form_checks`, the hook);
@@ -37,12 +37,12 @@ import numpy as np
 
 from . import api
 from .api import Problem, prepare, solve_enumeration
-from .constraints import evaluate_randomised_policy, parse_constraints
+from .constraints import parse_constraints
 from .errors import InstanceError
 from .highs import MipOptions
 from .instance import Instance
 from .results import SolveResult
-from .stopping import evaluate_policy
+from .stopping import evaluate_policy, evaluate_randomised_policy
 
 RTOL_VERIFY = 1e-9  # LP (HiGHS) arithmetic against DP arithmetic; observed ~1e-15
 RTOL_QOS = 1e-7  # a bound is met when E[q] <= bound (1 + RTOL_QOS): HiGHS's row tolerance

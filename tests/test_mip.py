@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coopt import evaluate_policy, occupation, prepare, solve
+from coopt.stopping import evaluate_randomised_policy
 from coopt.api import solve_enumeration
 from coopt.cli import main
 from coopt.constraints import (
     QoS,
-    evaluate_randomised_policy,
     lagrangian_bound,
     parse_constraints,
     physical_parts,
@@ -46,6 +46,7 @@ from coopt.stopping import COMPUTE, STOP, WAIT, osla_policy
 
 from . import tiny
 from .conftest import GOLDEN
+from .test_stopping import all_policies, independent_values
 
 RTOL_MIP = 1e-7  # HiGHS (LP arithmetic, tolerances 1e-9) against backward induction
 RTOL_EVAL = 1e-9  # the same policy evaluated two ways
@@ -244,7 +245,7 @@ def latency_and_cost_of_all_policies(problem, tasks_per_period):
     parts = physical_parts(costs, channel)
     out = []
     for m in problem.placements:
-        for acts in deterministic_policies(m, n_layers, k, mode):
+        for acts in all_policies(m, n_layers, k, mode):
             cost = float(channel.initial @ evaluate_policy(acts, Y, channel, costs.wait_cost)[0])
             if not math.isfinite(cost) or cost < 0:  # waits forever (singular system)
                 continue
@@ -305,16 +306,18 @@ def test_lagrangian_bound_is_a_bound_for_every_multiplier():
 
 @pytest.mark.parametrize("channel", ["markov2", "finite3"])
 def test_randomised_evaluation_matches_dp_and_detects_waiting_forever(channel):
-    """Deterministic tables agree with stopping.evaluate_policy; waiting in every state is +inf."""
+    """Deterministic tables agree with a whole-chain linear solve; waiting in every state is +inf."""
     problem = prepare(tiny.instance(tiny.CHAIN3, CHANNELS[channel], "last"))
     Y, ch, c_w = problem.Y, problem.channel, problem.costs.wait_cost
     k = ch.n_states
-    for acts in deterministic_policies(2, 3, k, "any"):
-        want = evaluate_policy(acts, Y, ch, c_w)
-        if not np.isfinite(want).all() or (want < 0).any():
-            continue
-        got = evaluate_randomised_policy(np.eye(3)[acts], Y, ch, c_w)
-        assert np.allclose(got, want, rtol=RTOL_EVAL, atol=0)
+    tables = all_policies(2, 3, k, "any")
+    want = independent_values(tables, Y, ch, c_w)
+    with np.errstate(invalid="ignore"):  # 0 * inf for a trapped state the task never enters
+        got = np.array([np.nansum(ch.initial * evaluate_randomised_policy(np.eye(3)[acts], Y, ch, c_w)[0]) for acts in tables])
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    assert finite.sum() > 0 and np.isinf(want).sum() > 0
+    assert np.allclose(got[finite], want[finite], rtol=RTOL_EVAL, atol=0)
     forever = np.zeros((2, k, 3))
     forever[0, :, COMPUTE] = 1.0
     forever[1, :, WAIT] = 1.0
@@ -378,7 +381,7 @@ def test_infeasible_bound_exit_1_with_smallest_achievable(key, word, write_insta
     brute = min(
         float(problem.channel.initial @ evaluate_policy(acts, stop, problem.channel, wait)[0])
         for m in problem.placements
-        for acts in deterministic_policies(m, problem.costs.n_layers, problem.channel.n_states, "last")
+        for acts in all_policies(m, problem.costs.n_layers, problem.channel.n_states, "last")
     )
     assert close(best.value, brute, 1e-12)
     doc["constraints"] = {key: 0.5 * best.value}
@@ -390,15 +393,6 @@ def test_infeasible_bound_exit_1_with_smallest_achievable(key, word, write_insta
     assert f"smallest achievable expected {word} is {best.value:.6g}" in err
     with pytest.raises(NoSolutionError):
         solve(load_instance(path), method="mip")
-
-
-def deterministic_policies(m, n_layers, k, mode):
-    allowed = wait_allowed(mode, m, n_layers)
-    choices = []
-    for n in range(m + 1):
-        choices += [[STOP] + ([COMPUTE] if n < m else []) + ([WAIT] if allowed[n] else [])] * k
-    for flat in itertools.product(*choices):
-        yield np.array(flat, dtype=np.int8).reshape(m + 1, k)
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,10 @@ def independent_values(actions_batch, Y, channel, c_w):
     """Expected task cost of many deterministic policies at once, from the whole chain.
 
     States are (n, k); the policy's transient matrix Q and one-visit cost r give
-    v = (I - Q)^{-1} r. Written without coopt.stopping, so it checks it. Policies
-    that can wait forever (singular I - Q) get +inf.
+    v = (I - Q)^{-1} r. Written without coopt.stopping, so it checks it. Where I - Q is
+    singular, the system is restricted to the states reachable from the initial
+    distribution: still singular means the task can wait forever (+inf); otherwise
+    the trap lies where the task never goes.
     """
     n_pol, m1, k = actions_batch.shape
     s = m1 * k
@@ -45,6 +47,20 @@ def independent_values(actions_batch, Y, channel, c_w):
     out = np.full(n_pol, np.inf)
     v = np.linalg.solve(lhs[ok], r[ok][:, :, None])[:, :, 0]
     out[ok] = v[:, :k] @ channel.initial
+    start = np.zeros(s, dtype=bool)
+    start[:k] = channel.initial > 0
+    for i in np.flatnonzero(~ok):
+        reach = start.copy()
+        while True:
+            grown = reach | (Q[i][reach] > 0).any(axis=0)
+            if np.array_equal(grown, reach):
+                break
+            reach = grown
+        sub = lhs[i][np.ix_(reach, reach)]
+        if abs(np.linalg.det(sub)) > 1e-9:
+            vals = np.zeros(s)
+            vals[reach] = np.linalg.solve(sub, r[i][reach])
+            out[i] = vals[:k][start[:k]] @ channel.initial[start[:k]]
     return out
 
 
