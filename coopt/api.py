@@ -129,7 +129,7 @@ def solve_enumeration(problem: Problem) -> SolveResult:
         by_placement=tuple(values),
         policy=policy,
         breakdown=breakdown(occupation(policy.actions, channel), channel, costs, best.download_cost, k_tasks),
-        baselines=baselines(Y, channel, mode, costs, placements, k_tasks, {}, osla_values, optimal_values),
+        baselines=baselines(Y, channel, mode, costs, placements, k_tasks, osla_values, optimal_values),
         channel=channel,
     )
 

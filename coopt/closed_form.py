@@ -451,7 +451,7 @@ def solve_closed_form(problem: Problem) -> SolveResult:
         by_placement=cf.by_placement,
         policy=policy,
         breakdown=breakdown(occupation(actions, channel), channel, costs, best.download_cost, k_tasks),
-        baselines=baselines(Y, channel, mode, costs, problem.placements, k_tasks, {}, list(cf.by_placement)),
+        baselines=baselines(Y, channel, mode, costs, problem.placements, k_tasks, list(cf.by_placement)),
         channel=channel,
         solver=solver,
     )

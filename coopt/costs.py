@@ -75,11 +75,16 @@ class CostModel:
         """Uplink rate :math:`r(h) = B \\log_2(1 + \\rho h)` in bit/s."""
         return self.bandwidth_hz * np.log1p(self.rho * np.asarray(gains, dtype=np.float64)) / LN2
 
+    @property
+    def upload_bits(self) -> NDArray[np.float64]:
+        """Bits uploaded when stopping at epoch ``n``: :math:`d_n`, and 0 at ``n = N``."""
+        bits = self.feature_bits.copy()
+        bits[-1] = 0.0
+        return bits
+
     def upload_time_s(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Seconds to upload :math:`d_n` at each gain: shape ``(N + 1, K)``, zero at ``n = N``."""
-        t = self.feature_bits[:, None] / self.rate_bps(gains)[None, :]
-        t[-1, :] = 0.0
-        return t
+        """Seconds to upload at epoch ``n`` with each gain: shape ``(N + 1, K)``, zero at ``n = N``."""
+        return self.upload_bits[:, None] / self.rate_bps(gains)[None, :]
 
     def stop_cost(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
         """The table :math:`Y_n(g_k)`, shape ``(N + 1, K)``."""

@@ -279,7 +279,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     osla_values = values if rule == "osla" and qos is None else enumerate_placements(
         Y, channel, mode, costs, "osla", placements, k_tasks
     )[0]
-    base = baselines(Y, channel, mode, costs, placements, k_tasks, {}, osla_values)
+    base = baselines(Y, channel, mode, costs, placements, k_tasks, osla_values)
 
     size = model_size(model, nonzeros=False)
     solver: dict[str, Any] = res.to_dict()

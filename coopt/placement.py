@@ -163,14 +163,23 @@ def _baseline(name: str, placement: int, task_cost: float, costs: CostModel, tas
 
 def static_split_cost(Y: NDArray[np.float64], channel: Channel, mode: str, costs: CostModel, placements: list[int]) -> tuple[int, float]:
     """The static split :math:`n_s` and its exact expected task cost."""
-    expected = [float(channel.distribution_at(n) @ Y[n]) for n in placements]
+    if channel.transition is None:
+        expected = Y[placements] @ channel.probs
+    else:  # the law of h_n is initial P^n; placements are increasing
+        expected = np.empty(len(placements))
+        dist, at = channel.initial, 0
+        for i, n in enumerate(placements):
+            for _ in range(n - at):
+                dist = dist @ channel.transition
+            at = n
+            expected[i] = dist @ Y[n]
     best = 0
     for i in range(1, len(placements)):
         if not tied_or_less(expected[best], expected[i]):
             best = i
     n_s = placements[best]
     if not wait_allowed(mode, n_s, costs.n_layers)[n_s]:
-        return n_s, expected[best]
+        return n_s, float(expected[best])
     y = Y[n_s]
     if channel.transition is None:
         return n_s, iid_wait_fixed_point(y, channel.probs, costs.wait_cost)
@@ -185,15 +194,14 @@ def baselines(
     costs: CostModel,
     placements: list[int],
     tasks_per_period: float,
-    optimal: MutableMapping[int, StoppingSolution],
     osla_values: list[PlacementValue],
     optimal_values: Mapping[int, float] | None = None,
 ) -> dict[str, Baseline | None]:
     """The five baselines of MODEL.md section 6 (``None`` where infeasible).
 
-    ``optimal`` maps placements to optimal policies already computed (``0`` and ``N``
-    are solved here if missing); ``optimal_values`` may give :math:`J^*(M)` instead
-    (checked first); ``osla_values`` is :math:`\\Phi_{OSLA}(M)` over ``placements``.
+    ``osla_values`` is :math:`\\Phi_{OSLA}(M)` over ``placements``; ``optimal_values``
+    may give :math:`J^*(M)` already computed (``M = 0`` and ``N`` are solved here if
+    missing).
     """
     n = costs.n_layers
     full_ok = n in placements
@@ -201,9 +209,7 @@ def baselines(
     def j_star(m: int) -> float:
         if optimal_values is not None and m in optimal_values:
             return float(optimal_values[m])
-        if m not in optimal:
-            optimal[m] = backward_induction(Y, channel, m, mode, costs)
-        return optimal[m].value
+        return backward_induction(Y, channel, m, mode, costs).value
 
     n_s, static_cost = static_split_cost(Y, channel, mode, costs, placements)
     best_osla = argmin_placement(osla_values)

@@ -48,10 +48,10 @@ def breakdown(occ: Occupation, channel: Channel, costs: CostModel, download_cost
     stops = occ.visits[:, :, STOP]
     waits = occ.visits[:, :, WAIT].sum()
     p_stop = stops.sum(axis=1)
-    rate = costs.rate_bps(channel.gains)
-    up_time = costs.upload_time_s(channel.gains)[: horizon + 1]
-    upload = float(np.sum(stops * costs.upload_coef[: horizon + 1, None] / rate[None, :]))
-    tx_time = float(np.sum(stops * up_time))
+    # E[1/r(h)] over the stopping states of each epoch; the upload parts are d_n times it.
+    inv_rate = stops @ (1.0 / costs.rate_bps(channel.gains))
+    upload = float(inv_rate @ costs.upload_coef[: horizon + 1])
+    tx_time = float(inv_rate @ costs.upload_bits[: horizon + 1])
     local_t = float(p_stop @ costs.local_time_s[: horizon + 1])
     local_e = float(p_stop @ costs.local_energy_j[: horizon + 1])
     edge_t = float(p_stop @ costs.edge_time_s[: horizon + 1])

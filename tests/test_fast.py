@@ -291,9 +291,9 @@ def test_baselines_from_values_equal_baselines_from_policies():
     p = prob.placements
     by_rule = enumerate_rules(prob.Y, prob.channel, "any", prob.costs, ("optimal", "osla"), p, 150.0)
     osla = by_rule["osla"][0]
-    from_values = baselines(prob.Y, prob.channel, "any", prob.costs, p, 150.0, {}, osla,
+    from_values = baselines(prob.Y, prob.channel, "any", prob.costs, p, 150.0, osla,
                             {v.placement: v.task_cost for v in by_rule["optimal"][0]})
-    from_reference = baselines(prob.Y, prob.channel, "any", prob.costs, p, 150.0, {}, osla)
+    from_reference = baselines(prob.Y, prob.channel, "any", prob.costs, p, 150.0, osla)
     for name, b in from_reference.items():
         assert from_values[name].placement == b.placement
         assert from_values[name].objective == pytest.approx(b.objective, rel=RTOL_EXACT)
