@@ -133,9 +133,16 @@ def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="MIP: HiGHS threads")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error of every other bad input (usage stays in --help)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="coopt",
         description="Optimal model placement and online model splitting for device-edge co-inference.",
     )

@@ -199,3 +199,20 @@ def test_console_script_gives_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "coopt: error: uplink.bandwidth_hz = -1.0: must be > 0"
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["solve"], "the following arguments are required: instance"),
+        (["solve", "x.toml", "--rule", "greedy"], "invalid choice: 'greedy'"),
+        (["simulate", "x.toml", "--tasks", "many"], "invalid int value: 'many'"),
+    ],
+)
+def test_bad_arguments_one_line_exit_2(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.count("\n") == 1 and fragment in err and "--help" in err
