@@ -9,7 +9,8 @@ enumeration route starts fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,10 +18,10 @@ from numpy.typing import NDArray
 from .channel import Channel, build_channel
 from .costs import CostModel, cost_model
 from .errors import InstanceError
-from .instance import RULES, Instance
-from .placement import argmin_placement, baselines, enumerate_rules, feasible_placements
+from .instance import Instance
+from .placement import PlacementValue, argmin_placement, baselines, enumerate_rules, feasible_placements
 from .results import SolveResult, breakdown
-from .stopping import occupation
+from .stopping import Occupation, StoppingSolution, occupation
 
 if TYPE_CHECKING:  # pragma: no cover
     from .highs import MipOptions
@@ -116,20 +117,50 @@ def solve_enumeration(problem: Problem) -> SolveResult:
     optimal_values = {v.placement: v.task_cost for v in by_rule["optimal"][0]} if "optimal" in by_rule else {}
     best = argmin_placement(values)
     policy = policies[best.placement]
+    return assemble_result(
+        problem,
+        method="enumeration",
+        values=values,
+        best=best,
+        policy=policy,
+        occ=occupation(policy.actions, channel),
+        osla_values=osla_values,
+        optimal_values=optimal_values,
+    )
+
+
+def assemble_result(
+    problem: Problem,
+    *,
+    method: str,
+    values: list[PlacementValue],
+    best: PlacementValue,
+    policy: StoppingSolution,
+    occ: Occupation,
+    osla_values: list[PlacementValue],
+    optimal_values: Mapping[int, float] | None = None,
+    solver: dict[str, Any] | None = None,
+) -> SolveResult:
+    """The :class:`SolveResult` of any method: its :math:`\\Phi(M)` values, the chosen
+    placement ``best`` with its policy and occupation measure, plus the expected cost
+    parts and the baselines (from :math:`\\Phi_{OSLA}` and known :math:`J^*` values)."""
+    inst, costs, channel = problem.instance, problem.costs, problem.channel
+    k_tasks = inst.placement.tasks_per_period
     return SolveResult(
         instance_name=inst.name,
         placement=best.placement,
         objective=best.objective,
         task_cost=best.task_cost,
         download_cost=best.download_cost,
-        rule=rule,
-        method="enumeration",
-        wait_mode=mode,
+        rule=inst.placement.rule,
+        method=method,
+        wait_mode=inst.wait.mode,
         tasks_per_period=k_tasks,
         by_placement=tuple(values),
         policy=policy,
-        breakdown=breakdown(occupation(policy.actions, channel), channel, costs, best.download_cost, k_tasks),
-        baselines=baselines(Y, channel, mode, costs, placements, k_tasks, osla_values, optimal_values),
+        breakdown=breakdown(occ, channel, costs, best.download_cost, k_tasks),
+        baselines=baselines(problem.Y, channel, inst.wait.mode, costs, problem.placements, k_tasks, osla_values, optimal_values),
         channel=channel,
+        solver=solver or {},
     )
 

@@ -62,12 +62,12 @@ from sympy.codegen.cfunctions import expm1
 from numpy.typing import NDArray
 
 from . import symbolic as S
-from .api import Problem
+from .api import Problem, assemble_result
 from .errors import InstanceError
 from .instance import Instance
-from .placement import PlacementValue, argmin_placement, baselines
+from .placement import PlacementValue, argmin_placement
 from .profiles import Profile
-from .results import SolveResult, breakdown
+from .results import SolveResult
 from .stopping import COMPUTE, STOP, WAIT, StoppingSolution, evaluate_policy, occupation, tied_or_less
 
 WAIT_MODES = ("never", "last")
@@ -422,7 +422,6 @@ def solve_closed_form(problem: Problem) -> SolveResult:
     best = cf.by_placement[cf.placement]
     values = evaluate_policy(actions, Y, channel, costs.wait_cost)
     policy = StoppingSolution(cf.placement, values, actions, thresholds, best.task_cost)
-    k_tasks = inst.placement.tasks_per_period
     solver: dict[str, Any] = {
         "formula": "M* = argmin{Phi(0), Phi(min(M_h, M_max)), Phi(N)}, M_h = 1 + ceil(ln x / ln(1 - q))",
         "hidden_layers": shape.hidden_layers,
@@ -438,20 +437,13 @@ def solve_closed_form(problem: Problem) -> SolveResult:
     }
     if mode == "last":
         solver["q_w"] = cf.values[S.q_w]
-    return SolveResult(
-        instance_name=inst.name,
-        placement=best.placement,
-        objective=best.objective,
-        task_cost=best.task_cost,
-        download_cost=best.download_cost,
-        rule="osla",
+    return assemble_result(
+        problem,
         method="closed-form",
-        wait_mode=mode,
-        tasks_per_period=k_tasks,
-        by_placement=cf.by_placement,
+        values=list(cf.by_placement),
+        best=best,
         policy=policy,
-        breakdown=breakdown(occupation(actions, channel), channel, costs, best.download_cost, k_tasks),
-        baselines=baselines(Y, channel, mode, costs, problem.placements, k_tasks, list(cf.by_placement)),
-        channel=channel,
+        occ=occupation(actions, channel),
+        osla_values=list(cf.by_placement),
         solver=solver,
     )

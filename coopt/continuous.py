@@ -398,7 +398,7 @@ def evaluate_thresholds(quad: Quadrature, policy: ThresholdPolicy, mode: str = "
                 raise _infinite(quad.law, n, costs.n_layers, mode, who, cure)
             if cont[n] == WAIT:
                 break
-        raise InstanceError(f"threshold policy: infinite expected cost (waits forever at some epoch)")  # pragma: no cover
+        raise InstanceError("threshold policy: infinite expected cost (waits forever at some epoch)")  # pragma: no cover
     return ContinuousSolution(policy, expected, float(expected[0]))
 
 

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .api import Problem
+from .api import Problem, assemble_result
 from .constraints import (
     LagrangianBound,
     QoS,
@@ -67,8 +67,8 @@ from .mip import (
     model_size,
     objective_from_values,
 )
-from .placement import PlacementValue, argmin_placement, baselines, enumerate_placements
-from .results import SolveResult, breakdown
+from .placement import PlacementValue, argmin_placement, enumerate_placements
+from .results import SolveResult
 from .stopping import (
     ACTION_NAMES,
     Occupation,
@@ -279,7 +279,6 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     osla_values = values if rule == "osla" and qos is None else enumerate_placements(
         Y, channel, mode, costs, "osla", placements, k_tasks
     )[0]
-    base = baselines(Y, channel, mode, costs, placements, k_tasks, osla_values)
 
     size = model_size(model, nonzeros=False)
     solver: dict[str, Any] = res.to_dict()
@@ -314,21 +313,14 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
         )
         check = randomised_expectations(lp.policy.completed_probs(), Y, channel, costs)
         solver["policy_task_cost_evaluated"] = check["task_cost"]
-    result = SolveResult(
-        instance_name=inst.name,
-        placement=star,
-        objective=best.objective,
-        task_cost=best.task_cost,
-        download_cost=best.download_cost,
-        rule=rule,
+    result = assemble_result(
+        problem,
         method="mip",
-        wait_mode=mode,
-        tasks_per_period=k_tasks,
-        by_placement=tuple(values),
+        values=values,
+        best=best,
         policy=policy,
-        breakdown=breakdown(Occupation(lp.policy.visits), channel, costs, best.download_cost, k_tasks),
-        baselines=base,
-        channel=channel,
+        occ=Occupation(lp.policy.visits),
+        osla_values=osla_values,
         solver=solver,
     )
     return MipRun(result, res, fixed, data, qos, lag)

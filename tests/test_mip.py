@@ -7,7 +7,6 @@ every deterministic policy and against the Lagrangian bound of the DP.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import subprocess
@@ -41,7 +40,6 @@ from coopt.mip import (
     placement_data,
     read_solution,
 )
-from coopt.results import breakdown
 from coopt.stopping import COMPUTE, STOP, WAIT, osla_policy
 
 from . import tiny
