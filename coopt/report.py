@@ -30,8 +30,9 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
         f"instance {result.instance_name}: {n_layers} layers, {ch.spec.law} channel with {ch.n_states} states, "
         f"rule {result.rule}, wait mode {result.wait_mode}, method {result.method}",
         "",
-        f"optimal placement  M* = {result.placement} (layers 1..{result.placement} on the device"
-        + (f", last: {layer_names[result.placement]})" if result.placement else ")"),
+        f"optimal placement  M* = {result.placement} "
+        + (f"(layers 1..{result.placement} on the device, last: {layer_names[result.placement]})"
+           if result.placement else "(no layer on the device: the raw input is uploaded)"),
         f"objective  Phi(M*) = {_g(result.objective)} per task",
         f"  expected local compute   {_g(bd.local)}",
         f"  expected upload          {_g(bd.upload)}",
