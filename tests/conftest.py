@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
-GOLDEN = DATA / "golden"
-EXAMPLES = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parent / "data"  # test instances and copies of shared/examples (golden-*)
+GOLDEN = DATA
+EXAMPLES = Path(__file__).parent.parent / "data"  # the shipped examples
+
+
+def instance_path(name: str) -> Path:
+    """A shipped example (``data/NAME.toml``) or else a test instance (``tests/data/NAME.toml``)."""
+    shipped = EXAMPLES / f"{name}.toml"
+    return shipped if shipped.exists() else DATA / f"{name}.toml"
 
 # A small valid instance as a dict; tests copy it and change one thing.
 BASE_DOC: dict[str, Any] = {

@@ -13,13 +13,14 @@ from coopt.cli import main
 from coopt.compare import LABELS, compare, comparison_markdown, comparison_text
 from coopt.simulate import BASELINE_KEY, POLICIES, simulate
 
-DATA = Path(__file__).parent / "data"
+from .conftest import DATA, instance_path
+
 TASKS = 4_000
 
 
 @pytest.fixture(scope="module")
 def cnn():
-    inst = load_instance(DATA / "cnn_chain.toml")
+    inst = load_instance(instance_path("cnn_chain"))
     return inst, compare(inst, TASKS, seed=1)
 
 
@@ -69,7 +70,7 @@ def test_text_and_markdown_show_the_numbers(cnn) -> None:
 
 
 def test_infeasible_baselines_are_listed() -> None:
-    inst = load_instance(DATA / "golden-finite-last.toml")
+    inst = load_instance(instance_path("golden-finite-last"))
     small = dataclasses.replace(inst, placement=dataclasses.replace(inst.placement, memory_bits=1.0e5))
     comp = compare(small, 2_000, seed=0)
     infeasible = {r.policy for r in comp.rows if not r.feasible}
@@ -80,7 +81,7 @@ def test_infeasible_baselines_are_listed() -> None:
 
 
 def test_cli_compare_text_markdown_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    paths = [str(DATA / "golden-finite-last.toml"), str(DATA / "golden-markov-any.toml")]
+    paths = [str(instance_path("golden-finite-last")), str(instance_path("golden-markov-any"))]
     args = ["compare", *paths, "--tasks", "2000", "--seed", "5"]
     assert main(args) == 0
     text = capsys.readouterr().out

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from pathlib import Path
 
 import mpmath as mp
 import numpy as np
@@ -33,7 +32,8 @@ from coopt.continuous import (
 from coopt.errors import InstanceError
 from coopt.stopping import backward_induction, osla_policy
 
-DATA = Path(__file__).parent / "data"
+from .conftest import instance_path
+
 RTOL_QUAD = 1e-10  # quad at epsrel 1e-12 against 30-digit mpmath
 LAWS = {
     "rayleigh": {"law": "rayleigh"},
@@ -45,7 +45,7 @@ LAWS = {
 
 def chain(law: str, mode: str = "last", mean_gain: float = 2.0e-9, rule: str = "optimal"):
     """The golden 4-layer chain with the given continuous law and wait mode."""
-    base = load_instance(DATA / "golden-rayleigh-osla.toml")
+    base = load_instance(instance_path("golden-rayleigh-osla"))
     ch = dataclasses.replace(base.channel, mean_gain=mean_gain, **LAWS[law])
     return dataclasses.replace(base, channel=ch, wait=dataclasses.replace(base.wait, mode=mode),
                                placement=dataclasses.replace(base.placement, rule=rule))
@@ -209,7 +209,7 @@ def test_refusals_name_the_problem() -> None:
     with pytest.raises(InstanceError, match="OSLA.*waiting cannot help"):
         continuous_osla(last, 2, "last")
     with pytest.raises(InstanceError, match='channel.law = "finite": has no continuous law'):
-        quadrature_for(prepare(load_instance(DATA / "golden-finite-last.toml")))
+        quadrature_for(prepare(load_instance(instance_path("golden-finite-last"))))
 
 
 def test_values_by_placement_mark_infinite_ones() -> None:
@@ -232,7 +232,7 @@ def test_summary_beside_the_quantised_result() -> None:
 
 
 def test_cli_solve_continuous_json(capsys: pytest.CaptureFixture[str]) -> None:
-    path = DATA / "cnn_chain.toml"
+    path = instance_path("cnn_chain")
     assert main(["solve", str(path), "--json", "--continuous"]) == 0
     out = json.loads(capsys.readouterr().out)
     from coopt import solve
@@ -249,6 +249,6 @@ def test_cli_solve_continuous_json(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(("name", "message"), [("golden-rayleigh-osla", "infinite expected cost"),
                                                ("golden-markov-any", "has no continuous law")])
 def test_cli_solve_continuous_refusal(name: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["solve", str(DATA / f"{name}.toml"), "--continuous"]) == 2
+    assert main(["solve", str(instance_path(name)), "--continuous"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err

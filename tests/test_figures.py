@@ -33,13 +33,14 @@ from coopt.figures import (
 from coopt.simulate import POLICIES, simulate
 from coopt.stopping import STOP, backward_induction, osla_policy
 
-DATA = Path(__file__).parent / "data"
+from .conftest import DATA, instance_path
+
 NAMES = ["cnn_chain", "markov", "golden-rayleigh-osla"]
 
 
 @pytest.fixture(scope="module")
 def solved():
-    return [solve_both(load_instance(DATA / f"{n}.toml")) for n in NAMES]
+    return [solve_both(load_instance(instance_path(n))) for n in NAMES]
 
 
 def line(ax, label: str):
@@ -134,7 +135,7 @@ def test_split_figure_plots_simulated_and_exact(solved) -> None:
 
 
 def test_write_figures_png_and_pdf(tmp_path: Path) -> None:
-    insts = [load_instance(DATA / "golden-finite-last.toml"), load_instance(DATA / "golden-markov-any.toml")]
+    insts = [load_instance(instance_path("golden-finite-last")), load_instance(instance_path("golden-markov-any"))]
     figs = make_figures(insts, tasks=2_000, points=3)
     assert set(figs) == set(FIGURES)
     paths = write_figures(figs, tmp_path / "out")
@@ -147,7 +148,7 @@ def test_write_figures_png_and_pdf(tmp_path: Path) -> None:
 
 def test_cli_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "figs"
-    assert main(["figures", str(DATA / "golden-finite-last.toml"), "--out", str(out), "--tasks", "1000",
+    assert main(["figures", str(instance_path("golden-finite-last")), "--out", str(out), "--tasks", "1000",
                  "--points", "2"]) == 0
     written = capsys.readouterr().out.split()
     assert sorted(Path(w).name for w in written) == sorted(f"{f}.{e}" for f in FIGURES for e in ("png", "pdf"))
@@ -158,7 +159,7 @@ def test_cli_figures_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["figures", str(DATA / "nope.toml"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such instance file" in err
-    assert main(["figures", str(DATA / "golden-finite-last.toml"), "--out", str(tmp_path), "--points", "1"]) == 2
+    assert main(["figures", str(instance_path("golden-finite-last")), "--out", str(tmp_path), "--points", "1"]) == 2
     assert "--points = 1" in capsys.readouterr().err
 
 
@@ -168,7 +169,7 @@ def test_solve_does_not_import_matplotlib() -> None:
 
     code = ("import sys; from coopt.cli import main; main(['solve', sys.argv[1]]); "
             "assert 'matplotlib' not in sys.modules and 'tqdm' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code, str(DATA / "golden-finite-last.toml")], check=True,
+    subprocess.run([sys.executable, "-c", code, str(instance_path("golden-finite-last"))], check=True,
                    capture_output=True)
 
 

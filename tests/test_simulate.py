@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +23,8 @@ from coopt.results import breakdown
 from coopt.simulate import BASELINE_KEY, POLICIES, AliasTable, build_policy, simulate
 from coopt.stopping import occupation
 
-DATA = Path(__file__).parent / "data"
+from .conftest import instance_path
+
 Z_TOL = 5.0  # standard errors; a false alarm has probability ~6e-7 per check
 RTOL_EXACT = 1e-12  # same arithmetic, different order
 TASKS = 60_000
@@ -35,7 +35,7 @@ QUANTISED = ["golden-finite-last", "golden-markov-any", "golden-rayleigh-osla", 
 
 
 def load(name: str):
-    return load_instance(DATA / f"{name}.toml")
+    return load_instance(instance_path(name))
 
 
 _cache: dict[str, tuple] = {}
@@ -212,7 +212,7 @@ def test_infeasible_baseline_is_refused() -> None:
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
-    path = DATA / "sim-wait-markov.toml"
+    path = instance_path("sim-wait-markov")
     assert main(["simulate", str(path), "--tasks", "5000", "--seed", "3", "--policy", "osla", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     sim = simulate(load_instance(path), "osla", 5000, seed=3)
@@ -222,7 +222,7 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_text_and_continuous(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", str(DATA / "cnn_chain.toml"), "--tasks", "3000", "--continuous"]) == 0
+    assert main(["simulate", str(instance_path("cnn_chain")), "--tasks", "3000", "--continuous"]) == 0
     out = capsys.readouterr().out
     assert "continuous law" in out and "95% CI" in out and "split epochs" in out
 
@@ -237,6 +237,6 @@ def test_cli_text_and_continuous(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", str(DATA / "golden-rayleigh-osla.toml"), *args]) == 2
+    assert main(["simulate", str(instance_path("golden-rayleigh-osla")), *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and err.startswith("coopt: error: ")
