@@ -32,6 +32,8 @@ def _verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     instance = load_instance(args.instance)
+    if args.rule:
+        instance = instance.with_rule(args.rule)
     report = verify(instance, _mip_options(args) or MipOptions(), rtol=args.rtol)
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
     return 0 if report.ok else 1
@@ -206,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="solve by enumeration, the MIP (and the closed form) and compare; exit 1 on a mismatch")
     p.add_argument("instance", help="instance file (TOML)")
+    p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule (osla: the closed form is checked too)")
     p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance of value comparisons (default 1e-9)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     _add_mip_arguments(p)

@@ -122,3 +122,10 @@ def test_closed_form_hook(monkeypatch):
     monkeypatch.setattr(coopt.api, "solve", not_applicable)
     rows = verify_module.closed_form_checks(inst, solve(inst), 1e-9, 1e-3)
     assert len(rows) == 1 and rows[0].ok and "not applicable" in rows[0].note
+
+
+def test_verify_rule_override_checks_the_closed_form(capsys):
+    """data/mlp.toml says rule optimal; --rule osla brings the closed form into the table."""
+    assert main(["verify", str(EXAMPLES / "mlp.toml"), "--rule", "osla"]) == 0
+    out = capsys.readouterr().out
+    assert "closed form: placement M*" in out and "all checks passed" in out
