@@ -14,11 +14,23 @@ Typical use::
 from .api import Problem, prepare, solve
 from .channel import Channel, build_channel
 from .costs import CostModel, cost_model
-from .errors import CooptError, InstanceError, NoSolutionError, ProfileError, SolverUnavailableError
+from .errors import (
+    CooptError,
+    InstanceError,
+    NoSolutionError,
+    ProfileError,
+    SolverUnavailableError,
+)
 from .instance import Instance, load_instance, parse_instance
 from .profiles import Profile, list_profiles, load_profile, mlp_profile
 from .results import SolveResult
-from .stopping import StoppingSolution, backward_induction, evaluate_policy, occupation, osla_policy
+from .stopping import (
+    StoppingSolution,
+    backward_induction,
+    evaluate_policy,
+    occupation,
+    osla_policy,
+)
 
 __version__ = "0.1.0"
 

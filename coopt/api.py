@@ -8,8 +8,8 @@ enumeration route starts fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +19,13 @@ from .channel import Channel, build_channel
 from .costs import CostModel, cost_model
 from .errors import InstanceError
 from .instance import Instance
-from .placement import PlacementValue, argmin_placement, baselines, enumerate_rules, feasible_placements
+from .placement import (
+    PlacementValue,
+    argmin_placement,
+    baselines,
+    enumerate_rules,
+    feasible_placements,
+)
 from .results import SolveResult, breakdown
 from .stopping import Occupation, StoppingSolution, occupation
 

@@ -58,8 +58,8 @@ from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import expm1
 from numpy.typing import NDArray
+from sympy.codegen.cfunctions import expm1
 
 from . import symbolic as S
 from .api import Problem, assemble_result
@@ -68,7 +68,15 @@ from .instance import Instance
 from .placement import PlacementValue, argmin_placement
 from .profiles import Profile
 from .results import SolveResult
-from .stopping import COMPUTE, STOP, WAIT, StoppingSolution, evaluate_policy, occupation, tied_or_less
+from .stopping import (
+    COMPUTE,
+    STOP,
+    WAIT,
+    StoppingSolution,
+    evaluate_policy,
+    occupation,
+    tied_or_less,
+)
 
 WAIT_MODES = ("never", "last")
 

@@ -122,8 +122,8 @@ from .stopping import (
     STOP,
     TIE_RTOL,
     StoppingSolution,
-    _choose,
     _forced,
+    choose_by_tie_order,
     thresholds_from,
     tied_or_less,
 )
@@ -214,14 +214,14 @@ class AllPlacements:
         if self.rule == "optimal":
             G = np.minimum(cont, wait)
             values = np.minimum(Y, G[:, None])
-            actions = _choose(Y, cont[:, None], wait[:, None])
+            actions = choose_by_tie_order(Y, cont[:, None], wait[:, None])
         else:
             look_c = np.full(m + 1, np.inf)
             look_c[:m] = self.mean_stop[1 : m + 1]
             look_w = np.full(m + 1, np.inf)
             look_w[allowed] = c_w + self.mean_stop[: m + 1][allowed]
             G = np.minimum(look_c, look_w)
-            actions = _choose(Y, look_c[:, None], look_w[:, None])
+            actions = choose_by_tie_order(Y, look_c[:, None], look_w[:, None])
             values = np.where(actions == STOP, Y, np.where(actions == COMPUTE, cont[:, None], wait[:, None]))
         thresholds = thresholds_from(G, self.costs, _forced(m, allowed))
         return StoppingSolution(m, values, actions, thresholds, float(self.values[m]))

@@ -103,7 +103,13 @@ from .channel import Channel
 from .constraints import QoS, parse_constraints, physical_parts
 from .costs import wait_allowed
 from .instance import Instance
-from .stopping import COMPUTE, STOP, WAIT, tied_or_less
+from .stopping import (
+    COMPUTE,
+    STOP,
+    WAIT,
+    choose_by_tie_order,
+    next_state_mean,
+)
 
 ACTIONS = (STOP, COMPUTE, WAIT)
 # Visits below this (in probability units) count as "never reached" when a policy table
@@ -201,12 +207,6 @@ class MipData:
         return self.has_interior(n) and bool(self.terminal[n]) and not self.interior_waits(n)
 
 
-def choose_by_tie_order(y: NDArray[np.float64], lc: NDArray[np.float64], lw: NDArray[np.float64]) -> NDArray[np.int8]:
-    """MODEL.md's tie order: stop if ``y <= min(lc, lw)``, else compute if ``lc <= lw``, else wait."""
-    g = np.minimum(lc, lw)
-    return np.where(tied_or_less(y, g), STOP, np.where(tied_or_less(lc, lw), COMPUTE, WAIT)).astype(np.int8)
-
-
 def osla_actions(problem: Problem, n_max: int) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
     """The OSLA rule's action at every epoch as an interior epoch and as the last placed one.
 
@@ -217,7 +217,7 @@ def osla_actions(problem: Problem, n_max: int) -> tuple[NDArray[np.int8], NDArra
     Y, ch, costs = problem.Y, problem.channel, problem.costs
     mode, n_layers = problem.instance.wait.mode, costs.n_layers
     k = ch.n_states
-    expect = (lambda v: ch.transition @ v) if ch.transition is not None else (lambda v: np.full(k, ch.probs @ v))
+    expect = lambda v: next_state_mean(ch, v)  # noqa: E731
     inf = np.full(k, np.inf)
     interior = np.zeros((n_max + 1, k), dtype=np.int8)
     terminal = np.zeros((n_max + 1, k), dtype=np.int8)

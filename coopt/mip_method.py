@@ -57,10 +57,16 @@ from .constraints import (
 )
 from .costs import wait_allowed
 from .errors import NoSolutionError
-from .highs import MipOptions, PlacementResult, Termination, new_solver, solve_fixed, solve_mip
+from .highs import (
+    MipOptions,
+    PlacementResult,
+    Termination,
+    new_solver,
+    solve_fixed,
+    solve_mip,
+)
 from .mip import (
     MipData,
-    choose_by_tie_order,
     build_placement_model,
     expectations_from_values,
     flow_residual,
@@ -73,8 +79,10 @@ from .stopping import (
     ACTION_NAMES,
     Occupation,
     StoppingSolution,
+    choose_by_tie_order,
     evaluate_policy,
     evaluate_randomised_policy,
+    next_state_mean,
     osla_policy,
     thresholds_from,
 )
@@ -134,7 +142,7 @@ def canonical_policy(
     ch, costs, Y = problem.channel, problem.costs, problem.Y
     k = ch.n_states
     P = ch.transition
-    expect = (lambda v: P @ v) if P is not None else (lambda v: np.full(k, ch.probs @ v))
+    expect = lambda v: next_state_mean(ch, v)  # noqa: E731
     allowed = wait_allowed(problem.instance.wait.mode, horizon, costs.n_layers)
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     G = np.empty(horizon + 1)

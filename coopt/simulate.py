@@ -272,7 +272,12 @@ def continuous_threshold_policy(problem: Problem, policy: SimPolicy, source: str
     ``source = "quantised"``: the solver's thresholds and continuation;
     ``"continuous"``: the same rule solved on the continuous law at the same placement.
     """
-    from .continuous import ThresholdPolicy, continuous_optimal, continuous_osla, quadrature_for
+    from .continuous import (
+        ThresholdPolicy,
+        continuous_optimal,
+        continuous_osla,
+        quadrature_for,
+    )
 
     if source not in ("quantised", "continuous"):
         raise InstanceError(f"thresholds = {source!r}: must be one of quantised | continuous")

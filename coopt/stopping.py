@@ -144,12 +144,24 @@ def _forced(horizon: int, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return forced
 
 
-def _choose(
+def choose_by_tie_order(
     Y: NDArray[np.float64], C: NDArray[np.float64], Wv: NDArray[np.float64]
 ) -> NDArray[np.int8]:
-    """Actions by MODEL.md's tie order: stop if ``Y <= min(C, Wv)``, else compute if ``C <= Wv``."""
+    """MODEL.md's tie order: stop if ``Y <= min(C, Wv)``, else compute if ``C <= Wv``, else wait.
+
+    ``C`` and ``Wv`` are the values (or look-ahead values) of computing and of waiting,
+    ``+inf`` where the action is not allowed.
+    """
     G = np.minimum(C, Wv)
     return np.where(tied_or_less(Y, G), STOP, np.where(tied_or_less(C, Wv), COMPUTE, WAIT)).astype(np.int8)
+
+
+def next_state_mean(channel: Channel, v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:math:`E[v(h')]` given the state seen now, shape ``(K,)``: ``P @ v`` for a Markov
+    channel, ``p @ v`` in every state for an i.i.d. one."""
+    if channel.transition is not None:
+        return channel.transition @ v
+    return np.full(v.shape[0], channel.probs @ v)
 
 
 def backward_induction(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel) -> StoppingSolution:
@@ -180,7 +192,7 @@ def backward_induction(Y: NDArray[np.float64], channel: Channel, horizon: int, m
     for n in range(horizon, -1, -1):
         y = Y[n]
         if n < horizon:
-            C = P @ values[n + 1] if P is not None else np.full(k, p @ values[n + 1])
+            C = next_state_mean(channel, values[n + 1])
         else:
             C = np.full(k, np.inf)
         m = np.minimum(y, C)
@@ -193,7 +205,7 @@ def backward_induction(Y: NDArray[np.float64], channel: Channel, horizon: int, m
             Wv = np.full(k, np.inf)
         G = np.minimum(C, Wv)
         values[n] = np.minimum(y, G)
-        actions[n] = _choose(y, C, Wv)
+        actions[n] = choose_by_tie_order(y, C, Wv)
         G_scalar[n] = G[0]
     thresholds = None if P is not None else thresholds_from(G_scalar, costs, _forced(horizon, allowed))
     return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
@@ -212,13 +224,12 @@ def osla_policy(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: st
     k = Y.shape[1]
     allowed = wait_allowed(mode, horizon, n_layers)
     P = channel.transition
-    expect = (lambda v: P @ v) if P is not None else (lambda v: np.full(k, channel.probs @ v))
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     L_scalar = np.empty(horizon + 1)
     for n in range(horizon + 1):
-        Lc = expect(Y[n + 1]) if n < horizon else np.full(k, np.inf)
-        Lw = costs.wait_cost + expect(Y[n]) if allowed[n] else np.full(k, np.inf)
-        actions[n] = _choose(Y[n], Lc, Lw)
+        Lc = next_state_mean(channel, Y[n + 1]) if n < horizon else np.full(k, np.inf)
+        Lw = costs.wait_cost + next_state_mean(channel, Y[n]) if allowed[n] else np.full(k, np.inf)
+        actions[n] = choose_by_tie_order(Y[n], Lc, Lw)
         L_scalar[n] = min(Lc[0], Lw[0])
     values = evaluate_policy(actions, Y, channel, costs.wait_cost)
     thresholds = None if P is not None else thresholds_from(L_scalar, costs, _forced(horizon, allowed))
