@@ -42,10 +42,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from coopt import Profile, parse_instance
+from coopt import parse_instance
 from coopt.api import Problem, prepare
 from coopt.fast import solve_all
 from coopt.placement import argmin_placement, enumerate_rules
+
+from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
 
 RTOL_DP = 1e-12
 RTOL_MIP = 1e-9
@@ -53,26 +55,6 @@ QE_MEMORY_LIMIT = 2 * 2**30  # bytes quantecon's backward_induction may allocate
 
 
 # ----------------------------------------------------------------------------- instances
-
-
-def chain_profile(n_layers: int, seed: int = 0) -> Profile:
-    """A chain of ``n_layers`` layers: a 3x64x64 input, features shrinking by a random
-    0.80-1.05 per layer, 0.2-2 M MACs per layer, parameters growing towards the end
-    (the generator of bench/bench_mip.py)."""
-    rng = np.random.default_rng(seed)
-    out, macs, params = [12288], [0], [0]
-    for i in range(1, n_layers + 1):
-        depth = i / n_layers
-        out.append(max(16, int(out[-1] * rng.uniform(0.8, 1.05))) if i < n_layers else 10)
-        macs.append(int(rng.uniform(2e5, 2e6)))
-        params.append(int(rng.uniform(5e2, 5e3) * (1 + 30 * depth**2)))
-    return Profile(
-        name=f"chain{n_layers}",
-        layer_names=("input",) + tuple(f"layer{i}" for i in range(1, n_layers + 1)),
-        macs=np.asarray(macs, dtype=np.int64),
-        out_elems=np.asarray(out, dtype=np.int64),
-        params=np.asarray(params, dtype=np.int64),
-    )
 
 
 def make_problem(n_layers: int, states: int, mode: str, seed: int = 0) -> Problem:
