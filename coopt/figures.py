@@ -31,7 +31,6 @@ nothing global changes and no window opens; saving uses the Agg renderer), whose
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -42,7 +41,7 @@ from numpy.typing import NDArray
 from .api import Problem, prepare, solve
 from .instance import Instance
 from .results import SolveResult
-from .simulate import BASELINE_KEY, POLICIES, Simulation, simulate
+from .simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
 from .stopping import STOP, backward_induction, occupation, osla_policy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -362,7 +361,7 @@ def _plot_sweep(ax: "Axes", sw: Sweep, xlabel: str, logx: bool, current_label: s
 def cost_figure(solved: list[Solved], points: int = 25, progress: bool | None = False) -> "Figure":
     """Cost of every policy against ``tasks_per_period`` (top) and mean SNR (bottom)."""
     fig, axes = _figure(len(solved), rows_per_panel=2, height=3.5)
-    with _progress(2 * points * len(solved), "figures: sweeps", progress) as bar:
+    with progress_bar(2 * points * len(solved), "figures: sweeps", progress, unit="solve") as bar:
         for i, s in enumerate(solved):
             top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
             tick = lambda: bar.update(1)  # noqa: E731
@@ -405,13 +404,6 @@ def exact_split_probs(s: Solved) -> NDArray[np.float64]:
 
 
 # ----------------------------------------------------------------------------- all
-
-
-def _progress(total: int, desc: str, enabled: bool | None):
-    from tqdm import tqdm
-
-    disable = None if enabled is None else not enabled
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=disable, delay=1.0, leave=False)
 
 
 def make_figures(instances: list[Instance], tasks: int = 100_000, seed: int | None = 0, points: int = 25,

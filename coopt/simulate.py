@@ -366,12 +366,12 @@ class _ChannelSampler:
         return self.step.draw(rng, states.shape[0], states if self.markov else None)
 
 
-def _progress(total: int, desc: str, enabled: bool | None):
-    """A tqdm bar on stderr, shown after one second on a terminal (``enabled=None``)."""
+def progress_bar(total: int, desc: str, enabled: bool | None, unit: str = "task"):
+    """A tqdm bar on stderr; ``enabled=None`` shows it on a terminal once a run passes one second."""
     from tqdm import tqdm
 
     disable = None if enabled is None else not enabled
-    return tqdm(total=total, desc=desc, unit="task", unit_scale=True, file=sys.stderr, disable=disable,
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=disable,
                 delay=1.0, leave=False)
 
 
@@ -399,7 +399,7 @@ def run_table(actions: NDArray[np.int8], initial: NDArray[np.float64], transitio
     any_compute = (actions == COMPUTE).any(axis=1)
     any_wait = (actions == WAIT).any(axis=1)
     blocks = []
-    with _progress(tasks, "simulate", progress) as bar:
+    with progress_bar(tasks, "simulate", progress) as bar:
         for size in _batches(tasks):
             waits = np.zeros(size, dtype=np.int64)
             state: NDArray[np.intp] | None = sampler.initial(rng, size) if markov else None
@@ -450,7 +450,7 @@ def run_thresholds(thresholds: NDArray[np.float64], continuation: NDArray[np.int
     """
     horizon = thresholds.shape[0] - 1
     blocks = []
-    with _progress(tasks, "simulate", progress) as bar:
+    with progress_bar(tasks, "simulate", progress) as bar:
         for size in _batches(tasks):
             active = size
             waits = np.zeros(size, dtype=np.int64)
