@@ -149,28 +149,18 @@ class SimPolicy:
     objective: float
 
 
-def _optimal_continuation(values: NDArray[np.float64], problem: Problem, horizon: int) -> NDArray[np.int8]:
-    """Compute-or-wait choice of the optimal rule per epoch (i.i.d.): compute iff
-    :math:`C_n \\le c_w + \\bar W_n` with :math:`\\bar W_n = E[V_n]` where waiting is allowed."""
+def _continuation(table: NDArray[np.float64], problem: Problem, horizon: int) -> NDArray[np.int8]:
+    """Compute-or-wait choice per epoch (i.i.d.): compute iff :math:`E[t_{n+1}] \\le c_w + E[t_n]`
+    (ties: compute), with ``table`` the optimal values :math:`V` (so :math:`C_n` against
+    :math:`c_w + \\bar W_n`) or the stop costs :math:`Y` (OSLA's :math:`L^c_n` against
+    :math:`L^w_n`); waiting only where ``wait.mode`` allows it."""
     p = problem.channel.probs
     allowed = wait_allowed(problem.instance.wait.mode, horizon, problem.costs.n_layers)
     cont = np.empty(horizon + 1, dtype=np.int8)
     for n in range(horizon + 1):
-        C = float(p @ values[n + 1]) if n < horizon else math.inf
-        Wv = problem.costs.wait_cost + float(p @ values[n]) if allowed[n] else math.inf
-        cont[n] = COMPUTE if tied_or_less(C, Wv) else WAIT
-    return cont
-
-
-def _osla_continuation(problem: Problem, horizon: int) -> NDArray[np.int8]:
-    """OSLA's continuation per epoch (i.i.d.): compute iff :math:`L^c_n \\le L^w_n`."""
-    p, Y = problem.channel.probs, problem.Y
-    allowed = wait_allowed(problem.instance.wait.mode, horizon, problem.costs.n_layers)
-    cont = np.empty(horizon + 1, dtype=np.int8)
-    for n in range(horizon + 1):
-        Lc = float(p @ Y[n + 1]) if n < horizon else math.inf
-        Lw = problem.costs.wait_cost + float(p @ Y[n]) if allowed[n] else math.inf
-        cont[n] = COMPUTE if tied_or_less(Lc, Lw) else WAIT
+        go_on = float(p @ table[n + 1]) if n < horizon else math.inf
+        wait = problem.costs.wait_cost + float(p @ table[n]) if allowed[n] else math.inf
+        cont[n] = COMPUTE if tied_or_less(go_on, wait) else WAIT
     return cont
 
 
@@ -227,21 +217,16 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
             f"policy = {name!r}: its placement M = {N} exceeds placement.memory_bits = "
             f"{inst.placement.memory_bits:g} (the baseline is infeasible)"
         )
-    if name == "optimal":
-        M = solved.placement
-        sol = backward_induction(Y, channel, M, mode, costs)
+    if name in ("optimal", "edge-only", "full-placement"):
+        M = {"optimal": solved.placement, "edge-only": 0, "full-placement": N}[name]
+        sol = solved.policy if name == "optimal" else backward_induction(Y, channel, M, mode, costs)
         actions, thresholds = sol.actions, sol.thresholds
-        cont = _optimal_continuation(sol.values, problem, M) if iid else None
-    elif name in ("edge-only", "full-placement"):
-        M = 0 if name == "edge-only" else N
-        sol = backward_induction(Y, channel, M, mode, costs)
-        actions, thresholds = sol.actions, sol.thresholds
-        cont = _optimal_continuation(sol.values, problem, M) if iid else None
+        cont = _continuation(sol.values, problem, M) if iid else None
     elif name == "osla":
         M = solved.baselines["osla"].placement  # type: ignore[union-attr]
         sol = osla_policy(Y, channel, M, mode, costs)
         actions, thresholds = sol.actions, sol.thresholds
-        cont = _osla_continuation(problem, M) if iid else None
+        cont = _continuation(Y, problem, M) if iid else None
     elif name == "device-only":
         M = N
         actions = np.full((N + 1, channel.n_states), COMPUTE, dtype=np.int8)
