@@ -1,4 +1,4 @@
-"""Benchmark: coopt.fast (every placement in one sweep) against the straightforward
+"""Benchmark: coopt.dp.fast (every placement in one sweep) against the straightforward
 per-placement recursion, quantecon's DiscreteDP backward induction, the MIP (HiGHS)
 and the floor (building the N x K stop-cost table once with NumPy).
 
@@ -43,9 +43,9 @@ from typing import Any, Callable
 import numpy as np
 
 from coopt import parse_instance
-from coopt.api import Problem, prepare
-from coopt.fast import solve_all
-from coopt.placement import argmin_placement, enumerate_rules
+from coopt.model.problem import Problem, prepare
+from coopt.dp.fast import solve_all
+from coopt.dp.placement import argmin_placement, enumerate_rules
 
 from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
 
@@ -163,8 +163,8 @@ def quantecon_values(problem: Problem) -> np.ndarray:
 
 
 def mip_objective(problem: Problem, time_limit: float) -> tuple[float | None, int | None, str]:
-    from coopt.highs import MipOptions, solve_mip
-    from coopt.mip import build_placement_model
+    from coopt.mip.highs import MipOptions, solve_mip
+    from coopt.mip.formulation import build_placement_model
 
     res = solve_mip(build_placement_model(problem), MipOptions(time_limit=time_limit))
     return res.objective, res.placement, res.termination.value
@@ -172,8 +172,8 @@ def mip_objective(problem: Problem, time_limit: float) -> tuple[float | None, in
 
 def mip_available() -> bool:
     try:
-        import coopt.highs  # noqa: F401
-        import coopt.mip  # noqa: F401
+        import coopt.mip.highs  # noqa: F401
+        import coopt.mip.formulation  # noqa: F401
     except ImportError:
         return False
     return True

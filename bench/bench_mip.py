@@ -8,8 +8,8 @@ backward induction, on synthetic chain profiles of N layers and K channel states
 For each size it prints the model size (rows, columns, binaries, nonzeros, as built),
 the MIP's build (Pyomo) and solve (Pyomo's translation + HiGHS) wall times, the DP's
 time on the same instance (``DP``: enumeration as coopt runs it, the one-sweep i.i.d.
-solver of coopt.fast, best of three; ``DPref``: backward induction per placement,
-coopt.stopping), the ratios (build + solve) / DP, and checks that both agree
+solver of coopt.dp.fast, best of three; ``DPref``: backward induction per placement,
+coopt.dp.stopping), the ratios (build + solve) / DP, and checks that both agree
 (placement exactly, objective to 1e-9 relative). Target: N = 50, K = 64 solved to
 proven optimality in under 10 s.
 """
@@ -24,8 +24,8 @@ from dataclasses import replace
 import numpy as np
 
 from coopt import parse_instance
-from coopt.api import prepare
-from coopt.placement import argmin_placement, enumerate_placements
+from coopt.model.problem import prepare
+from coopt.dp.placement import argmin_placement, enumerate_placements
 
 from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
 
@@ -58,8 +58,8 @@ def make_instance(n_layers: int, states: int, markov: bool, seed: int = 0):
 
 
 def run(n_layers: int, states: int, markov: bool, time_limit: float | None) -> dict:
-    from coopt.highs import MipOptions, solve_mip
-    from coopt.mip import build_placement_model, model_size
+    from coopt.mip.highs import MipOptions, solve_mip
+    from coopt.mip.formulation import build_placement_model, model_size
 
     inst = make_instance(n_layers, states, markov)
     problem = prepare(inst)

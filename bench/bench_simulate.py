@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from coopt import parse_instance, prepare, solve
-from coopt.profiles import mlp_profile
-from coopt.simulate import AliasTable, build_policy, simulate
-from coopt.stopping import STOP, WAIT
+from coopt.model.profiles import mlp_profile
+from coopt.sim.simulate import AliasTable, build_policy, simulate
+from coopt.dp.stopping import STOP, WAIT
 
 
 MARKOV = {
@@ -83,8 +83,8 @@ def draw_only(problem, policy, sim, rng) -> float:
     """Seconds to draw only the states the run drew, in the same batches as the simulator:
     every task alive at an epoch (i.i.d.: only at epochs where some state does not
     compute; the simulator skips the others), plus one per waiting slot."""
-    from coopt.simulate import BATCH
-    from coopt.stopping import COMPUTE
+    from coopt.sim.simulate import BATCH
+    from coopt.dp.stopping import COMPUTE
 
     ch = problem.channel
     step = AliasTable(ch.transition) if ch.is_markov else AliasTable(ch.initial)

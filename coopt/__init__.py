@@ -11,20 +11,21 @@ Typical use::
     result.placement, result.objective
 """
 
-from .api import Problem, prepare, solve
-from .channel import Channel, build_channel
-from .costs import CostModel, cost_model
-from .errors import (
+from coopt.api import solve
+from coopt.model.problem import Problem, prepare
+from coopt.model.channel import Channel, build_channel
+from coopt.model.costs import CostModel, cost_model
+from coopt.errors import (
     CooptError,
     InstanceError,
     NoSolutionError,
     ProfileError,
     SolverUnavailableError,
 )
-from .instance import Instance, load_instance, parse_instance
-from .profiles import Profile, list_profiles, load_profile, mlp_profile
-from .results import SolveResult
-from .stopping import (
+from coopt.model.instance import Instance, load_instance, parse_instance
+from coopt.model.profiles import Profile, list_profiles, load_profile, mlp_profile
+from coopt.dp.results import SolveResult
+from coopt.dp.stopping import (
     StoppingSolution,
     backward_induction,
     evaluate_policy,

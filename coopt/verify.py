@@ -12,11 +12,11 @@ Checks (one row each in :meth:`VerifyReport.table`):
 * :math:`\Phi(M)` for every feasible :math:`M` (the fixed-placement LPs against
   backward induction), the decisions at :math:`M^*` exactly and the thresholds;
 * the MIP objective **recomputed** from its variable values in plain NumPy
-  (:func:`coopt.mip.objective_from_values`) and the largest violation of any row
-  (:func:`coopt.mip.flow_residual`), independent of Pyomo and HiGHS;
+  (:func:`coopt.mip.formulation.objective_from_values`) and the largest violation of any row
+  (:func:`coopt.mip.formulation.flow_residual`), independent of Pyomo and HiGHS;
 * the MIP's own policy **evaluated exactly by the DP code**
-  (:func:`coopt.stopping.evaluate_policy`; a randomised policy by
-  :func:`coopt.stopping.evaluate_randomised_policy`) plus :math:`D(M)/K_{tasks}`,
+  (:func:`coopt.dp.stopping.evaluate_policy`; a randomised policy by
+  :func:`coopt.dp.stopping.evaluate_randomised_policy`) plus :math:`D(M)/K_{tasks}`,
   against the MIP objective;
 * the closed form (``--method closed-form``) when :data:`coopt.api.METHODS` has it
   and the instance fits it (:func:`closed_form_checks`, the hook);
@@ -35,14 +35,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import api
-from .api import Problem, prepare, solve_enumeration
-from .constraints import parse_constraints
-from .errors import InstanceError
-from .highs import MipOptions
-from .instance import Instance
-from .results import SolveResult
-from .stopping import evaluate_policy, evaluate_randomised_policy
+from coopt import api
+from coopt.dp.enumeration import solve_enumeration
+from coopt.model.problem import Problem, prepare
+from coopt.dp.constraints import parse_constraints
+from coopt.errors import InstanceError
+from coopt.mip.highs import MipOptions
+from coopt.model.instance import Instance
+from coopt.dp.results import SolveResult
+from coopt.dp.stopping import evaluate_policy, evaluate_randomised_policy
 
 RTOL_VERIFY = 1e-9  # LP (HiGHS) arithmetic against DP arithmetic; observed ~1e-15
 RTOL_QOS = 1e-7  # a bound is met when E[q] <= bound (1 + RTOL_QOS): HiGHS's row tolerance
@@ -135,7 +136,7 @@ def _value_check(name: str, ref: float, val: float, rtol: float, scale: float, n
 
 
 def closed_form_checks(instance: Instance, reference: SolveResult, rtol: float, scale: float) -> list[Check]:
-    """The hook for ``--method closed-form`` (coopt.symbolic): compare it when available.
+    """The hook for ``--method closed-form`` (coopt.symbolic.derive): compare it when available.
 
     Skipped (one informative row) when :data:`coopt.api.METHODS` has no
     ``"closed-form"`` or when the instance does not fit the closed form (the method
@@ -196,10 +197,10 @@ def verify(
     coopt.errors.CooptError
         Bad input, a missing solver, or infeasible QoS bounds.
     """
-    from .highs import require_solver
+    from coopt.mip.highs import require_solver
 
     require_solver()
-    from .mip_method import run_mip_method
+    from coopt.mip.method import run_mip_method
 
     problem = prepare(instance)
     qos = parse_constraints(instance.extra)

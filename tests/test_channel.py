@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from coopt.channel import build_channel, stationary_distribution
-from coopt.instance import ChannelSpec
+from coopt.model.channel import build_channel, stationary_distribution
+from coopt.model.instance import ChannelSpec
 
 RTOL_MEAN = 1e-12  # sum_k p_k g_k against mean_gain
 RTOL_QUAD = 1e-9  # conditional means against numerical quadrature

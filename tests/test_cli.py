@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from coopt import list_profiles, load_instance, solve
-from coopt.cli import main
+from coopt.cli.main import main
 
 from .conftest import EXAMPLES, make_doc, to_toml
 

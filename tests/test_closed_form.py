@@ -17,8 +17,8 @@ from dataclasses import replace
 import pytest
 
 from coopt import InstanceError, mlp_profile, parse_instance, prepare, solve
-from coopt.profiles import Profile
-from coopt.stopping import evaluate_policy
+from coopt.model.profiles import Profile
+from coopt.dp.stopping import evaluate_policy
 
 RTOL_VALUE = 1e-9  # closed form vs recursion: same quantities, different arithmetic
 RTOL_THRESHOLD = 1e-9
@@ -213,7 +213,7 @@ def test_cli_closed_form_json(tmp_path):
 
 
 def test_import_coopt_and_enumeration_do_not_import_sympy():
-    code = ("import sys, coopt, coopt.cli; from coopt.api import solve, prepare; "
+    code = ("import sys, coopt, coopt.cli.main; from coopt import solve, prepare; "
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -1,4 +1,4 @@
-"""The comparison report (coopt.compare): its numbers are the solver's and the simulator's."""
+"""The comparison report (coopt.report.compare): its numbers are the solver's and the simulator's."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from coopt import load_instance, solve
-from coopt.cli import main
-from coopt.compare import LABELS, compare, comparison_markdown, comparison_text
-from coopt.simulate import BASELINE_KEY, POLICIES, simulate
+from coopt.cli.main import main
+from coopt.report.compare import LABELS, compare, comparison_markdown, comparison_text
+from coopt.sim.simulate import BASELINE_KEY, POLICIES, simulate
 
 from .conftest import DATA, instance_path
 

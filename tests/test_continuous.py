@@ -1,4 +1,4 @@
-"""Values on the continuous fading law (coopt.continuous).
+"""Values on the continuous fading law (coopt.sim.continuous).
 
 Checks at several strengths: the quadrature J(theta) against 30-digit mpmath, the
 law's S/F against scipy.stats, Psi_n against a direct integral of min(Y_n(h), c),
@@ -18,8 +18,8 @@ import pytest
 from scipy import integrate, stats
 
 from coopt import load_instance, prepare
-from coopt.cli import main
-from coopt.continuous import (
+from coopt.cli.main import main
+from coopt.sim.continuous import (
     ThresholdPolicy,
     continuous_law,
     continuous_optimal,
@@ -30,7 +30,7 @@ from coopt.continuous import (
     quadrature_for,
 )
 from coopt.errors import InstanceError
-from coopt.stopping import backward_induction, osla_policy
+from coopt.dp.stopping import backward_induction, osla_policy
 
 from .conftest import instance_path
 

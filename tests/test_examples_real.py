@@ -6,7 +6,7 @@ sources are stated in the file's header. Checked here:
 * it loads and solves, ``0 < M* < N``, and the joint optimum beats every baseline strictly;
 * the header names the profile and states exactly the measured ``M*`` and baseline gaps
   (so a header cannot go stale when the model or the numbers change);
-* independently of ``coopt.costs``: the device-only baseline equals the hand-computed cost
+* independently of ``coopt.model.costs``: the device-only baseline equals the hand-computed cost
   of running every layer locally plus the amortised download of every parameter, and the
   edge-only baseline equals the best "upload on the j best states, else wait a slot" rule
   (with the Rayleigh states' conditional means recomputed in closed form).

@@ -1,7 +1,7 @@
-"""coopt.fast (every placement in one sweep) against the per-placement reference recursion.
+"""coopt.dp.fast (every placement in one sweep) against the per-placement reference recursion.
 
-Every comparison is with :func:`coopt.stopping.backward_induction` /
-:func:`coopt.stopping.osla_policy` run separately for each horizon: decisions must be
+Every comparison is with :func:`coopt.dp.stopping.backward_induction` /
+:func:`coopt.dp.stopping.osla_policy` run separately for each horizon: decisions must be
 identical (MODEL.md's tie tolerance included), values equal to rounding.
 """
 
@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coopt import prepare
-from coopt.fast import METHODS, AllPlacements, PolicyMap, _ModelRows, _TableRows, solve_all
-from coopt.placement import baselines, enumerate_placements, enumerate_rules
-from coopt.stopping import COMPUTE, STOP, WAIT, backward_induction, osla_policy, tied_or_less
+from coopt.dp.fast import METHODS, AllPlacements, PolicyMap, _ModelRows, _TableRows, solve_all
+from coopt.dp.placement import baselines, enumerate_placements, enumerate_rules
+from coopt.dp.stopping import COMPUTE, STOP, WAIT, backward_induction, osla_policy, tied_or_less
 
 from . import tiny
 from .conftest import make_doc
@@ -345,7 +345,7 @@ def test_solve_route_imports_no_slow_module(write_instance, channel):
     """`coopt solve` stays on NumPy (and scipy.special for the Rician law): no
     scipy.stats (~0.7 s to import), Pyomo, SymPy or Matplotlib."""
     path = write_instance(make_doc() | {"channel": channel})
-    code = ("import sys; from coopt.cli import main; main(['solve', sys.argv[1]]); "
+    code = ("import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
             "slow = [m for m in ('scipy.stats', 'pyomo', 'sympy', 'matplotlib') if m in sys.modules]; "
             "assert not slow, slow")
     run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""Figures (coopt.figures): files are written, and the plotted data are the computed values.
+"""Figures (coopt.report.figures): files are written, and the plotted data are the computed values.
 
 The data are read back from the Figure objects (lines and bars), not from pixels, and
 compared with independent calls of the solver and the simulator.
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from coopt import load_instance, prepare, solve
-from coopt.cli import main
-from coopt.figures import (
+from coopt.cli.main import main
+from coopt.report.figures import (
     FIGURES,
     cost_figure,
     exact_split_probs,
@@ -30,8 +30,8 @@ from coopt.figures import (
     with_tasks,
     write_figures,
 )
-from coopt.simulate import POLICIES, simulate
-from coopt.stopping import STOP, backward_induction, osla_policy
+from coopt.sim.simulate import POLICIES, simulate
+from coopt.dp.stopping import STOP, backward_induction, osla_policy
 
 from .conftest import DATA, instance_path
 
@@ -167,7 +167,7 @@ def test_solve_does_not_import_matplotlib() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from coopt.cli import main; main(['solve', sys.argv[1]]); "
+    code = ("import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
             "assert 'matplotlib' not in sys.modules and 'tqdm' not in sys.modules")
     subprocess.run([sys.executable, "-c", code, str(instance_path("golden-finite-last"))], check=True,
                    capture_output=True)

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from coopt.cli import main
+from coopt.cli.main import main
 
 from .conftest import GOLDEN
 

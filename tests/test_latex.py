@@ -15,9 +15,9 @@ import pytest
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from coopt import latex
-from coopt import symbolic as S
-from coopt.instance import load_instance
+from coopt.symbolic import latex
+from coopt.symbolic import derive as S
+from coopt.model.instance import load_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"

@@ -1,4 +1,4 @@
-"""The placement MIP (coopt.mip, coopt.highs, coopt.mip_method) against enumeration.
+"""The placement MIP (coopt.mip.formulation, coopt.mip.highs, coopt.mip.method) against enumeration.
 
 Enumeration with backward induction is the reference: placement compared exactly,
 objectives to RTOL_MIP. QoS-constrained optima are checked against brute force over
@@ -19,20 +19,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coopt import evaluate_policy, occupation, prepare, solve
-from coopt.stopping import evaluate_randomised_policy
-from coopt.api import solve_enumeration
-from coopt.cli import main
-from coopt.constraints import (
+from coopt.dp.stopping import evaluate_randomised_policy
+from coopt.dp.enumeration import solve_enumeration
+from coopt.cli.main import main
+from coopt.dp.constraints import (
     QoS,
     lagrangian_bound,
     parse_constraints,
     physical_parts,
     smallest_achievable,
 )
-from coopt.costs import wait_allowed
+from coopt.model.costs import wait_allowed
 from coopt.errors import InstanceError, NoSolutionError, SolverUnavailableError
-from coopt.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
-from coopt.mip import (
+from coopt.mip.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
+from coopt.mip.formulation import (
     build_placement_model,
     flow_residual,
     objective_from_values,
@@ -40,7 +40,7 @@ from coopt.mip import (
     placement_data,
     read_solution,
 )
-from coopt.stopping import COMPUTE, STOP, WAIT, osla_policy
+from coopt.dp.stopping import COMPUTE, STOP, WAIT, osla_policy
 
 from . import tiny
 from .conftest import GOLDEN
@@ -136,7 +136,7 @@ def test_mip_policy_evaluated_by_dp(case):
     values = evaluate_policy(res.policy.actions(), problem.Y, problem.channel, problem.costs.wait_cost)
     download = problem.costs.download[m] / inst.placement.tasks_per_period
     assert close(float(problem.channel.initial @ values[0]) + download, res.objective, RTOL_EVAL)
-    # the occupation measure of that policy (forward, coopt.stopping) is the MIP's one
+    # the occupation measure of that policy (forward, coopt.dp.stopping) is the MIP's one
     occ = occupation(res.policy.actions(), problem.channel).visits
     reached = res.policy.reached
     assert np.allclose(occ[reached], res.policy.visits[reached], rtol=1e-9, atol=1e-12)
@@ -217,7 +217,7 @@ def test_osla_masks_match_osla_policy(mode, channel):
 
 
 def test_lp_relaxation_is_a_valid_bound_and_fixed_placements_are_exact():
-    """Relaxing z gives a lower bound (maybe strictly lower: see coopt.mip); z fixed gives Phi(M)."""
+    """Relaxing z gives a lower bound (maybe strictly lower: see coopt.mip.formulation); z fixed gives Phi(M)."""
     import pyomo.environ as pyo
 
     inst = tiny.instance(CHAIN4, CHANNELS["finite3"], "last")
@@ -431,7 +431,7 @@ def test_enumeration_refuses_constraints(write_instance, capsys):
 def test_termination_table_covers_pyomo():
     from pyomo.contrib.solver.common.results import TerminationCondition
 
-    from coopt.highs import _TERMINATION
+    from coopt.mip.highs import _TERMINATION
 
     assert set(_TERMINATION) == set(TerminationCondition.__members__)
     assert _TERMINATION["maxTimeLimit"] is Termination.TIME_LIMIT
@@ -458,7 +458,7 @@ def test_time_limit_is_never_optimal():
 
 
 def test_time_limit_without_incumbent_is_no_solution(monkeypatch, write_instance, capsys):
-    import coopt.mip_method as mm
+    import coopt.mip.method as mm
 
     def no_incumbent(model, options=None, solver=None):
         return PlacementResult(Termination.TIME_LIMIT, False, None, 0.5, None, 1.0, 1.0, "HiGHS 1.16.0", None)
@@ -471,7 +471,7 @@ def test_time_limit_without_incumbent_is_no_solution(monkeypatch, write_instance
 
 
 def test_time_limit_with_incumbent_is_reported_not_optimal(monkeypatch, capsys):
-    import coopt.mip_method as mm
+    import coopt.mip.method as mm
 
     real = mm.solve_mip
     calls = []
@@ -487,7 +487,7 @@ def test_time_limit_with_incumbent_is_reported_not_optimal(monkeypatch, capsys):
     monkeypatch.setattr(mm, "solve_mip", stopped)
     got = solve(tiny_qos_instance(), method="mip")
     assert got.solver["termination"] == "time_limit" and got.solver["gap"] == 0.1
-    from coopt.report import solve_report
+    from coopt.report.text import solve_report
 
     assert "NOT proven optimal" in solve_report(got, tiny_qos_instance().profile.layer_names)
 
@@ -495,8 +495,8 @@ def test_time_limit_with_incumbent_is_reported_not_optimal(monkeypatch, capsys):
 @pytest.mark.parametrize("fallback_also_wrong", [False, True])
 def test_a_wrong_optimality_claim_is_caught(fallback_also_wrong, monkeypatch):
     """A run whose bound exceeds an exact LP is re-solved; if that fails too, it is flagged."""
-    import coopt.mip_method as mm
-    from coopt.report import solve_report
+    import coopt.mip.method as mm
+    from coopt.report.text import solve_report
     from coopt.verify import verify
 
     real = mm.solve_mip
@@ -592,7 +592,7 @@ def test_cli_mip_readable_report(capsys):
 
 
 def test_solve_route_does_not_import_pyomo():
-    code = ("import sys; from coopt.cli import main; main(['solve', sys.argv[1], '--json']); "
+    code = ("import sys; from coopt.cli.main import main; main(['solve', sys.argv[1], '--json']); "
             "assert 'pyomo' not in sys.modules, 'pyomo imported'; assert 'highspy' not in sys.modules")
     run = subprocess.run([sys.executable, "-c", code, str(GOLDEN / "golden-finite-last.toml")],
                          capture_output=True, text=True)

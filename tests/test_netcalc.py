@@ -1,4 +1,4 @@
-"""Tests of coopt.netcalc (layer profiles from architectures) and the ``coopt profile`` command.
+"""Tests of coopt.model.netcalc (layer profiles from architectures) and the ``coopt profile`` command.
 
 Known answers: torchvision's published parameter counts (exact) and GFLOPS (rounded,
 so compared with a tolerance); hand-computed MACs, shapes and parameters of small
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from coopt.errors import InstanceError, ProfileError
-from coopt.netcalc import (
+from coopt.model.netcalc import (
     ARCHITECTURES,
     Activation,
     AdaptiveAvgPool2d,
@@ -43,8 +43,8 @@ from coopt.netcalc import (
     shipped_csv_text,
     write_shipped_profiles,
 )
-from coopt.profile_cmd import add_profile_parser, run_profile
-from coopt.profiles import list_profiles, load_profile, mlp_profile, read_profile_csv
+from coopt.cli.profile import add_profile_parser, run_profile
+from coopt.model.profiles import list_profiles, load_profile, mlp_profile, read_profile_csv
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 

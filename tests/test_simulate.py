@@ -1,9 +1,9 @@
-"""Monte Carlo simulation against the exact values (coopt.simulate).
+"""Monte Carlo simulation against the exact values (coopt.sim.simulate).
 
 Every simulated mean must lie within ``Z_TOL`` standard errors of the exact value of
 the same policy; the exact value itself must equal the solver's number for that
 policy. Split-epoch frequencies, waiting slots, latency and energy are checked the
-same way against the occupation measure (coopt.stopping.occupation + results.breakdown),
+same way against the occupation measure (coopt.dp.stopping.occupation + results.breakdown),
 an independent forward computation.
 """
 
@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from coopt import load_instance, prepare, solve
-from coopt.cli import main
+from coopt.cli.main import main
 from coopt.errors import InstanceError
-from coopt.results import breakdown
-from coopt.simulate import BASELINE_KEY, POLICIES, AliasTable, build_policy, simulate
-from coopt.stopping import occupation
+from coopt.dp.results import breakdown
+from coopt.sim.simulate import BASELINE_KEY, POLICIES, AliasTable, build_policy, simulate
+from coopt.dp.stopping import occupation
 
 from .conftest import instance_path
 
@@ -158,8 +158,8 @@ def test_continuous_simulation_matches_quadrature(name: str, policy: str) -> Non
 @pytest.mark.parametrize(("name", "policy"), [("cnn_chain", "optimal"), ("sim-wait-mlp", "static"),
                                               ("sim-wait-mlp", "osla"), ("sim-wait-rayleigh", "full-placement")])
 def test_continuous_thresholds_simulation(name: str, policy: str) -> None:
-    """The rule solved on the law (coopt.continuous) and simulated on it."""
-    from coopt.continuous import continuous_optimal, quadrature_for
+    """The rule solved on the law (coopt.sim.continuous) and simulated on it."""
+    from coopt.sim.continuous import continuous_optimal, quadrature_for
 
     inst, problem, res = solved(name)
     sim = simulate(problem, policy, TASKS, seed=4, continuous=True, thresholds="continuous", solved=res)

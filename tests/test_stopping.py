@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coopt import backward_induction, evaluate_policy, occupation, osla_policy, prepare, solve
-from coopt.costs import wait_allowed
-from coopt.stopping import COMPUTE, STOP, WAIT, tied_or_less
+from coopt.model.costs import wait_allowed
+from coopt.dp.stopping import COMPUTE, STOP, WAIT, tied_or_less
 
 from . import tiny
 
@@ -24,7 +24,7 @@ def independent_values(actions_batch, Y, channel, c_w):
     """Expected task cost of many deterministic policies at once, from the whole chain.
 
     States are (n, k); the policy's transient matrix Q and one-visit cost r give
-    v = (I - Q)^{-1} r. Written without coopt.stopping, so it checks it. Where I - Q is
+    v = (I - Q)^{-1} r. Written without coopt.dp.stopping, so it checks it. Where I - Q is
     singular, the system is restricted to the states reachable from the initial
     distribution: still singular means the task can wait forever (+inf); otherwise
     the trap lies where the task never goes.

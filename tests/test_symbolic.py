@@ -1,4 +1,4 @@
-"""The SymPy derivations (coopt.symbolic) checked symbolically and against the numeric core.
+"""The SymPy derivations (coopt.symbolic.derive) checked symbolically and against the numeric core.
 
 Symbolic checks: each threshold satisfies its defining equation, the waiting pieces
 solve their linear equations and give the indifference identity, the MLP's closed
@@ -18,10 +18,10 @@ import pytest
 import sympy as sp
 
 from coopt import mlp_profile, parse_instance
-from coopt import symbolic as S
-from coopt.api import prepare
-from coopt.costs import wait_allowed
-from coopt.stopping import backward_induction, iid_wait_fixed_point, osla_policy
+from coopt.symbolic import derive as S
+from coopt.model.problem import prepare
+from coopt.model.costs import wait_allowed
+from coopt.dp.stopping import backward_induction, iid_wait_fixed_point, osla_policy
 
 RTOL_THRESHOLD = 1e-9  # same formula, the numeric core subtracts A_n + R_n from G_n (cancellation)
 
@@ -270,7 +270,7 @@ def test_osla_thresholds_match_osla_policy(channel, mode):
 
 @pytest.mark.parametrize("mode", ["never", "last"])
 def test_mlp_thresholds_match_osla_policy_at_every_placement(mode):
-    from coopt.closed_form import evaluate, mlp_shape
+    from coopt.symbolic.closed_form import evaluate, mlp_shape
 
     doc = {**DOC, "channel": CHANNELS["rayleigh"], "wait": {"mode": mode, "slot_s": 0.002}}
     inst = parse_instance(doc)

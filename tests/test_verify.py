@@ -10,7 +10,7 @@ import pytest
 import coopt.api
 import coopt.verify as verify_module
 from coopt import load_instance, solve
-from coopt.cli import main
+from coopt.cli.main import main
 from coopt.errors import InstanceError
 from coopt.verify import verify
 

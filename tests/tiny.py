@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from coopt import Profile, parse_instance
-from coopt.instance import Instance
+from coopt.model.instance import Instance
 
 
 def profile(rows: list[tuple[str, int, int, int]]) -> Profile:

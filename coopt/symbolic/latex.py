@@ -1,6 +1,6 @@
 r"""LaTeX documents of the derivations (``coopt derive``).
 
-Every displayed formula is printed from a SymPy expression of :mod:`coopt.symbolic`
+Every displayed formula is printed from a SymPy expression of :mod:`coopt.symbolic.derive`
 by :func:`to_latex`, and recorded as an :class:`Emitted` pair (the exact LaTeX
 string written into the document, the expression it came from), so that the tests
 parse each one back with SymPy's LaTeX parser and check that it is equivalent.
@@ -12,7 +12,7 @@ Piecewise expressions are typeset as ``cases`` and recorded piece by piece.
 Two kinds of documents:
 
 * :func:`derivation_document`: the general derivations (names in
-  :data:`coopt.symbolic.DERIVATION_NAMES`), with a symbol table;
+  :data:`coopt.symbolic.derive.DERIVATION_NAMES`), with a symbol table;
 * :func:`instance_document`: the same formulas with one instance's numbers
   substituted, its thresholds and :math:`\Phi(M)`.
 
@@ -31,8 +31,8 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
-from . import symbolic as S
-from .instance import Instance
+from coopt.symbolic import derive as S
+from coopt.model.instance import Instance
 
 __all__ = ["Emitted", "Document", "to_latex", "derivation_document", "instance_document", "write_documents"]
 
@@ -65,7 +65,7 @@ class _Printer(LatexPrinter):
 
 
 def to_latex(expr: sp.Basic, names: dict[sp.Basic, str] | None = None) -> str:
-    """LaTeX of ``expr`` in coopt's notation (``names`` adds to :data:`coopt.symbolic.LATEX_NAMES`)."""
+    """LaTeX of ``expr`` in coopt's notation (``names`` adds to :data:`coopt.symbolic.derive.LATEX_NAMES`)."""
     table = dict(S.LATEX_NAMES)
     if names:
         table.update(names)
@@ -222,7 +222,7 @@ def derivation_document(names: list[str] | None = None) -> Document:
     chosen = list(S.DERIVATION_NAMES) if not names else names
     unknown = [x for x in chosen if x not in S.DERIVATION_NAMES]
     if unknown:
-        from .errors import InstanceError
+        from coopt.errors import InstanceError
 
         raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(S.DERIVATION_NAMES)}")
     title = "coopt: derivations" if len(chosen) == len(S.DERIVATION_NAMES) else "coopt: " + ", ".join(chosen)
@@ -287,12 +287,13 @@ def _active(piecewise: sp.Piecewise, values: dict[sp.Basic, float]) -> sp.Basic:
 def instance_document(instance: Instance) -> Document:
     """The derivations with ``instance``'s numbers: constants, thresholds at :math:`M^*`,
     the MLP closed form where it applies, and tables of :math:`\\theta_n` and :math:`\\Phi(M)`."""
-    from .api import prepare, solve
-    from .errors import InstanceError
+    from coopt.dp.enumeration import solve_enumeration
+    from coopt.model.problem import prepare
+    from coopt.errors import InstanceError
 
     problem = prepare(instance)
     costs, channel = problem.costs, problem.channel
-    result = solve(instance)
+    result = solve_enumeration(problem)
     doc = Document(f"coopt: derivation for instance \\texttt{{{_escape(instance.name)}}}")
     num = _Numbers(doc)
     doc.text(CITATION)
@@ -341,7 +342,7 @@ def instance_document(instance: Instance) -> Document:
                  "\\texttt{coopt solve}.")
 
     try:
-        from .closed_form import check_applicable
+        from coopt.symbolic.closed_form import check_applicable
 
         check_applicable(instance.with_rule("osla"))
         mlp_reason = ""
@@ -360,8 +361,8 @@ def instance_document(instance: Instance) -> Document:
 
 def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem, result) -> None:
     """:math:`\\theta_n` at :math:`M^*` with the numbers of each epoch substituted."""
-    from .costs import wait_allowed
-    from .stopping import iid_wait_fixed_point
+    from coopt.model.costs import wait_allowed
+    from coopt.dp.stopping import iid_wait_fixed_point
 
     costs, channel, Y = problem.costs, problem.channel, problem.Y
     m_star = result.placement
@@ -418,8 +419,8 @@ def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem
 
 def _mlp_section(doc: Document, num: _Numbers, instance: Instance) -> None:
     """The MLP closed form with the instance's numbers (rule OSLA)."""
-    from .api import prepare
-    from .closed_form import check_applicable, evaluate
+    from coopt.model.problem import prepare
+    from coopt.symbolic.closed_form import check_applicable, evaluate
 
     inst = instance.with_rule("osla")
     shape = check_applicable(inst)
@@ -509,7 +510,7 @@ def write_documents(out_dir: Path, names: list[str] | None = None, instance_path
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     if instance_path is not None:
-        from .instance import load_instance
+        from coopt.model.instance import load_instance
 
         doc = instance_document(load_instance(instance_path))
         path = out_dir / f"{Path(instance_path).stem}.tex"

@@ -12,7 +12,7 @@ Four figures, one panel per instance (network) in each:
   the top edge, epochs that always stop (:math:`\theta_n = 0`) at the bottom edge. A
   Markov rule is a table per state, not a threshold: its panel marks, per epoch, the
   gains (dB) of the states in which each rule uploads;
-* ``costs``: :math:`\Phi` of every policy (:data:`coopt.simulate.POLICIES`) against
+* ``costs``: :math:`\Phi` of every policy (:data:`coopt.sim.simulate.POLICIES`) against
   ``tasks_per_period`` (log axis, three decades either side of the instance's value)
   and against the mean SNR :math:`10\log_{10}(\rho\,E[h])` (20 dB either side; every
   channel gain is scaled by the same factor). Every point is a full :func:`coopt.solve`
@@ -21,7 +21,7 @@ Four figures, one panel per instance (network) in each:
   differences between competitive policies stay visible (baselines that download many
   layers for few tasks cost orders of magnitude more and leave the panel);
 * ``splits``: the distribution of split epochs of the joint optimum from a Monte Carlo
-  run (:func:`coopt.simulate.simulate`) as bars, the exact probabilities as dots.
+  run (:func:`coopt.sim.simulate.simulate`) as bars, the exact probabilities as dots.
 
 Every builder returns a :class:`matplotlib.figure.Figure` (created without pyplot, so
 nothing global changes and no window opens; saving uses the Agg renderer), whose
@@ -38,11 +38,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from .api import Problem, prepare, solve
-from .instance import Instance
-from .results import SolveResult
-from .simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
-from .stopping import STOP, backward_induction, occupation, osla_policy
+from coopt.api import solve
+from coopt.model.problem import Problem, prepare
+from coopt.model.instance import Instance
+from coopt.dp.results import SolveResult
+from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
+from coopt.dp.stopping import STOP, backward_induction, occupation, osla_policy
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

@@ -1,9 +1,9 @@
 r"""Symbolic derivations of the coopt model (SymPy): thresholds, waiting, OSLA and the
 closed-form placement of the equal-neuron MLP.
 
-This is the only module that imports SymPy at import time; :mod:`coopt.closed_form`,
-:mod:`coopt.latex` and the CLI import it lazily, so ``import coopt`` and the numeric
-core (:mod:`coopt.stopping`, enumeration) never pay for it. Every symbol is declared
+This is the only module that imports SymPy at import time; :mod:`coopt.symbolic.closed_form`,
+:mod:`coopt.symbolic.latex` and the CLI import it lazily, so ``import coopt`` and the numeric
+core (:mod:`coopt.dp.stopping`, enumeration) never pay for it. Every symbol is declared
 once below, with its assumptions and its MODEL.md name; :data:`SYMBOLS` is the symbol
 table the LaTeX documents print. Library code here builds and solves expressions and
 never calls ``simplify()``; numbers are obtained with ``lambdify``.
@@ -31,7 +31,7 @@ more slot's expected saving equals its cost: :math:`c_w = \sum_k p_k
 (Y_n(\theta) - m_k)^+`.
 
 Equal-neuron MLP under OSLA (see :func:`mlp_structure` for the exact structure, and
-:mod:`coopt.closed_form` for the numeric evaluation and the comparison with
+:mod:`coopt.symbolic.closed_form` for the numeric evaluation and the comparison with
 enumeration).
 """
 
@@ -680,7 +680,7 @@ def mlp_best_placement() -> sp.Piecewise:
 
 
 def mlp_fully_connected() -> dict[sp.Symbol, sp.Expr]:
-    """The fully connected MLP of :func:`coopt.profiles.mlp_profile` in these symbols.
+    """The fully connected MLP of :func:`coopt.model.profiles.mlp_profile` in these symbols.
 
     A layer :math:`u \\to v` has :math:`uv` MACs and :math:`uv + v` parameters.
     """

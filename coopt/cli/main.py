@@ -13,23 +13,23 @@ import json
 import sys
 from typing import Sequence
 
-from .errors import CooptError
+from coopt.errors import CooptError
 
 
-def _mip_options(args: argparse.Namespace):  # -> coopt.highs.MipOptions | None
+def _mip_options(args: argparse.Namespace):  # -> coopt.mip.highs.MipOptions | None
     """The MIP options given on the command line (``None`` when none is given)."""
     given = {k: getattr(args, k) for k in ("time_limit", "mip_gap", "threads") if getattr(args, k, None) is not None}
     if not given:
         return None
-    from .highs import MipOptions
+    from coopt.mip.highs import MipOptions
 
     return MipOptions(**given)
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .highs import MipOptions
-    from .instance import load_instance
-    from .verify import verify
+    from coopt.mip.highs import MipOptions
+    from coopt.model.instance import load_instance
+    from coopt.verify import verify
 
     instance = load_instance(args.instance)
     if args.rule:
@@ -42,8 +42,8 @@ def _verify(args: argparse.Namespace) -> int:
 def _derive(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .errors import InstanceError
-    from .latex import write_documents  # imports SymPy
+    from coopt.errors import InstanceError
+    from coopt.symbolic.latex import write_documents  # imports SymPy
 
     if args.instance and args.names:
         raise InstanceError("derive: give derivation NAMEs or --instance, not both")
@@ -55,16 +55,16 @@ def _derive(args: argparse.Namespace) -> int:
 
 
 def _solve(args: argparse.Namespace) -> int:
-    from .api import solve
-    from .instance import load_instance
-    from .report import solve_report
+    from coopt.api import solve
+    from coopt.model.instance import load_instance
+    from coopt.report.text import solve_report
 
     instance = load_instance(args.instance)
     result = solve(instance, rule=args.rule, method=args.method, mip_options=_mip_options(args))
     continuous = None
     if getattr(args, "continuous", False):
-        from .api import prepare
-        from .continuous import continuous_summary
+        from coopt.model.problem import prepare
+        from coopt.sim.continuous import continuous_summary
 
         continuous = continuous_summary(prepare(instance.with_rule(result.rule)), result)
     if args.json:
@@ -75,15 +75,15 @@ def _solve(args: argparse.Namespace) -> int:
     else:
         print(solve_report(result, instance.profile.layer_names))
         if continuous is not None:
-            from .continuous import continuous_report
+            from coopt.sim.continuous import continuous_report
 
             print("\n" + continuous_report(continuous))
     return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .instance import load_instance
-    from .simulate import simulate, simulation_report
+    from coopt.model.instance import load_instance
+    from coopt.sim.simulate import simulate, simulation_report
 
     instance = load_instance(args.instance)
     sim = simulate(instance, args.policy, args.tasks, args.seed, continuous=args.continuous,
@@ -96,8 +96,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import compare, comparison_markdown, comparison_text
-    from .instance import load_instance
+    from coopt.report.compare import compare, comparison_markdown, comparison_text
+    from coopt.model.instance import load_instance
 
     instances = [load_instance(path) for path in args.instances]
     comparisons = [compare(inst, args.tasks, args.seed, progress=None) for inst in instances]
@@ -116,9 +116,9 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from .errors import InstanceError
-    from .figures import make_figures, write_figures
-    from .instance import load_instance
+    from coopt.errors import InstanceError
+    from coopt.report.figures import make_figures, write_figures
+    from coopt.model.instance import load_instance
 
     if args.points < 2:
         raise InstanceError(f"--points = {args.points}: must be an integer >= 2")
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mip_arguments(p)
     p.set_defaults(handler=_verify)
 
-    from .profile_cmd import add_profile_parser, run_profile
+    from coopt.cli.profile import add_profile_parser, run_profile
 
     add_profile_parser(sub).set_defaults(handler=run_profile)
     return parser

@@ -32,7 +32,7 @@ Policies (names as on the command line)
 ``full-placement``  :math:`M = N` with the optimal splitting rule.
 
 Each comes with its exact objective on the quantised channel
-(:func:`~coopt.stopping.evaluate_policy` plus :math:`D(M)/K_\mathrm{tasks}`), which
+(:func:`~coopt.dp.stopping.evaluate_policy` plus :math:`D(M)/K_\mathrm{tasks}`), which
 equals the solver's :math:`\Phi` of that policy; the simulated mean must agree with it
 within its confidence interval.
 
@@ -50,10 +50,10 @@ for an i.i.d. channel does not depend on :math:`h`. The cost of stopping is
   :math:`L^c_n \le L^w_n` for OSLA). This is the policy a device would deploy, run on
   the real channel.
 * ``thresholds="continuous"``: the same rule solved on the continuous law by
-  quadrature (:mod:`coopt.continuous`) at the same placement.
+  quadrature (:mod:`coopt.sim.continuous`) at the same placement.
 
 The exact reference is then the value of that threshold policy on the continuous law
-(:func:`coopt.continuous.evaluate_thresholds`); a policy whose value there is infinite
+(:func:`coopt.sim.continuous.evaluate_thresholds`); a policy whose value there is infinite
 (an upload at every gain at an epoch ``n < N`` on a law whose density does not vanish
 at 0) is refused with :class:`~coopt.errors.InstanceError`.
 
@@ -73,12 +73,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .api import Problem, prepare, solve
-from .costs import wait_allowed
-from .errors import InstanceError
-from .instance import Instance
-from .results import SolveResult
-from .stopping import (
+from coopt.dp.enumeration import solve_enumeration
+from coopt.model.problem import Problem, prepare
+from coopt.model.costs import wait_allowed
+from coopt.errors import InstanceError
+from coopt.model.instance import Instance
+from coopt.dp.results import SolveResult
+from coopt.dp.stopping import (
     COMPUTE,
     STOP,
     WAIT,
@@ -204,7 +205,7 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
     check_policy(name)
     inst = problem.instance
     if solved is None:
-        solved = solve(inst, rule="optimal")
+        solved = solve_enumeration(prepare(inst.with_rule("optimal")))
     if solved.rule != "optimal":
         raise InstanceError("build_policy: needs the result of rule 'optimal' (placement M* of the optimal rule)")
     costs, channel, Y = problem.costs, problem.channel, problem.Y
@@ -252,12 +253,12 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
 
 
 def continuous_threshold_policy(problem: Problem, policy: SimPolicy, source: str = "quantised"):
-    """The :class:`~coopt.continuous.ThresholdPolicy` a policy plays on the continuous law.
+    """The :class:`~coopt.sim.continuous.ThresholdPolicy` a policy plays on the continuous law.
 
     ``source = "quantised"``: the solver's thresholds and continuation;
     ``"continuous"``: the same rule solved on the continuous law at the same placement.
     """
-    from .continuous import (
+    from coopt.sim.continuous import (
         ThresholdPolicy,
         continuous_optimal,
         continuous_osla,
@@ -479,7 +480,7 @@ class Simulation:
     ``n``; ``parts`` holds the mean cost parts (``local``, ``upload``, ``edge``,
     ``waiting``, ``download_amortised``; they add up to ``mean``) and the mean
     physical totals per task ``latency_s`` and ``energy_j`` (download excluded, as in
-    :class:`~coopt.results.Breakdown`); ``part_errors`` their standard errors (and that
+    :class:`~coopt.dp.results.Breakdown`); ``part_errors`` their standard errors (and that
     of ``mean_wait_slots`` under ``wait_slots``). ``exact`` is the policy's exact
     objective on the channel simulated (an infinite one is refused before simulating).
     """
@@ -658,7 +659,7 @@ def simulate(
         blocks = run_table(pol.actions, ch.initial, ch.transition, tasks, rng, progress)
         stops = [(n, ch.gains[states], waits) for n, states, waits in blocks]
         return _summarise(problem, pol, tasks, seed, "quantised", None, pol.objective, stops, None)
-    from .continuous import evaluate_thresholds
+    from coopt.sim.continuous import evaluate_thresholds
 
     quad, tp = continuous_threshold_policy(problem, pol, thresholds)
     who = f"policy {policy!r} (placement M = {pol.placement}, {thresholds} thresholds)"

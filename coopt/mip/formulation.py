@@ -1,6 +1,6 @@
 r"""The joint placement-and-splitting MIP of MODEL.md section 5, as a Pyomo model.
 
-:func:`build_placement_model` is a pure builder (no solver inside; :mod:`coopt.highs`
+:func:`build_placement_model` is a pure builder (no solver inside; :mod:`coopt.mip.highs`
 solves). The numbers it needs are computed first, in plain NumPy, by
 :func:`placement_data`; :func:`objective_from_values` and :func:`flow_residual`
 recompute the objective and every balance row from variable values, without Pyomo,
@@ -47,7 +47,7 @@ Objective (scaled by a constant, see :attr:`MipData.scale`)::
     Phi = sum_{n,k} Y_n(k) (x[n,k,S] + y[n,k,S]) + c_w sum (x[.,.,W] + y[.,.,W])
           + sum_M z_M D(M) / K_tasks
 
-QoS rows (:mod:`coopt.constraints`): :math:`\sum \ell_n(k)(x+y)_{n,k,S} + \tau \sum
+QoS rows (:mod:`coopt.dp.constraints`): :math:`\sum \ell_n(k)(x+y)_{n,k,S} + \tau \sum
 (x+y)_{W} \le` ``max_latency_s`` and the same with :math:`\epsilon` and
 :math:`P_{idle}\tau` for ``max_energy_j``.
 
@@ -98,12 +98,12 @@ import numpy as np
 import pyomo.environ as pyo
 from numpy.typing import NDArray
 
-from .api import Problem, prepare
-from .channel import Channel
-from .constraints import QoS, parse_constraints, physical_parts
-from .costs import wait_allowed
-from .instance import Instance
-from .stopping import (
+from coopt.model.problem import Problem, prepare
+from coopt.model.channel import Channel
+from coopt.dp.constraints import QoS, parse_constraints, physical_parts
+from coopt.model.costs import wait_allowed
+from coopt.model.instance import Instance
+from coopt.dp.stopping import (
     COMPUTE,
     STOP,
     WAIT,
@@ -243,7 +243,7 @@ def placement_data(
     Parameters
     ----------
     problem : Problem
-        From :func:`coopt.api.prepare`.
+        From :func:`coopt.model.problem.prepare`.
     placements : list of int, optional
         A subset of the feasible placements (a prefix ``0..Mbar`` is not required, but
         epochs run to its largest element); default: all feasible placements.
@@ -338,7 +338,7 @@ def build_placement_model(
     ----------
     instance : Instance or Problem
         An instance (its cost model and channel are derived here) or a prepared
-        :class:`~coopt.api.Problem`.
+        :class:`~coopt.model.problem.Problem`.
     channel : Channel, optional
         The finite channel to use with an :class:`Instance` (default: its quantised
         ``[channel]``); must be omitted with a Problem.

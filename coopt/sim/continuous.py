@@ -77,14 +77,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import integrate, optimize, special, stats
 
-from .costs import CostModel, wait_allowed
-from .errors import InstanceError
-from .instance import ChannelSpec
-from .stopping import COMPUTE, STOP, WAIT, thresholds_from, tied_or_less
+from coopt.model.costs import CostModel, wait_allowed
+from coopt.errors import InstanceError
+from coopt.model.instance import ChannelSpec
+from coopt.dp.stopping import COMPUTE, STOP, WAIT, thresholds_from, tied_or_less
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import Problem
-    from .results import SolveResult
+    from coopt.model.problem import Problem
+    from coopt.dp.results import SolveResult
 
 QUAD_RTOL = 1e-12
 QUAD_LIMIT = 400
@@ -317,8 +317,8 @@ class ThresholdPolicy:
         ``(M + 1,)``: stop at epoch ``n`` iff :math:`h_n \\ge \\theta_n` (``0``: always,
         ``inf``: never).
     continuation : NDArray[np.int8]
-        ``(M + 1,)``: the action when :math:`h_n < \\theta_n`, :data:`~coopt.stopping.COMPUTE`
-        or :data:`~coopt.stopping.WAIT` (:data:`~coopt.stopping.STOP` where
+        ``(M + 1,)``: the action when :math:`h_n < \\theta_n`, :data:`~coopt.dp.stopping.COMPUTE`
+        or :data:`~coopt.dp.stopping.WAIT` (:data:`~coopt.dp.stopping.STOP` where
         :math:`\\theta_n = 0`).
     """
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ProfileError
+from coopt.errors import ProfileError
 
 REQUIRED_COLUMNS = ("name", "macs", "out_elems", "params")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .instance import Instance
+from coopt.model.instance import Instance
 
 LN2 = math.log(2.0)
 
@@ -146,3 +146,8 @@ def wait_allowed(mode: str, horizon: int, n_layers: int) -> NDArray[np.bool_]:
     elif mode == "any":
         allowed[: min(horizon, n_layers - 1) + 1] = True
     return allowed
+
+
+def feasible_placements(costs: CostModel, memory_bits: float) -> list[int]:
+    """Placements :math:`M` with :math:`\\sum_{i\\le M} s_i \\le S_{max}` (always contains 0)."""
+    return [m for m in range(costs.n_layers + 1) if costs.memory_bits[m] <= memory_bits]

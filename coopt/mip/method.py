@@ -2,14 +2,14 @@ r"""``method = "mip"``: the joint problem solved as one MIP, reported like enume
 
 Steps (every number below comes from HiGHS unless said otherwise):
 
-1. Build :func:`coopt.mip.build_placement_model` (with the instance's QoS bounds) and
-   solve it (:func:`coopt.highs.solve_mip`). Infeasible QoS bounds raise
+1. Build :func:`coopt.mip.formulation.build_placement_model` (with the instance's QoS bounds) and
+   solve it (:func:`coopt.mip.highs.solve_mip`). Infeasible QoS bounds raise
    :class:`~coopt.errors.NoSolutionError` naming the smallest achievable expected
    latency (or energy), computed by backward induction on that physical part alone.
 2. ``by_placement``: the same model with :math:`z` fixed to each feasible :math:`M` (an
    LP each, warm persistent solver); under QoS bounds, placements that cannot meet
    them are left out. :math:`M^*` is the argmin by MODEL.md's rule (ties within the
-   relative ``1e-12`` of :func:`coopt.stopping.tied_or_less` go to the smaller
+   relative ``1e-12`` of :func:`coopt.dp.stopping.tied_or_less` go to the smaller
    :math:`M`), which resolves exact ties the MIP's own choice cannot see.
    ``solver.certified`` says whether the MIP's proven bound confirms this optimum
    (:func:`_certified`); if HiGHS claimed optimality but an exact LP beats its bound,
@@ -21,18 +21,18 @@ Steps (every number below comes from HiGHS unless said otherwise):
    * rule ``optimal``, no QoS bounds: one more LP at :math:`M^*` with unit mass
      entering every (epoch, state), so that its policy is optimal from *every* state,
      not only from the reached ones. Its exact values :math:`V` (policy evaluation,
-     :func:`coopt.stopping.evaluate_policy`) give :math:`C_n = E[V_{n+1}]`,
+     :func:`coopt.dp.stopping.evaluate_policy`) give :math:`C_n = E[V_{n+1}]`,
      :math:`\bar W_n = E[V_n]`, the decisions by MODEL.md's tie order and the
      thresholds :math:`\theta_n` from :math:`G_n = \min(C_n, c_w + \bar W_n)`, so that the
      JSON can be diffed against enumeration;
-   * rule ``osla``: the rule's own table (:func:`coopt.stopping.osla_policy`): the MIP
+   * rule ``osla``: the rule's own table (:func:`coopt.dp.stopping.osla_policy`): the MIP
      chose the placement, the rule fixes the policy;
    * with QoS bounds: the (possibly randomised) policy of the LP at :math:`M^*`; its
      ``decisions`` are the most likely actions, the randomised states are listed in
      ``solver.randomised_decisions``, and there are no thresholds.
 
 4. The expected cost parts come from the LP's occupation measure at :math:`M^*`; the
-   baselines are those of the DP route (:func:`coopt.placement.baselines`), which
+   baselines are those of the DP route (:func:`coopt.dp.placement.baselines`), which
    ignore QoS bounds.
 """
 
@@ -46,8 +46,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .api import Problem, assemble_result
-from .constraints import (
+from coopt.dp.results import assemble_result
+from coopt.model.problem import Problem
+from coopt.dp.constraints import (
     LagrangianBound,
     QoS,
     lagrangian_bound,
@@ -55,9 +56,9 @@ from .constraints import (
     randomised_expectations,
     smallest_achievable,
 )
-from .costs import wait_allowed
-from .errors import NoSolutionError
-from .highs import (
+from coopt.model.costs import wait_allowed
+from coopt.errors import NoSolutionError
+from coopt.mip.highs import (
     MipOptions,
     PlacementResult,
     Termination,
@@ -65,7 +66,7 @@ from .highs import (
     solve_fixed,
     solve_mip,
 )
-from .mip import (
+from coopt.mip.formulation import (
     MipData,
     build_placement_model,
     expectations_from_values,
@@ -73,9 +74,9 @@ from .mip import (
     model_size,
     objective_from_values,
 )
-from .placement import PlacementValue, argmin_placement, enumerate_placements
-from .results import SolveResult
-from .stopping import (
+from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_placements
+from coopt.dp.results import SolveResult
+from coopt.dp.stopping import (
     ACTION_NAMES,
     Occupation,
     StoppingSolution,

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .channel import Channel
-from .costs import CostModel, wait_allowed
-from .fast import PolicyMap, solve_all
-from .stopping import (
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel, wait_allowed
+from coopt.dp.fast import PolicyMap, solve_all
+from coopt.dp.stopping import (
     StoppingSolution,
     backward_induction,
     iid_wait_fixed_point,
@@ -74,11 +74,6 @@ def solve_splitting(Y: NDArray[np.float64], channel: Channel, horizon: int, mode
     return solver(Y, channel, horizon, mode, costs)
 
 
-def feasible_placements(costs: CostModel, memory_bits: float) -> list[int]:
-    """Placements :math:`M` with :math:`\\sum_{i\\le M} s_i \\le S_{max}` (always contains 0)."""
-    return [m for m in range(costs.n_layers + 1) if costs.memory_bits[m] <= memory_bits]
-
-
 def argmin_placement(values: list[PlacementValue]) -> PlacementValue:
     """The smallest-objective placement; ties (relative tolerance) go to the smaller ``M``."""
     best = values[0]
@@ -104,10 +99,10 @@ def enumerate_placements(
 ) -> tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]:
     """:math:`\\Phi(M)` for every placement in ``placements`` and the policies behind it.
 
-    ``method``: ``"reference"`` solves each placement with :mod:`coopt.stopping` (the
+    ``method``: ``"reference"`` solves each placement with :mod:`coopt.dp.stopping` (the
     straightforward recursion, kept as the oracle that tests compare against). The
-    default ``"auto"`` (and ``"model"``, ``"table"``, see :func:`coopt.fast.solve_all`)
-    solves every placement of an i.i.d. channel in one sweep of :mod:`coopt.fast`, with
+    default ``"auto"`` (and ``"model"``, ``"table"``, see :func:`coopt.dp.fast.solve_all`)
+    solves every placement of an i.i.d. channel in one sweep of :mod:`coopt.dp.fast`, with
     identical decisions and values equal to rounding; the policies are then built on
     first access. Markov channels always use the reference.
     """

@@ -2,7 +2,7 @@ r"""Every placement at once: exact backward induction and exact OSLA values for 
 
 The placement oracle of MODEL.md section 5 needs :math:`J(M)` for every horizon
 :math:`M = 0..N`. Solving the :math:`N + 1` stopping problems one by one with
-:func:`coopt.stopping.backward_induction` costs :math:`O(N^2 K)`. For an i.i.d.
+:func:`coopt.dp.stopping.backward_induction` costs :math:`O(N^2 K)`. For an i.i.d.
 channel this module gets all of them from one backward sweep over the epochs. It is
 exact: it evaluates the same piecewise-linear functions as the reference, through
 prefix sums instead of full dot products (values agree to rounding, decisions
@@ -55,7 +55,7 @@ stop, the root is :math:`W_t = (S_n[t] + c_w \bar Q[t]) / Q[t]`, and
 :math:`W_{t+1} < W_t` exactly when :math:`z_{n,t} < c_w + W_t`, a predicate that holds
 below the root's piece and fails from it on; a binary search over :math:`t` finds the
 piece, i.e. :math:`\min_t W_t`, the formula of
-:func:`coopt.stopping.iid_wait_fixed_point`. The sweep runs :math:`n = N, \dots, 0`
+:func:`coopt.dp.stopping.iid_wait_fixed_point`. The sweep runs :math:`n = N, \dots, 0`
 and keeps one scalar per horizon:
 
 .. math::
@@ -83,7 +83,7 @@ stops or waits against :math:`L^w_M` alone, or must stop.
 
 Ties
 ----
-Decisions follow :func:`coopt.stopping.tied_or_less`: the predicate is monotone, so a
+Decisions follow :func:`coopt.dp.stopping.tied_or_less`: the predicate is monotone, so a
 stop set is a prefix of the sorted row; its length is found by binary search with a
 band of :math:`4 \cdot` ``TIE_RTOL`` around the threshold, whose few entries (if any)
 are checked with ``tied_or_less`` itself on the exact stop costs. Values of the
@@ -98,12 +98,12 @@ Cost
 memory :math:`O(K + N^2)`. ``method="table"`` adds :math:`O(NK)` for the prefix sums,
 in row blocks of about ``BLOCK_ELEMENTS`` numbers. Both record :math:`e^{(M)}_n` for
 all :math:`n \le M` (``8 (N+1)^2`` bytes per rule), from which
-:meth:`AllPlacements.policy` builds the full :class:`~coopt.stopping.StoppingSolution`
+:meth:`AllPlacements.policy` builds the full :class:`~coopt.dp.stopping.StoppingSolution`
 of any one horizon in :math:`O(MK)` vectorised work, with the reference's decisions
 and thresholds.
 
 Markov channels are not handled here (their continuation values are vectors, not
-scalars); :mod:`coopt.placement` solves them per horizon with the reference code.
+scalars); :mod:`coopt.dp.placement` solves them per horizon with the reference code.
 This module uses NumPy only.
 """
 
@@ -115,9 +115,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .channel import Channel
-from .costs import CostModel, wait_allowed
-from .stopping import (
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel, wait_allowed
+from coopt.dp.stopping import (
     COMPUTE,
     STOP,
     TIE_RTOL,
@@ -295,7 +295,7 @@ def solve_all(
         ``"model"``: the rank-one form of MODEL.md's stop cost; ``"table"``: any table
         ``Y``; ``"auto"``: ``"model"`` when ``Y`` is ``None`` or equals
         ``costs.stop_cost(channel.gains)`` exactly (an :math:`O(NK)` comparison),
-        ``"table"`` otherwise (e.g. the Lagrangian tables of :mod:`coopt.constraints`).
+        ``"table"`` otherwise (e.g. the Lagrangian tables of :mod:`coopt.dp.constraints`).
 
     Returns
     -------

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .channel import Channel
-from .costs import CostModel
-from .placement import Baseline, PlacementValue
-from .stopping import ACTION_NAMES, STOP, WAIT, Occupation, StoppingSolution
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel
+from coopt.model.problem import Problem
+from coopt.dp.placement import Baseline, PlacementValue, baselines
+from coopt.dp.stopping import ACTION_NAMES, STOP, WAIT, Occupation, StoppingSolution
 
 
 @dataclass(frozen=True)
@@ -184,3 +186,39 @@ def thresholds_db(thresholds: NDArray[np.float64]) -> list[float]:
     """Thresholds in dB (``-inf`` for 0, ``+inf`` for never)."""
     with np.errstate(divide="ignore"):
         return [float(x) for x in 10.0 * np.log10(thresholds)]
+
+
+def assemble_result(
+    problem: Problem,
+    *,
+    method: str,
+    values: list[PlacementValue],
+    best: PlacementValue,
+    policy: StoppingSolution,
+    occ: Occupation,
+    osla_values: list[PlacementValue],
+    optimal_values: Mapping[int, float] | None = None,
+    solver: dict[str, Any] | None = None,
+) -> SolveResult:
+    """The :class:`SolveResult` of any method: its :math:`\\Phi(M)` values, the chosen
+    placement ``best`` with its policy and occupation measure, plus the expected cost
+    parts and the baselines (from :math:`\\Phi_{OSLA}` and known :math:`J^*` values)."""
+    inst, costs, channel = problem.instance, problem.costs, problem.channel
+    k_tasks = inst.placement.tasks_per_period
+    return SolveResult(
+        instance_name=inst.name,
+        placement=best.placement,
+        objective=best.objective,
+        task_cost=best.task_cost,
+        download_cost=best.download_cost,
+        rule=inst.placement.rule,
+        method=method,
+        wait_mode=inst.wait.mode,
+        tasks_per_period=k_tasks,
+        by_placement=tuple(values),
+        policy=policy,
+        breakdown=breakdown(occ, channel, costs, best.download_cost, k_tasks),
+        baselines=baselines(problem.Y, channel, inst.wait.mode, costs, problem.placements, k_tasks, osla_values, optimal_values),
+        channel=channel,
+        solver=solver or {},
+    )

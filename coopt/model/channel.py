@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InstanceError
-from .instance import ChannelSpec
+from coopt.errors import InstanceError
+from coopt.model.instance import ChannelSpec
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .channel import Channel
-from .costs import CostModel, wait_allowed
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel, wait_allowed
 
 STOP, COMPUTE, WAIT = 0, 1, 2
 ACTION_NAMES = ("stop", "compute", "wait")

@@ -6,11 +6,11 @@ An instance may carry an optional table::
     max_latency_s = 0.05     # bound on the expected task latency  E[latency] (s)
     max_energy_j  = 0.002    # bound on the expected device energy E[energy] per task (J)
 
-Only the mixed-integer program (``--method mip``, :mod:`coopt.mip`) can impose them:
+Only the mixed-integer program (``--method mip``, :mod:`coopt.mip.formulation`) can impose them:
 they are linear in the occupation measure but not separable over epochs, so backward
 induction cannot. With a binding bound the optimal policy may randomise.
 
-Physical parts (the same as :func:`coopt.results.breakdown`): stopping at epoch
+Physical parts (the same as :func:`coopt.dp.results.breakdown`): stopping at epoch
 :math:`n` in state :math:`k` costs the latency
 
 .. math:: \ell_n(k) = t^{loc}_n + d_n / r(g_k) + t^{edge}_n \quad (\text{no upload at } n = N)
@@ -52,12 +52,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .channel import Channel
-from .costs import CostModel
-from .errors import InstanceError
-from .placement import argmin_placement, enumerate_placements
-from .results import breakdown
-from .stopping import evaluate_randomised_policy, occupation
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel
+from coopt.errors import InstanceError
+from coopt.dp.placement import argmin_placement, enumerate_placements
+from coopt.dp.results import breakdown
+from coopt.dp.stopping import evaluate_randomised_policy, occupation
 
 KEYS = ("max_latency_s", "max_energy_j")
 UNITS = {"max_latency_s": "s", "max_energy_j": "J"}

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import InstanceError
-from .profiles import Profile, load_profile
+from coopt.errors import InstanceError
+from coopt.model.profiles import Profile, load_profile
 
 LAWS = ("rayleigh", "nakagami", "rician", "finite", "markov")
 WAIT_MODES = ("never", "last", "any")

@@ -1,6 +1,6 @@
 """The one module that calls HiGHS, through Pyomo's solver layer (``pyomo.contrib.solver``).
 
-:func:`solve_mip` solves a model from :func:`coopt.mip.build_placement_model` and
+:func:`solve_mip` solves a model from :func:`coopt.mip.formulation.build_placement_model` and
 returns a frozen :class:`PlacementResult` that keeps *why HiGHS stopped*
 (:class:`Termination`) apart from *whether a solution exists* (``has_solution``). A
 time limit is reported as ``time_limit`` with or without an incumbent, never as
@@ -19,8 +19,8 @@ primal, dual and integrality tolerances of 1e-9 for the MIP (defaults 1e-7, 1e-7
 moved one LP objective of data/resnet50.toml by 1.5e-9; the MIP's branch and bound is
 less reliable at 1e-10), and absolute gap 0 (default 1e-6, which is large against costs
 of order 1e-3); the model's objective is scaled to order one
-(:attr:`coopt.mip.MipData.scale`). See :data:`PRIMARY_OPTIONS` for the search settings.
-A solver's claim of optimality is not taken on trust: :mod:`coopt.mip_method` checks
+(:attr:`coopt.mip.formulation.MipData.scale`). See :data:`PRIMARY_OPTIONS` for the search settings.
+A solver's claim of optimality is not taken on trust: :mod:`coopt.mip.method` checks
 the proven bound against an exact LP of every placement and re-solves with
 :data:`FALLBACK_OPTIONS` when they disagree.
 
@@ -36,12 +36,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InstanceError, SolverUnavailableError
+from coopt.errors import InstanceError, SolverUnavailableError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyomo.environ as pyo
 
-    from .mip import MipSolution, PolicyTable
+    from coopt.mip.formulation import MipSolution, PolicyTable
 
 MIP_TOLERANCE = 1e-9
 LP_TOLERANCE = 1e-10
@@ -235,7 +235,7 @@ def solver_version(opt: Any) -> str:
 def _run(
     model: pyo.ConcreteModel, options: MipOptions, opt: Any, tolerance: float, settings: dict[str, Any]
 ) -> PlacementResult:
-    from .mip import policy_table, read_solution
+    from coopt.mip.formulation import policy_table, read_solution
 
     d = model.coopt_data
     start = time.perf_counter()
@@ -294,7 +294,7 @@ def solve_mip(
     Parameters
     ----------
     model : pyomo.environ.ConcreteModel
-        From :func:`coopt.mip.build_placement_model`.
+        From :func:`coopt.mip.formulation.build_placement_model`.
     options : MipOptions, optional
         Time limit, relative gap, threads.
     solver : optional

@@ -1,9 +1,9 @@
 """Every policy of an instance side by side: exact cost, simulated cost, saving.
 
-For each policy of :data:`coopt.simulate.POLICIES` (the joint optimum, OSLA and the
+For each policy of :data:`coopt.sim.simulate.POLICIES` (the joint optimum, OSLA and the
 baselines of MODEL.md section 6) the comparison holds its placement, its exact
 objective :math:`\\Phi` on the quantised channel (the solver's number), a Monte Carlo
-estimate with its 95 % interval (:func:`coopt.simulate.simulate`, same seed for every
+estimate with its 95 % interval (:func:`coopt.sim.simulate.simulate`, same seed for every
 policy) and the **saving of the joint optimum over it**,
 
 .. math::  100\\,(\\Phi_\\text{policy} - \\Phi^*) / \\Phi_\\text{policy} \\;\\%,
@@ -19,9 +19,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .api import prepare, solve
-from .instance import Instance
-from .simulate import BASELINE_KEY, POLICIES, Simulation, simulate
+from coopt.api import solve
+from coopt.model.problem import prepare
+from coopt.model.instance import Instance
+from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, simulate
 
 LABELS = {
     "optimal": "joint optimum",

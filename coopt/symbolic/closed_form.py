@@ -1,7 +1,7 @@
 r"""The closed-form placement of the equal-neuron MLP under OSLA (MODEL.md section 5).
 
 ``coopt solve --method closed-form`` and ``solve(instance, method="closed-form")``
-land here. The formulas are the SymPy derivations of :mod:`coopt.symbolic`, turned
+land here. The formulas are the SymPy derivations of :mod:`coopt.symbolic.derive`, turned
 into numbers with ``lambdify``; enumeration (``method="enumeration"``, rule ``osla``)
 is the oracle they are tested against, decision for decision.
 
@@ -9,12 +9,12 @@ Which networks
 --------------
 The network must have :math:`N = H + 1 \ge 2` layers, layers :math:`2..H` identical
 (same ``macs``, ``out_elems``, ``params``) and layer 1's output as large as theirs:
-the equal-neuron MLP of :func:`coopt.profiles.mlp_profile`, detected from the
+the equal-neuron MLP of :func:`coopt.model.profiles.mlp_profile`, detected from the
 profile's arrays, not from its name. Layer 1 and the output layer may be anything.
 The channel must be i.i.d. and ``wait.mode`` ``never`` or ``last`` (no waiting before
 the last placed epoch, so the stopping epoch is a truncated geometric variable).
 
-Structure (derived in :class:`coopt.symbolic.MlpStructure`)
+Structure (derived in :class:`coopt.symbolic.derive.MlpStructure`)
 -----------------------------------------------------------
 OSLA's threshold is :math:`\theta_0` at epoch 0, one constant :math:`\theta_h` at
 epochs :math:`1..H-1` (each compares a hidden feature with the next hidden feature),
@@ -61,14 +61,15 @@ import sympy as sp
 from numpy.typing import NDArray
 from sympy.codegen.cfunctions import expm1
 
-from . import symbolic as S
-from .api import Problem, assemble_result
-from .errors import InstanceError
-from .instance import Instance
-from .placement import PlacementValue, argmin_placement
-from .profiles import Profile
-from .results import SolveResult
-from .stopping import (
+from coopt.symbolic import derive as S
+from coopt.dp.results import assemble_result
+from coopt.model.problem import Problem
+from coopt.errors import InstanceError
+from coopt.model.instance import Instance
+from coopt.dp.placement import PlacementValue, argmin_placement
+from coopt.model.profiles import Profile
+from coopt.dp.results import SolveResult
+from coopt.dp.stopping import (
     COMPUTE,
     STOP,
     WAIT,
@@ -83,7 +84,7 @@ WAIT_MODES = ("never", "last")
 
 @dataclass(frozen=True)
 class MlpShape:
-    """Per-layer numbers of an equal-neuron MLP profile (the symbols of :mod:`coopt.symbolic`)."""
+    """Per-layer numbers of an equal-neuron MLP profile (the symbols of :mod:`coopt.symbolic.derive`)."""
 
     hidden_layers: int
     macs_first: int
@@ -179,7 +180,7 @@ def _is_power_of_two_minus_one(e: sp.Basic) -> bool:
 
 def _numeric_form(expr: sp.Basic) -> sp.Basic:
     """``2**x - 1`` as ``expm1(x log 2)``: the same number without cancellation for small ``x``
-    (as :func:`coopt.stopping.thresholds_from` computes it)."""
+    (as :func:`coopt.dp.stopping.thresholds_from` computes it)."""
 
     def to_expm1(e: sp.Add) -> sp.Basic:
         (power,) = [t for t in e.args if isinstance(t, sp.Pow)]

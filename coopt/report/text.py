@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .results import SolveResult, thresholds_db
-from .stopping import ACTION_NAMES
+from coopt.dp.results import SolveResult, thresholds_db
+from coopt.dp.stopping import ACTION_NAMES
 
 BASELINE_LABELS = {
     "edge_only": "edge-only",

@@ -1,0 +1,38 @@
+"""The enumeration oracle (MODEL.md section 5): every feasible placement solved exactly,
+then the argmin, with the baselines of section 6."""
+
+from __future__ import annotations
+
+from coopt.dp.constraints import reject_constraints
+from coopt.dp.placement import argmin_placement, enumerate_rules
+from coopt.dp.results import SolveResult, assemble_result
+from coopt.dp.stopping import occupation
+from coopt.model.problem import Problem
+
+
+def solve_enumeration(problem: Problem) -> SolveResult:
+    """The enumeration oracle of MODEL.md section 5, with the baselines of section 6."""
+    reject_constraints(problem.instance.extra, "enumeration")
+    inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
+    rule, mode = inst.placement.rule, inst.wait.mode
+    k_tasks = inst.placement.tasks_per_period
+    placements = problem.placements
+    # An i.i.d. channel gets both rules from one sweep of coopt.dp.fast, which uses the
+    # rank-one form of Y = costs.stop_cost(gains) (prepare() built it so); J* feeds the baselines.
+    rules = ("optimal", "osla") if rule == "optimal" or channel.transition is None else ("osla",)
+    by_rule = enumerate_rules(Y, channel, mode, costs, rules, placements, k_tasks, method="model")
+    values, policies = by_rule[rule]
+    osla_values = by_rule["osla"][0]
+    optimal_values = {v.placement: v.task_cost for v in by_rule["optimal"][0]} if "optimal" in by_rule else {}
+    best = argmin_placement(values)
+    policy = policies[best.placement]
+    return assemble_result(
+        problem,
+        method="enumeration",
+        values=values,
+        best=best,
+        policy=policy,
+        occ=occupation(policy.actions, channel),
+        osla_values=osla_values,
+        optimal_values=optimal_values,
+    )

@@ -1,0 +1,36 @@
+"""The numbers every method starts from: an instance with its cost model, its finite
+channel and the stop-cost table ``Y[n, k]`` (MODEL.md sections 2 and 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from coopt.model.channel import Channel, build_channel
+from coopt.model.costs import CostModel, cost_model, feasible_placements
+from coopt.model.instance import Instance
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """An instance with its derived numbers: the cost model, the finite channel and
+    the stop-cost table ``Y`` of shape ``(N + 1, K)``."""
+
+    instance: Instance
+    costs: CostModel
+    channel: Channel
+    Y: NDArray[np.float64]
+
+    @property
+    def placements(self) -> list[int]:
+        """Feasible placements under the memory limit."""
+        return feasible_placements(self.costs, self.instance.placement.memory_bits)
+
+
+def prepare(instance: Instance, states: int | None = None) -> Problem:
+    """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``."""
+    costs = cost_model(instance)
+    channel = build_channel(instance.channel, states)
+    return Problem(instance, costs, channel, costs.stop_cost(channel.gains))
