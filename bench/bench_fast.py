@@ -37,17 +37,17 @@ import sys
 import time
 import tracemalloc
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
 from coopt import parse_instance
-from coopt.model.problem import Problem, prepare
 from coopt.dp.fast import solve_all
 from coopt.dp.placement import argmin_placement, enumerate_rules
-
-from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
+from coopt.model.problem import Problem, prepare
 
 RTOL_DP = 1e-12
 RTOL_MIP = 1e-9
@@ -102,7 +102,9 @@ def fast_values(problem: Problem, mode: str, rules: tuple[str, ...], method: str
     return {r: tables[r].values for r in rules}
 
 
-def reference_values(problem: Problem, mode: str, rules: tuple[str, ...], horizons: list[int] | None = None) -> dict[str, np.ndarray]:
+def reference_values(
+    problem: Problem, mode: str, rules: tuple[str, ...], horizons: list[int] | None = None
+) -> dict[str, np.ndarray]:
     placements = list(range(problem.costs.n_layers + 1)) if horizons is None else horizons
     by_rule = enumerate_rules(
         problem.Y, problem.channel, mode, problem.costs, rules, placements, 1.0, method="reference"
@@ -163,8 +165,8 @@ def quantecon_values(problem: Problem) -> np.ndarray:
 
 
 def mip_objective(problem: Problem, time_limit: float) -> tuple[float | None, int | None, str]:
-    from coopt.mip.highs import MipOptions, solve_mip
     from coopt.mip.formulation import build_placement_model
+    from coopt.mip.highs import MipOptions, solve_mip
 
     res = solve_mip(build_placement_model(problem), MipOptions(time_limit=time_limit))
     return res.objective, res.placement, res.termination.value
@@ -172,8 +174,8 @@ def mip_objective(problem: Problem, time_limit: float) -> tuple[float | None, in
 
 def mip_available() -> bool:
     try:
+        import coopt.mip.formulation
         import coopt.mip.highs  # noqa: F401
-        import coopt.mip.formulation  # noqa: F401
     except ImportError:
         return False
     return True
@@ -195,8 +197,10 @@ def table_one(sizes: list[tuple[int, int]], budget: float, mip_max: tuple[int, i
     warm = make_problem(3, 4, mode)
     quantecon_value(warm.Y, warm.channel.probs, 3)
     print(f"Table 1: wait mode {mode}, rule optimal, every placement M = 0..N; medians; i.i.d. Rayleigh")
-    print(f"{'N':>5} {'K':>6} {'floor':>10} {'fast':>10} {'fast/floor':>10} {'table':>10} {'reference':>10} "
-          f"{'ref/fast':>9} {'quantecon':>10} {'qe/fast':>9} {'MIP':>10} {'MIP/fast':>9}  checks")
+    print(
+        f"{'N':>5} {'K':>6} {'floor':>10} {'fast':>10} {'fast/floor':>10} {'table':>10} {'reference':>10} "
+        f"{'ref/fast':>9} {'quantecon':>10} {'qe/fast':>9} {'MIP':>10} {'MIP/fast':>9}  checks"
+    )
     rows = []
     for n, k in sizes:
         problem = make_problem(n, k, mode)
@@ -238,8 +242,17 @@ def table_one(sizes: list[tuple[int, int]], budget: float, mip_max: tuple[int, i
             t0 = time.perf_counter()
             obj, m_mip, status = mip_objective(problem, budget)
             row["mip"] = time.perf_counter() - t0
-            best = argmin_placement(enumerate_rules(problem.Y, problem.channel, mode, problem.costs, ("optimal",),
-                                                    problem.placements, problem.instance.placement.tasks_per_period)["optimal"][0])
+            best = argmin_placement(
+                enumerate_rules(
+                    problem.Y,
+                    problem.channel,
+                    mode,
+                    problem.costs,
+                    ("optimal",),
+                    problem.placements,
+                    problem.instance.placement.tasks_per_period,
+                )["optimal"][0]
+            )
             rel = abs(obj - best.objective) / best.objective if obj is not None else math.nan
             checks.append(f"MIP {status} M={m_mip} {rel:.0e}" + ("" if rel <= RTOL_MIP else " MISMATCH"))
         elif not have_mip:
@@ -250,10 +263,13 @@ def table_one(sizes: list[tuple[int, int]], budget: float, mip_max: tuple[int, i
         def ratio(key: str) -> str:
             return f"{row[key] / t_fast:9.0f}" if key in row else f"{'-':>9}"
 
-        print(f"{n:>5} {k:>6} {fmt_time(t_floor):>10} {fmt_time(t_fast):>10} {t_fast / t_floor:>10.2f} "
-              f"{fmt_time(t_table):>10} {fmt_time(row.get('reference')):>10} {ratio('reference')} "
-              f"{fmt_time(row.get('quantecon')):>10} {ratio('quantecon')} {fmt_time(row.get('mip')):>10} "
-              f"{ratio('mip')}  {'; '.join(checks)}", flush=True)
+        print(
+            f"{n:>5} {k:>6} {fmt_time(t_floor):>10} {fmt_time(t_fast):>10} {t_fast / t_floor:>10.2f} "
+            f"{fmt_time(t_table):>10} {fmt_time(row.get('reference')):>10} {ratio('reference')} "
+            f"{fmt_time(row.get('quantecon')):>10} {ratio('quantecon')} {fmt_time(row.get('mip')):>10} "
+            f"{ratio('mip')}  {'; '.join(checks)}",
+            flush=True,
+        )
     return rows
 
 
@@ -271,13 +287,19 @@ def table_two(n: int = 200, k: int = 4096) -> bool:
     t_ref = time.perf_counter() - t0
     worst = max(np.max(np.abs(results["model"][1][r] - ref[r]) / ref[r]) for r in rules)
     for method, (t, _) in results.items():
-        print(f"  fast ({method:>5}): {fmt_time(t):>9}  = {t / t_floor:5.2f} x floor, reference / fast = {t_ref / t:6.0f}")
+        print(
+            f"  fast ({method:>5}): {fmt_time(t):>9}  = {t / t_floor:5.2f} x floor, reference / fast = {t_ref / t:6.0f}"
+        )
     t_fast = results["model"][0]
-    print(f"  floor (Y table once): {fmt_time(t_floor)}; reference (one run, both rules): {fmt_time(t_ref)}; "
-          f"max relative difference fast vs reference {worst:.1e}")
+    print(
+        f"  floor (Y table once): {fmt_time(t_floor)}; reference (one run, both rules): {fmt_time(t_ref)}; "
+        f"max relative difference fast vs reference {worst:.1e}"
+    )
     ok = t_fast < 0.020 and t_fast <= 10 * t_floor and worst <= RTOL_DP
-    print(f"  target < 20 ms: {'met' if t_fast < 0.020 else 'MISSED'}; within 10 x floor: "
-          f"{'met' if t_fast <= 10 * t_floor else 'MISSED'}")
+    print(
+        f"  target < 20 ms: {'met' if t_fast < 0.020 else 'MISSED'}; within 10 x floor: "
+        f"{'met' if t_fast <= 10 * t_floor else 'MISSED'}"
+    )
     return ok
 
 
@@ -294,13 +316,17 @@ def table_three(n: int = 1000, k: int = 16384) -> bool:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     y_bytes = problem.Y.nbytes
-    print(f"  tracemalloc peak {peak / 2**20:.0f} MiB (the Y table alone: {y_bytes / 2**20:.0f} MiB), wall {wall:.2f} s")
+    print(
+        f"  tracemalloc peak {peak / 2**20:.0f} MiB (the Y table alone: {y_bytes / 2**20:.0f} MiB), wall {wall:.2f} s"
+    )
     t_model, _ = median_time(lambda: solve_all(None, problem.channel, "last", problem.costs), min_total=1.0)
     tracemalloc.start()
     solve_all(None, problem.channel, "last", problem.costs)
     _, peak_model = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  solving from the cost model alone (Y never formed): {fmt_time(t_model)}, peak {peak_model / 2**20:.0f} MiB")
+    print(
+        f"  solving from the cost model alone (Y never formed): {fmt_time(t_model)}, peak {peak_model / 2**20:.0f} MiB"
+    )
     return peak < 2**30
 
 
@@ -309,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, nargs="*", default=[50, 200, 1000])
     ap.add_argument("--k", type=int, nargs="*", default=[64, 1024, 16384])
     ap.add_argument("--budget", type=float, default=60.0, help="seconds a slow method may take on one size")
-    ap.add_argument("--mip-max", type=int, nargs=2, default=[50, 64], metavar=("N", "K"),
-                    help="largest size given to the MIP")
+    ap.add_argument(
+        "--mip-max", type=int, nargs=2, default=[50, 64], metavar=("N", "K"), help="largest size given to the MIP"
+    )
     ap.add_argument("--skip-targets", action="store_true")
     args = ap.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores (nproc), numpy {np.__version__}, python {sys.version.split()[0]}")
@@ -319,8 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     qe_rows = [r for r in rows if "quantecon" in r]
     if qe_rows:
         big = max(qe_rows, key=lambda r: (r["quantecon"] <= 60, r["N"] * r["K"]))
-        print(f"\nquantecon: largest size done within {args.budget:.0f} s: N = {big['N']}, K = {big['K']}, "
-              f"{fmt_time(big['quantecon'])}, {big['quantecon'] / big['fast']:.0f} x the fast solver (target >= 100 x)")
+        print(
+            f"\nquantecon: largest size done within {args.budget:.0f} s: N = {big['N']}, K = {big['K']}, "
+            f"{fmt_time(big['quantecon'])}, {big['quantecon'] / big['fast']:.0f} x the fast solver (target >= 100 x)"
+        )
     if not args.skip_targets:
         ok &= table_two()
         ok &= table_three()

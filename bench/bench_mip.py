@@ -23,11 +23,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from coopt import parse_instance
-from coopt.model.problem import prepare
-from coopt.dp.placement import argmin_placement, enumerate_placements
-
 from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
+from coopt import parse_instance
+from coopt.dp.placement import argmin_placement, enumerate_placements
+from coopt.model.problem import prepare
 
 
 def make_instance(n_layers: int, states: int, markov: bool, seed: int = 0):
@@ -58,8 +57,8 @@ def make_instance(n_layers: int, states: int, markov: bool, seed: int = 0):
 
 
 def run(n_layers: int, states: int, markov: bool, time_limit: float | None) -> dict:
-    from coopt.mip.highs import MipOptions, solve_mip
     from coopt.mip.formulation import build_placement_model, model_size
+    from coopt.mip.highs import MipOptions, solve_mip
 
     inst = make_instance(n_layers, states, markov)
     problem = prepare(inst)
@@ -68,8 +67,14 @@ def run(n_layers: int, states: int, markov: bool, time_limit: float | None) -> d
         for _ in range(3 if method == "auto" else 1):
             t0 = time.perf_counter()
             values, _ = enumerate_placements(
-                problem.Y, problem.channel, inst.wait.mode, problem.costs, "optimal", problem.placements,
-                inst.placement.tasks_per_period, method=method,
+                problem.Y,
+                problem.channel,
+                inst.wait.mode,
+                problem.costs,
+                "optimal",
+                problem.placements,
+                inst.placement.tasks_per_period,
+                method=method,
             )
             best = argmin_placement(values)
             dp_times[method].append(time.perf_counter() - t0)
@@ -83,10 +88,21 @@ def run(n_layers: int, states: int, markov: bool, time_limit: float | None) -> d
     # different M is only acceptable if its objective is tied.
     agree = res.optimal and rel <= 1e-9 and (res.placement == best.placement or rel <= 1e-12)
     return {
-        "N": n_layers, "K": states, **size, "dp_s": min(dp_times["auto"]), "dp_ref_s": dp_times["reference"][0],
-        "build_s": build, "solve_s": res.wall_time_s,
-        "highs_s": res.highs_time_s, "nodes": res.nodes, "status": res.termination.value, "gap": res.gap,
-        "M_dp": best.placement, "M_mip": res.placement, "rel_diff": rel, "agree": agree,
+        "N": n_layers,
+        "K": states,
+        **size,
+        "dp_s": min(dp_times["auto"]),
+        "dp_ref_s": dp_times["reference"][0],
+        "build_s": build,
+        "solve_s": res.wall_time_s,
+        "highs_s": res.highs_time_s,
+        "nodes": res.nodes,
+        "status": res.termination.value,
+        "gap": res.gap,
+        "M_dp": best.placement,
+        "M_mip": res.placement,
+        "rel_diff": rel,
+        "agree": agree,
     }
 
 
@@ -97,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markov", action="store_true")
     ap.add_argument("--time-limit", type=float, default=600.0)
     args = ap.parse_args(argv)
-    head = (f"{'N':>4} {'K':>4} {'rows':>7} {'cols':>7} {'bin':>4} {'nnz':>8} {'DP s':>8} {'DPref s':>8} "
-            f"{'build s':>8} {'solve s':>8} {'nodes':>6} {'MIP/DP':>8} {'MIP/DPref':>9} {'M':>4} {'rel diff':>9}  status")
+    head = (
+        f"{'N':>4} {'K':>4} {'rows':>7} {'cols':>7} {'bin':>4} {'nnz':>8} {'DP s':>8} {'DPref s':>8} "
+        f"{'build s':>8} {'solve s':>8} {'nodes':>6} {'MIP/DP':>8} {'MIP/DPref':>9} {'M':>4} {'rel diff':>9}  status"
+    )
     print(f"channel: {'Markov (birth-death)' if args.markov else 'Rayleigh quantised'}, wait mode last, rule optimal")
     print(head)
     ok = True
@@ -109,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             mip = r["build_s"] + r["solve_s"]
             print(
                 f"{r['N']:>4} {r['K']:>4} {r['rows']:>7} {r['columns']:>7} {r['binaries']:>4} {r['nonzeros']:>8} "
-                f"{r['dp_s']:>8.4f} {r['dp_ref_s']:>8.4f} {r['build_s']:>8.3f} {r['solve_s']:>8.3f} {str(r['nodes']):>6} "
+                f"{r['dp_s']:>8.4f} {r['dp_ref_s']:>8.4f} {r['build_s']:>8.3f} {r['solve_s']:>8.3f} {r['nodes']!s:>6} "
                 f"{mip / r['dp_s']:>8.0f} {mip / r['dp_ref_s']:>9.0f} {r['M_mip']:>4} {r['rel_diff']:>9.1e}  "
                 f"{r['status']}{'' if r['agree'] else '  MISMATCH (DP M* = ' + str(r['M_dp']) + ')'}",
                 flush=True,

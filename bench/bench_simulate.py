@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from coopt import parse_instance, prepare, solve
+from coopt.dp.stopping import STOP, WAIT
 from coopt.model.profiles import mlp_profile
 from coopt.sim.simulate import AliasTable, build_policy, simulate
-from coopt.dp.stopping import STOP, WAIT
-
 
 MARKOV = {
     "law": "markov",
@@ -83,8 +82,8 @@ def draw_only(problem, policy, sim, rng) -> float:
     """Seconds to draw only the states the run drew, in the same batches as the simulator:
     every task alive at an epoch (i.i.d.: only at epochs where some state does not
     compute; the simulator skips the others), plus one per waiting slot."""
-    from coopt.sim.simulate import BATCH
     from coopt.dp.stopping import COMPUTE
+    from coopt.sim.simulate import BATCH
 
     ch = problem.channel
     step = AliasTable(ch.transition) if ch.is_markov else AliasTable(ch.initial)
@@ -94,7 +93,7 @@ def draw_only(problem, policy, sim, rng) -> float:
     for n in np.flatnonzero(needed):
         total = int(alive[n])
         sizes += [min(BATCH, total - start) for start in range(0, total, BATCH)]
-    sizes.append(int(round(sim.mean_wait_slots * sim.tasks)))
+    sizes.append(round(sim.mean_wait_slots * sim.tasks))
     t0 = time.perf_counter()
     for size in sizes:
         step.draw(rng, size, np.zeros(size, dtype=np.intp) if ch.is_markov else None)
@@ -115,8 +114,10 @@ def main() -> None:
 def run(inst, label: str, args: argparse.Namespace) -> None:
     problem = prepare(inst)
     solved = solve(inst, rule="optimal")
-    print(f"mlp50 on {label}: N = {inst.n_layers} layers, K = {problem.channel.n_states} states, "
-          f"wait mode {inst.wait.mode}, M* = {solved.placement}; {args.tasks} tasks per run")
+    print(
+        f"mlp50 on {label}: N = {inst.n_layers} layers, K = {problem.channel.n_states} states, "
+        f"wait mode {inst.wait.mode}, M* = {solved.placement}; {args.tasks} tasks per run"
+    )
     simulate(problem, "optimal", 1000, seed=1, solved=solved)  # warm-up (imports, caches)
     for name in ("optimal", "full-placement", "device-only"):
         pol = build_policy(problem, name, solved)
@@ -126,13 +127,24 @@ def run(inst, label: str, args: argparse.Namespace) -> None:
         t_draw = draw_only(problem, pol, sim, np.random.default_rng(2))
         t0 = time.perf_counter()
         c_w = problem.costs.wait_cost
-        est = naive(pol.actions, problem.channel, problem.Y, c_w, pol.download_cost / inst.placement.tasks_per_period,
-                    args.naive_tasks, np.random.default_rng(3))
+        est = naive(
+            pol.actions,
+            problem.channel,
+            problem.Y,
+            c_w,
+            pol.download_cost / inst.placement.tasks_per_period,
+            args.naive_tasks,
+            np.random.default_rng(3),
+        )
         t_naive = (time.perf_counter() - t0) * args.tasks / args.naive_tasks
-        print(f"  {name:<15} M = {sim.placement:>2}  {t_sim:6.3f} s  (mean {sim.mean:.6e}, exact {sim.exact:.6e}, "
-              f"z = {sim.z_score:+.2f}, waiting slots {sim.mean_wait_slots:.3f}; naive-loop mean {est:.4e})")
-        print(f"  {'':<15}         draw-only {t_draw:6.3f} s -> ratio {t_sim / t_draw:5.2f};  "
-              f"naive loop {t_naive:7.1f} s (extrapolated from {args.naive_tasks}) -> speed-up {t_naive / t_sim:5.0f}x")
+        print(
+            f"  {name:<15} M = {sim.placement:>2}  {t_sim:6.3f} s  (mean {sim.mean:.6e}, exact {sim.exact:.6e}, "
+            f"z = {sim.z_score:+.2f}, waiting slots {sim.mean_wait_slots:.3f}; naive-loop mean {est:.4e})"
+        )
+        print(
+            f"  {'':<15}         draw-only {t_draw:6.3f} s -> ratio {t_sim / t_draw:5.2f};  "
+            f"naive loop {t_naive:7.1f} s (extrapolated from {args.naive_tasks}) -> speed-up {t_naive / t_sim:5.0f}x"
+        )
 
 
 if __name__ == "__main__":

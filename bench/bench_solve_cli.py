@@ -124,12 +124,12 @@ def first_output(cmd: list[str], env: dict[str, str], runs: int) -> float:
 def import_report(cmd: list[str], env: dict[str, str]) -> tuple[list[tuple[int, str]], list[str]]:
     """The slowest cumulative imports of ``cmd`` under ``-X importtime``, and any of
     pyomo / sympy / scipy that it imported."""
-    python_cmd = [sys.executable, "-X", "importtime", "-m", "coopt"] + cmd[len(coopt_command()):]
+    python_cmd = [sys.executable, "-X", "importtime", "-m", "coopt"] + cmd[len(coopt_command()) :]
     proc = subprocess.run(python_cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     rows = []
     for line in proc.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
-            _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+            _, cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
             if cumulative.isdigit():
                 rows.append((int(cumulative), name))
     heavy = sorted({name.split(".")[0] for _, name in rows if name.split(".")[0] in ("pyomo", "sympy", "scipy")})
@@ -150,15 +150,26 @@ def main(argv: list[str] | None = None) -> int:
         chain.write_text(CHAIN_TOML, encoding="utf-8")
         (Path(tmp) / "chain50.csv").write_text(chain_csv(), encoding="utf-8")
         examples = sorted((ROOT / "data").glob("*.toml"))
-        commands = [("python -c pass", [sys.executable, "-c", "pass"]),
-                    ("python -c 'import coopt'", [sys.executable, "-c", "import coopt"])]
+        commands = [
+            ("python -c pass", [sys.executable, "-c", "pass"]),
+            ("python -c 'import coopt'", [sys.executable, "-c", "import coopt"]),
+        ]
         commands += [(f"coopt solve data/{p.name}", coopt + ["solve", str(p)]) for p in examples]
-        commands += [("coopt solve chain50 K=256 (optimal)", coopt + ["solve", str(chain)]),
-                     ("coopt solve chain50 K=256 --rule osla", coopt + ["solve", str(chain), "--rule", "osla"])]
-        print(f"machine: {os.cpu_count()} cores (nproc); python {sys.version.split()[0]}; coopt command: {' '.join(coopt)}")
-        for label, env in (("inherited environment" + (" (PYTHONDONTWRITEBYTECODE=1)" if
-                                                         inherited.get("PYTHONDONTWRITEBYTECODE") else ""), inherited),
-                           ("warm bytecode cache", warm)):
+        commands += [
+            ("coopt solve chain50 K=256 (optimal)", coopt + ["solve", str(chain)]),
+            ("coopt solve chain50 K=256 --rule osla", coopt + ["solve", str(chain), "--rule", "osla"]),
+        ]
+        print(
+            f"machine: {os.cpu_count()} cores (nproc); python {sys.version.split()[0]}; coopt command: {' '.join(coopt)}"
+        )
+        for label, env in (
+            (
+                "inherited environment"
+                + (" (PYTHONDONTWRITEBYTECODE=1)" if inherited.get("PYTHONDONTWRITEBYTECODE") else ""),
+                inherited,
+            ),
+            ("warm bytecode cache", warm),
+        ):
             for _, cmd in commands:  # warm-up: page cache, and the bytecode cache where enabled
                 subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             print(f"\n{label}: median of {args.runs} runs")

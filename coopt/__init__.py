@@ -12,18 +12,6 @@ Typical use::
 """
 
 from coopt.api import solve
-from coopt.model.problem import Problem, prepare
-from coopt.model.channel import Channel, build_channel
-from coopt.model.costs import CostModel, cost_model
-from coopt.errors import (
-    CooptError,
-    InstanceError,
-    NoSolutionError,
-    ProfileError,
-    SolverUnavailableError,
-)
-from coopt.model.instance import Instance, load_instance, parse_instance
-from coopt.model.profiles import Profile, list_profiles, load_profile, mlp_profile
 from coopt.dp.results import SolveResult
 from coopt.dp.stopping import (
     StoppingSolution,
@@ -32,6 +20,18 @@ from coopt.dp.stopping import (
     occupation,
     osla_policy,
 )
+from coopt.errors import (
+    CooptError,
+    InstanceError,
+    NoSolutionError,
+    ProfileError,
+    SolverUnavailableError,
+)
+from coopt.model.channel import Channel, build_channel
+from coopt.model.costs import CostModel, cost_model
+from coopt.model.instance import Instance, load_instance, parse_instance
+from coopt.model.problem import Problem, prepare
+from coopt.model.profiles import Profile, list_profiles, load_profile, mlp_profile
 
 __version__ = "0.1.0"
 

@@ -30,20 +30,21 @@ The verdict is :attr:`VerifyReport.ok`; the CLI exits 1 when any check fails.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from coopt import api
-from coopt.dp.enumeration import solve_enumeration
-from coopt.model.problem import Problem, prepare
 from coopt.dp.constraints import parse_constraints
+from coopt.dp.enumeration import solve_enumeration
+from coopt.dp.results import SolveResult
+from coopt.dp.stopping import evaluate_policy, evaluate_randomised_policy
 from coopt.errors import InstanceError
 from coopt.mip.highs import MipOptions
 from coopt.model.instance import Instance
-from coopt.dp.results import SolveResult
-from coopt.dp.stopping import evaluate_policy, evaluate_randomised_policy
+from coopt.model.problem import Problem, prepare
 
 RTOL_VERIFY = 1e-9  # LP (HiGHS) arithmetic against DP arithmetic; observed ~1e-15
 RTOL_QOS = 1e-7  # a bound is met when E[q] <= bound (1 + RTOL_QOS): HiGHS's row tolerance
@@ -89,11 +90,24 @@ class VerifyReport:
                 return "inf" if math.isinf(v) else f"{float(v):.12g}"
             return str(v)
 
-        rows = [(c.name, fmt(c.reference), fmt(c.value), "-" if c.difference is None else f"{c.difference:.2e}",
-                 c.tolerance, "ok" if c.ok else "MISMATCH", c.note) for c in self.checks]
+        rows = [
+            (
+                c.name,
+                fmt(c.reference),
+                fmt(c.value),
+                "-" if c.difference is None else f"{c.difference:.2e}",
+                c.tolerance,
+                "ok" if c.ok else "MISMATCH",
+                c.note,
+            )
+            for c in self.checks
+        ]
         head = ("check", "reference", "value", "difference", "tolerance", "result", "note")
         widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
-        line = lambda r: "  ".join(x.ljust(w) for x, w in zip(r[:6], widths)) + (f"  {r[6]}" if r[6] else "")
+
+        def line(r: tuple[str, ...]) -> str:
+            return "  ".join(x.ljust(w) for x, w in zip(r[:6], widths)) + (f"  {r[6]}" if r[6] else "")
+
         out = [f"coopt verify {self.instance}", line(head), line(tuple("-" * w for w in widths) + ("",))]
         out += [line(r) for r in rows]
         n_bad = len(self.failures)
@@ -115,8 +129,15 @@ class VerifyReport:
             "instance": self.instance,
             "ok": self.ok,
             "checks": [
-                {"name": c.name, "reference": plain(c.reference), "value": plain(c.value),
-                 "difference": plain(c.difference), "tolerance": c.tolerance, "ok": bool(c.ok), "note": c.note}
+                {
+                    "name": c.name,
+                    "reference": plain(c.reference),
+                    "value": plain(c.value),
+                    "difference": plain(c.difference),
+                    "tolerance": c.tolerance,
+                    "ok": bool(c.ok),
+                    "note": c.note,
+                }
                 for c in self.checks
             ],
         }
@@ -149,10 +170,18 @@ def closed_form_checks(instance: Instance, reference: SolveResult, rtol: float, 
     except InstanceError as exc:
         return [Check("closed form", None, None, None, "-", True, f"skipped: not applicable ({exc})")]
     return [
-        Check("closed form: placement M*", reference.placement, cf.placement, None, "exact",
-              cf.placement == reference.placement, "reference: enumeration"),
-        _value_check("closed form: objective Phi(M*)", reference.objective, cf.objective, rtol, scale,
-                     "reference: enumeration"),
+        Check(
+            "closed form: placement M*",
+            reference.placement,
+            cf.placement,
+            None,
+            "exact",
+            cf.placement == reference.placement,
+            "reference: enumeration",
+        ),
+        _value_check(
+            "closed form: objective Phi(M*)", reference.objective, cf.objective, rtol, scale, "reference: enumeration"
+        ),
     ]
 
 
@@ -166,8 +195,15 @@ def _by_placement_check(enum: SolveResult, mip: SolveResult, rtol: float, scale:
         diff, _ = _close(ref[m], got[m], rtol, scale)
         if diff >= worst:
             worst_m, worst = m, diff
-    return Check("Phi(M) for every M", f"{len(ref)} placements", f"worst at M = {worst_m}", worst, f"rel {rtol:g}",
-                 worst <= rtol, "LP with z fixed vs backward induction")
+    return Check(
+        "Phi(M) for every M",
+        f"{len(ref)} placements",
+        f"worst at M = {worst_m}",
+        worst,
+        f"rel {rtol:g}",
+        worst <= rtol,
+        "LP with z fixed vs backward induction",
+    )
 
 
 def _threshold_check(enum: SolveResult, mip: SolveResult, rtol: float, rule: str) -> Check:
@@ -180,8 +216,15 @@ def _threshold_check(enum: SolveResult, mip: SolveResult, rtol: float, rule: str
     for x, y in zip(a, b):
         diff, _ = _close(float(x), float(y), rtol, 0.0) if (x or y) else (0.0, True)
         worst = max(worst, diff)
-    return Check("thresholds theta_n", f"{len(a)} epochs", "MIP method", worst, f"rel {rtol:g}", worst <= rtol,
-                 "the OSLA rule's look-ahead values" if rule == "osla" else "from the MIP's value function")
+    return Check(
+        "thresholds theta_n",
+        f"{len(a)} epochs",
+        "MIP method",
+        worst,
+        f"rel {rtol:g}",
+        worst <= rtol,
+        "the OSLA rule's look-ahead values" if rule == "osla" else "from the MIP's value function",
+    )
 
 
 def verify(
@@ -208,37 +251,86 @@ def verify(
     mip, res = run.result, run.mip
     scale = run.data.scale
     checks: list[Check] = [
-        Check("MIP termination", "optimal", res.termination.value, res.gap, "proven", res.optimal,
-              f"gap {res.gap:.1e}, {res.wall_time_s:.3g} s" if res.gap is not None else ""),
-        Check("MIP bound certifies the LPs", True, mip.solver["certified"], None, "exact",
-              mip.solver["certified"] is True,
-              "bound <= min_M LP(M) <= incumbent" + (" (after a fallback re-solve)"
-                                                      if mip.solver["retried_with_fallback"] else "")),
+        Check(
+            "MIP termination",
+            "optimal",
+            res.termination.value,
+            res.gap,
+            "proven",
+            res.optimal,
+            f"gap {res.gap:.1e}, {res.wall_time_s:.3g} s" if res.gap is not None else "",
+        ),
+        Check(
+            "MIP bound certifies the LPs",
+            True,
+            mip.solver["certified"],
+            None,
+            "exact",
+            mip.solver["certified"] is True,
+            "bound <= min_M LP(M) <= incumbent"
+            + (" (after a fallback re-solve)" if mip.solver["retried_with_fallback"] else ""),
+        ),
     ]
     assert res.solution is not None and res.policy is not None and res.objective is not None
     if qos is None:
         enum = solve_enumeration(problem)
         checks += [
-            Check("placement M*", enum.placement, mip.placement, None, "exact", enum.placement == mip.placement,
-                  "enumeration vs MIP" + ("" if res.placement == mip.placement
-                                          else f" (MIP incumbent M = {res.placement}, tied; MODEL.md: smaller M)")),
-            _value_check("objective Phi(M*): MIP incumbent", enum.objective, res.objective, rtol, scale,
-                         "enumeration vs HiGHS"),
+            Check(
+                "placement M*",
+                enum.placement,
+                mip.placement,
+                None,
+                "exact",
+                enum.placement == mip.placement,
+                "enumeration vs MIP"
+                + (
+                    ""
+                    if res.placement == mip.placement
+                    else f" (MIP incumbent M = {res.placement}, tied; MODEL.md: smaller M)"
+                ),
+            ),
+            _value_check(
+                "objective Phi(M*): MIP incumbent", enum.objective, res.objective, rtol, scale, "enumeration vs HiGHS"
+            ),
             _value_check("objective Phi(M*): LP at M*", enum.objective, mip.objective, rtol, scale),
             _by_placement_check(enum, mip, rtol, scale),
-            Check("decisions at M*", "enumeration", "MIP method", None, "exact",
-                  enum.placement == mip.placement and np.array_equal(enum.policy.actions, mip.policy.actions),
-                  "the OSLA rule's table at the MIP's M*" if instance.placement.rule == "osla"
-                  else "tie order of MODEL.md applied to the MIP's values"),
+            Check(
+                "decisions at M*",
+                "enumeration",
+                "MIP method",
+                None,
+                "exact",
+                enum.placement == mip.placement and np.array_equal(enum.policy.actions, mip.policy.actions),
+                "the OSLA rule's table at the MIP's M*"
+                if instance.placement.rule == "osla"
+                else "tie order of MODEL.md applied to the MIP's values",
+            ),
             _threshold_check(enum, mip, rtol, instance.placement.rule),
         ]
     else:
         checks.append(Check("enumeration", None, None, None, "-", True, "skipped: cannot impose [constraints]"))
-    checks.append(_value_check("MIP objective recomputed", res.objective, mip.solver["objective_recomputed"],
-                               rtol, scale, "plain NumPy from variable values"))
+    checks.append(
+        _value_check(
+            "MIP objective recomputed",
+            res.objective,
+            mip.solver["objective_recomputed"],
+            rtol,
+            scale,
+            "plain NumPy from variable values",
+        )
+    )
     resid = float(mip.solver["flow_residual"])
-    checks.append(Check("largest row violation", 0.0, resid, resid, f"abs {ATOL_RESIDUAL:g}", resid <= ATOL_RESIDUAL,
-                        "balance, linking and QoS rows in NumPy"))
+    checks.append(
+        Check(
+            "largest row violation",
+            0.0,
+            resid,
+            resid,
+            f"abs {ATOL_RESIDUAL:g}",
+            resid <= ATOL_RESIDUAL,
+            "balance, linking and QoS rows in NumPy",
+        )
+    )
     costs, channel = problem.costs, problem.channel
     c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
     m_inc = res.placement
@@ -251,8 +343,16 @@ def verify(
     else:
         vals = evaluate_policy(res.policy.actions(), problem.Y, channel, c_w)
         how = "deterministic policy, stopping.evaluate_policy"
-    checks.append(_value_check("MIP policy evaluated by the DP", res.objective,
-                               float(channel.initial @ vals[0]) + download, rtol, scale, how))
+    checks.append(
+        _value_check(
+            "MIP policy evaluated by the DP",
+            res.objective,
+            float(channel.initial @ vals[0]) + download,
+            rtol,
+            scale,
+            how,
+        )
+    )
     if qos is None:
         checks += closed_form(instance, enum, rtol, scale)
     else:
@@ -264,17 +364,36 @@ def _qos_checks(run: Any, problem: Problem, rtol: float, scale: float) -> list[C
     mip = run.result
     qos = run.qos
     out: list[Check] = []
-    for key, got in (("max_latency_s", mip.solver["expected_latency_s"]), ("max_energy_j", mip.solver["expected_energy_j"])):
+    for key, got in (
+        ("max_latency_s", mip.solver["expected_latency_s"]),
+        ("max_energy_j", mip.solver["expected_energy_j"]),
+    ):
         bound = getattr(qos, key)
         if bound is not None:
-            out.append(Check(f"constraints.{key} holds", bound, got, (got - bound) / bound, f"rel {RTOL_QOS:g}",
-                             got <= bound * (1 + RTOL_QOS), "expected value of the MIP's policy"))
+            out.append(
+                Check(
+                    f"constraints.{key} holds",
+                    bound,
+                    got,
+                    (got - bound) / bound,
+                    f"rel {RTOL_QOS:g}",
+                    got <= bound * (1 + RTOL_QOS),
+                    "expected value of the MIP's policy",
+                )
+            )
     lag = run.lagrangian
-    out.append(Check("Lagrangian bound <= MIP", lag.bound, mip.objective,
-                     (mip.objective - lag.bound) / max(abs(mip.objective), scale), "bound <= value",
-                     lag.bound <= mip.objective + rtol * max(abs(mip.objective), scale),
-                     "duality gap shown as difference; multipliers "
-                     + ", ".join(f"{k} {v:.4g}" for k, v in lag.multipliers.items())))
+    out.append(
+        Check(
+            "Lagrangian bound <= MIP",
+            lag.bound,
+            mip.objective,
+            (mip.objective - lag.bound) / max(abs(mip.objective), scale),
+            "bound <= value",
+            lag.bound <= mip.objective + rtol * max(abs(mip.objective), scale),
+            "duality gap shown as difference; multipliers "
+            + ", ".join(f"{k} {v:.4g}" for k, v in lag.multipliers.items()),
+        )
+    )
     free = solve_enumeration(replace(problem, instance=replace(problem.instance, extra={})))
     b = free.breakdown
     slack = all(
@@ -282,12 +401,29 @@ def _qos_checks(run: Any, problem: Problem, rtol: float, scale: float) -> list[C
         for k, q in (("max_latency_s", b.latency_s), ("max_energy_j", b.energy_j))
     )
     if slack:
-        out.append(_value_check("slack bounds: MIP = enumeration", free.objective, mip.objective, rtol, scale,
-                                "the unconstrained optimum meets the bounds"))
+        out.append(
+            _value_check(
+                "slack bounds: MIP = enumeration",
+                free.objective,
+                mip.objective,
+                rtol,
+                scale,
+                "the unconstrained optimum meets the bounds",
+            )
+        )
     else:
-        out.append(Check("binding bounds: MIP >= enumeration", free.objective, mip.objective, None, "value >= ref",
-                         mip.objective >= free.objective * (1 - rtol), "the unconstrained optimum violates a bound"))
+        out.append(
+            Check(
+                "binding bounds: MIP >= enumeration",
+                free.objective,
+                mip.objective,
+                None,
+                "value >= ref",
+                mip.objective >= free.objective * (1 - rtol),
+                "the unconstrained optimum violates a bound",
+            )
+        )
     return out
 
 
-__all__ = ["CLOSED_FORM", "Check", "RTOL_VERIFY", "VerifyReport", "closed_form_checks", "verify"]
+__all__ = ["CLOSED_FORM", "RTOL_VERIFY", "Check", "VerifyReport", "closed_form_checks", "verify"]

@@ -18,6 +18,7 @@ def instance_path(name: str) -> Path:
     shipped = EXAMPLES / f"{name}.toml"
     return shipped if shipped.exists() else DATA / f"{name}.toml"
 
+
 # A small valid instance as a dict; tests copy it and change one thing.
 BASE_DOC: dict[str, Any] = {
     "network": {"profile": "lenet5", "feature_bits": 32, "param_bits": 32},

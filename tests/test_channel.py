@@ -59,8 +59,13 @@ def test_conditional_means_match_quadrature(spec):
     scale = spec.mean_gain
     for j in range(k):
         # Integrate in units of the mean so that quad's tolerances mean something.
-        val, err = integrate.quad(
-            lambda x: x * law.pdf(x * scale) * scale, edges[j] / scale, edges[j + 1] / scale, epsabs=0, epsrel=1e-12, limit=200
+        val, _err = integrate.quad(
+            lambda x: x * law.pdf(x * scale) * scale,
+            edges[j] / scale,
+            edges[j + 1] / scale,
+            epsabs=0,
+            epsrel=1e-12,
+            limit=200,
         )
         assert ch.gains[j] == pytest.approx(k * val * scale, rel=RTOL_QUAD), f"state {j}"
 

@@ -53,14 +53,26 @@ def test_json_has_the_keys_of_model_md(capsys):
     code, out, _ = run(["solve", EXAMPLES / "cnn_chain.toml", "--json", "--rule", "osla"], capsys)
     assert code == 0
     d = json.loads(out)
-    for key in ("placement", "objective", "task_cost", "download_cost", "rule", "method", "by_placement", "thresholds", "baselines"):
+    for key in (
+        "placement",
+        "objective",
+        "task_cost",
+        "download_cost",
+        "rule",
+        "method",
+        "by_placement",
+        "thresholds",
+        "baselines",
+    ):
         assert key in d
     assert d["rule"] == "osla" and d["method"] == "enumeration"
     assert set(d["baselines"]) == {"edge_only", "device_only", "static_split", "full_placement", "osla"}
     assert d["baselines"]["osla"]["objective"] == pytest.approx(d["objective"], rel=1e-15)
     assert len(d["thresholds"]) == d["placement"] + 1
     parts = d["breakdown"]
-    assert parts["local"] + parts["upload"] + parts["edge"] + parts["waiting"] == pytest.approx(d["task_cost"], rel=1e-12)
+    assert parts["local"] + parts["upload"] + parts["edge"] + parts["waiting"] == pytest.approx(
+        d["task_cost"], rel=1e-12
+    )
 
 
 def test_breakdown_physical_totals(capsys):
@@ -135,7 +147,11 @@ BAD_DOCS = [
         make_doc(channel__law="finite", channel__gains=[1e-10, 1e-9], channel__probs=[1.0]),
         ["channel.probs", "match"],
     ),
-    ("gain_zero", make_doc(channel__law="finite", channel__gains=[0.0, 1e-9], channel__probs=[0.5, 0.5]), ["channel.gains[0] = 0.0", "> 0"]),
+    (
+        "gain_zero",
+        make_doc(channel__law="finite", channel__gains=[0.0, 1e-9], channel__probs=[0.5, 0.5]),
+        ["channel.gains[0] = 0.0", "> 0"],
+    ),
     (
         "transition_not_square",
         make_doc(channel__law="markov", channel__gains=[1e-10, 1e-9], channel__transition=[[0.5, 0.5], [1.0]]),
@@ -143,7 +159,9 @@ BAD_DOCS = [
     ),
     (
         "transition_vs_gains",
-        make_doc(channel__law="markov", channel__gains=[1e-10, 1e-9, 1e-8], channel__transition=[[0.5, 0.5], [0.5, 0.5]]),
+        make_doc(
+            channel__law="markov", channel__gains=[1e-10, 1e-9, 1e-8], channel__transition=[[0.5, 0.5], [0.5, 0.5]]
+        ),
         ["channel.transition", "3 x 3", "channel.gains"],
     ),
     (
@@ -154,8 +172,16 @@ BAD_DOCS = [
     ("unknown_law", make_doc(channel__law="weibull"), ["channel.law = 'weibull'", '"rayleigh"']),
     ("unknown_wait_mode", make_doc(wait__mode="sometimes"), ["wait.mode = 'sometimes'", '"never" | "last" | "any"']),
     ("unknown_rule", make_doc(placement__rule="greedy"), ["placement.rule = 'greedy'", '"optimal" | "osla"']),
-    ("unknown_profile", make_doc(network__profile="resnet1000"), ["network.profile = 'resnet1000'", "lenet5", "mlp8x512"]),
-    ("missing_profile_file", make_doc(network__profile="nowhere.csv"), ["network.profile = 'nowhere.csv'", "no such file"]),
+    (
+        "unknown_profile",
+        make_doc(network__profile="resnet1000"),
+        ["network.profile = 'resnet1000'", "lenet5", "mlp8x512"],
+    ),
+    (
+        "missing_profile_file",
+        make_doc(network__profile="nowhere.csv"),
+        ["network.profile = 'nowhere.csv'", "no such file"],
+    ),
     ("slot_zero", make_doc(wait__slot_s=0.0), ["wait.slot_s = 0.0", "> 0"]),
     ("slot_negative_any", make_doc(wait__mode="any", wait__slot_s=-0.1), ["wait.slot_s = -0.1", "> 0"]),
     ("slot_missing", make_doc(wait__slot_s=None), ["wait.slot_s", "required"]),
@@ -183,7 +209,9 @@ def test_bad_profile_csv(case, tmp_path, capsys):
     path.write_text(to_toml(make_doc(network__profile="net.csv")))
     code, _, err = run(["solve", path], capsys)
     assert code == 2 and err.count("\n") == 1
-    assert {"missing_column": "missing column(s) out_elems", "negative": "macs = -5: must be an integer >= 0"}[case] in err
+    assert {"missing_column": "missing column(s) out_elems", "negative": "macs = -5: must be an integer >= 0"}[
+        case
+    ] in err
 
 
 def test_missing_instance_file(tmp_path, capsys):

@@ -17,8 +17,8 @@ from dataclasses import replace
 import pytest
 
 from coopt import InstanceError, mlp_profile, parse_instance, prepare, solve
-from coopt.model.profiles import Profile
 from coopt.dp.stopping import evaluate_policy
+from coopt.model.profiles import Profile
 
 RTOL_VALUE = 1e-9  # closed form vs recursion: same quantities, different arithmetic
 RTOL_THRESHOLD = 1e-9
@@ -41,13 +41,19 @@ def mlp_doc(channel: str, mode: str, tasks: float, **placement) -> dict:
         "channel": CHANNELS[channel],
         "cost": {"energy_weight": 1.0, "time_weight": 0.6},
         "wait": {"mode": mode, "slot_s": 0.005},
-        "placement": {"tasks_per_period": tasks, "downlink_bps": 2.2e7, "rx_energy_per_bit": 5e-8,
-                      "rule": "osla", **placement},
+        "placement": {
+            "tasks_per_period": tasks,
+            "downlink_bps": 2.2e7,
+            "rx_energy_per_bit": 5e-8,
+            "rule": "osla",
+            **placement,
+        },
     }
 
 
-def mlp_instance(depth: int, width: int, channel: str, mode: str, tasks: float, inputs: int = 784,
-                 classes: int = 10, **placement):
+def mlp_instance(
+    depth: int, width: int, channel: str, mode: str, tasks: float, inputs: int = 784, classes: int = 10, **placement
+):
     inst = parse_instance(mlp_doc(channel, mode, tasks, **placement), name=f"mlp-d{depth}-w{width}")
     return replace(inst, network=replace(inst.network, profile=mlp_profile(depth, width, inputs, classes)))
 
@@ -93,7 +99,7 @@ def solved() -> dict[str, tuple]:
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_closed_form_matches_enumeration(solved, case):
-    inst, enum, closed = solved[_id(case)]
+    _inst, enum, closed = solved[_id(case)]
     assert closed.method == "closed-form" and closed.rule == "osla"
     assert closed.placement == enum.placement
     assert [v.placement for v in closed.by_placement] == [v.placement for v in enum.by_placement]
@@ -123,18 +129,21 @@ def test_closed_form_policy_value_is_its_task_cost(solved, case):
 
 def test_cases_cover_boundaries_and_interior(solved):
     where = set()
-    for inst, enum, closed in solved.values():
+    for inst, enum, _closed in solved.values():
         n = inst.n_layers
         top = enum.by_placement[-1].placement
-        where.add("zero" if enum.placement == 0 else ("full" if enum.placement == n else
-                  ("memory" if enum.placement == top else "interior")))
+        where.add(
+            "zero"
+            if enum.placement == 0
+            else ("full" if enum.placement == n else ("memory" if enum.placement == top else "interior"))
+        )
     assert {"zero", "interior", "full", "memory"} <= where
     mh = {closed.solver["hidden_best"] for _, _, closed in solved.values()}
     assert len(mh) >= 4  # the logarithmic formula at several values, not only its clipped ends
 
 
 def test_json_has_the_enumeration_keys(solved):
-    inst, enum, closed = next(iter(solved.values()))
+    _inst, enum, closed = next(iter(solved.values()))
     c, e = closed.to_dict(), enum.to_dict()
     assert c["method"] == "closed-form"
     assert set(e) <= set(c)
@@ -202,18 +211,24 @@ def test_cli_closed_form_json(tmp_path):
 
     path = tmp_path / "mlp.toml"
     path.write_text(to_toml(mlp_doc("nakagami", "last", 4e4)), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "coopt", "solve", str(path), "--method", "closed-form", "--json"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "coopt", "solve", str(path), "--method", "closed-form", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(out.stdout)
     ref = solve(parse_instance(mlp_doc("nakagami", "last", 4e4)))
     assert result["method"] == "closed-form" and result["placement"] == ref.placement
-    bad = subprocess.run([sys.executable, "-m", "coopt", "solve", str(path), "--method", "closed-form",
-                          "--rule", "optimal"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "coopt", "solve", str(path), "--method", "closed-form", "--rule", "optimal"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "osla" in bad.stderr
 
 
 def test_import_coopt_and_enumeration_do_not_import_sympy():
-    code = ("import sys, coopt, coopt.cli.main; from coopt import solve, prepare; "
-            "print('sympy' in sys.modules)")
+    code = "import sys, coopt, coopt.cli.main; from coopt import solve, prepare; print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

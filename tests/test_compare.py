@@ -100,7 +100,8 @@ def test_cli_compare_text_markdown_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert row["optimal"]["exact"] == res.objective
     assert row["osla"]["exact"] == res.baselines["osla"].objective
     assert row["static"]["saved_percent"] == pytest.approx(
-        100 * (res.baselines["static_split"].objective - res.objective) / res.baselines["static_split"].objective)
+        100 * (res.baselines["static_split"].objective - res.objective) / res.baselines["static_split"].objective
+    )
 
 
 def test_cli_compare_bad_input(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ value converging to it as K grows, and refusals where the value is infinite.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 
@@ -19,6 +20,8 @@ from scipy import integrate, stats
 
 from coopt import load_instance, prepare
 from coopt.cli.main import main
+from coopt.dp.stopping import backward_induction, osla_policy
+from coopt.errors import InstanceError
 from coopt.sim.continuous import (
     ThresholdPolicy,
     continuous_law,
@@ -29,8 +32,6 @@ from coopt.sim.continuous import (
     evaluate_thresholds,
     quadrature_for,
 )
-from coopt.errors import InstanceError
-from coopt.dp.stopping import backward_induction, osla_policy
 
 from .conftest import instance_path
 
@@ -47,8 +48,12 @@ def chain(law: str, mode: str = "last", mean_gain: float = 2.0e-9, rule: str = "
     """The golden 4-layer chain with the given continuous law and wait mode."""
     base = load_instance(instance_path("golden-rayleigh-osla"))
     ch = dataclasses.replace(base.channel, mean_gain=mean_gain, **LAWS[law])
-    return dataclasses.replace(base, channel=ch, wait=dataclasses.replace(base.wait, mode=mode),
-                               placement=dataclasses.replace(base.placement, rule=rule))
+    return dataclasses.replace(
+        base,
+        channel=ch,
+        wait=dataclasses.replace(base.wait, mode=mode),
+        placement=dataclasses.replace(base.placement, rule=rule),
+    )
 
 
 def mp_density(law: str, mean: float):
@@ -127,8 +132,11 @@ def test_psi_against_direct_integral(law: str, n: int, c_factor: float) -> None:
     c = base + c_factor * costs.upload_coef[n] / float(costs.rate_bps(np.array([2e-9]))[0])
     theta = quad.threshold(n, c)
     assert 0.0 < theta < math.inf
-    dist = {"rayleigh": stats.expon(scale=2e-9), "nakagami-2.5": stats.gamma(2.5, scale=2e-9 / 2.5),
-            "rician-3": stats.ncx2(2, 6.0, scale=2e-9 / 8)}[law]
+    dist = {
+        "rayleigh": stats.expon(scale=2e-9),
+        "nakagami-2.5": stats.gamma(2.5, scale=2e-9 / 2.5),
+        "rician-3": stats.ncx2(2, 6.0, scale=2e-9 / 8),
+    }[law]
 
     def y(h: float) -> float:
         return base + costs.upload_coef[n] / float(costs.rate_bps(np.array([h]))[0])
@@ -136,14 +144,29 @@ def test_psi_against_direct_integral(law: str, n: int, c_factor: float) -> None:
     # above the threshold Y_n(h) <= c; check the threshold by the definition too
     assert y(theta * (1 + 1e-9)) <= c <= y(theta * (1 - 1e-9))
     top = dist.isf(1e-25)
-    upper = integrate.quad(lambda h: y(h) * dist.pdf(h), theta, top, epsabs=0, epsrel=1e-12, limit=500,
-                           points=[p for p in (2e-9, 1 / costs.rho) if theta < p < top] or None)[0]
+    upper = integrate.quad(
+        lambda h: y(h) * dist.pdf(h),
+        theta,
+        top,
+        epsabs=0,
+        epsrel=1e-12,
+        limit=500,
+        points=[p for p in (2e-9, 1 / costs.rho) if theta < p < top] or None,
+    )[0]
     direct = c * dist.cdf(theta) + upper
     assert quad.psi(n, c) == pytest.approx(direct, rel=1e-9)
 
 
-@pytest.mark.parametrize(("law", "mode"), [("rayleigh", "last"), ("rayleigh", "any"), ("nakagami-0.7", "last"),
-                                           ("nakagami-2.5", "never"), ("rician-3", "any")])
+@pytest.mark.parametrize(
+    ("law", "mode"),
+    [
+        ("rayleigh", "last"),
+        ("rayleigh", "any"),
+        ("nakagami-0.7", "last"),
+        ("nakagami-2.5", "never"),
+        ("rician-3", "any"),
+    ],
+)
 def test_wait_fixed_point_and_optimality(law: str, mode: str) -> None:
     """The continuous optimum beats every perturbation of its thresholds (value evaluated
     independently by evaluate_thresholds), and its waiting values solve the fixed point."""
@@ -171,8 +194,14 @@ def test_wait_fixed_point_and_optimality(law: str, mode: str) -> None:
 
 @pytest.mark.parametrize(
     ("law", "mode", "M"),
-    [("rayleigh", "last", 1), ("rayleigh", "last", 3), ("rayleigh", "any", 2), ("nakagami-0.7", "last", 2),
-     ("nakagami-2.5", "never", 3), ("rician-3", "last", 2)],
+    [
+        ("rayleigh", "last", 1),
+        ("rayleigh", "last", 3),
+        ("rayleigh", "any", 2),
+        ("nakagami-0.7", "last", 2),
+        ("nakagami-2.5", "never", 3),
+        ("rician-3", "last", 2),
+    ],
 )
 def test_quantised_value_converges_to_continuous(law: str, mode: str, M: int) -> None:
     """|J_K(M) - J(M)| decreases as K = 8, 32, 128, 512 and is small at 512."""
@@ -182,7 +211,7 @@ def test_quantised_value_converges_to_continuous(law: str, mode: str, M: int) ->
     for k in (8, 32, 128, 512):
         p = prepare(inst, states=k)
         errors.append(abs(backward_induction(p.Y, p.channel, M, mode, p.costs).value / exact - 1.0))
-    assert all(a > b for a, b in zip(errors, errors[1:])), errors
+    assert all(a > b for a, b in itertools.pairwise(errors)), errors
     assert errors[-1] < 1e-4, errors
 
 
@@ -246,8 +275,10 @@ def test_cli_solve_continuous_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "continuous rayleigh law" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("name", "message"), [("golden-rayleigh-osla", "infinite expected cost"),
-                                               ("golden-markov-any", "has no continuous law")])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("golden-rayleigh-osla", "infinite expected cost"), ("golden-markov-any", "has no continuous law")],
+)
 def test_cli_solve_continuous_refusal(name: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["solve", str(instance_path(name)), "--continuous"]) == 2
     captured = capsys.readouterr()

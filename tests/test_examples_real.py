@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import math
 import re
 import tomllib
@@ -87,7 +88,7 @@ def test_header_states_the_measured_result(name):
     assert m.group(1) == name
     assert (int(m.group(2)), int(m.group(3))) == (res.placement, inst.n_layers)
     gap = r"(edge-only|device-only|static split|full placement|OSLA) \+([\d.]+) %"
-    stated = dict(re.findall(gap, text[m.end():]))
+    stated = dict(re.findall(gap, text[m.end() :]))
     assert set(stated) == set(LABELS)
     for label, key in LABELS.items():
         assert stated[label] == f"{res.gap_percent(key):.2f}", label
@@ -104,7 +105,9 @@ def test_device_only_by_hand(name):
     bits = sum(r["params"] for r in rows) * net["param_bits"]
     download = bits * (w_t / plc["downlink_bps"] + w_e * plc["rx_energy_per_bit"])
     _, res = solved(name)
-    assert res.baselines["device_only"].objective == pytest.approx(local + download / plc["tasks_per_period"], rel=RTOL_EXACT)
+    assert res.baselines["device_only"].objective == pytest.approx(
+        local + download / plc["tasks_per_period"], rel=RTOL_EXACT
+    )
 
 
 def rayleigh_gains(mean: float, k: int) -> list[float]:
@@ -115,7 +118,7 @@ def rayleigh_gains(mean: float, k: int) -> list[float]:
     def tail(x: float) -> float:
         return 0.0 if math.isinf(x) else (x + mean) * math.exp(-x / mean)
 
-    return [k * (tail(a) - tail(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return [k * (tail(a) - tail(b)) for a, b in itertools.pairwise(edges)]
 
 
 @pytest.mark.parametrize("name", REAL)
@@ -137,7 +140,9 @@ def test_edge_only_by_hand(name):
     d0 = rows[0]["out_elems"] * doc["network"]["feature_bits"]
     rho = dev["tx_power_w"] / up["noise_w"]
     r0 = w_t * edge["cycles_per_mac"] * sum(r["macs"] for r in rows) / edge["cpu_hz"]
-    y0 = sorted((w_e * dev["tx_power_w"] + w_t) * d0 / (up["bandwidth_hz"] * math.log2(1 + rho * g)) + r0 for g in gains)
+    y0 = sorted(
+        (w_e * dev["tx_power_w"] + w_t) * d0 / (up["bandwidth_hz"] * math.log2(1 + rho * g)) + r0 for g in gains
+    )
     c_w = w_t * tau + w_e * dev["idle_power_w"] * tau
     k = len(y0)
     phi0 = min((sum(y0[:j]) + (k - j) * c_w) / j for j in range(1, k + 1))

@@ -291,8 +291,16 @@ def test_baselines_from_values_equal_baselines_from_policies():
     p = prob.placements
     by_rule = enumerate_rules(prob.Y, prob.channel, "any", prob.costs, ("optimal", "osla"), p, 150.0)
     osla = by_rule["osla"][0]
-    from_values = baselines(prob.Y, prob.channel, "any", prob.costs, p, 150.0, osla,
-                            {v.placement: v.task_cost for v in by_rule["optimal"][0]})
+    from_values = baselines(
+        prob.Y,
+        prob.channel,
+        "any",
+        prob.costs,
+        p,
+        150.0,
+        osla,
+        {v.placement: v.task_cost for v in by_rule["optimal"][0]},
+    )
     from_reference = baselines(prob.Y, prob.channel, "any", prob.costs, p, 150.0, osla)
     for name, b in from_reference.items():
         assert from_values[name].placement == b.placement
@@ -339,14 +347,21 @@ def test_bad_arguments_are_refused(kwargs, match):
 # --------------------------------------------------------------------------- start-up
 
 
-@pytest.mark.parametrize("channel", [{"law": "rician", "mean_gain": 5e-11, "k_factor": 4.0, "states": 64},
-                                     {"law": "rayleigh", "mean_gain": 5e-11, "states": 256}])
+@pytest.mark.parametrize(
+    "channel",
+    [
+        {"law": "rician", "mean_gain": 5e-11, "k_factor": 4.0, "states": 64},
+        {"law": "rayleigh", "mean_gain": 5e-11, "states": 256},
+    ],
+)
 def test_solve_route_imports_no_slow_module(write_instance, channel):
     """`coopt solve` stays on NumPy (and scipy.special for the Rician law): no
     scipy.stats (~0.7 s to import), Pyomo, SymPy or Matplotlib."""
     path = write_instance(make_doc() | {"channel": channel})
-    code = ("import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
-            "slow = [m for m in ('scipy.stats', 'pyomo', 'sympy', 'matplotlib') if m in sys.modules]; "
-            "assert not slow, slow")
+    code = (
+        "import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
+        "slow = [m for m in ('scipy.stats', 'pyomo', 'sympy', 'matplotlib') if m in sys.modules]; "
+        "assert not slow, slow"
+    )
     run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

@@ -14,6 +14,7 @@ import pytest
 
 from coopt import load_instance, prepare, solve
 from coopt.cli.main import main
+from coopt.dp.stopping import STOP, backward_induction, osla_policy
 from coopt.report.figures import (
     FIGURES,
     cost_figure,
@@ -31,7 +32,6 @@ from coopt.report.figures import (
     write_figures,
 )
 from coopt.sim.simulate import POLICIES, simulate
-from coopt.dp.stopping import STOP, backward_induction, osla_policy
 
 from .conftest import DATA, instance_path
 
@@ -73,8 +73,12 @@ def test_threshold_figure_plots_thresholds_in_db(solved) -> None:
             # a table per state: the upload states of each rule at each epoch, in dB
             sol = backward_induction(p.Y, p.channel, M, s.instance.wait.mode, p.costs)
             ln = line(ax, "optimal: uploads in this state")
-            expect = sorted((n, 10 * math.log10(g)) for n in range(M + 1)
-                            for g, a in zip(p.channel.gains, sol.actions[n]) if a == STOP)
+            expect = sorted(
+                (n, 10 * math.log10(g))
+                for n in range(M + 1)
+                for g, a in zip(p.channel.gains, sol.actions[n])
+                if a == STOP
+            )
             got = sorted(zip(np.round(ln.get_xdata() + 0.12).astype(int), ln.get_ydata()))
             assert [g[0] for g in got] == [e[0] for e in expect]
             assert np.allclose([g[1] for g in got], [e[1] for e in expect], rtol=1e-14, atol=0)
@@ -97,7 +101,7 @@ def test_cost_figure_plots_solver_values(solved) -> None:
     sub = solved[:2]
     fig = cost_figure(sub, points=4)
     axes = [ax for ax in fig.axes if ax.get_visible()]
-    for i, s in enumerate(sub):
+    for s in sub:
         top = next(ax for ax in axes if ax.get_title() == f"{s.name}: cost against tasks per period")
         bottom = next(ax for ax in axes if ax.get_title() == f"{s.name}: cost against mean SNR")
         k = s.instance.placement.tasks_per_period
@@ -106,9 +110,14 @@ def test_cost_figure_plots_solver_values(solved) -> None:
         assert top.get_xscale() == "log"
         for j in (0, 2):
             ref = policy_objectives(solve(with_tasks(s.instance, xs[j]), rule="optimal"))
-            for name, label in (("optimal", "joint optimum"), ("osla", "OSLA"), ("static", "static split"),
-                                ("edge-only", "edge-only"), ("device-only", "device-only"),
-                                ("full-placement", "full placement")):
+            for name, label in (
+                ("optimal", "joint optimum"),
+                ("osla", "OSLA"),
+                ("static", "static split"),
+                ("edge-only", "edge-only"),
+                ("device-only", "device-only"),
+                ("full-placement", "full placement"),
+            ):
                 assert line(top, label).get_ydata()[j] == ref[name]
         snr = line(bottom, "joint optimum").get_xdata()
         base = mean_snr_db(s.problem)
@@ -131,7 +140,8 @@ def test_split_figure_plots_simulated_and_exact(solved) -> None:
         assert np.array_equal(heights, again.split_fractions)
         assert np.allclose(line(ax, "exact").get_ydata(), exact_split_probs(s), rtol=0, atol=1e-15)
         assert np.isclose(sum(s.optimal.breakdown.stop_prob), 1.0) and np.allclose(
-            exact_split_probs(s), s.optimal.breakdown.stop_prob, rtol=0, atol=1e-15)
+            exact_split_probs(s), s.optimal.breakdown.stop_prob, rtol=0, atol=1e-15
+        )
 
 
 def test_write_figures_png_and_pdf(tmp_path: Path) -> None:
@@ -148,8 +158,12 @@ def test_write_figures_png_and_pdf(tmp_path: Path) -> None:
 
 def test_cli_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "figs"
-    assert main(["figures", str(instance_path("golden-finite-last")), "--out", str(out), "--tasks", "1000",
-                 "--points", "2"]) == 0
+    assert (
+        main(
+            ["figures", str(instance_path("golden-finite-last")), "--out", str(out), "--tasks", "1000", "--points", "2"]
+        )
+        == 0
+    )
     written = capsys.readouterr().out.split()
     assert sorted(Path(w).name for w in written) == sorted(f"{f}.{e}" for f in FIGURES for e in ("png", "pdf"))
     assert all(Path(w).stat().st_size > 0 for w in written)
@@ -167,10 +181,13 @@ def test_solve_does_not_import_matplotlib() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
-            "assert 'matplotlib' not in sys.modules and 'tqdm' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code, str(instance_path("golden-finite-last"))], check=True,
-                   capture_output=True)
+    code = (
+        "import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
+        "assert 'matplotlib' not in sys.modules and 'tqdm' not in sys.modules"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(instance_path("golden-finite-last"))], check=True, capture_output=True
+    )
 
 
 def test_policies_cover_every_baseline() -> None:

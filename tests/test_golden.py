@@ -53,4 +53,6 @@ def test_objective_identity(name, capsys):
     main(["solve", str(GOLDEN / f"{name}.toml"), "--json"])
     got = json.loads(capsys.readouterr().out)
     for row in got["by_placement"] + [got]:
-        assert row["objective"] == pytest.approx(row["task_cost"] + row["download_cost"] / got["tasks_per_period"], rel=1e-14)
+        assert row["objective"] == pytest.approx(
+            row["task_cost"] + row["download_cost"] / got["tasks_per_period"], rel=1e-14
+        )

@@ -15,9 +15,9 @@ import pytest
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from coopt.symbolic import latex
-from coopt.symbolic import derive as S
 from coopt.model.instance import load_instance
+from coopt.symbolic import derive as S
+from coopt.symbolic import latex
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "derivations"
@@ -138,8 +138,9 @@ def _generate(tmp: Path) -> list[Path]:
 def test_committed_derivations_are_regenerated(tmp_path):
     written = _generate(tmp_path)
     committed = sorted(p.name for p in DERIVATIONS.glob("*.tex"))
-    assert committed == sorted(p.name for p in written), "run: coopt derive --out derivations && " \
-        "coopt derive --instance derivations/mlp-example.toml --out derivations"
+    assert committed == sorted(p.name for p in written), (
+        "run: coopt derive --out derivations && coopt derive --instance derivations/mlp-example.toml --out derivations"
+    )
     for path in written:
         assert (DERIVATIONS / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
             f"derivations/{path.name} is stale: regenerate it with `coopt derive` (see derivations/README.md)"
@@ -148,7 +149,9 @@ def test_committed_derivations_are_regenerated(tmp_path):
 
 def test_cli_derive(tmp_path):
     run = [sys.executable, "-m", "coopt", "derive"]
-    out = subprocess.run(run + ["thresholds", "mlp", "--out", str(tmp_path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        run + ["thresholds", "mlp", "--out", str(tmp_path)], capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == [str(tmp_path / "thresholds.tex"), str(tmp_path / "mlp.tex")]
     assert "\\section{Thresholds of the optimal rule}" in (tmp_path / "thresholds.tex").read_text()
     bad = subprocess.run(run + ["nonsense", "--out", str(tmp_path)], capture_output=True, text=True)
@@ -163,8 +166,13 @@ def test_pdflatex_compiles_the_documents(tmp_path):
         pytest.skip("pdflatex not installed (apt-get install texlive-latex-base)")
     docs = _generate(tmp_path) + latex.write_documents(tmp_path, ["waiting"])
     for tex in docs:
-        proc = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         log = proc.stdout
         assert proc.returncode == 0 and "\n! " not in log, f"{tex.name}: pdflatex failed\n{log[-3000:]}"
         assert (tmp_path / (tex.stem + ".pdf")).stat().st_size > 10_000

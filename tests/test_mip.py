@@ -19,8 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coopt import evaluate_policy, occupation, prepare, solve
-from coopt.dp.stopping import evaluate_randomised_policy
-from coopt.dp.enumeration import solve_enumeration
 from coopt.cli.main import main
 from coopt.dp.constraints import (
     QoS,
@@ -29,9 +27,9 @@ from coopt.dp.constraints import (
     physical_parts,
     smallest_achievable,
 )
-from coopt.model.costs import wait_allowed
+from coopt.dp.enumeration import solve_enumeration
+from coopt.dp.stopping import COMPUTE, STOP, WAIT, evaluate_randomised_policy, osla_policy
 from coopt.errors import InstanceError, NoSolutionError, SolverUnavailableError
-from coopt.mip.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
 from coopt.mip.formulation import (
     build_placement_model,
     flow_residual,
@@ -40,7 +38,8 @@ from coopt.mip.formulation import (
     placement_data,
     read_solution,
 )
-from coopt.dp.stopping import COMPUTE, STOP, WAIT, osla_policy
+from coopt.mip.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
+from coopt.model.costs import wait_allowed
 
 from . import tiny
 from .conftest import GOLDEN
@@ -70,8 +69,11 @@ def mip_raw(inst, **kw):
 
 # Every law x every wait mode (rule optimal), OSLA on a few, Markov with a given
 # initial law, and memory limits that bind.
-CASES = [(ch, mode, "optimal", {}) for ch in ("finite3", "markov3", "rayleigh3", "nakagami3", "rician3")
-         for mode in ("never", "last", "any")]
+CASES = [
+    (ch, mode, "optimal", {})
+    for ch in ("finite3", "markov3", "rayleigh3", "nakagami3", "rician3")
+    for mode in ("never", "last", "any")
+]
 CASES += [
     ("markov2", "any", "optimal", {}),
     ("finite3", "last", "osla", {}),
@@ -98,7 +100,7 @@ def make(case):
 def test_mip_equals_enumeration(case):
     inst = make(case)
     ref = solve(inst)
-    problem, model, res = mip_raw(inst)
+    _problem, _model, res = mip_raw(inst)
     assert res.termination is Termination.OPTIMAL and res.optimal
     assert close(res.objective, ref.objective, RTOL_MIP)
     assert res.gap is not None and res.gap <= 1e-9
@@ -158,20 +160,30 @@ def test_random_instances(n_layers, k, law, mode, rule, seed):
     rng = np.random.default_rng(seed)
     rows = [("input", 0, int(rng.integers(100, 8000)), 0)]
     for i in range(n_layers):
-        rows.append((f"l{i}", int(rng.choice([0, rng.integers(10_000, 3_000_000)])), int(rng.integers(10, 9000)),
-                     int(rng.choice([0, rng.integers(100, 600_000)]))))
+        rows.append(
+            (
+                f"l{i}",
+                int(rng.choice([0, rng.integers(10_000, 3_000_000)])),
+                int(rng.integers(10, 9000)),
+                int(rng.choice([0, rng.integers(100, 600_000)])),
+            )
+        )
     gains = sorted((10 ** rng.uniform(-10.5, -8, k)).tolist())
     if law == "finite":
         channel = {"law": "finite", "gains": gains, "probs": rng.dirichlet(np.ones(k)).tolist()}
     else:
-        channel = {"law": "markov", "gains": gains, "transition": rng.dirichlet(np.ones(k), size=k).tolist(),
-                   "initial": rng.dirichlet(np.ones(k)).tolist()}
+        channel = {
+            "law": "markov",
+            "gains": gains,
+            "transition": rng.dirichlet(np.ones(k), size=k).tolist(),
+            "initial": rng.dirichlet(np.ones(k)).tolist(),
+        }
     kw = {"placement__tasks_per_period": float(10 ** rng.uniform(0, 4))}
     if rng.random() < 0.3:
         kw["placement__memory_bits"] = float(rng.uniform(0, 2e7))
     inst = tiny.instance(rows, channel, mode, **kw).with_rule(rule)
     ref = solve(inst)
-    problem, model, res = mip_raw(inst)
+    _problem, model, res = mip_raw(inst)
     scale = model.coopt_data.scale
     assert res.optimal
     assert res.objective >= ref.objective - RTOL_MIP * max(ref.objective, scale)
@@ -264,8 +276,9 @@ def test_binding_latency_bound_randomises_between_brute_force_bounds():
     problem = prepare(free)
     unconstrained = solve(free)
     lat_free = unconstrained.breakdown.latency_s
-    lat_min = smallest_achievable("max_latency_s", problem.Y, problem.channel, "last", problem.costs, "optimal",
-                                  problem.placements).value
+    lat_min = smallest_achievable(
+        "max_latency_s", problem.Y, problem.channel, "last", problem.costs, "optimal", problem.placements
+    ).value
     assert lat_min < lat_free
     bound = 0.5 * (lat_min + lat_free)
     inst = tiny_qos_instance(bound)
@@ -295,8 +308,16 @@ def test_lagrangian_bound_is_a_bound_for_every_multiplier():
     lat = solve(free).breakdown.latency_s
     qos = QoS(max_latency_s=0.9 * lat)
     got = solve(tiny_qos_instance(qos.max_latency_s), method="mip")
-    lag = lagrangian_bound(problem.Y, problem.channel, "last", problem.costs, "optimal", problem.placements,
-                           free.placement.tasks_per_period, qos)
+    lag = lagrangian_bound(
+        problem.Y,
+        problem.channel,
+        "last",
+        problem.costs,
+        "optimal",
+        problem.placements,
+        free.placement.tasks_per_period,
+        qos,
+    )
     assert lag.bound <= lag.upper * (1 + 1e-12)
     assert lag.bound <= got.objective * (1 + RTOL_MIP)
     assert lag.multipliers["max_latency_s"] > 0
@@ -311,7 +332,9 @@ def test_randomised_evaluation_matches_dp_and_detects_waiting_forever(channel):
     tables = all_policies(2, 3, k, "any")
     want = independent_values(tables, Y, ch, c_w)
     with np.errstate(invalid="ignore"):  # 0 * inf for a trapped state the task never enters
-        got = np.array([np.nansum(ch.initial * evaluate_randomised_policy(np.eye(3)[acts], Y, ch, c_w)[0]) for acts in tables])
+        got = np.array(
+            [np.nansum(ch.initial * evaluate_randomised_policy(np.eye(3)[acts], Y, ch, c_w)[0]) for acts in tables]
+        )
     assert np.array_equal(np.isinf(got), np.isinf(want))
     finite = np.isfinite(want)
     assert finite.sum() > 0 and np.isinf(want).sum() > 0
@@ -335,8 +358,12 @@ def test_randomised_evaluation_matches_dp_and_detects_waiting_forever(channel):
 def test_slack_bounds_equal_enumeration():
     free = tiny.instance(CHAIN4, CHANNELS["markov3"], "any")
     ref = solve(free)
-    inst = replace(free, extra={"constraints": {"max_latency_s": 10 * ref.breakdown.latency_s,
-                                                "max_energy_j": 10 * ref.breakdown.energy_j}})
+    inst = replace(
+        free,
+        extra={
+            "constraints": {"max_latency_s": 10 * ref.breakdown.latency_s, "max_energy_j": 10 * ref.breakdown.energy_j}
+        },
+    )
     got = solve(inst, method="mip")
     assert got.placement == ref.placement and close(got.objective, ref.objective, RTOL_MIP)
     assert not got.solver["randomised_decisions"]
@@ -347,8 +374,9 @@ def test_binding_energy_bound_holds():
     free = tiny.instance(CHAIN4, CHANNELS["rayleigh3"], "last")
     ref = solve(free)
     problem = prepare(free)
-    e_min = smallest_achievable("max_energy_j", problem.Y, problem.channel, "last", problem.costs, "optimal",
-                                problem.placements).value
+    e_min = smallest_achievable(
+        "max_energy_j", problem.Y, problem.channel, "last", problem.costs, "optimal", problem.placements
+    ).value
     bound = 0.5 * (e_min + ref.breakdown.energy_j)
     got = solve(replace(free, extra={"constraints": {"max_energy_j": bound}}), method="mip")
     assert got.solver["expected_energy_j"] <= bound * (1 + RTOL_QOS)
@@ -533,11 +561,14 @@ def test_missing_highspy_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err.strip().startswith("coopt: error: HiGHS is not installed")
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--time-limit", "-1"], "--time-limit = -1.0: must be"),
-    (["--mip-gap", "2"], "--mip-gap = 2.0: must be"),
-    (["--threads", "0"], "--threads = 0: must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--time-limit", "-1"], "--time-limit = -1.0: must be"),
+        (["--mip-gap", "2"], "--mip-gap = 2.0: must be"),
+        (["--threads", "0"], "--threads = 0: must be an integer >= 1"),
+    ],
+)
 def test_bad_solver_options_exit_2(args, fragment, capsys):
     assert main(["solve", str(GOLDEN / "golden-finite-last.toml"), "--method", "mip", *args]) == 2
     assert fragment in capsys.readouterr().err
@@ -592,10 +623,13 @@ def test_cli_mip_readable_report(capsys):
 
 
 def test_solve_route_does_not_import_pyomo():
-    code = ("import sys; from coopt.cli.main import main; main(['solve', sys.argv[1], '--json']); "
-            "assert 'pyomo' not in sys.modules, 'pyomo imported'; assert 'highspy' not in sys.modules")
-    run = subprocess.run([sys.executable, "-c", code, str(GOLDEN / "golden-finite-last.toml")],
-                         capture_output=True, text=True)
+    code = (
+        "import sys; from coopt.cli.main import main; main(['solve', sys.argv[1], '--json']); "
+        "assert 'pyomo' not in sys.modules, 'pyomo imported'; assert 'highspy' not in sys.modules"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(GOLDEN / "golden-finite-last.toml")], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
 
 
@@ -603,7 +637,7 @@ def test_read_solution_roundtrip():
     """read_solution gives what the Pyomo expressions evaluate to."""
     import pyomo.environ as pyo
 
-    problem, model, res = mip_raw(tiny.instance(CHAIN4, CHANNELS["markov3"], "last"))
+    problem, model, _res = mip_raw(tiny.instance(CHAIN4, CHANNELS["markov3"], "last"))
     sol = read_solution(model)
     assert close(objective_from_values(model.coopt_data, sol), pyo.value(model.phi), 1e-12)
     d = placement_data(problem)

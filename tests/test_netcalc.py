@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coopt.cli.profile import add_profile_parser, run_profile
 from coopt.errors import InstanceError, ProfileError
 from coopt.model.netcalc import (
     ARCHITECTURES,
@@ -43,7 +44,6 @@ from coopt.model.netcalc import (
     shipped_csv_text,
     write_shipped_profiles,
 )
-from coopt.cli.profile import add_profile_parser, run_profile
 from coopt.model.profiles import list_profiles, load_profile, mlp_profile, read_profile_csv
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -112,13 +112,13 @@ def test_shipped_profile_loads_with_input_row(name):
     np.testing.assert_array_equal(profile.macs, _profile(name).macs)
 
 
-
 @pytest.mark.parametrize("name", list_profiles())
 def test_readme_provenance_lists_every_profile(name):
     profile = load_profile(name)
     row = next((ln for ln in (MODELS_DIR / "README.md").read_text().splitlines() if f"`{name}.csv`" in ln), None)
     assert row is not None
     assert f"{int(profile.macs.sum()):,}" in row and f"{int(profile.params.sum()):,}" in row
+
 
 @pytest.mark.parametrize(
     ("name", "row", "out_elems"),
@@ -144,8 +144,12 @@ def test_known_intermediate_sizes(name, row, out_elems):
 
 @pytest.mark.parametrize(
     ("name", "n_blocks", "prefix"),
-    [("resnet18", 8, "layer"), ("resnet50", 16, "layer"), ("mobilenet_v2", 17, "features."),
-     ("vit_b_16", 12, "encoder_layer_")],
+    [
+        ("resnet18", 8, "layer"),
+        ("resnet50", 16, "layer"),
+        ("mobilenet_v2", 17, "features."),
+        ("vit_b_16", 12, "encoder_layer_"),
+    ],
 )
 def test_blocks_are_single_rows(name, n_blocks, prefix):
     names = _profile(name).layer_names
@@ -162,15 +166,19 @@ def test_vit_block_macs_by_hand():
 
 
 def test_lenet5_shipped_profile_is_reproduced():
-    lenet = Network("lenet5", (1, 32, 32), (
-        Row("conv1", (Conv2d(6, 5), Activation("tanh"))),
-        Row("pool1", (AvgPool2d(2),)),
-        Row("conv2", (Conv2d(16, 5), Activation("tanh"))),
-        Row("pool2", (AvgPool2d(2), Flatten())),
-        Row("fc1", (Linear(120),)),
-        Row("fc2", (Linear(84),)),
-        Row("fc3", (Linear(10),)),
-    ))
+    lenet = Network(
+        "lenet5",
+        (1, 32, 32),
+        (
+            Row("conv1", (Conv2d(6, 5), Activation("tanh"))),
+            Row("pool1", (AvgPool2d(2),)),
+            Row("conv2", (Conv2d(16, 5), Activation("tanh"))),
+            Row("pool2", (AvgPool2d(2), Flatten())),
+            Row("fc1", (Linear(120),)),
+            Row("fc2", (Linear(84),)),
+            Row("fc3", (Linear(10),)),
+        ),
+    )
     ours, shipped = compute_profile(lenet), load_profile("lenet5")
     assert ours.layer_names == shipped.layer_names
     for column in ("macs", "out_elems", "params"):
@@ -184,8 +192,9 @@ def test_lenet5_shipped_profile_is_reproduced():
 
 def _window_count(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     """Count window positions by walking them over the padded input (no closed formula)."""
-    return sum(1 for start in range(0, size + 2 * padding, stride)
-               if start + dilation * (kernel - 1) <= size + 2 * padding - 1)
+    return sum(
+        1 for start in range(0, size + 2 * padding, stride) if start + dilation * (kernel - 1) <= size + 2 * padding - 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -284,17 +293,33 @@ def test_encoder_block_by_hand():
         # identity shortcut: two 3x3 convs 4->4 on 8x8
         (BasicBlock(4), (4, 8, 8), LayerCost((4, 8, 8), 2 * 4 * 64 * 4 * 9, 2 * (144 + 8))),
         # bottleneck 8 -> 2 -> 2 -> 8 on 4x4, identity shortcut
-        (Bottleneck(2), (8, 4, 4), LayerCost((8, 4, 4), 2 * 16 * 8 + 2 * 16 * 2 * 9 + 8 * 16 * 2,
-                                            (16 + 4) + (36 + 4) + (16 + 16))),
+        (
+            Bottleneck(2),
+            (8, 4, 4),
+            LayerCost((8, 4, 4), 2 * 16 * 8 + 2 * 16 * 2 * 9 + 8 * 16 * 2, (16 + 4) + (36 + 4) + (16 + 16)),
+        ),
         # bottleneck from 4 channels: projection 1x1 4->8 with BN
-        (Bottleneck(2), (4, 4, 4), LayerCost((8, 4, 4), 2 * 16 * 4 + 2 * 16 * 2 * 9 + 8 * 16 * 2 + 8 * 16 * 4,
-                                            (8 + 4) + (36 + 4) + (16 + 16) + (32 + 16))),
+        (
+            Bottleneck(2),
+            (4, 4, 4),
+            LayerCost(
+                (8, 4, 4),
+                2 * 16 * 4 + 2 * 16 * 2 * 9 + 8 * 16 * 2 + 8 * 16 * 4,
+                (8 + 4) + (36 + 4) + (16 + 16) + (32 + 16),
+            ),
+        ),
         # expansion 6: 4 -> 24 (1x1), depthwise 3x3, 24 -> 4 (1x1), identity shortcut
-        (InvertedResidual(4, 1, 6), (4, 5, 5), LayerCost((4, 5, 5), 24 * 25 * 4 + 24 * 25 * 9 + 4 * 25 * 24,
-                                                        (96 + 48) + (216 + 48) + (96 + 8))),
+        (
+            InvertedResidual(4, 1, 6),
+            (4, 5, 5),
+            LayerCost((4, 5, 5), 24 * 25 * 4 + 24 * 25 * 9 + 4 * 25 * 24, (96 + 48) + (216 + 48) + (96 + 8)),
+        ),
         # MobileNetV2 features.1: no expansion; depthwise 32 on 112x112, then 32 -> 16
-        (InvertedResidual(16, 1, 1), (32, 112, 112), LayerCost((16, 112, 112), 32 * 12544 * 9 + 16 * 12544 * 32,
-                                                              (288 + 64) + (512 + 32))),
+        (
+            InvertedResidual(16, 1, 1),
+            (32, 112, 112),
+            LayerCost((16, 112, 112), 32 * 12544 * 9 + 16 * 12544 * 32, (288 + 64) + (512 + 32)),
+        ),
     ],
 )
 def test_blocks_by_hand(block, shape, cost):
@@ -429,13 +454,19 @@ def test_cli_mlp_table(capsys):
     assert run_profile(_args("mlp", "--depth", "2", "--width", "4", "--input", "3", "--classes", "2")) == 0
     rows = _table_rows(capsys.readouterr().out)
     # 3 -> 4 -> 4 -> 2: MACs 12, 16, 8; params 16, 20, 10
-    assert [(r[0], r[1], r[4]) for r in rows] == [("input", "0", "0"), ("fc1", "12", "16"),
-                                                  ("fc2", "16", "20"), ("output", "8", "10")]
+    assert [(r[0], r[1], r[4]) for r in rows] == [
+        ("input", "0", "0"),
+        ("fc1", "12", "16"),
+        ("fc2", "16", "20"),
+        ("output", "8", "10"),
+    ]
 
 
 def test_cli_mlp_csv_matches_shipped_mlp(tmp_path, capsys):
     target = tmp_path / "m.csv"
-    run_profile(_args("mlp", "--depth", "8", "--width", "512", "--input", "784", "--classes", "10", "--csv", str(target)))
+    run_profile(
+        _args("mlp", "--depth", "8", "--width", "512", "--input", "784", "--classes", "10", "--csv", str(target))
+    )
     capsys.readouterr()
     ours, shipped = read_profile_csv(target.read_text()), load_profile("mlp8x512")
     assert ours.layer_names == shipped.layer_names
@@ -472,4 +503,3 @@ def test_cli_bad_arguments(argv, error, fragment):
 def test_cli_unwritable_csv_path(tmp_path):
     with pytest.raises(InstanceError, match="cannot write"):
         run_profile(_args("lenet5", "--csv", str(tmp_path / "no" / "such" / "dir.csv")))
-

@@ -18,10 +18,10 @@ import pytest
 
 from coopt import load_instance, prepare, solve
 from coopt.cli.main import main
-from coopt.errors import InstanceError
 from coopt.dp.results import breakdown
-from coopt.sim.simulate import BASELINE_KEY, POLICIES, AliasTable, build_policy, simulate
 from coopt.dp.stopping import occupation
+from coopt.errors import InstanceError
+from coopt.sim.simulate import BASELINE_KEY, POLICIES, AliasTable, build_policy, simulate
 
 from .conftest import instance_path
 
@@ -30,8 +30,16 @@ RTOL_EXACT = 1e-12  # same arithmetic, different order
 TASKS = 60_000
 
 # golden examples, the shipped examples, and instances built so that policies wait
-QUANTISED = ["golden-finite-last", "golden-markov-any", "golden-rayleigh-osla", "cnn_chain", "markov",
-             "sim-wait-rayleigh", "sim-wait-markov", "sim-wait-mlp"]
+QUANTISED = [
+    "golden-finite-last",
+    "golden-markov-any",
+    "golden-rayleigh-osla",
+    "cnn_chain",
+    "markov",
+    "sim-wait-rayleigh",
+    "sim-wait-markov",
+    "sim-wait-mlp",
+]
 
 
 def load(name: str):
@@ -55,7 +63,7 @@ def within(x: float, exact: float, se: float) -> bool:
 @pytest.mark.parametrize("name", QUANTISED)
 @pytest.mark.parametrize("policy", POLICIES)
 def test_simulated_mean_matches_exact(name: str, policy: str) -> None:
-    inst, problem, res = solved(name)
+    _inst, problem, res = solved(name)
     sim = simulate(problem, policy, TASKS, seed=11, solved=res)
     key = BASELINE_KEY[policy]
     solver_value = res.objective if key is None else res.baselines[key].objective
@@ -85,7 +93,7 @@ def test_splits_waits_latency_energy_match_occupation(name: str, policy: str) ->
 @pytest.mark.parametrize("name", ["sim-wait-rayleigh", "sim-wait-markov", "sim-wait-mlp"])
 def test_waiting_instances_actually_wait(name: str) -> None:
     """The waiting paths of the simulator are exercised (guards the instances' purpose)."""
-    inst, problem, res = solved(name)
+    _inst, problem, res = solved(name)
     waits = {pol: simulate(problem, pol, 5_000, seed=1, solved=res).mean_wait_slots for pol in POLICIES}
     assert max(waits.values()) > 0.1
 
@@ -107,12 +115,14 @@ def test_reproducible_from_seed() -> None:
     a = simulate(problem, "osla", 10_000, seed=42, solved=res)
     b = simulate(inst, "osla", 10_000, seed=42)
     c = simulate(problem, "osla", 10_000, seed=43, solved=res)
-    assert a.mean == b.mean and np.array_equal(a.split_counts, b.split_counts) and a.mean_wait_slots == b.mean_wait_slots
+    assert (
+        a.mean == b.mean and np.array_equal(a.split_counts, b.split_counts) and a.mean_wait_slots == b.mean_wait_slots
+    )
     assert a.mean != c.mean
 
 
 def test_constant_cost_has_zero_spread() -> None:
-    inst, problem, res = solved("cnn_chain")
+    _inst, problem, res = solved("cnn_chain")
     sim = simulate(problem, "device-only", 1_000, seed=0, solved=res)
     assert sim.std_error == 0.0 and sim.z_score == 0.0
     assert sim.mean == pytest.approx(res.baselines["device_only"].objective, rel=RTOL_EXACT)
@@ -120,8 +130,12 @@ def test_constant_cost_has_zero_spread() -> None:
 
 @pytest.mark.parametrize(
     "probs",
-    [np.array([0.3, 0.5, 0.2]), np.full(16, 1 / 16), np.array([0.01, 0.0, 0.49, 0.5]),
-     np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]])],
+    [
+        np.array([0.3, 0.5, 0.2]),
+        np.full(16, 1 / 16),
+        np.array([0.01, 0.0, 0.49, 0.5]),
+        np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]]),
+    ],
 )
 def test_alias_table_draws_the_distribution(probs: np.ndarray) -> None:
     table = AliasTable(probs)
@@ -140,23 +154,37 @@ def test_alias_table_draws_the_distribution(probs: np.ndarray) -> None:
 
 
 CONTINUOUS = [
-    ("cnn_chain", "optimal"), ("cnn_chain", "edge-only"), ("cnn_chain", "full-placement"), ("cnn_chain", "osla"),
-    ("sim-wait-mlp", "optimal"), ("sim-wait-mlp", "static"), ("sim-wait-mlp", "osla"), ("sim-wait-mlp", "device-only"),
-    ("sim-wait-rayleigh", "optimal"), ("sim-wait-rayleigh", "edge-only"),
+    ("cnn_chain", "optimal"),
+    ("cnn_chain", "edge-only"),
+    ("cnn_chain", "full-placement"),
+    ("cnn_chain", "osla"),
+    ("sim-wait-mlp", "optimal"),
+    ("sim-wait-mlp", "static"),
+    ("sim-wait-mlp", "osla"),
+    ("sim-wait-mlp", "device-only"),
+    ("sim-wait-rayleigh", "optimal"),
+    ("sim-wait-rayleigh", "edge-only"),
 ]
 
 
 @pytest.mark.parametrize(("name", "policy"), CONTINUOUS)
 def test_continuous_simulation_matches_quadrature(name: str, policy: str) -> None:
     """Gains from the law itself; the quantised policy's thresholds applied to them."""
-    inst, problem, res = solved(name)
+    _inst, problem, res = solved(name)
     sim = simulate(problem, policy, TASKS, seed=9, continuous=True, solved=res)
     assert sim.channel == "continuous" and math.isfinite(sim.exact)
     assert within(sim.mean, sim.exact, sim.std_error), (sim.mean, sim.exact, sim.std_error)
 
 
-@pytest.mark.parametrize(("name", "policy"), [("cnn_chain", "optimal"), ("sim-wait-mlp", "static"),
-                                              ("sim-wait-mlp", "osla"), ("sim-wait-rayleigh", "full-placement")])
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [
+        ("cnn_chain", "optimal"),
+        ("sim-wait-mlp", "static"),
+        ("sim-wait-mlp", "osla"),
+        ("sim-wait-rayleigh", "full-placement"),
+    ],
+)
 def test_continuous_thresholds_simulation(name: str, policy: str) -> None:
     """The rule solved on the law (coopt.sim.continuous) and simulated on it."""
     from coopt.sim.continuous import continuous_optimal, quadrature_for
@@ -172,7 +200,7 @@ def test_continuous_thresholds_simulation(name: str, policy: str) -> None:
 
 
 def test_continuous_simulation_of_the_quantised_policy_costs_at_least_the_continuous_optimum() -> None:
-    inst, problem, res = solved("cnn_chain")
+    _inst, problem, res = solved("cnn_chain")
     deployed = simulate(problem, "optimal", 2_000, seed=1, continuous=True, solved=res).exact
     best = simulate(problem, "optimal", 2_000, seed=1, continuous=True, thresholds="continuous", solved=res).exact
     assert best <= deployed * (1 + 1e-12)
@@ -182,7 +210,7 @@ def test_continuous_simulation_of_the_quantised_policy_costs_at_least_the_contin
 
 
 def test_infinite_continuous_configuration_is_refused() -> None:
-    inst, problem, res = solved("golden-rayleigh-osla")  # wait.mode = "never"
+    _inst, problem, res = solved("golden-rayleigh-osla")  # wait.mode = "never"
     with pytest.raises(InstanceError, match='wait.mode = "never".*infinite expected cost.*epoch 0 < N = 4'):
         simulate(problem, "edge-only", 1_000, continuous=True, solved=res)
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coopt import backward_induction, evaluate_policy, occupation, osla_policy, prepare, solve
-from coopt.model.costs import wait_allowed
 from coopt.dp.stopping import COMPUTE, STOP, WAIT, tied_or_less
+from coopt.model.costs import wait_allowed
 
 from . import tiny
 
@@ -183,7 +183,9 @@ def instances(draw):
     rows += [(f"l{i}", *r) for i, r in enumerate(draw(tiny_rows), start=1)]
     channel = draw(st.sampled_from(sorted(tiny.CHANNELS)))
     mode = draw(st.sampled_from(["never", "last", "any"]))
-    return tiny.instance(rows=rows, channel=channel, mode=mode, cost__time_weight=draw(st.sampled_from([0.1, 0.5, 2.0])))
+    return tiny.instance(
+        rows=rows, channel=channel, mode=mode, cost__time_weight=draw(st.sampled_from([0.1, 0.5, 2.0]))
+    )
 
 
 @settings(max_examples=60, deadline=None)

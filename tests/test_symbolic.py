@@ -18,10 +18,10 @@ import pytest
 import sympy as sp
 
 from coopt import mlp_profile, parse_instance
-from coopt.symbolic import derive as S
-from coopt.model.problem import prepare
-from coopt.model.costs import wait_allowed
 from coopt.dp.stopping import backward_induction, iid_wait_fixed_point, osla_policy
+from coopt.model.costs import wait_allowed
+from coopt.model.problem import prepare
+from coopt.symbolic import derive as S
 
 RTOL_THRESHOLD = 1e-9  # same formula, the numeric core subtracts A_n + R_n from G_n (cancellation)
 
@@ -65,8 +65,13 @@ def test_threshold_rate_step():
 def test_mlp_thresholds_solve_stop_cost_equals_lookahead(key):
     # U_n / r(theta) = margin: the stop cost (minus Z_n) equals the look-ahead (minus Z_n)
     st = S.mlp_structure()
-    margin = {"theta_0": st.margin0, "theta_h": st.margin_h, "theta_H": st.marginH,
-              "theta_w": st.margin_w, "theta_w0": st.margin_w0}[key]
+    margin = {
+        "theta_0": st.margin0,
+        "theta_h": st.margin_h,
+        "theta_H": st.marginH,
+        "theta_w": st.margin_w,
+        "theta_w0": st.margin_w0,
+    }[key]
     weight = S.U_0 if key in ("theta_0", "theta_w0") else S.U
     pw = S.mlp_thresholds()[key]
     if isinstance(pw, sp.Piecewise):
@@ -89,9 +94,11 @@ def test_wait_pieces_solve_the_linear_equation(states):
         solved = S.wait_piece(jj, states).doit()
         assert _zero((piece - solved).subs(normalise))
         # W = sum_{k<=j} p m + (c_w + W) sum_{k>j} p holds at the solved root (no normalisation)
-        equation = sum(S.p[kk] * S.mv[kk] for kk in range(1, jj + 1)) + (S.c_w + solved) * sum(
-            S.p[kk] for kk in range(jj + 1, states + 1)
-        ) - solved
+        equation = (
+            sum(S.p[kk] * S.mv[kk] for kk in range(1, jj + 1))
+            + (S.c_w + solved) * sum(S.p[kk] for kk in range(jj + 1, states + 1))
+            - solved
+        )
         assert _zero(equation)
         # indifference at the wait threshold: c_w = sum_{k<=j} p_k (c_w + W_j - m_k)
         saving = sum(S.p[kk] * (S.c_w + piece - S.mv[kk]) for kk in range(1, jj + 1))
@@ -213,8 +220,17 @@ def _compare(expected: np.ndarray, got: list[float]) -> None:
 
 def _fn_args(problem, n: int, G: float) -> list[float]:
     inst, costs = problem.instance, problem.costs
-    return [inst.cost.energy_weight, inst.cost.time_weight, inst.device.tx_power_w, costs.feature_bits[n],
-            costs.bandwidth_hz, G, costs.A[n], costs.R[n], costs.rho]
+    return [
+        inst.cost.energy_weight,
+        inst.cost.time_weight,
+        inst.device.tx_power_w,
+        costs.feature_bits[n],
+        costs.bandwidth_hz,
+        G,
+        costs.A[n],
+        costs.R[n],
+        costs.rho,
+    ]
 
 
 @pytest.mark.parametrize("channel", sorted(CHANNELS))
@@ -263,8 +279,22 @@ def test_osla_thresholds_match_osla_policy(channel, mode):
                 got.append(0.0)
                 continue
             inst = problem.instance
-            got.append(float(fn(inst.cost.energy_weight, inst.cost.time_weight, inst.device.tx_power_w,
-                                costs.feature_bits[n], costs.bandwidth_hz, costs.A[n], costs.R[n], costs.rho, Lc, Lw)))
+            got.append(
+                float(
+                    fn(
+                        inst.cost.energy_weight,
+                        inst.cost.time_weight,
+                        inst.device.tx_power_w,
+                        costs.feature_bits[n],
+                        costs.bandwidth_hz,
+                        costs.A[n],
+                        costs.R[n],
+                        costs.rho,
+                        Lc,
+                        Lw,
+                    )
+                )
+            )
         _compare(sol.thresholds, got)
 
 

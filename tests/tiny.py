@@ -24,7 +24,12 @@ def profile(rows: list[tuple[str, int, int, int]]) -> Profile:
 
 
 # The first three layers of the golden chain4 profile (N = 3).
-CHAIN3 = [("input", 0, 4000, 0), ("conv", 2_000_000, 8000, 3000), ("pool", 0, 2000, 0), ("fc1", 1_000_000, 500, 500_500)]
+CHAIN3 = [
+    ("input", 0, 4000, 0),
+    ("conv", 2_000_000, 8000, 3000),
+    ("pool", 0, 2000, 0),
+    ("fc1", 1_000_000, 500, 500_500),
+]
 
 GOLDEN_DOC: dict[str, Any] = {
     "network": {"profile": "lenet5", "feature_bits": 16, "param_bits": 16},
@@ -65,4 +70,3 @@ def instance(
         doc[table][key] = value
     inst = parse_instance(doc)
     return replace(inst, network=replace(inst.network, profile=profile(rows)))
-

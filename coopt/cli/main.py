@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from coopt.errors import CooptError
 
@@ -86,8 +86,15 @@ def _simulate(args: argparse.Namespace) -> int:
     from coopt.sim.simulate import simulate, simulation_report
 
     instance = load_instance(args.instance)
-    sim = simulate(instance, args.policy, args.tasks, args.seed, continuous=args.continuous,
-                   thresholds=args.thresholds, progress=None)
+    sim = simulate(
+        instance,
+        args.policy,
+        args.tasks,
+        args.seed,
+        continuous=args.continuous,
+        thresholds=args.thresholds,
+        progress=None,
+    )
     if args.json:
         print(json.dumps(sim.to_dict(), indent=1))
     else:
@@ -96,8 +103,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from coopt.report.compare import compare, comparison_markdown, comparison_text
     from coopt.model.instance import load_instance
+    from coopt.report.compare import compare, comparison_markdown, comparison_text
 
     instances = [load_instance(path) for path in args.instances]
     comparisons = [compare(inst, args.tasks, args.seed, progress=None) for inst in instances]
@@ -117,8 +124,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _figures(args: argparse.Namespace) -> int:
     from coopt.errors import InstanceError
-    from coopt.report.figures import make_figures, write_figures
     from coopt.model.instance import load_instance
+    from coopt.report.figures import make_figures, write_figures
 
     if args.points < 2:
         raise InstanceError(f"--points = {args.points}: must be an integer >= 2")
@@ -154,28 +161,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="solve an instance: optimal placement M*, thresholds, baselines")
     p.add_argument("instance", help="instance file (TOML)")
     p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule")
-    p.add_argument("--method", default="enumeration", choices=("enumeration", "mip", "closed-form"),
-                   help="solution method (default: enumeration with backward induction; mip: one "
-                        "mixed-integer program solved by HiGHS, which also imposes [constraints]; "
-                        "closed-form: the equal-neuron MLP's closed-form placement under OSLA)")
+    p.add_argument(
+        "--method",
+        default="enumeration",
+        choices=("enumeration", "mip", "closed-form"),
+        help="solution method (default: enumeration with backward induction; mip: one "
+        "mixed-integer program solved by HiGHS, which also imposes [constraints]; "
+        "closed-form: the equal-neuron MLP's closed-form placement under OSLA)",
+    )
     _add_mip_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
-    p.add_argument("--continuous", action="store_true",
-                   help="also evaluate the rule at M* on the continuous fading law by quadrature "
-                        "(JSON key 'continuous'; i.i.d. Rayleigh, Nakagami, Rician)")
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="also evaluate the rule at M* on the continuous fading law by quadrature "
+        "(JSON key 'continuous'; i.i.d. Rayleigh, Nakagami, Rician)",
+    )
     p.set_defaults(handler=_solve)
 
     p = sub.add_parser("simulate", help="Monte Carlo simulation of a policy: mean cost with a 95%% interval")
     p.add_argument("instance", help="instance file (TOML)")
     p.add_argument("--tasks", type=int, default=100_000, help="number of simulated tasks (default 100000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
-    p.add_argument("--policy", default="optimal",
-                   help="optimal | osla | static | edge-only | device-only | full-placement (default optimal)")
-    p.add_argument("--continuous", action="store_true",
-                   help="draw gains from the continuous law; the policy acts by thresholds on the gain")
-    p.add_argument("--thresholds", default="quantised",
-                   help="with --continuous: 'quantised' (the solver's thresholds, default) or 'continuous' "
-                        "(the rule solved on the continuous law)")
+    p.add_argument(
+        "--policy",
+        default="optimal",
+        help="optimal | osla | static | edge-only | device-only | full-placement (default optimal)",
+    )
+    p.add_argument(
+        "--continuous",
+        action="store_true",
+        help="draw gains from the continuous law; the policy acts by thresholds on the gain",
+    )
+    p.add_argument(
+        "--thresholds",
+        default="quantised",
+        help="with --continuous: 'quantised' (the solver's thresholds, default) or 'continuous' "
+        "(the rule solved on the continuous law)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_simulate)
 
@@ -183,8 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance files (TOML)")
     p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks per policy (default 100000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
-    p.add_argument("--markdown", nargs="?", const="-", metavar="FILE",
-                   help="write Markdown tables (to FILE, or to stdout without one)")
+    p.add_argument(
+        "--markdown",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write Markdown tables (to FILE, or to stdout without one)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per instance")
     p.set_defaults(handler=_compare)
 
@@ -197,18 +225,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_figures)
 
     p = sub.add_parser("derive", help="write the derivations (or one instance's numbers in them) as LaTeX")
-    p.add_argument("names", nargs="*", metavar="NAME",
-                   help="derivations to write, one standalone NAME.tex each: model, recursion, thresholds, "
-                        "waiting, osla, mlp (default: all of them in derivations.tex)")
-    p.add_argument("--instance", metavar="INSTANCE",
-                   help="write INSTANCE's numbers into the formulas, with its thresholds and Phi(M) (<stem>.tex)")
-    p.add_argument("--out", metavar="DIR", default=None,
-                   help="output directory (default: derivations/, or the current directory with --instance)")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="derivations to write, one standalone NAME.tex each: model, recursion, thresholds, "
+        "waiting, osla, mlp (default: all of them in derivations.tex)",
+    )
+    p.add_argument(
+        "--instance",
+        metavar="INSTANCE",
+        help="write INSTANCE's numbers into the formulas, with its thresholds and Phi(M) (<stem>.tex)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="output directory (default: derivations/, or the current directory with --instance)",
+    )
     p.set_defaults(handler=_derive)
 
-    p = sub.add_parser("verify", help="solve by enumeration, the MIP (and the closed form) and compare; exit 1 on a mismatch")
+    p = sub.add_parser(
+        "verify", help="solve by enumeration, the MIP (and the closed form) and compare; exit 1 on a mismatch"
+    )
     p.add_argument("instance", help="instance file (TOML)")
-    p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule (osla: the closed form is checked too)")
+    p.add_argument(
+        "--rule", choices=("optimal", "osla"), help="override placement.rule (osla: the closed form is checked too)"
+    )
     p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance of value comparisons (default 1e-9)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     _add_mip_arguments(p)

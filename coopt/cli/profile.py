@@ -39,12 +39,18 @@ def add_profile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         help="list, show or export DNN layer profiles",
         description="Show a DNN layer profile per layer, list the shipped ones, or export one as CSV.",
     )
-    parser.add_argument("name", nargs="?", metavar="NAME",
-                        help=f"a shipped profile (see --list), '{MLP_NAME}', or a path to a CSV file")
+    parser.add_argument(
+        "name", nargs="?", metavar="NAME", help=f"a shipped profile (see --list), '{MLP_NAME}', or a path to a CSV file"
+    )
     parser.add_argument("--list", action="store_true", help="list the shipped profiles and exit")
     parser.add_argument("--csv", metavar="PATH", type=Path, help="write the profile as CSV to PATH")
-    parser.add_argument("--feature-bits", type=int, default=32, metavar="BITS",
-                        help="bits per output element for the kB column (default: 32)")
+    parser.add_argument(
+        "--feature-bits",
+        type=int,
+        default=32,
+        metavar="BITS",
+        help="bits per output element for the kB column (default: 32)",
+    )
     mlp = parser.add_argument_group(f"the '{MLP_NAME}' family (equal-neuron MLP), all four required")
     mlp.add_argument("--depth", type=int, metavar="L", help="hidden layers")
     mlp.add_argument("--width", type=int, metavar="Q", help="neurons per hidden layer")
@@ -97,8 +103,10 @@ def _resolve(args: argparse.Namespace) -> tuple[Profile, tuple[str, ...]]:
     if args.name == MLP_NAME:
         missing = [f"--{key}" for key in _MLP_OPTIONS if getattr(args, key) is None]
         if missing:
-            raise InstanceError(f"coopt profile {MLP_NAME}: missing {', '.join(missing)} (all of "
-                                f"--depth, --width, --input, --classes are required)")
+            raise InstanceError(
+                f"coopt profile {MLP_NAME}: missing {', '.join(missing)} (all of "
+                f"--depth, --width, --input, --classes are required)"
+            )
         profile = mlp_profile(depth=args.depth, width=args.width, input_size=args.input, classes=args.classes)
         comments = (
             f"Equal-neuron MLP: {args.input} inputs, {args.depth} hidden layers of {args.width} neurons, "
@@ -116,8 +124,11 @@ def _resolve(args: argparse.Namespace) -> tuple[Profile, tuple[str, ...]]:
             f"profile {args.name!r}: unknown; valid names: {', '.join(_valid_names())} (or a path to a CSV file)"
         )
     profile = load_profile(args.name)
-    text = Path(args.name).read_text(encoding="utf-8") if is_path else (
-        resources.files("coopt.models").joinpath(f"{args.name}.csv").read_text(encoding="utf-8"))
+    text = (
+        Path(args.name).read_text(encoding="utf-8")
+        if is_path
+        else (resources.files("coopt.models").joinpath(f"{args.name}.csv").read_text(encoding="utf-8"))
+    )
     # Keep the source's provenance lines: a profile without them cannot be traced.
     comments = tuple(_comment_lines(text))
     return profile, comments
@@ -147,8 +158,17 @@ def format_table(profile: Profile, feature_bits: int = 32) -> str:
     for name, macs, out, params in zip(profile.layer_names, profile.macs, profile.out_elems, profile.params):
         cum_macs += int(macs)
         cum_params += int(params)
-        rows.append((name, f"{int(macs):,}", f"{int(out):,}", f"{int(out) * feature_bits / 8000:,.3f}",
-                     f"{int(params):,}", f"{cum_macs:,}", f"{cum_params:,}"))
+        rows.append(
+            (
+                name,
+                f"{int(macs):,}",
+                f"{int(out):,}",
+                f"{int(out) * feature_bits / 8000:,.3f}",
+                f"{int(params):,}",
+                f"{cum_macs:,}",
+                f"{cum_params:,}",
+            )
+        )
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -162,7 +182,9 @@ def _listing() -> str:
     lines = [f"{'name':<14}{'layers':>7}{'GMACs':>10}{'params':>14}{'input':>10}"]
     for name in list_profiles():
         p = load_profile(name)
-        lines.append(f"{name:<14}{p.n_layers:>7}{int(p.macs.sum()) / 1e9:>10.3f}"
-                     f"{int(p.params.sum()):>14,}{int(p.out_elems[0]):>10,}")
+        lines.append(
+            f"{name:<14}{p.n_layers:>7}{int(p.macs.sum()) / 1e9:>10.3f}"
+            f"{int(p.params.sum()):>14,}{int(p.out_elems[0]):>10,}"
+        )
     lines.append(f"{MLP_NAME:<14}  generated: coopt profile {MLP_NAME} --depth L --width Q --input U --classes C")
     return "\n".join(lines)

@@ -52,12 +52,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.model.channel import Channel
-from coopt.model.costs import CostModel
-from coopt.errors import InstanceError
 from coopt.dp.placement import argmin_placement, enumerate_placements
 from coopt.dp.results import breakdown
 from coopt.dp.stopping import evaluate_randomised_policy, occupation
+from coopt.errors import InstanceError
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel
 
 KEYS = ("max_latency_s", "max_energy_j")
 UNITS = {"max_latency_s": "s", "max_energy_j": "J"}
@@ -269,7 +269,10 @@ def lagrangian_bound(
         values, policies = enumerate_placements(Y, channel, mode, costs, "osla", placements, tasks_per_period)
         for v in values:
             bd = breakdown(occupation(policies[v.placement].actions, channel), channel, costs, 0.0, 1.0)
-            osla_cache[v.placement] = (v.objective, np.array([bd.latency_s if k == "max_latency_s" else bd.energy_j for k in keys]))
+            osla_cache[v.placement] = (
+                v.objective,
+                np.array([bd.latency_s if k == "max_latency_s" else bd.energy_j for k in keys]),
+            )
 
     def evaluate(lam: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], int]:
         """L(lam), a supergradient q - b, and the minimising placement."""
@@ -277,10 +280,12 @@ def lagrangian_bound(
             best = min(placements, key=lambda m: (osla_cache[m][0] + lam @ osla_cache[m][1], m))
             phi, q = osla_cache[best]
             return phi + float(lam @ (q - b)), q - b, best
-        y_lam = Y + sum(l * parts.stop(k) for l, k in zip(lam, keys))
-        cw_lam = c_w + sum(l * parts.wait(k) for l, k in zip(lam, keys))
+        y_lam = Y + sum(lam_k * parts.stop(k) for lam_k, k in zip(lam, keys))
+        cw_lam = c_w + sum(lam_k * parts.wait(k) for lam_k, k in zip(lam, keys))
         lam_costs = replace(costs, wait_cost=cw_lam)
-        values, policies = enumerate_placements(y_lam, channel, mode, lam_costs, "optimal", placements, tasks_per_period)
+        values, policies = enumerate_placements(
+            y_lam, channel, mode, lam_costs, "optimal", placements, tasks_per_period
+        )
         best_v = argmin_placement(values)
         bd = breakdown(occupation(policies[best_v.placement].actions, channel), channel, costs, 0.0, 1.0)
         q = np.array([bd.latency_s if k == "max_latency_s" else bd.energy_j for k in keys])
@@ -300,8 +305,8 @@ def lagrangian_bound(
     while evaluations < max_evaluations:
         # maximise t s.t. t <= g_i + s_i.(lam - lam_i), 0 <= lam <= box; variables (lam, t).
         d = len(keys)
-        A = np.array([np.concatenate([-s, [1.0]]) for g, s, l in cuts])
-        rhs = np.array([g - s @ l for g, s, l in cuts])
+        A = np.array([np.concatenate([-s, [1.0]]) for _, s, _ in cuts])
+        rhs = np.array([g - s @ lam_i for g, s, lam_i in cuts])
         res = linprog(
             c=np.concatenate([np.zeros(d), [-1.0]]),
             A_ub=A,
@@ -323,7 +328,9 @@ def lagrangian_bound(
             continue
         if upper - best[0] <= rtol * max(abs(best[0]), 1e-300):
             break
-    return LagrangianBound(best[0], dict(zip(keys, (float(x) for x in best[1]))), max(upper, best[0]), best[2], evaluations)
+    return LagrangianBound(
+        best[0], dict(zip(keys, (float(x) for x in best[1]))), max(upper, best[0]), best[2], evaluations
+    )
 
 
 __all__ = [

@@ -115,8 +115,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.model.channel import Channel
-from coopt.model.costs import CostModel, wait_allowed
 from coopt.dp.stopping import (
     COMPUTE,
     STOP,
@@ -127,6 +125,8 @@ from coopt.dp.stopping import (
     thresholds_from,
     tied_or_less,
 )
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel, wait_allowed
 
 RULES = ("optimal", "osla")
 WAIT_MODES = ("never", "last", "any")
@@ -449,8 +449,14 @@ class _ModelRows:
 class _TableRows:
     """Rows ``start..stop-1`` of a stop-cost table, each sorted increasingly, with prefix sums."""
 
-    def __init__(self, Yb: NDArray[np.float64], start: int, q: NDArray[np.float64],
-                 Qa: NDArray[np.float64], Qb: NDArray[np.float64]) -> None:
+    def __init__(
+        self,
+        Yb: NDArray[np.float64],
+        start: int,
+        q: NDArray[np.float64],
+        Qa: NDArray[np.float64],
+        Qb: NDArray[np.float64],
+    ) -> None:
         nb, k = Yb.shape
         self.start, self.stop, self.k = start, start + nb, k
         z = Yb[:, ::-1]

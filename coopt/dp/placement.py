@@ -32,8 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.model.channel import Channel
-from coopt.model.costs import CostModel, wait_allowed
 from coopt.dp.fast import PolicyMap, solve_all
 from coopt.dp.stopping import (
     StoppingSolution,
@@ -43,6 +41,8 @@ from coopt.dp.stopping import (
     osla_policy,
     tied_or_less,
 )
+from coopt.model.channel import Channel
+from coopt.model.costs import CostModel, wait_allowed
 
 BASELINES = ("edge_only", "device_only", "static_split", "full_placement", "osla")
 
@@ -68,7 +68,9 @@ class Baseline:
     download_cost: float
 
 
-def solve_splitting(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel, rule: str) -> StoppingSolution:
+def solve_splitting(
+    Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel, rule: str
+) -> StoppingSolution:
     """The splitting policy of ``rule`` (``"optimal"`` or ``"osla"``) for one placement."""
     solver = backward_induction if rule == "optimal" else osla_policy
     return solver(Y, channel, horizon, mode, costs)
@@ -128,7 +130,10 @@ def enumerate_rules(
         tables = solve_all(Y, channel, mode, costs, rules, method=method)
         for rule in rules:
             task = {m: float(tables[rule].values[m]) for m in placements}
-            out[rule] = (_placement_values(task, costs, placements, tasks_per_period), PolicyMap(tables[rule], placements))
+            out[rule] = (
+                _placement_values(task, costs, placements, tasks_per_period),
+                PolicyMap(tables[rule], placements),
+            )
         return out
     for rule in rules:
         policies = {m: solve_splitting(Y, channel, m, mode, costs, rule) for m in placements}
@@ -156,7 +161,9 @@ def _baseline(name: str, placement: int, task_cost: float, costs: CostModel, tas
     return Baseline(name, placement, task_cost + download / tasks_per_period, task_cost, download)
 
 
-def static_split_cost(Y: NDArray[np.float64], channel: Channel, mode: str, costs: CostModel, placements: list[int]) -> tuple[int, float]:
+def static_split_cost(
+    Y: NDArray[np.float64], channel: Channel, mode: str, costs: CostModel, placements: list[int]
+) -> tuple[int, float]:
     """The static split :math:`n_s` and its exact expected task cost."""
     if channel.transition is None:
         expected = Y[placements] @ channel.probs
@@ -213,5 +220,7 @@ def baselines(
         "device_only": _baseline("device_only", n, float(costs.A[n]), costs, tasks_per_period) if full_ok else None,
         "static_split": _baseline("static_split", n_s, static_cost, costs, tasks_per_period),
         "full_placement": _baseline("full_placement", n, j_star(n), costs, tasks_per_period) if full_ok else None,
-        "osla": Baseline("osla", best_osla.placement, best_osla.objective, best_osla.task_cost, best_osla.download_cost),
+        "osla": Baseline(
+            "osla", best_osla.placement, best_osla.objective, best_osla.task_cost, best_osla.download_cost
+        ),
     }

@@ -8,18 +8,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from coopt.dp.placement import Baseline, PlacementValue, baselines
+from coopt.dp.stopping import ACTION_NAMES, STOP, WAIT, Occupation, StoppingSolution
 from coopt.model.channel import Channel
 from coopt.model.costs import CostModel
 from coopt.model.problem import Problem
-from coopt.dp.placement import Baseline, PlacementValue, baselines
-from coopt.dp.stopping import ACTION_NAMES, STOP, WAIT, Occupation, StoppingSolution
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,9 @@ class Breakdown:
     stop_prob: tuple[float, ...]
 
 
-def breakdown(occ: Occupation, channel: Channel, costs: CostModel, download_cost: float, tasks_per_period: float) -> Breakdown:
+def breakdown(
+    occ: Occupation, channel: Channel, costs: CostModel, download_cost: float, tasks_per_period: float
+) -> Breakdown:
     """Expected cost parts of a policy from its occupation measure."""
     horizon = occ.visits.shape[0] - 1
     stops = occ.visits[:, :, STOP]
@@ -143,7 +145,12 @@ class SolveResult:
             "wait_mode": self.wait_mode,
             "tasks_per_period": self.tasks_per_period,
             "by_placement": [
-                {"placement": v.placement, "objective": v.objective, "task_cost": v.task_cost, "download_cost": v.download_cost}
+                {
+                    "placement": v.placement,
+                    "objective": v.objective,
+                    "task_cost": v.task_cost,
+                    "download_cost": v.download_cost,
+                }
                 for v in self.by_placement
             ],
             "thresholds": None if th is None else [_num(x) for x in th],
@@ -218,7 +225,9 @@ def assemble_result(
         by_placement=tuple(values),
         policy=policy,
         breakdown=breakdown(occ, channel, costs, best.download_cost, k_tasks),
-        baselines=baselines(problem.Y, channel, inst.wait.mode, costs, problem.placements, k_tasks, osla_values, optimal_values),
+        baselines=baselines(
+            problem.Y, channel, inst.wait.mode, costs, problem.placements, k_tasks, osla_values, optimal_values
+        ),
         channel=channel,
         solver=solver or {},
     )

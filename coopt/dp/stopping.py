@@ -144,9 +144,7 @@ def _forced(horizon: int, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return forced
 
 
-def choose_by_tie_order(
-    Y: NDArray[np.float64], C: NDArray[np.float64], Wv: NDArray[np.float64]
-) -> NDArray[np.int8]:
+def choose_by_tie_order(Y: NDArray[np.float64], C: NDArray[np.float64], Wv: NDArray[np.float64]) -> NDArray[np.int8]:
     """MODEL.md's tie order: stop if ``Y <= min(C, Wv)``, else compute if ``C <= Wv``, else wait.
 
     ``C`` and ``Wv`` are the values (or look-ahead values) of computing and of waiting,
@@ -164,7 +162,9 @@ def next_state_mean(channel: Channel, v: NDArray[np.float64]) -> NDArray[np.floa
     return np.full(v.shape[0], channel.probs @ v)
 
 
-def backward_induction(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel) -> StoppingSolution:
+def backward_induction(
+    Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel
+) -> StoppingSolution:
     """The optimal splitting policy for placement ``horizon`` (MODEL.md section 4).
 
     Parameters
@@ -211,7 +211,9 @@ def backward_induction(Y: NDArray[np.float64], channel: Channel, horizon: int, m
     return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
 
 
-def osla_policy(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel) -> StoppingSolution:
+def osla_policy(
+    Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel
+) -> StoppingSolution:
     """The one-stage look-ahead rule for placement ``horizon``, evaluated exactly.
 
     Stops at ``(n, k)`` iff :math:`Y_n(g_k) \\le \\min(L^c_n, L^w_n)` with
@@ -236,7 +238,9 @@ def osla_policy(Y: NDArray[np.float64], channel: Channel, horizon: int, mode: st
     return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
 
 
-def evaluate_policy(actions: NDArray[np.int8], Y: NDArray[np.float64], channel: Channel, c_w: float) -> NDArray[np.float64]:
+def evaluate_policy(
+    actions: NDArray[np.int8], Y: NDArray[np.float64], channel: Channel, c_w: float
+) -> NDArray[np.float64]:
     """Exact values ``(M + 1, K)`` of a deterministic policy given by its ``actions`` table.
 
     The deterministic case of :func:`evaluate_randomised_policy`.

@@ -98,11 +98,7 @@ import numpy as np
 import pyomo.environ as pyo
 from numpy.typing import NDArray
 
-from coopt.model.problem import Problem, prepare
-from coopt.model.channel import Channel
 from coopt.dp.constraints import QoS, parse_constraints, physical_parts
-from coopt.model.costs import wait_allowed
-from coopt.model.instance import Instance
 from coopt.dp.stopping import (
     COMPUTE,
     STOP,
@@ -110,6 +106,10 @@ from coopt.dp.stopping import (
     choose_by_tie_order,
     next_state_mean,
 )
+from coopt.model.channel import Channel
+from coopt.model.costs import wait_allowed
+from coopt.model.instance import Instance
+from coopt.model.problem import Problem, prepare
 
 ACTIONS = (STOP, COMPUTE, WAIT)
 # Visits below this (in probability units) count as "never reached" when a policy table
@@ -275,9 +275,7 @@ def placement_data(
             interior_allowed[n, :, STOP] = True
             interior_allowed[n, :, COMPUTE] = True
             interior_allowed[n, :, WAIT] = mode == "any" and n < n_layers
-        terminal[n] = n in placements and (
-            n == n_max or rule == "osla" or (mode == "last" and n < n_layers)
-        )
+        terminal[n] = n in placements and (n == n_max or rule == "osla" or (mode == "last" and n < n_layers))
         if terminal[n]:
             terminal_allowed[n, :, STOP] = True
             terminal_allowed[n, :, WAIT] = bool(wait_allowed(mode, n, n_layers)[n])
@@ -328,7 +326,7 @@ def build_placement_model(
     instance: Instance | Problem,
     channel: Channel | None = None,
     *,
-    qos: QoS | None | object = _FROM_INSTANCE,
+    qos: QoS | object | None = _FROM_INSTANCE,
     placements: list[int] | None = None,
     extra_entry: NDArray[np.float64] | None = None,
 ) -> pyo.ConcreteModel:
@@ -414,8 +412,12 @@ def _assemble(d: MipData) -> pyo.ConcreteModel:
     if iid:
         m.w_int = pyo.Var([n for n in epochs if xs(n, WAIT)], within=pyo.NonNegativeReals)
         m.w_term = pyo.Var([n for n in epochs if ys(n, WAIT)], within=pyo.NonNegativeReals)
-        m.w_int_def = pyo.Constraint(list(m.w_int.index_set()), rule=lambda m, n: m.w_int[n] == pyo.quicksum(v for _, v in xs(n, WAIT)))
-        m.w_term_def = pyo.Constraint(list(m.w_term.index_set()), rule=lambda m, n: m.w_term[n] == pyo.quicksum(v for _, v in ys(n, WAIT)))
+        m.w_int_def = pyo.Constraint(
+            list(m.w_int.index_set()), rule=lambda m, n: m.w_int[n] == pyo.quicksum(v for _, v in xs(n, WAIT))
+        )
+        m.w_term_def = pyo.Constraint(
+            list(m.w_term.index_set()), rule=lambda m, n: m.w_term[n] == pyo.quicksum(v for _, v in ys(n, WAIT))
+        )
 
     p = d.probs
     P = d.transition

@@ -61,7 +61,7 @@ PRIMARY_OPTIONS = {
 FALLBACK_OPTIONS = {"mip_allow_restart": False}
 
 
-class Termination(str, enum.Enum):
+class Termination(enum.StrEnum):
     """Why HiGHS stopped (independent of whether a solution exists)."""
 
     OPTIMAL = "optimal"
@@ -115,13 +115,15 @@ class MipOptions:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0
-                                                and math.isfinite(self.time_limit)):
+        if self.time_limit is not None and not (
+            isinstance(self.time_limit, (int, float)) and self.time_limit > 0 and math.isfinite(self.time_limit)
+        ):
             raise InstanceError(f"--time-limit = {self.time_limit!r}: must be a number of seconds > 0")
         if not (isinstance(self.mip_gap, (int, float)) and 0 <= self.mip_gap < 1):
             raise InstanceError(f"--mip-gap = {self.mip_gap!r}: must be a number in [0, 1)")
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
             raise InstanceError(f"--threads = {self.threads!r}: must be an integer >= 1")
 
 
@@ -210,11 +212,15 @@ def require_solver() -> None:
     try:
         import pyomo.contrib.solver.solvers.highs  # noqa: F401
     except ImportError:
-        raise SolverUnavailableError("Pyomo is not installed: pip install 'pyomo>=6.8,<7' (needed by --method mip)") from None
+        raise SolverUnavailableError(
+            "Pyomo is not installed: pip install 'pyomo>=6.8,<7' (needed by --method mip)"
+        ) from None
     try:
         import highspy  # noqa: F401
     except ImportError:
-        raise SolverUnavailableError("HiGHS is not installed: pip install 'highspy>=1.8,<2' (needed by --method mip)") from None
+        raise SolverUnavailableError(
+            "HiGHS is not installed: pip install 'highspy>=1.8,<2' (needed by --method mip)"
+        ) from None
 
 
 def new_solver() -> Any:

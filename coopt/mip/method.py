@@ -46,8 +46,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.results import assemble_result
-from coopt.model.problem import Problem
 from coopt.dp.constraints import (
     LagrangianBound,
     QoS,
@@ -56,26 +54,8 @@ from coopt.dp.constraints import (
     randomised_expectations,
     smallest_achievable,
 )
-from coopt.model.costs import wait_allowed
-from coopt.errors import NoSolutionError
-from coopt.mip.highs import (
-    MipOptions,
-    PlacementResult,
-    Termination,
-    new_solver,
-    solve_fixed,
-    solve_mip,
-)
-from coopt.mip.formulation import (
-    MipData,
-    build_placement_model,
-    expectations_from_values,
-    flow_residual,
-    model_size,
-    objective_from_values,
-)
 from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_placements
-from coopt.dp.results import SolveResult
+from coopt.dp.results import SolveResult, assemble_result
 from coopt.dp.stopping import (
     ACTION_NAMES,
     Occupation,
@@ -87,6 +67,25 @@ from coopt.dp.stopping import (
     osla_policy,
     thresholds_from,
 )
+from coopt.errors import NoSolutionError
+from coopt.mip.formulation import (
+    MipData,
+    build_placement_model,
+    expectations_from_values,
+    flow_residual,
+    model_size,
+    objective_from_values,
+)
+from coopt.mip.highs import (
+    MipOptions,
+    PlacementResult,
+    Termination,
+    new_solver,
+    solve_fixed,
+    solve_mip,
+)
+from coopt.model.costs import wait_allowed
+from coopt.model.problem import Problem
 
 INFEASIBLE = (Termination.INFEASIBLE, Termination.INFEASIBLE_OR_UNBOUNDED)
 
@@ -102,7 +101,9 @@ def _infeasible_message(problem: Problem, qos: QoS) -> str:
         )
         unit = "s" if key == "max_latency_s" else "J"
         what = "latency" if key == "max_latency_s" else "device energy"
-        parts.append(f"the smallest achievable expected {what} is {best.value:.6g} {unit} (placement M = {best.placement})")
+        parts.append(
+            f"the smallest achievable expected {what} is {best.value:.6g} {unit} (placement M = {best.placement})"
+        )
         if best.value > qos.bound(key) * (1 + 1e-9):
             over.append(key)
     bounds = " and ".join(f"constraints.{k} = {qos.bound(k):g}" for k in qos.active)
@@ -285,9 +286,11 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     else:
         policy = _complete_optimal_policy(problem, star, options)
 
-    osla_values = values if rule == "osla" and qos is None else enumerate_placements(
-        Y, channel, mode, costs, "osla", placements, k_tasks
-    )[0]
+    osla_values = (
+        values
+        if rule == "osla" and qos is None
+        else enumerate_placements(Y, channel, mode, costs, "osla", placements, k_tasks)[0]
+    )
 
     size = model_size(model, nonzeros=False)
     solver: dict[str, Any] = res.to_dict()

@@ -100,9 +100,7 @@ def stationary_distribution(transition: NDArray[np.float64]) -> NDArray[np.float
             "channel.transition: the chain has no unique stationary distribution; give channel.initial"
         ) from None
     if np.any(pi < -1e-12) or not np.allclose(pi @ transition, pi, rtol=0, atol=1e-12):
-        raise InstanceError(
-            "channel.transition: the chain has no unique stationary distribution; give channel.initial"
-        )
+        raise InstanceError("channel.transition: the chain has no unique stationary distribution; give channel.initial")
     pi = np.clip(pi, 0.0, None)
     return pi / pi.sum()
 
@@ -126,9 +124,7 @@ def quantise(spec: ChannelSpec, states: int | None = None) -> tuple[NDArray[np.f
         m = float(spec.m)  # type: ignore[arg-type]
         x = special.gammaincinv(m, u)  # edges in units of mean / m
         x[-1] = np.inf
-        partial = mean * _mass_between(
-            special.gammainc(m + 1, x), special.gammaincc(m + 1, x), special.gammaincc(m, x)
-        )
+        partial = mean * _mass_between(special.gammainc(m + 1, x), special.gammaincc(m + 1, x), special.gammaincc(m, x))
     elif spec.law == "rician":
         cdf, sf, ppf = _ncx2_functions()
         kf = float(spec.k_factor)  # type: ignore[arg-type]

@@ -32,9 +32,10 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from coopt.errors import InstanceError
 from coopt.model.profiles import Profile, load_profile
@@ -141,7 +142,7 @@ class Instance:
     def n_layers(self) -> int:
         return self.network.profile.n_layers
 
-    def with_rule(self, rule: str) -> "Instance":
+    def with_rule(self, rule: str) -> Instance:
         """A copy with ``placement.rule`` replaced (validated)."""
         _check_choice("placement.rule", rule, RULES)
         return replace(self, placement=replace(self.placement, rule=rule))
@@ -357,9 +358,11 @@ def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str 
     wait = Wait(**t["wait"])
     if wait.mode != "never":
         if wait.slot_s is None:
-            raise InstanceError(f'wait.slot_s: missing; required when wait.mode = "{wait.mode}" (a slot length > 0 in s)')
+            raise InstanceError(
+                f'wait.slot_s: missing; required when wait.mode = "{wait.mode}" (a slot length > 0 in s)'
+            )
         if wait.slot_s <= 0:
-            raise InstanceError(f"wait.slot_s = {wait.slot_s}: must be > 0 when wait.mode = \"{wait.mode}\"")
+            raise InstanceError(f'wait.slot_s = {wait.slot_s}: must be > 0 when wait.mode = "{wait.mode}"')
         c_w = cost.time_weight * wait.slot_s + cost.energy_weight * device.idle_power_w * wait.slot_s
         if c_w <= 0:
             raise InstanceError(

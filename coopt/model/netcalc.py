@@ -76,7 +76,9 @@ def _check_ints(spec: object, low: int, **values: Pair | None) -> None:
         if len(items) not in (1, 2) or any(
             not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low for v in items
         ):
-            raise ProfileError(f"{type(spec).__name__}.{key} = {value!r}: must be an integer >= {low} (or a pair of them)")
+            raise ProfileError(
+                f"{type(spec).__name__}.{key} = {value!r}: must be an integer >= {low} (or a pair of them)"
+            )
 
 
 @dataclass(frozen=True)
@@ -116,15 +118,24 @@ def _window_out(size: int, kernel: int, stride: int, padding: int, dilation: int
     return out
 
 
-def _windows(layer: Layer, shape: Shape, where: str, kernel: Pair, stride: Pair, padding: Pair,
-             dilation: Pair, ceil_mode: bool = False) -> tuple[int, int]:
+def _windows(
+    layer: Layer,
+    shape: Shape,
+    where: str,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    ceil_mode: bool = False,
+) -> tuple[int, int]:
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = map(_pair, (kernel, stride, padding, dilation))
     _, h, w = shape
     oh = _window_out(h, kh, sh, ph, dh, ceil_mode)
     ow = _window_out(w, kw, sw, pw, dw, ceil_mode)
     if oh is None or ow is None:
         raise layer._fail(
-            where, shape,
+            where,
+            shape,
             f"padded input {h + 2 * ph}x{w + 2 * pw} is smaller than the dilated kernel "
             f"{dh * (kh - 1) + 1}x{dw * (kw - 1) + 1}",
         )
@@ -144,16 +155,27 @@ class Conv2d(Layer):
     bias: bool = True
 
     def __post_init__(self) -> None:
-        _check_ints(self, 1, out_channels=self.out_channels, kernel_size=self.kernel_size,
-                    stride=self.stride, dilation=self.dilation, groups=self.groups)
+        _check_ints(
+            self,
+            1,
+            out_channels=self.out_channels,
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
         _check_ints(self, 0, padding=self.padding)
 
     def apply(self, shape: Shape, where: str) -> LayerCost:
         self._need(shape, 3, where)
         c_in = shape[0]
         if c_in % self.groups or self.out_channels % self.groups:
-            raise self._fail(where, shape, f"groups = {self.groups} must divide the input channels {c_in} "
-                                           f"and the output channels {self.out_channels}")
+            raise self._fail(
+                where,
+                shape,
+                f"groups = {self.groups} must divide the input channels {c_in} "
+                f"and the output channels {self.out_channels}",
+            )
         oh, ow = _windows(self, shape, where, self.kernel_size, self.stride, self.padding, self.dilation)
         kh, kw = _pair(self.kernel_size)
         per_output = (c_in // self.groups) * kh * kw
@@ -419,7 +441,9 @@ class BasicBlock(Layer):
     def apply(self, shape: Shape, where: str) -> LayerCost:
         self._need(shape, 3, where)
         main = _conv_bn(self.planes, 3, self.stride) + _conv_bn(self.planes, 3, act=None)
-        shortcut = _conv_bn(self.planes, 1, self.stride, act=None) if self.stride != 1 or shape[0] != self.planes else ()
+        shortcut = (
+            _conv_bn(self.planes, 1, self.stride, act=None) if self.stride != 1 or shape[0] != self.planes else ()
+        )
         return Sequential((Residual(main, shortcut), Activation("relu"))).apply(shape, where)
 
 
@@ -438,8 +462,15 @@ class Bottleneck(Layer):
     expansion: int = 4
 
     def __post_init__(self) -> None:
-        _check_ints(self, 1, planes=self.planes, stride=self.stride, groups=self.groups,
-                    width_per_group=self.width_per_group, expansion=self.expansion)
+        _check_ints(
+            self,
+            1,
+            planes=self.planes,
+            stride=self.stride,
+            groups=self.groups,
+            width_per_group=self.width_per_group,
+            expansion=self.expansion,
+        )
 
     def apply(self, shape: Shape, where: str) -> LayerCost:
         self._need(shape, 3, where)
@@ -467,9 +498,13 @@ class InvertedResidual(Layer):
 
     def apply(self, shape: Shape, where: str) -> LayerCost:
         self._need(shape, 3, where)
-        hidden = int(round(shape[0] * self.expand_ratio))
+        hidden = round(shape[0] * self.expand_ratio)
         expand = _conv_bn(hidden, 1, act="relu6") if self.expand_ratio != 1 else ()
-        main = expand + _conv_bn(hidden, 3, self.stride, groups=hidden, act="relu6") + _conv_bn(self.out_channels, 1, act=None)
+        main = (
+            expand
+            + _conv_bn(hidden, 3, self.stride, groups=hidden, act="relu6")
+            + _conv_bn(self.out_channels, 1, act=None)
+        )
         if self.stride == 1 and shape[0] == self.out_channels:
             return Residual(main).apply(shape, where)
         return Sequential(main).apply(shape, where)
@@ -557,8 +592,10 @@ def compute_profile(network: Network) -> Profile:
 # The shipped architectures (torchvision definitions, inference mode)
 # ----------------------------------------------------------------------------------
 
-_CONVENTION = ("Unit of macs: multiply-accumulates; only convolution, linear and attention matmuls count "
-               "(norms, activations, pooling, additions: 0). params: trainable parameters (norms: scale and shift).")
+_CONVENTION = (
+    "Unit of macs: multiply-accumulates; only convolution, linear and attention matmuls count "
+    "(norms, activations, pooling, additions: 0). params: trainable parameters (norms: scale and shift)."
+)
 
 
 def _image(size: int) -> Shape:
@@ -582,9 +619,11 @@ def alexnet(image_size: int = 224, num_classes: int = 1000) -> Network:
         Row("fc8", (Linear(num_classes),)),
     )
     return Network(
-        name="alexnet", input_shape=_image(image_size), rows=rows,
+        name="alexnet",
+        input_shape=_image(image_size),
+        rows=rows,
         source="AlexNet (Krizhevsky et al., 2012) as torchvision.models.alexnet: one-tower variant, "
-               "conv 64-192-384-256-256, AdaptiveAvgPool2d(6x6), fc 9216-4096-4096-1000.",
+        "conv 64-192-384-256-256, AdaptiveAvgPool2d(6x6), fc 9216-4096-4096-1000.",
         granularity="every conv and fc layer (ReLU folded in), every max pool, the adaptive avg pool (flatten folded in).",
         reference="torchvision reference: 61,100,840 parameters, 0.71 GFLOPS (a MAC count).",
     )
@@ -603,16 +642,25 @@ def vgg16(image_size: int = 224, num_classes: int = 1000) -> Network:
         Row("fc8", (Linear(num_classes),)),
     ]
     return Network(
-        name="vgg16", input_shape=_image(image_size), rows=tuple(rows),
+        name="vgg16",
+        input_shape=_image(image_size),
+        rows=tuple(rows),
         source="VGG-16 (Simonyan and Zisserman, 2015, configuration D) as torchvision.models.vgg16: "
-               "13 conv 3x3 in 5 stages, AdaptiveAvgPool2d(7x7), fc 25088-4096-4096-1000.",
+        "13 conv 3x3 in 5 stages, AdaptiveAvgPool2d(7x7), fc 25088-4096-4096-1000.",
         granularity="every conv and fc layer (ReLU folded in), every max pool, the adaptive avg pool (flatten folded in).",
         reference="torchvision reference: 138,357,544 parameters, 15.47 GFLOPS (a MAC count).",
     )
 
 
-def _resnet(name: str, block: Callable[[int, int], Layer], depths: tuple[int, ...], image_size: int,
-            num_classes: int, source: str, reference: str) -> Network:
+def _resnet(
+    name: str,
+    block: Callable[[int, int], Layer],
+    depths: tuple[int, ...],
+    image_size: int,
+    num_classes: int,
+    source: str,
+    reference: str,
+) -> Network:
     rows = [
         Row("conv1", _conv_bn(64, 7, 2)),
         Row("maxpool", (MaxPool2d(3, 2, padding=1),)),
@@ -621,9 +669,12 @@ def _resnet(name: str, block: Callable[[int, int], Layer], depths: tuple[int, ..
         rows += [Row(f"layer{stage}.{j}", (block(planes, 2 if stage > 1 and j == 0 else 1),)) for j in range(depth)]
     rows += [Row("avgpool", (AdaptiveAvgPool2d(1), Flatten())), Row("fc", (Linear(num_classes),))]
     return Network(
-        name=name, input_shape=_image(image_size), rows=tuple(rows), source=source,
+        name=name,
+        input_shape=_image(image_size),
+        rows=tuple(rows),
+        source=source,
         granularity="stem conv (BN and ReLU folded in), max pool, one row per residual block "
-                    "(named as torchvision's modules), global avg pool (flatten folded in), fc.",
+        "(named as torchvision's modules), global avg pool (flatten folded in), fc.",
         reference=reference,
     )
 
@@ -631,9 +682,13 @@ def _resnet(name: str, block: Callable[[int, int], Layer], depths: tuple[int, ..
 def resnet18(image_size: int = 224, num_classes: int = 1000) -> Network:
     """ResNet-18 as in torchvision (basic blocks 2-2-2-2)."""
     return _resnet(
-        "resnet18", lambda planes, stride: BasicBlock(planes, stride), (2, 2, 2, 2), image_size, num_classes,
+        "resnet18",
+        lambda planes, stride: BasicBlock(planes, stride),
+        (2, 2, 2, 2),
+        image_size,
+        num_classes,
         source="ResNet-18 (He et al., 2016) as torchvision.models.resnet18: basic blocks [2, 2, 2, 2], "
-               "1x1 conv-BN projection shortcuts.",
+        "1x1 conv-BN projection shortcuts.",
         reference="torchvision reference: 11,689,512 parameters, 1.81 GFLOPS (a MAC count).",
     )
 
@@ -641,9 +696,13 @@ def resnet18(image_size: int = 224, num_classes: int = 1000) -> Network:
 def resnet50(image_size: int = 224, num_classes: int = 1000) -> Network:
     """ResNet-50 v1.5 as in torchvision (bottleneck blocks 3-4-6-3, stride on the 3x3 conv)."""
     return _resnet(
-        "resnet50", lambda planes, stride: Bottleneck(planes, stride), (3, 4, 6, 3), image_size, num_classes,
+        "resnet50",
+        lambda planes, stride: Bottleneck(planes, stride),
+        (3, 4, 6, 3),
+        image_size,
+        num_classes,
         source="ResNet-50 v1.5 (He et al., 2016) as torchvision.models.resnet50: bottleneck blocks [3, 4, 6, 3], "
-               "stride on the 3x3 conv, 1x1 conv-BN projection shortcuts.",
+        "stride on the 3x3 conv, 1x1 conv-BN projection shortcuts.",
         reference="torchvision reference: 25,557,032 parameters, 4.09 GFLOPS (a MAC count).",
     )
 
@@ -651,7 +710,15 @@ def resnet50(image_size: int = 224, num_classes: int = 1000) -> Network:
 def mobilenet_v2(image_size: int = 224, num_classes: int = 1000) -> Network:
     """MobileNetV2 (width multiplier 1.0) as in torchvision."""
     rows = [Row("features.0", _conv_bn(32, 3, 2, act="relu6"))]
-    settings = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+    settings = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
     for t, c, n, s in settings:
         for i in range(n):
             rows.append(Row(f"features.{len(rows)}", (InvertedResidual(c, s if i == 0 else 1, t),)))
@@ -661,11 +728,13 @@ def mobilenet_v2(image_size: int = 224, num_classes: int = 1000) -> Network:
         Row("classifier", (Linear(num_classes),)),
     ]
     return Network(
-        name="mobilenet_v2", input_shape=_image(image_size), rows=tuple(rows),
+        name="mobilenet_v2",
+        input_shape=_image(image_size),
+        rows=tuple(rows),
         source="MobileNetV2 (Sandler et al., 2018) as torchvision.models.mobilenet_v2, width 1.0: "
-               "stem conv 3x3/2, 17 inverted-residual blocks, 1x1 conv to 1280, fc 1280-1000.",
+        "stem conv 3x3/2, 17 inverted-residual blocks, 1x1 conv to 1280, fc 1280-1000.",
         granularity="stem conv, one row per inverted-residual block, last 1x1 conv (BN and ReLU6 folded in), "
-                    "global avg pool (flatten folded in), classifier; names as torchvision's modules.",
+        "global avg pool (flatten folded in), classifier; names as torchvision's modules.",
         reference="torchvision reference: 3,504,872 parameters, 0.30 GFLOPS (a MAC count).",
     )
 
@@ -676,11 +745,13 @@ def vit_b_16(image_size: int = 224, num_classes: int = 1000) -> Network:
     rows += [Row(f"encoder_layer_{i}", (EncoderBlock(12, 3072),)) for i in range(12)]
     rows.append(Row("head", (LayerNorm(), SelectToken(0), Linear(num_classes))))
     return Network(
-        name="vit_b_16", input_shape=_image(image_size), rows=tuple(rows),
+        name="vit_b_16",
+        input_shape=_image(image_size),
+        rows=tuple(rows),
         source="ViT-B/16 (Dosovitskiy et al., 2021) as torchvision.models.vit_b_16: 16x16 patches, "
-               "class token, 12 pre-norm encoder blocks (D 768, 12 heads, MLP 3072), fc 768-1000.",
+        "class token, 12 pre-norm encoder blocks (D 768, 12 heads, MLP 3072), fc 768-1000.",
         granularity="patch embedding with class token and position embedding, one row per encoder block, "
-                    "head (final layer norm, class token, fc).",
+        "head (final layer norm, class token, fc).",
         reference="torchvision reference: 86,567,656 parameters, 17.56 GFLOPS (a MAC count).",
         notes=("Attention MACs include Q K^T and A V (2 T^2 D per block, T = 197 tokens).",),
     )
@@ -737,8 +808,12 @@ def write_shipped_profiles(directory: Path | str) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m coopt.model.netcalc [--out DIR]``: regenerate the shipped profiles."""
     parser = argparse.ArgumentParser(prog="python -m coopt.model.netcalc", description=main.__doc__)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "models",
-                        help="directory to write into (default: the repository's models/)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "models",
+        help="directory to write into (default: the repository's models/)",
+    )
     args = parser.parse_args(argv)
     for path in write_shipped_profiles(args.out):
         print(path)

@@ -98,8 +98,7 @@ def load_profile(spec: str, base_dir: Path | None = None) -> Profile:
     names = list_profiles()
     if spec not in names:
         raise ProfileError(
-            f"network.profile = {spec!r}: unknown profile; valid names: {', '.join(names)} "
-            "(or a path to a CSV file)"
+            f"network.profile = {spec!r}: unknown profile; valid names: {', '.join(names)} (or a path to a CSV file)"
         )
     text = (_models_dir() / f"{spec}.csv").read_text(encoding="utf-8")
     return read_profile_csv(text, name=spec, source=f"coopt.models/{spec}.csv")
@@ -131,7 +130,9 @@ def read_profile_csv(text: str, name: str = "profile", source: str = "<string>")
             try:
                 value = float(raw)
             except ValueError:
-                raise ProfileError(f"profile {source}: row {i} ({names[-1]}) {c} = {raw!r}: must be a number >= 0") from None
+                raise ProfileError(
+                    f"profile {source}: row {i} ({names[-1]}) {c} = {raw!r}: must be a number >= 0"
+                ) from None
             if not np.isfinite(value) or value < 0 or value != int(value):
                 raise ProfileError(f"profile {source}: row {i} ({names[-1]}) {c} = {raw}: must be an integer >= 0")
             table[c].append(int(value))
@@ -160,7 +161,12 @@ def mlp_profile(depth: int, width: int, input_size: int, classes: int) -> Profil
     ``width -> classes``. Each fully connected layer ``u -> v`` has ``u v`` MACs and
     ``u v + v`` parameters (weights and biases); activations cost no MACs.
     """
-    for key, value, low in (("depth", depth, 1), ("width", width, 1), ("input", input_size, 1), ("classes", classes, 1)):
+    for key, value, low in (
+        ("depth", depth, 1),
+        ("width", width, 1),
+        ("input", input_size, 1),
+        ("classes", classes, 1),
+    ):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ProfileError(f"mlp.{key} = {value!r}: must be an integer >= {low}")
     sizes = [input_size] + [width] * depth + [classes]

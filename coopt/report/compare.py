@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from coopt.api import solve
-from coopt.model.problem import prepare
 from coopt.model.instance import Instance
+from coopt.model.problem import prepare
 from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, simulate
 
 LABELS = {
@@ -87,7 +87,9 @@ class Comparison:
         }
 
 
-def compare(instance: Instance, tasks: int = 100_000, seed: int | None = 0, progress: bool | None = False) -> Comparison:
+def compare(
+    instance: Instance, tasks: int = 100_000, seed: int | None = 0, progress: bool | None = False
+) -> Comparison:
     """Exact and simulated cost of every policy of ``instance`` (module docstring)."""
     problem = prepare(instance)
     solved = solve(instance, rule="optimal")
@@ -104,7 +106,9 @@ def compare(instance: Instance, tasks: int = 100_000, seed: int | None = 0, prog
         sim = simulate(problem, name, tasks, seed, solved=solved, progress=progress)
         saved = None if key is None else saved_percent(exact, best)
         rows.append(PolicyRow(name, placement, exact, sim, saved))
-    return Comparison(instance.name, instance.n_layers, instance.channel.law, instance.wait.mode, tasks, seed, tuple(rows))
+    return Comparison(
+        instance.name, instance.n_layers, instance.channel.law, instance.wait.mode, tasks, seed, tuple(rows)
+    )
 
 
 def _e(x: float) -> str:
@@ -112,8 +116,10 @@ def _e(x: float) -> str:
 
 
 def _header(c: Comparison) -> str:
-    return (f"instance {c.instance_name}: {c.n_layers} layers, {c.law} channel, wait mode {c.wait_mode}; "
-            f"{c.tasks} simulated tasks per policy, seed {c.seed}")
+    return (
+        f"instance {c.instance_name}: {c.n_layers} layers, {c.law} channel, wait mode {c.wait_mode}; "
+        f"{c.tasks} simulated tasks per policy, seed {c.seed}"
+    )
 
 
 def comparison_text(comparisons: list[Comparison]) -> str:

@@ -31,19 +31,20 @@ nothing global changes and no window opens; saving uses the Agg renderer), whose
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from coopt.api import solve
-from coopt.model.problem import Problem, prepare
-from coopt.model.instance import Instance
 from coopt.dp.results import SolveResult
-from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
 from coopt.dp.stopping import STOP, backward_induction, occupation, osla_policy
+from coopt.model.instance import Instance
+from coopt.model.problem import Problem, prepare
+from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -80,7 +81,9 @@ def solve_both(instance: Instance) -> Solved:
     return Solved(instance, prepare(instance), solve(instance, rule="optimal"), solve(instance, rule="osla"))
 
 
-def _figure(n_panels: int, rows_per_panel: int = 1, height: float = 3.6, width: float = 5.0) -> tuple["Figure", NDArray[Any]]:
+def _figure(
+    n_panels: int, rows_per_panel: int = 1, height: float = 3.6, width: float = 5.0
+) -> tuple[Figure, NDArray[Any]]:
     """A figure with one column per instance (at most 3 per row) and ``rows_per_panel`` rows each."""
     from matplotlib.figure import Figure
 
@@ -94,19 +97,19 @@ def _figure(n_panels: int, rows_per_panel: int = 1, height: float = 3.6, width: 
     return fig, axes
 
 
-def _panel(axes: NDArray[Any], i: int, row: int = 0, rows_per_panel: int = 1) -> "Axes":
+def _panel(axes: NDArray[Any], i: int, row: int = 0, rows_per_panel: int = 1) -> Axes:
     ncols = axes.shape[1]
     return axes[(i // ncols) * rows_per_panel + row, i % ncols]
 
 
-def _maybe_log(ax: "Axes", values: list[float]) -> None:
+def _maybe_log(ax: Axes, values: list[float]) -> None:
     """Log scale on y when the plotted costs span more than a factor 20."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0])
     if v.size and v.max() / v.min() > 20.0:
         ax.set_yscale("log")
 
 
-def _epoch_ticks(ax: "Axes", layer_names: tuple[str, ...], epochs: list[int]) -> None:
+def _epoch_ticks(ax: Axes, layer_names: tuple[str, ...], epochs: list[int]) -> None:
     """Epoch numbers with layer names: below the number for a few epochs, slanted for
     more, numbers only beyond 16 (names would collide)."""
     if len(epochs) > 16:
@@ -118,14 +121,15 @@ def _epoch_ticks(ax: "Axes", layer_names: tuple[str, ...], epochs: list[int]) ->
     if len(epochs) <= 6:
         ax.set_xticklabels([f"{n}\n{layer_names[n]}" for n in epochs], fontsize=8)
     else:
-        ax.set_xticklabels([f"{layer_names[n]} {n}" for n in epochs], fontsize=7, rotation=40,
-                           ha="right", rotation_mode="anchor")
+        ax.set_xticklabels(
+            [f"{layer_names[n]} {n}" for n in epochs], fontsize=7, rotation=40, ha="right", rotation_mode="anchor"
+        )
 
 
 # ----------------------------------------------------------------------------- (a) Phi(M)
 
 
-def phi_figure(solved: list[Solved]) -> "Figure":
+def phi_figure(solved: list[Solved]) -> Figure:
     """:math:`\\Phi(M)` against :math:`M` for both rules, :math:`M^*` marked."""
     fig, axes = _figure(len(solved))
     for i, s in enumerate(solved):
@@ -139,9 +143,18 @@ def phi_figure(solved: list[Solved]) -> "Figure":
             label = "optimal rule" if rule == "optimal" else "OSLA rule"
             ax.plot(x, y, color=st["color"], ls=st["ls"], marker=st["marker"], lw=st["lw"], ms=5, label=label)
             # the optimal rule's star is drawn larger, so both show where the rules agree on M*
-            ax.plot([res.placement], [res.objective], ls="none", marker="*", ms=20 if rule == "optimal" else 12,
-                    color=st["color"], markeredgecolor="white", markeredgewidth=0.8, zorder=5 if rule == "optimal" else 6,
-                    label=f"$M^*$ = {res.placement} ({'optimal' if rule == 'optimal' else 'OSLA'})")
+            ax.plot(
+                [res.placement],
+                [res.objective],
+                ls="none",
+                marker="*",
+                ms=20 if rule == "optimal" else 12,
+                color=st["color"],
+                markeredgecolor="white",
+                markeredgewidth=0.8,
+                zorder=5 if rule == "optimal" else 6,
+                label=f"$M^*$ = {res.placement} ({'optimal' if rule == 'optimal' else 'OSLA'})",
+            )
         _maybe_log(ax, values)
         _epoch_ticks(ax, s.instance.profile.layer_names, [v.placement for v in s.optimal.by_placement])
         ax.set_xlabel("placement $M$ (layers 1..$M$ on the device)")
@@ -181,7 +194,7 @@ def to_db(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
-def threshold_figure(solved: list[Solved]) -> "Figure":
+def threshold_figure(solved: list[Solved]) -> Figure:
     """Thresholds per epoch in dB, optimal against OSLA at the same placement."""
     fig, axes = _figure(len(solved))
     for i, s in enumerate(solved):
@@ -199,17 +212,40 @@ def threshold_figure(solved: list[Solved]) -> "Figure":
         for rule, th, dx in (("optimal", opt, -0.06), ("osla", osl, 0.06)):
             st = STYLE[rule]
             name = "optimal" if rule == "optimal" else "OSLA"
-            ax.plot(epochs, to_db(th), color=st["color"], ls=st["ls"], marker=st["marker"], lw=st["lw"],
-                    ms=8 if rule == "optimal" else 5,
-                    label=f"{name} $\\theta_n$")
+            ax.plot(
+                epochs,
+                to_db(th),
+                color=st["color"],
+                ls=st["ls"],
+                marker=st["marker"],
+                lw=st["lw"],
+                ms=8 if rule == "optimal" else 5,
+                label=f"{name} $\\theta_n$",
+            )
             # edge markers, nudged apart so that both rules show where they agree
             never, always = np.isinf(th), th == 0.0
             if never.any():
-                ax.plot(epochs[never] + dx, np.full(never.sum(), hi), ls="none", marker="^", ms=10, color=st["color"],
-                        clip_on=False, label=f"{name}: never stops ($\\theta_n=+\\infty$)")
+                ax.plot(
+                    epochs[never] + dx,
+                    np.full(never.sum(), hi),
+                    ls="none",
+                    marker="^",
+                    ms=10,
+                    color=st["color"],
+                    clip_on=False,
+                    label=f"{name}: never stops ($\\theta_n=+\\infty$)",
+                )
             if always.any():
-                ax.plot(epochs[always] + dx, np.full(always.sum(), lo), ls="none", marker="v", ms=10, color=st["color"],
-                        clip_on=False, label=f"{name}: always stops ($\\theta_n=0$)")
+                ax.plot(
+                    epochs[always] + dx,
+                    np.full(always.sum(), lo),
+                    ls="none",
+                    marker="v",
+                    ms=10,
+                    color=st["color"],
+                    clip_on=False,
+                    label=f"{name}: always stops ($\\theta_n=0$)",
+                )
         ax.axhline(mean_db, color="0.5", ls=":", lw=1.2, label="mean gain $E[h]$")
         offset = 10.0 * math.log10(s.problem.costs.rho)
         sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
@@ -223,15 +259,16 @@ def threshold_figure(solved: list[Solved]) -> "Figure":
     return fig
 
 
-def _figure_legend(fig: "Figure") -> None:
+def _figure_legend(fig: Figure) -> None:
     """One legend above all panels: the union of the panels' labelled artists."""
     seen: dict[str, Any] = {}
     for ax in fig.axes:
         for h, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, h)
     if seen:
-        fig.legend(list(seen.values()), list(seen.keys()), loc="outside upper center",
-                   ncol=min(len(seen), 5), fontsize=9)
+        fig.legend(
+            list(seen.values()), list(seen.keys()), loc="outside upper center", ncol=min(len(seen), 5), fontsize=9
+        )
 
 
 def markov_stop_gains(s: Solved) -> tuple[int, list[NDArray[np.float64]], list[NDArray[np.float64]]]:
@@ -247,7 +284,7 @@ def markov_stop_gains(s: Solved) -> tuple[int, list[NDArray[np.float64]], list[N
     return M, out[0], out[1]
 
 
-def _markov_stop_states(ax: "Axes", s: Solved) -> None:
+def _markov_stop_states(ax: Axes, s: Solved) -> None:
     """A Markov rule is a table per state, not a threshold: mark the states where each rule uploads."""
     M, opt, osl = markov_stop_gains(s)
     for g in 10.0 * np.log10(s.problem.channel.gains):
@@ -257,8 +294,16 @@ def _markov_stop_states(ax: "Axes", s: Solved) -> None:
         xs = np.concatenate([np.full(len(v), n + dx) for n, v in enumerate(per_epoch)])
         ys = np.concatenate(per_epoch)
         name = "optimal" if rule == "optimal" else "OSLA"
-        ax.plot(xs, ys, ls="none", marker=st["marker"], ms=8, color=st["color"],
-                markerfacecolor=fill if fill else st["color"], label=f"{name}: uploads in this state")
+        ax.plot(
+            xs,
+            ys,
+            ls="none",
+            marker=st["marker"],
+            ms=8,
+            color=st["color"],
+            markerfacecolor=fill if fill else st["color"],
+            label=f"{name}: uploads in this state",
+        )
     offset = 10.0 * math.log10(s.problem.costs.rho)
     sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
     sec.set_ylabel("state SNR $\\rho g_k$ [dB]")
@@ -316,8 +361,13 @@ class Sweep:
     current: float
 
 
-def sweep(instance: Instance, xs: NDArray[np.float64], modify: Callable[[Instance, float], Instance], current: float,
-          tick: Callable[[], None] = lambda: None) -> Sweep:
+def sweep(
+    instance: Instance,
+    xs: NDArray[np.float64],
+    modify: Callable[[Instance, float], Instance],
+    current: float,
+    tick: Callable[[], None] = lambda: None,
+) -> Sweep:
     cost: dict[str, list[float]] = {name: [] for name in POLICIES}
     for x in xs:
         objs = policy_objectives(solve(modify(instance, float(x)), rule="optimal"))
@@ -339,13 +389,22 @@ def snr_sweep(s: Solved, points: int, tick: Callable[[], None] = lambda: None) -
     return sweep(s.instance, xs, lambda inst, x: with_gain_scale(inst, 10.0 ** ((x - base) / 10.0)), base, tick)
 
 
-def _plot_sweep(ax: "Axes", sw: Sweep, xlabel: str, logx: bool, current_label: str) -> None:
+def _plot_sweep(ax: Axes, sw: Sweep, xlabel: str, logx: bool, current_label: str) -> None:
     for name in POLICIES:
         st = STYLE[name]
         y = sw.cost[name]
         every = max(1, len(sw.x) // 8)
-        ax.plot(sw.x, y, color=st["color"], ls=st["ls"], lw=st["lw"], marker=st["marker"], ms=5, markevery=every,
-                label=st["label"])
+        ax.plot(
+            sw.x,
+            y,
+            color=st["color"],
+            ls=st["ls"],
+            lw=st["lw"],
+            marker=st["marker"],
+            ms=5,
+            markevery=every,
+            label=st["label"],
+        )
     ax.axvline(sw.current, color="0.5", ls=":", lw=1.0, label=current_label)
     if logx:
         ax.set_xscale("log")
@@ -359,7 +418,7 @@ def _plot_sweep(ax: "Axes", sw: Sweep, xlabel: str, logx: bool, current_label: s
     ax.grid(alpha=0.3)
 
 
-def cost_figure(solved: list[Solved], points: int = 25, progress: bool | None = False) -> "Figure":
+def cost_figure(solved: list[Solved], points: int = 25, progress: bool | None = False) -> Figure:
     """Cost of every policy against ``tasks_per_period`` (top) and mean SNR (bottom)."""
     fig, axes = _figure(len(solved), rows_per_panel=2, height=3.5)
     with progress_bar(2 * points * len(solved), "figures: sweeps", progress, unit="solve") as bar:
@@ -378,15 +437,21 @@ def cost_figure(solved: list[Solved], points: int = 25, progress: bool | None = 
 # ----------------------------------------------------------------------------- (d) splits
 
 
-def split_figure(solved: list[Solved], sims: list[Simulation]) -> "Figure":
+def split_figure(solved: list[Solved], sims: list[Simulation]) -> Figure:
     """Split-epoch distribution of the joint optimum: simulated bars, exact dots."""
     fig, axes = _figure(len(solved))
     for i, (s, sim) in enumerate(zip(solved, sims)):
         ax = _panel(axes, i)
         epochs = np.arange(sim.placement + 1)
         exact = exact_split_probs(s)
-        ax.bar(epochs, sim.split_fractions, width=0.7, color="#56B4E9", edgecolor="#0072B2",
-               label=f"simulated ({sim.tasks} tasks)")
+        ax.bar(
+            epochs,
+            sim.split_fractions,
+            width=0.7,
+            color="#56B4E9",
+            edgecolor="#0072B2",
+            label=f"simulated ({sim.tasks} tasks)",
+        )
         ax.plot(epochs, exact, ls="none", marker="o", ms=7, color="black", label="exact")
         _epoch_ticks(ax, s.instance.profile.layer_names, list(epochs))
         ax.set_ylim(0.0, 1.3 * max(1e-9, float(max(exact.max(), sim.split_fractions.max()))))
@@ -407,8 +472,13 @@ def exact_split_probs(s: Solved) -> NDArray[np.float64]:
 # ----------------------------------------------------------------------------- all
 
 
-def make_figures(instances: list[Instance], tasks: int = 100_000, seed: int | None = 0, points: int = 25,
-                 progress: bool | None = False) -> dict[str, "Figure"]:
+def make_figures(
+    instances: list[Instance],
+    tasks: int = 100_000,
+    seed: int | None = 0,
+    points: int = 25,
+    progress: bool | None = False,
+) -> dict[str, Figure]:
     """The four figures (:data:`FIGURES`) for one or more instances."""
     solved = [solve_both(inst) for inst in instances]
     sims = [simulate(s.problem, "optimal", tasks, seed, solved=s.optimal, progress=progress) for s in solved]
@@ -420,7 +490,9 @@ def make_figures(instances: list[Instance], tasks: int = 100_000, seed: int | No
     }
 
 
-def write_figures(figures: dict[str, "Figure"], out_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+def write_figures(
+    figures: dict[str, Figure], out_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
+) -> list[Path]:
     """Save every figure as ``<out_dir>/<name>.<format>``; returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,11 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
         f"rule {result.rule}, wait mode {result.wait_mode}, method {result.method}",
         "",
         f"optimal placement  M* = {result.placement} "
-        + (f"(layers 1..{result.placement} on the device, last: {layer_names[result.placement]})"
-           if result.placement else "(no layer on the device: the raw input is uploaded)"),
+        + (
+            f"(layers 1..{result.placement} on the device, last: {layer_names[result.placement]})"
+            if result.placement
+            else "(no layer on the device: the raw input is uploaded)"
+        ),
         f"objective  Phi(M*) = {_g(result.objective)} per task",
         f"  expected local compute   {_g(bd.local)}",
         f"  expected upload          {_g(bd.upload)}",
@@ -54,12 +57,18 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
                 lin = "0 (always)"
             lines.append(f"  {n:>3}  {layer_names[n]:<14} {lin:>14} {dbs:>13}")
     else:
-        lines.append("decisions per epoch and channel state (" + ("Markov channel; " if ch.is_markov else "")
-                     + "states by increasing gain)")
+        lines.append(
+            "decisions per epoch and channel state ("
+            + ("Markov channel; " if ch.is_markov else "")
+            + "states by increasing gain)"
+        )
         for n, row in enumerate(result.policy.actions):
             lines.append(f"  {n:>3}  {layer_names[n]:<14} " + " ".join(f"{ACTION_NAMES[a]:<7}" for a in row))
-    lines += ["", "Phi(M) for every feasible placement",
-              f"  {'M':>3}  {'last layer':<14} {'Phi(M)':>13} {'J(M)':>13} {'D(M)/K':>13}"]
+    lines += [
+        "",
+        "Phi(M) for every feasible placement",
+        f"  {'M':>3}  {'last layer':<14} {'Phi(M)':>13} {'J(M)':>13} {'D(M)/K':>13}",
+    ]
     for v in result.by_placement:
         mark = "  <- M*" if v.placement == result.placement else ""
         lines.append(
@@ -72,7 +81,9 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
         if b is None:
             lines.append(f"  {label:<15} infeasible under the memory limit")
         else:
-            lines.append(f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {result.gap_percent(name):+8.2f} %")
+            lines.append(
+                f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {result.gap_percent(name):+8.2f} %"
+            )
     if result.solver:
         lines += ["", *solver_lines(result.solver)]
     return "\n".join(lines)
@@ -92,11 +103,15 @@ def solver_lines(solver: dict[str, Any]) -> list[str]:
     lines = []
     termination = solver.get("termination")
     if termination is not None and termination != "optimal":
-        lines.append(f"WARNING: the solver stopped ({termination}): this is the best solution found, NOT proven "
-                     f"optimal (gap {_fmt(solver.get('gap'))})")
+        lines.append(
+            f"WARNING: the solver stopped ({termination}): this is the best solution found, NOT proven "
+            f"optimal (gap {_fmt(solver.get('gap'))})"
+        )
     if solver.get("certified") is False and termination == "optimal":
-        lines.append("WARNING: the solver's proven bound does not confirm the best exact per-placement LP; "
-                     "run coopt verify and report this instance")
+        lines.append(
+            "WARNING: the solver's proven bound does not confirm the best exact per-placement LP; "
+            "run coopt verify and report this instance"
+        )
     lines.append("solver details")
     for key, value in solver.items():
         if key != "randomised_decisions":

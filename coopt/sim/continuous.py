@@ -77,14 +77,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import integrate, optimize, special, stats
 
-from coopt.model.costs import CostModel, wait_allowed
-from coopt.errors import InstanceError
-from coopt.model.instance import ChannelSpec
 from coopt.dp.stopping import COMPUTE, STOP, WAIT, thresholds_from, tied_or_less
+from coopt.errors import InstanceError
+from coopt.model.costs import CostModel, wait_allowed
+from coopt.model.instance import ChannelSpec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from coopt.model.problem import Problem
     from coopt.dp.results import SolveResult
+    from coopt.model.problem import Problem
 
 QUAD_RTOL = 1e-12
 QUAD_LIMIT = 400
@@ -360,8 +360,9 @@ def _infinite(law: ContinuousLaw, n: int, n_layers: int, mode: str, who: str, cu
     )
 
 
-def evaluate_thresholds(quad: Quadrature, policy: ThresholdPolicy, mode: str = "?", who: str = "the policy",
-                        cure: str = CURE_WAIT) -> ContinuousSolution:
+def evaluate_thresholds(
+    quad: Quadrature, policy: ThresholdPolicy, mode: str = "?", who: str = "the policy", cure: str = CURE_WAIT
+) -> ContinuousSolution:
     """Exact value of a threshold policy on the continuous law (recursion in the module docstring).
 
     Raises
@@ -398,7 +399,9 @@ def evaluate_thresholds(quad: Quadrature, policy: ThresholdPolicy, mode: str = "
                 raise _infinite(quad.law, n, costs.n_layers, mode, who, cure)
             if cont[n] == WAIT:
                 break
-        raise InstanceError("threshold policy: infinite expected cost (waits forever at some epoch)")  # pragma: no cover
+        raise InstanceError(
+            "threshold policy: infinite expected cost (waits forever at some epoch)"
+        )  # pragma: no cover
     return ContinuousSolution(policy, expected, float(expected[0]))
 
 
@@ -463,12 +466,14 @@ def continuous_rule(quad: Quadrature, horizon: int, mode: str, rule: str) -> Con
     return (continuous_optimal if rule == "optimal" else continuous_osla)(quad, horizon, mode)
 
 
-def quadrature_for(problem: "Problem") -> Quadrature:
+def quadrature_for(problem: Problem) -> Quadrature:
     """The :class:`Quadrature` of a prepared problem (``InstanceError`` unless its law is continuous)."""
     return Quadrature(continuous_law(problem.instance.channel), problem.costs)
 
 
-def continuous_values(problem: "Problem", rule: str, placements: list[int] | None = None) -> dict[int, ContinuousSolution | None]:
+def continuous_values(
+    problem: Problem, rule: str, placements: list[int] | None = None
+) -> dict[int, ContinuousSolution | None]:
     """:math:`J(M)` on the continuous law for each placement; ``None`` where it is infinite."""
     quad = quadrature_for(problem)
     mode = problem.instance.wait.mode
@@ -487,7 +492,7 @@ def _num(x: float) -> float | None:
     return None if math.isinf(x) else float(x)
 
 
-def continuous_summary(problem: "Problem", result: "SolveResult") -> dict[str, Any]:
+def continuous_summary(problem: Problem, result: SolveResult) -> dict[str, Any]:
     """The ``continuous`` object of ``coopt solve --continuous``: the value of the rule
     in force on the continuous law at the quantised optimum ``M*``, beside the quantised one.
 

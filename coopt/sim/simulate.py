@@ -74,10 +74,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.dp.enumeration import solve_enumeration
-from coopt.model.problem import Problem, prepare
-from coopt.model.costs import wait_allowed
-from coopt.errors import InstanceError
-from coopt.model.instance import Instance
 from coopt.dp.results import SolveResult
 from coopt.dp.stopping import (
     COMPUTE,
@@ -91,6 +87,10 @@ from coopt.dp.stopping import (
     thresholds_from,
     tied_or_less,
 )
+from coopt.errors import InstanceError
+from coopt.model.costs import wait_allowed
+from coopt.model.instance import Instance
+from coopt.model.problem import Problem, prepare
 
 POLICIES = ("optimal", "osla", "static", "edge-only", "device-only", "full-placement")
 # policy name -> key of SolveResult.baselines (None: the joint optimum itself)
@@ -248,8 +248,9 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
     if not math.isfinite(task_cost):
         raise InstanceError(f"policy = {name!r}: waits forever with positive probability (infinite cost)")
     download = float(costs.download[M])
-    return SimPolicy(name, M, actions, thresholds, cont, task_cost, download,
-                     task_cost + download / inst.placement.tasks_per_period)
+    return SimPolicy(
+        name, M, actions, thresholds, cont, task_cost, download, task_cost + download / inst.placement.tasks_per_period
+    )
 
 
 def continuous_threshold_policy(problem: Problem, policy: SimPolicy, source: str = "quantised"):
@@ -357,8 +358,9 @@ def progress_bar(total: int, desc: str, enabled: bool | None, unit: str = "task"
     from tqdm import tqdm
 
     disable = None if enabled is None else not enabled
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=disable,
-                delay=1.0, leave=False)
+    return tqdm(
+        total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=disable, delay=1.0, leave=False
+    )
 
 
 def _batches(tasks: int) -> list[int]:
@@ -366,8 +368,14 @@ def _batches(tasks: int) -> list[int]:
     return [min(BATCH, tasks - start) for start in range(0, tasks, BATCH)]
 
 
-def run_table(actions: NDArray[np.int8], initial: NDArray[np.float64], transition: NDArray[np.float64] | None,
-              tasks: int, rng: np.random.Generator, progress: bool | None = False) -> list[tuple[int, NDArray[np.intp], NDArray[np.int64]]]:
+def run_table(
+    actions: NDArray[np.int8],
+    initial: NDArray[np.float64],
+    transition: NDArray[np.float64] | None,
+    tasks: int,
+    rng: np.random.Generator,
+    progress: bool | None = False,
+) -> list[tuple[int, NDArray[np.intp], NDArray[np.int64]]]:
     """Play ``tasks`` tasks under an action table ``(M + 1, K)`` on a finite channel.
 
     Returns blocks ``(n, states, waits)`` of the tasks that stop at epoch ``n`` (their
@@ -408,7 +416,9 @@ def run_table(actions: NDArray[np.int8], initial: NDArray[np.float64], transitio
                     while w.size:
                         rounds += 1
                         if rounds > MAX_WAIT_ROUNDS:
-                            raise InstanceError(f"simulation: tasks still waiting at epoch {n} after {MAX_WAIT_ROUNDS} slots")
+                            raise InstanceError(
+                                f"simulation: tasks still waiting at epoch {n} after {MAX_WAIT_ROUNDS} slots"
+                            )
                         state[w] = sampler.next(rng, state[w])
                         waits[w] += 1
                         w = w[np.take(act, state[w]) == WAIT]
@@ -428,8 +438,14 @@ def run_table(actions: NDArray[np.int8], initial: NDArray[np.float64], transitio
     return blocks
 
 
-def run_thresholds(thresholds: NDArray[np.float64], continuation: NDArray[np.int8], law, tasks: int,
-                   rng: np.random.Generator, progress: bool | None = False) -> list[tuple[int, NDArray[np.float64], NDArray[np.int64]]]:
+def run_thresholds(
+    thresholds: NDArray[np.float64],
+    continuation: NDArray[np.int8],
+    law,
+    tasks: int,
+    rng: np.random.Generator,
+    progress: bool | None = False,
+) -> list[tuple[int, NDArray[np.float64], NDArray[np.int64]]]:
     """Play ``tasks`` tasks under a threshold policy with gains drawn from a continuous law.
 
     Returns blocks ``(n, gains, waits)`` of the tasks that stop at epoch ``n``.
@@ -453,7 +469,9 @@ def run_thresholds(thresholds: NDArray[np.float64], continuation: NDArray[np.int
                     while w.size:
                         rounds += 1
                         if rounds > MAX_WAIT_ROUNDS:
-                            raise InstanceError(f"simulation: tasks still waiting at epoch {n} after {MAX_WAIT_ROUNDS} slots")
+                            raise InstanceError(
+                                f"simulation: tasks still waiting at epoch {n} after {MAX_WAIT_ROUNDS} slots"
+                            )
                         h[w] = law.sample(rng, w.size)
                         waits[w] += 1
                         w = w[h[w] < theta]
@@ -463,8 +481,9 @@ def run_thresholds(thresholds: NDArray[np.float64], continuation: NDArray[np.int
                     waits = waits[~stop]
                     active = waits.shape[0]
             if active:
-                raise InstanceError(f"threshold policy: {active} tasks did not stop by epoch {horizon} "
-                                    "(theta_M > 0 without waiting)")
+                raise InstanceError(
+                    f"threshold policy: {active} tasks did not stop by epoch {horizon} (theta_M > 0 without waiting)"
+                )
             bar.update(size)
     return blocks
 
@@ -552,9 +571,17 @@ def _mean_and_error(x: NDArray[np.float64]) -> tuple[float, float]:
     return ref + float(dev.mean()), float(dev.std(ddof=1) / math.sqrt(x.shape[0]))
 
 
-def _summarise(problem: Problem, policy: SimPolicy, tasks: int, seed: int | None, channel: str,
-               source: str | None, exact: float, stops: list[tuple[int, NDArray[np.float64], NDArray[np.int64]]],
-               thresholds: NDArray[np.float64] | None) -> Simulation:
+def _summarise(
+    problem: Problem,
+    policy: SimPolicy,
+    tasks: int,
+    seed: int | None,
+    channel: str,
+    source: str | None,
+    exact: float,
+    stops: list[tuple[int, NDArray[np.float64], NDArray[np.int64]]],
+    thresholds: NDArray[np.float64] | None,
+) -> Simulation:
     """Costs and parts per task from the stop blocks ``(n, gains at stop, waits)``."""
     costs = problem.costs
     N = costs.n_layers
@@ -585,7 +612,9 @@ def _summarise(problem: Problem, policy: SimPolicy, tasks: int, seed: int | None
         per_task["cost"][sl] = (costs.A[n] + costs.R[n]) + upload + c_w * waits + download
         per_task["wait_slots"][sl] = waits
         per_task["latency_s"][sl] = (costs.local_time_s[n] + costs.edge_time_s[n]) + up_time + slot * waits
-        per_task["energy_j"][sl] = costs.local_energy_j[n] + costs.tx_power_w * up_time + costs.idle_power_w * slot * waits
+        per_task["energy_j"][sl] = (
+            costs.local_energy_j[n] + costs.tx_power_w * up_time + costs.idle_power_w * slot * waits
+        )
     if at != tasks:  # pragma: no cover - every task stops exactly once
         raise RuntimeError(f"simulation lost tasks: {at} of {tasks} stopped")
     stats = {k: _mean_and_error(v) for k, v in per_task.items()}
@@ -671,7 +700,11 @@ def simulate(
 def simulation_report(sim: Simulation, layer_names: tuple[str, ...] | None = None) -> str:
     """Readable summary of a :class:`Simulation`."""
     p = sim.parts
-    chan = "the quantised channel" if sim.channel == "quantised" else f"the continuous law ({sim.thresholds_source} thresholds)"
+    chan = (
+        "the quantised channel"
+        if sim.channel == "quantised"
+        else f"the continuous law ({sim.thresholds_source} thresholds)"
+    )
     lines = [
         f"instance {sim.instance_name}: policy {sim.policy} at placement M = {sim.placement}, "
         f"{sim.tasks} tasks on {chan}, seed {sim.seed}",
@@ -687,5 +720,5 @@ def simulation_report(sim: Simulation, layer_names: tuple[str, ...] | None = Non
         if c == 0:
             continue
         name = f" {layer_names[n]:<14}" if layer_names is not None else ""
-        lines.append(f"  {n:>3}{name} {f:8.4f}  {'#' * int(round(40 * f))}")
+        lines.append(f"  {n:>3}{name} {f:8.4f}  {'#' * round(40 * f)}")
     return "\n".join(lines)

@@ -52,23 +52,18 @@ relative tolerance ``1e-12`` of zero yet add up beyond it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable
+from functools import cache
+from typing import Any
 
 import numpy as np
 import sympy as sp
 from numpy.typing import NDArray
 from sympy.codegen.cfunctions import expm1
 
-from coopt.symbolic import derive as S
-from coopt.dp.results import assemble_result
-from coopt.model.problem import Problem
-from coopt.errors import InstanceError
-from coopt.model.instance import Instance
 from coopt.dp.placement import PlacementValue, argmin_placement
-from coopt.model.profiles import Profile
-from coopt.dp.results import SolveResult
+from coopt.dp.results import SolveResult, assemble_result
 from coopt.dp.stopping import (
     COMPUTE,
     STOP,
@@ -78,6 +73,11 @@ from coopt.dp.stopping import (
     occupation,
     tied_or_less,
 )
+from coopt.errors import InstanceError
+from coopt.model.instance import Instance
+from coopt.model.problem import Problem
+from coopt.model.profiles import Profile
+from coopt.symbolic import derive as S
 
 WAIT_MODES = ("never", "last")
 
@@ -207,7 +207,7 @@ def _compile(expr: sp.Basic) -> _Fn:
     return call
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiled(mode: str) -> dict[str, _Fn]:
     """The closed-form formulas of wait mode ``mode``, as functions of a value table."""
     exprs: dict[str, sp.Basic] = {
@@ -235,13 +235,13 @@ def compiled(mode: str) -> dict[str, _Fn]:
     return {name: _compile(S.expand_definitions(e, mode)) for name, e in exprs.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cost_per_mac() -> tuple[_Fn, _Fn]:
     alpha, beta = S.cost_per_mac()
     return _compile(alpha), _compile(beta)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rate() -> Callable[..., NDArray[np.float64]]:
     return sp.lambdify((S.B, S.rho, S.h), S.rate(S.h), modules="numpy")
 
@@ -311,7 +311,9 @@ def instance_values(instance: Instance, shape: MlpShape, c_w: float) -> dict[sp.
     return values
 
 
-def _stop_set(base: float, weight: float, margin: float, inv_rate: NDArray[np.float64], probs: NDArray[np.float64]) -> StopSet:
+def _stop_set(
+    base: float, weight: float, margin: float, inv_rate: NDArray[np.float64], probs: NDArray[np.float64]
+) -> StopSet:
     """States with :math:`Z + U/r(g_k) \\le Z + \\text{margin}` (tie tolerance on the totals)."""
     stops = tied_or_less(base + weight * inv_rate, base + margin)
     first = int(np.argmax(stops)) if stops.any() else len(stops)
@@ -320,7 +322,9 @@ def _stop_set(base: float, weight: float, margin: float, inv_rate: NDArray[np.fl
     return StopSet(first, float(probs[first:].sum()), float(probs[first:] @ inv_rate[first:]))
 
 
-def evaluate(instance: Instance, shape: MlpShape, gains: NDArray[np.float64], probs: NDArray[np.float64], c_w: float) -> ClosedForm:
+def evaluate(
+    instance: Instance, shape: MlpShape, gains: NDArray[np.float64], probs: NDArray[np.float64], c_w: float
+) -> ClosedForm:
     """Evaluate the closed form on a finite i.i.d. channel (``gains`` increasing)."""
     mode = instance.wait.mode
     fns = compiled(mode)
@@ -391,7 +395,9 @@ def evaluate(instance: Instance, shape: MlpShape, gains: NDArray[np.float64], pr
     return ClosedForm(values, num, sets, chosen.placement, hidden_best, memory_limit, adjustment, by_placement)
 
 
-def policy_tables(cf: ClosedForm, mode: str, hidden_layers: int, n_states: int) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+def policy_tables(
+    cf: ClosedForm, mode: str, hidden_layers: int, n_states: int
+) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
     """Actions ``(M*+1, K)`` and thresholds ``(M*+1,)`` of OSLA at the closed-form ``M*``."""
     m_star = cf.placement
     n_layers = hidden_layers + 1

@@ -38,7 +38,7 @@ enumeration).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -164,7 +164,9 @@ d_0 = _declare("d_0", "d_{0}", "bits of the raw input (uploaded at epoch 0)", "b
 d_h = _declare("d_h", "d_{h}", "bits of a hidden feature (uploaded at epochs 1..H)", "bit", positive=True)
 alpha = _declare("alpha", r"\alpha", "device cost of one MAC: a_i = alpha macs_i", "1/MAC", nonnegative=True)
 beta = _declare("beta", r"\beta", "edge cost of one MAC: b_i = beta macs_i", "1/MAC", nonnegative=True)
-delta = _declare("delta", r"\delta", "(alpha - beta) mu_h: net cost of moving one hidden layer to the device", "", real=True)
+delta = _declare(
+    "delta", r"\delta", "(alpha - beta) mu_h: net cost of moving one hidden layer to the device", "", real=True
+)
 q = _declare("q", "q", "OSLA stop probability at the hidden epochs 1..H-1", "", nonnegative=True)
 psi = _declare("psi", r"\psi", "E[1/r(h); h >= theta_h]", "s/bit", nonnegative=True)
 q_0 = _declare("q_0", "q_{0}", "OSLA stop probability at epoch 0", "", nonnegative=True)
@@ -187,8 +189,16 @@ U_0 = _declare("U_0", "U_{0}", "(w_E P + w_T) d_0: upload weight of the raw inpu
 Z_0 = _declare("Z_0", "Z_{0}", "A_0 + R_0: the task run wholly on the edge", "", nonnegative=True)
 Z_1 = _declare("Z_1", "Z_{1}", "A_1 + R_1", "", nonnegative=True)
 Z_N = _declare("Z_N", "Z_{N}", "A_N: the task run wholly on the device", "", nonnegative=True)
-gamma = _declare("gamma", r"\gamma", "(w_T/r_DL + w_E e_rx)/K_tasks: download cost of one parameter bit, per task", "1/bit", nonnegative=True)
-sigma_0 = _declare("sigma_0", r"\sigma_{0}", "q_0 Z_0 + U_0 psi_0: expected cost of stopping at epoch 0", "", nonnegative=True)
+gamma = _declare(
+    "gamma",
+    r"\gamma",
+    "(w_T/r_DL + w_E e_rx)/K_tasks: download cost of one parameter bit, per task",
+    "1/bit",
+    nonnegative=True,
+)
+sigma_0 = _declare(
+    "sigma_0", r"\sigma_{0}", "q_0 Z_0 + U_0 psi_0: expected cost of stopping at epoch 0", "", nonnegative=True
+)
 Delta_N = _declare("Delta_N", r"\Delta_{N}", "Delta with omega replaced by omega_N", "", real=True)
 Phi_f = _function("Phi", r"\Phi", "placement objective J(M) + D(M)/K_tasks")
 Geo_f = _function("S", "S", "geometric sum S(M) = sum_{j=1}^{M-1} (1-q)^(j-1)")
@@ -245,21 +255,31 @@ def model_definitions() -> Derivation:
         "A task runs layers $1..n$ on the device and uploads the feature of epoch $n$; "
         "every cost is weighted energy plus weighted time.",
         (
-            Step("Local and edge cost of layer $i$ with $\\mu_{i}$ multiply-accumulates:", "a_{i}",
-                 w_E * kappa * f_L**2 * c_L * mu[i] + w_T * c_L * mu[i] / f_L),
+            Step(
+                "Local and edge cost of layer $i$ with $\\mu_{i}$ multiply-accumulates:",
+                "a_{i}",
+                w_E * kappa * f_L**2 * c_L * mu[i] + w_T * c_L * mu[i] / f_L,
+            ),
             Step("", "b_{i}", w_T * c_E * mu[i] / f_E),
             Step("Prefix and suffix sums:", "A_{n}", sp.Sum(a[i], (i, 1, n))),
             Step("", "R_{n}", sp.Sum(b[i], (i, n + 1, N))),
             Step("Uplink rate with $\\rho = P/\\sigma^{2}$:", r"\rho", P / sigma2),
             Step("", "r(h)", rate(h)),
             Step("Upload cost of epoch $n < N$ ($T_{N} = 0$):", "T_{n}(h)", UPLOAD_WEIGHT * d_n / r_f(h)),
-            Step("Stop cost (the whole task's cost when uploading at epoch $n$ with gain $h$):",
-                 "Y_{n}(h)", A_n + T_f(h) + R_n),
+            Step(
+                "Stop cost (the whole task's cost when uploading at epoch $n$ with gain $h$):",
+                "Y_{n}(h)",
+                A_n + T_f(h) + R_n,
+            ),
             Step("Cost of one waiting slot:", "c_{w}", w_T * tau + w_E * P_idle * tau),
-            Step("Download cost of placement $M$ (once per period):", "D(M)",
-                 sp.Sum(s[i] * DOWNLOAD_PER_BIT, (i, 1, M))),
-            Step("Placement objective, the download amortised over the period's tasks:", r"\Phi(M)",
-                 J_f(M) + D_f(M) / K_tasks),
+            Step(
+                "Download cost of placement $M$ (once per period):", "D(M)", sp.Sum(s[i] * DOWNLOAD_PER_BIT, (i, 1, M))
+            ),
+            Step(
+                "Placement objective, the download amortised over the period's tasks:",
+                r"\Phi(M)",
+                J_f(M) + D_f(M) / K_tasks,
+            ),
         ),
     )
 
@@ -273,11 +293,17 @@ def recursion() -> Derivation:
         "expected cost $V_{n}(h)$ from epoch $n$ with gain $h$ satisfies, for $n < M$:",
         (
             Step("Computing one more layer:", "C_{n}", sp.Sum(p[k] * V1_f(g[k]), (k, 1, K))),
-            Step("Waiting (where allowed; $W_{n}$ is the fixed point of this equation, solved in closed form "
-                 "in the waiting derivation):", "W_{n}",
-                 sp.Sum(p[k] * sp.Min(Y_f(g[k]), C_n, c_w + W_n), (k, 1, K))),
-            Step("Best continuation ($G_{n} = C_{n}$ where waiting is not allowed, $C_{M} = +\\infty$):",
-                 "G_{n}", sp.Min(C_n, c_w + W_n)),
+            Step(
+                "Waiting (where allowed; $W_{n}$ is the fixed point of this equation, solved in closed form "
+                "in the waiting derivation):",
+                "W_{n}",
+                sp.Sum(p[k] * sp.Min(Y_f(g[k]), C_n, c_w + W_n), (k, 1, K)),
+            ),
+            Step(
+                "Best continuation ($G_{n} = C_{n}$ where waiting is not allowed, $C_{M} = +\\infty$):",
+                "G_{n}",
+                sp.Min(C_n, c_w + W_n),
+            ),
             Step("Value:", "V_{n}(h)", sp.Min(Y_f(h), G_n)),
             Step("Optimal task cost of placement $M$:", "J^{*}(M)", sp.Sum(p[k] * V0_f(g[k]), (k, 1, K))),
         ),
@@ -318,7 +344,7 @@ def _solve_threshold(G: sp.Expr) -> ThresholdSolution:
     return ThresholdSolution(sp.Eq(stop_cost(theta), G), r_model, theta_expr, piecewise)
 
 
-@lru_cache(maxsize=None)
+@cache
 def optimal_threshold() -> ThresholdSolution:
     """:math:`\\theta_n` of the optimal rule: the root of :math:`Y_n(\\theta) = G_n`.
 
@@ -335,7 +361,7 @@ def osla_lookahead() -> tuple[sp.Expr, sp.Expr]:
     return Lc, Lw
 
 
-@lru_cache(maxsize=None)
+@cache
 def osla_threshold() -> ThresholdSolution:
     """The OSLA threshold: the root of :math:`Y_n(\\theta) = \\min(L^c_n, L^w_n)`.
 
@@ -373,7 +399,7 @@ def wait_piece_identity(stopping: int | sp.Expr, states: int | sp.Expr = K) -> s
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def wait_fixed_point(states: int) -> sp.Piecewise:
     """Closed form of :math:`\\bar W = E[\\min(m(h), c_w + \\bar W)]` for ``K = states``.
 
@@ -389,7 +415,7 @@ def wait_fixed_point(states: int) -> sp.Piecewise:
     return sp.Piecewise(*pieces)
 
 
-@lru_cache(maxsize=None)
+@cache
 def wait_threshold() -> ThresholdSolution:
     """The stationary wait threshold :math:`\\theta^w_n`: root of :math:`Y_n(\\theta) = c_w + \\bar W_n`.
 
@@ -450,7 +476,7 @@ def cost_per_mac() -> tuple[sp.Expr, sp.Expr]:
     return w_E * kappa * f_L**2 * c_L + w_T * c_L / f_L, w_T * c_E / f_E
 
 
-@lru_cache(maxsize=None)
+@cache
 def mlp_structure() -> MlpStructure:
     """The epochs' costs and OSLA margins of the equal-neuron MLP (see :class:`MlpStructure`)."""
     return MlpStructure(
@@ -479,7 +505,7 @@ def threshold_from_margin(weight: sp.Expr, margin: sp.Expr) -> sp.Piecewise:
     return sp.Piecewise((expr, margin > 0), (sp.oo, True))
 
 
-@lru_cache(maxsize=None)
+@cache
 def mlp_thresholds() -> dict[str, sp.Expr]:
     """OSLA thresholds of the equal-neuron MLP: ``theta_0``, ``theta_h`` (epochs 1..H-1),
     ``theta_H``, ``theta_w`` (wait rule at a hidden last placed epoch), ``theta_w0`` (at M = 0).
@@ -535,7 +561,7 @@ GAMMA = DOWNLOAD_PER_BIT / K_tasks
 """Definition of :math:`\\gamma`: the download cost of one parameter bit, amortised per task."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def mlp_task_cost_sum() -> sp.Expr:
     r""":math:`J_{OSLA}(M)` for :math:`1 \le M \le H` as an explicit sum over the epochs.
 
@@ -777,12 +803,21 @@ def thresholds_derivation() -> Derivation:
         "$h \\ge \\theta_{n}$'', where $\\theta_{n}$ is the gain at which stopping and continuing cost the same:",
         (
             Step("", "", sol.equation),
-            Step("$Y_{n}$ is affine in $1/r$, so the rate at the threshold is (positive only if "
-                 "$G_{n} > A_{n} + R_{n}$):", r"r(\theta_{n})", sol.rate_at_threshold),
-            Step("Inverting the rate $r(\\theta) = B\\log_{2}(1 + \\rho\\theta)$, which increases strictly:",
-                 r"\theta_{n}", sol.threshold),
-            Step("Where stopping is forced ($n = M < N$ without waiting, or $n = N$), $\\theta_{n} = 0$. "
-                 "The optimal rule's $G_{n} = \\min(C_{n}, c_{w} + W_{n})$ comes from backward induction."),
+            Step(
+                "$Y_{n}$ is affine in $1/r$, so the rate at the threshold is (positive only if "
+                "$G_{n} > A_{n} + R_{n}$):",
+                r"r(\theta_{n})",
+                sol.rate_at_threshold,
+            ),
+            Step(
+                "Inverting the rate $r(\\theta) = B\\log_{2}(1 + \\rho\\theta)$, which increases strictly:",
+                r"\theta_{n}",
+                sol.threshold,
+            ),
+            Step(
+                "Where stopping is forced ($n = M < N$ without waiting, or $n = N$), $\\theta_{n} = 0$. "
+                "The optimal rule's $G_{n} = \\min(C_{n}, c_{w} + W_{n})$ comes from backward induction."
+            ),
         ),
     )
 
@@ -798,17 +833,31 @@ def waiting_derivation() -> Derivation:
         "increasingly (probabilities $p_{k}$):",
         (
             Step("", "", sp.Eq(W_n, sp.Sum(p[k] * sp.Min(mv[k], c_w + W_n), (k, 1, K)))),
-            Step("If exactly the states $1..j$ stop (those with $m_{k} \\le c_{w} + W_{n}$), the equation "
-                 "is linear:", "", sp.Eq(W_n, sp.Sum(p[k] * mv[k], (k, 1, j)) + (c_w + W_n) * sp.Sum(p[k], (k, j + 1, K)))),
+            Step(
+                "If exactly the states $1..j$ stop (those with $m_{k} \\le c_{w} + W_{n}$), the equation is linear:",
+                "",
+                sp.Eq(W_n, sp.Sum(p[k] * mv[k], (k, 1, j)) + (c_w + W_n) * sp.Sum(p[k], (k, j + 1, K))),
+            ),
             Step("with the root", "W_{j}", wj),
-            Step("Each $W_{j}$ is a weighted mean of $W_{j-1}$ and $m_{j} - c_{w}$, so the first $j$ with "
-                 "$m_{j+1} > c_{w} + W_{j}$ also has $m_{j} \\le c_{w} + W_{j}$: it is the fixed point "
-                 "(unique since $c_{w} > 0$). For $K = 3$ states:", "W_{n}", wait_fixed_point(3)),
-            Step("Where waiting is the only continuation (the last placed epoch $M < N$ in mode \\texttt{last}), "
-                 "$G_{n} = c_{w} + W_{n}$; the threshold is the same in every slot (stationary) and solves "
-                 "$Y_{n}(\\theta) = c_{w} + W_{n}$:", r"\theta_{n}^{w}", wait_threshold().threshold),
-            Step("At the threshold one more slot's expected saving equals its cost (with $W_{n} = W_{j}$):", "",
-                 sp.Eq(c_w, sp.Sum(p[k] * (c_w + W_n - mv[k]), (k, 1, j)))),
+            Step(
+                "Each $W_{j}$ is a weighted mean of $W_{j-1}$ and $m_{j} - c_{w}$, so the first $j$ with "
+                "$m_{j+1} > c_{w} + W_{j}$ also has $m_{j} \\le c_{w} + W_{j}$: it is the fixed point "
+                "(unique since $c_{w} > 0$). For $K = 3$ states:",
+                "W_{n}",
+                wait_fixed_point(3),
+            ),
+            Step(
+                "Where waiting is the only continuation (the last placed epoch $M < N$ in mode \\texttt{last}), "
+                "$G_{n} = c_{w} + W_{n}$; the threshold is the same in every slot (stationary) and solves "
+                "$Y_{n}(\\theta) = c_{w} + W_{n}$:",
+                r"\theta_{n}^{w}",
+                wait_threshold().threshold,
+            ),
+            Step(
+                "At the threshold one more slot's expected saving equals its cost (with $W_{n} = W_{j}$):",
+                "",
+                sp.Eq(c_w, sp.Sum(p[k] * (c_w + W_n - mv[k]), (k, 1, j))),
+            ),
         ),
     )
 
@@ -828,12 +877,17 @@ def osla_derivation() -> Derivation:
             Step("", r"\eta", eta_sum),
             Step("Compute one more layer, then stop ($n < M$; otherwise $+\\infty$):", "L_{n}^{c}", Lc),
             Step("Wait one slot, then stop (where waiting is allowed; otherwise $+\\infty$):", "L_{n}^{w}", Lw),
-            Step("Stop iff $Y_{n}(h) \\le \\min(L_{n}^{c}, L_{n}^{w})$; solving "
-                 "$Y_{n}(\\theta) = \\min(L_{n}^{c}, L_{n}^{w})$ as for the optimal rule:",
-                 r"\theta_{n}^{OSLA}", sol.threshold),
-            Step("Otherwise OSLA takes the continuation with the smaller look-ahead value (ties: compute). "
-                 "Its cost $J_{OSLA}(M)$ is the exact value of this fixed policy (policy evaluation, waiting "
-                 "included), not the look-ahead numbers."),
+            Step(
+                "Stop iff $Y_{n}(h) \\le \\min(L_{n}^{c}, L_{n}^{w})$; solving "
+                "$Y_{n}(\\theta) = \\min(L_{n}^{c}, L_{n}^{w})$ as for the optimal rule:",
+                r"\theta_{n}^{OSLA}",
+                sol.threshold,
+            ),
+            Step(
+                "Otherwise OSLA takes the continuation with the smaller look-ahead value (ties: compute). "
+                "Its cost $J_{OSLA}(M)$ is the exact value of this fixed policy (policy evaluation, waiting "
+                "included), not the look-ahead numbers."
+            ),
         ),
     )
 
@@ -843,15 +897,19 @@ def mlp_derivation() -> Derivation:
     st = mlp_structure()
     alpha_def, beta_def = cost_per_mac()
     fc = mlp_fully_connected()
-    eta_sum, q_sum, psi_sum = stop_statistics()
+    _eta_sum, q_sum, psi_sum = stop_statistics()
     th = mlp_thresholds()
     never, _ = terminal_excess("never")
     last, last0 = terminal_excess("last")
     steps = [
-        Step("The MLP has $N = H + 1$ layers: layer 1 maps the input to $N_{h}$ neurons, layers $2..H$ are "
-             "identical ($N_{h} \\to N_{h}$) and layer $N$ maps to $N_{out}$ classes. The closed form needs only "
-             "these per-layer numbers; for the fully connected MLP (a layer $u \\to v$ has $uv$ MACs and "
-             "$uv + v$ parameters):", r"\mu_{1}", fc[mu_1]),
+        Step(
+            "The MLP has $N = H + 1$ layers: layer 1 maps the input to $N_{h}$ neurons, layers $2..H$ are "
+            "identical ($N_{h} \\to N_{h}$) and layer $N$ maps to $N_{out}$ classes. The closed form needs only "
+            "these per-layer numbers; for the fully connected MLP (a layer $u \\to v$ has $uv$ MACs and "
+            "$uv + v$ parameters):",
+            r"\mu_{1}",
+            fc[mu_1],
+        ),
         Step("", r"\mu_{h}", fc[mu_h]),
         Step("", r"\mu_{N}", fc[mu_N]),
         Step("", "s_{1}", fc[s_1]),
@@ -859,8 +917,11 @@ def mlp_derivation() -> Derivation:
         Step("", "s_{N}", fc[s_N]),
         Step("", "d_{0}", fc[d_0]),
         Step("", "d_{h}", fc[d_h]),
-        Step("Layer costs are proportional to MACs, $a_{i} = \\alpha\\mu_{i}$ and $b_{i} = \\beta\\mu_{i}$:",
-             r"\alpha", alpha_def),
+        Step(
+            "Layer costs are proportional to MACs, $a_{i} = \\alpha\\mu_{i}$ and $b_{i} = \\beta\\mu_{i}$:",
+            r"\alpha",
+            alpha_def,
+        ),
         Step("", r"\beta", beta_def),
         Step("With $Z_{n} = A_{n} + R_{n}$:", "Z_{0}", st.Z0),
         Step("", "Z_{1}", st.Z1),
@@ -868,32 +929,63 @@ def mlp_derivation() -> Derivation:
         Step("and $Z_{n} = Z_{1} + (n - 1)\\delta$ for $1 \\le n \\le H$, with", r"\delta", st.delta),
         Step("The upload weights of the input and of a hidden feature:", "U_{0}", st.U0),
         Step("", "U", st.U),
-        Step("\\textbf{Structure of OSLA.} In modes \\texttt{never} and \\texttt{last} no waiting is allowed "
-             "before the last placed epoch, so at $n < M$ OSLA compares $Y_{n}(h)$ with $L_{n}^{c} = E[Y_{n+1}]$ only: "
-             "it stops iff $U_{n}/r(h) \\le Z_{n+1} - Z_{n} + U_{n+1}\\eta$. At the hidden epochs $1..H-1$ "
-             "(epoch 1 included: its decision involves layer 2 only) the right side is $\\delta + U\\eta$ at every "
-             "epoch, hence one constant threshold:", r"\theta_{h}", th["theta_h"]),
+        Step(
+            "\\textbf{Structure of OSLA.} In modes \\texttt{never} and \\texttt{last} no waiting is allowed "
+            "before the last placed epoch, so at $n < M$ OSLA compares $Y_{n}(h)$ with $L_{n}^{c} = E[Y_{n+1}]$ only: "
+            "it stops iff $U_{n}/r(h) \\le Z_{n+1} - Z_{n} + U_{n+1}\\eta$. At the hidden epochs $1..H-1$ "
+            "(epoch 1 included: its decision involves layer 2 only) the right side is $\\delta + U\\eta$ at every "
+            "epoch, hence one constant threshold:",
+            r"\theta_{h}",
+            th["theta_h"],
+        ),
         Step("The boundary epochs have their own: epoch 0 uploads the raw input,", r"\theta_{0}", th["theta_0"]),
-        Step("epoch $H$ is followed by the output layer, whose result is returned for free ($U_{N} = 0$),",
-             r"\theta_{H}", th["theta_H"]),
-        Step("and the last placed epoch $M < N$ uploads at once in mode \\texttt{never} ($\\theta = 0$) or, in mode "
-             "\\texttt{last}, waits until", r"\theta_{w}", th["theta_w"]),
-        Step("($\\theta_{w0}$ likewise with $U_{0}$ at $M = 0$). On the quantised channel a threshold's stop "
-             "set is the states $k \\ge k_{h}$ (gains sorted increasingly; $k_{h}$ is the first state that "
-             "stops, found numerically with MODEL.md's tie rule), so", "q", q_sum),
+        Step(
+            "epoch $H$ is followed by the output layer, whose result is returned for free ($U_{N} = 0$),",
+            r"\theta_{H}",
+            th["theta_H"],
+        ),
+        Step(
+            "and the last placed epoch $M < N$ uploads at once in mode \\texttt{never} ($\\theta = 0$) or, in mode "
+            "\\texttt{last}, waits until",
+            r"\theta_{w}",
+            th["theta_w"],
+        ),
+        Step(
+            "($\\theta_{w0}$ likewise with $U_{0}$ at $M = 0$). On the quantised channel a threshold's stop "
+            "set is the states $k \\ge k_{h}$ (gains sorted increasingly; $k_{h}$ is the first state that "
+            "stops, found numerically with MODEL.md's tie rule), so",
+            "q",
+            q_sum,
+        ),
         Step("", r"\psi", psi_sum),
-        Step("and likewise $q_{0}, \\psi_{0}$, $q_{H}, \\psi_{H}$, $q_{w}, \\psi_{w}$, $q_{w0}, \\psi_{w0}$ of "
-             "the other thresholds. The stopping epoch is a truncated geometric variable: epoch $n \\ge 1$ is "
-             "reached with probability $(1 - q_{0})(1 - q)^{n-1}$. The last placed hidden epoch costs $Z_{M} + "
-             "\\omega$ in expectation, in mode \\texttt{never}", r"\omega", never),
-        Step("and in mode \\texttt{last} (the wait value $W$ solves $W = E[Y_{M}; h \\ge \\theta_{w}] + "
-             "(1 - q_{w})(c_{w} + W)$)", r"\omega", last),
-        Step("with $\\omega_{0}$ the same at $M = 0$ ($U_{0}\\eta$, or with $U_{0}, q_{w0}, \\psi_{w0}$). "
-             "\\textbf{Task cost.} Stopping at epoch 0 costs in expectation", r"\sigma_{0}", SIGMA_0),
+        Step(
+            "and likewise $q_{0}, \\psi_{0}$, $q_{H}, \\psi_{H}$, $q_{w}, \\psi_{w}$, $q_{w0}, \\psi_{w0}$ of "
+            "the other thresholds. The stopping epoch is a truncated geometric variable: epoch $n \\ge 1$ is "
+            "reached with probability $(1 - q_{0})(1 - q)^{n-1}$. The last placed hidden epoch costs $Z_{M} + "
+            "\\omega$ in expectation, in mode \\texttt{never}",
+            r"\omega",
+            never,
+        ),
+        Step(
+            "and in mode \\texttt{last} (the wait value $W$ solves $W = E[Y_{M}; h \\ge \\theta_{w}] + "
+            "(1 - q_{w})(c_{w} + W)$)",
+            r"\omega",
+            last,
+        ),
+        Step(
+            "with $\\omega_{0}$ the same at $M = 0$ ($U_{0}\\eta$, or with $U_{0}, q_{w0}, \\psi_{w0}$). "
+            "\\textbf{Task cost.} Stopping at epoch 0 costs in expectation",
+            r"\sigma_{0}",
+            SIGMA_0,
+        ),
         Step("and for $1 \\le M \\le H$, summing over the stopping epoch,", "J_{OSLA}(M)", mlp_task_cost_sum()),
-        Step("\\textbf{Increment.} In $J(M+1) - J(M)$ the terms below $M$ cancel; what is left is the reach "
-             "probability of epoch $M$ times $qZ_{M} + U\\psi + (1-q)(Z_{M} + \\delta + \\omega) - "
-             "(Z_{M} + \\omega)$, which no longer depends on $M$:", r"\Delta", mlp_delta()),
+        Step(
+            "\\textbf{Increment.} In $J(M+1) - J(M)$ the terms below $M$ cancel; what is left is the reach "
+            "probability of epoch $M$ times $qZ_{M} + U\\psi + (1-q)(Z_{M} + \\delta + \\omega) - "
+            "(Z_{M} + \\omega)$, which no longer depends on $M$:",
+            r"\Delta",
+            mlp_delta(),
+        ),
         Step("Downloading one parameter bit costs, per task,", r"\gamma", GAMMA),
         Step("so adding one hidden layer changes the objective by", r"\Phi(M + 1) - \Phi(M)", mlp_increment()),
         Step("\\textbf{Objective over the hidden epochs} ($1 \\le M \\le H$) as a sum, from", r"\Phi(1)", PHI_1),
@@ -901,20 +993,35 @@ def mlp_derivation() -> Derivation:
         Step("and in closed form,", r"\Phi(M)", mlp_phi_closed(with_sum_symbol=True)),
         Step("with the geometric sum", "S(M)", geometric_sum()),
         Step("\\textbf{Boundary placements.} Nothing placed:", r"\Phi(0)", mlp_phi_zero("last")),
-        Step("Everything placed: the hidden form at $M = H$ with $\\omega$ replaced by", r"\omega_{N}", mlp_omega_full()),
-        Step("(epoch $H$ stops on $\\theta_{H}$, else the task finishes on the device at $Z_{N}$), so "
-             "$\\Delta$ becomes", r"\Delta_{N}", mlp_delta().subs(omega, omega_N)),
+        Step(
+            "Everything placed: the hidden form at $M = H$ with $\\omega$ replaced by", r"\omega_{N}", mlp_omega_full()
+        ),
+        Step(
+            "(epoch $H$ stops on $\\theta_{H}$, else the task finishes on the device at $Z_{N}$), so $\\Delta$ becomes",
+            r"\Delta_{N}",
+            mlp_delta().subs(omega, omega_N),
+        ),
         Step("and, with the output layer's download,", r"\Phi(N)", full_form(mlp_phi_closed(with_sum_symbol=True))),
-        Step("\\textbf{Best hidden placement.} If $\\Delta < 0$ the increments rise with $M$ ($\\Phi$ is convex "
-             "on $1..H$), so the smallest minimiser is the first $M$ with a non-negative increment; if "
-             "$\\Delta \\ge 0$ it is $M = 1$. Solving $(1 - q_{0})(1 - q)^{M-1}\\Delta + \\lambda \\ge 0$, "
-             "$\\lambda = s_{h}\\gamma$:", "M_{h}", mlp_best_hidden()),
-        Step("\\textbf{Memory limit.} The placements with $\\sum_{i \\le M} s_{i} \\le S_{max}$ are $0..M_{max}$:",
-             "M_{max}", mlp_memory_limit()),
-        Step("\\textbf{Placement.} The best hidden feasible placement is $\\min(M_{h}, M_{max})$ (convexity); "
-             "the boundary placements are compared with it, infeasible ones counting as $+\\infty$ "
-             "(ties to the smaller $M$, within MODEL.md's relative tolerance $10^{-12}$):", "M^{*}",
-             mlp_best_placement()),
+        Step(
+            "\\textbf{Best hidden placement.} If $\\Delta < 0$ the increments rise with $M$ ($\\Phi$ is convex "
+            "on $1..H$), so the smallest minimiser is the first $M$ with a non-negative increment; if "
+            "$\\Delta \\ge 0$ it is $M = 1$. Solving $(1 - q_{0})(1 - q)^{M-1}\\Delta + \\lambda \\ge 0$, "
+            "$\\lambda = s_{h}\\gamma$:",
+            "M_{h}",
+            mlp_best_hidden(),
+        ),
+        Step(
+            "\\textbf{Memory limit.} The placements with $\\sum_{i \\le M} s_{i} \\le S_{max}$ are $0..M_{max}$:",
+            "M_{max}",
+            mlp_memory_limit(),
+        ),
+        Step(
+            "\\textbf{Placement.} The best hidden feasible placement is $\\min(M_{h}, M_{max})$ (convexity); "
+            "the boundary placements are compared with it, infeasible ones counting as $+\\infty$ "
+            "(ties to the smaller $M$, within MODEL.md's relative tolerance $10^{-12}$):",
+            "M^{*}",
+            mlp_best_placement(),
+        ),
     ]
     del last0
     return Derivation(

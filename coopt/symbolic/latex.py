@@ -31,10 +31,10 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
-from coopt.symbolic import derive as S
 from coopt.model.instance import Instance
+from coopt.symbolic import derive as S
 
-__all__ = ["Emitted", "Document", "to_latex", "derivation_document", "instance_document", "write_documents"]
+__all__ = ["Document", "Emitted", "derivation_document", "instance_document", "to_latex", "write_documents"]
 
 
 class _Printer(LatexPrinter):
@@ -188,7 +188,7 @@ class Document:
             "$\\mu_{i}$ its $\\mathrm{macs}_{i}$."
         )
         rows = []
-        for name, info in S.SYMBOLS.items():
+        for info in S.SYMBOLS.values():
             if info.symbol in self.used:
                 unit = _escape(info.unit) if info.unit else "--"
                 rows.append(f"${info.latex}$ & {_escape(info.meaning)} & {unit} \\\\")
@@ -288,8 +288,8 @@ def instance_document(instance: Instance) -> Document:
     """The derivations with ``instance``'s numbers: constants, thresholds at :math:`M^*`,
     the MLP closed form where it applies, and tables of :math:`\\theta_n` and :math:`\\Phi(M)`."""
     from coopt.dp.enumeration import solve_enumeration
-    from coopt.model.problem import prepare
     from coopt.errors import InstanceError
+    from coopt.model.problem import prepare
 
     problem = prepare(instance)
     costs, channel = problem.costs, problem.channel
@@ -325,7 +325,9 @@ def instance_document(instance: Instance) -> Document:
     doc.text("The model's constants with this instance's numbers (6 significant digits):")
     doc.formula(r"\rho", num(S.P / S.sigma2, base), costs.rho)
     alpha, beta = S.cost_per_mac()
-    doc.text("Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):")
+    doc.text(
+        "Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):"
+    )
     alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
     doc.formula(r"\alpha", num(alpha, base), alpha_v)
     doc.formula(r"\beta", num(beta, base), beta_v)
@@ -338,8 +340,10 @@ def instance_document(instance: Instance) -> Document:
         _threshold_section(doc, num, instance, problem, result)
     else:
         doc.section("Decisions")
-        doc.text("A Markov channel has no single threshold per epoch; the decisions are tabulated per state by "
-                 "\\texttt{coopt solve}.")
+        doc.text(
+            "A Markov channel has no single threshold per epoch; the decisions are tabulated per state by "
+            "\\texttt{coopt solve}."
+        )
 
     try:
         from coopt.symbolic.closed_form import check_applicable
@@ -361,8 +365,8 @@ def instance_document(instance: Instance) -> Document:
 
 def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem, result) -> None:
     """:math:`\\theta_n` at :math:`M^*` with the numbers of each epoch substituted."""
-    from coopt.model.costs import wait_allowed
     from coopt.dp.stopping import iid_wait_fixed_point
+    from coopt.model.costs import wait_allowed
 
     costs, channel, Y = problem.costs, problem.channel, problem.Y
     m_star = result.placement
@@ -399,7 +403,9 @@ def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem
             doc.text(f"Epoch $n = {n}$: stopping is forced, $\\theta_{{{n}}} = 0$.")
             continue
         if G <= base:
-            doc.text(f"Epoch $n = {n}$: $G_{{{n}}} \\le A_{{{n}}} + R_{{{n}}}$, so $\\theta_{{{n}}} = +\\infty$ (never stop).")
+            doc.text(
+                f"Epoch $n = {n}$: $G_{{{n}}} \\le A_{{{n}}} + R_{{{n}}}$, so $\\theta_{{{n}}} = +\\infty$ (never stop)."
+            )
             continue
         values = {
             S.w_E: instance.cost.energy_weight,
@@ -454,7 +460,7 @@ def _mlp_section(doc: Document, num: _Numbers, instance: Instance) -> None:
     omega_v = cf.numbers["omega"]
     values[S.omega] = omega_v
     doc.text("The per-epoch change of the task cost and the increment of $\\Phi$:")
-    doc.formula(r"\Delta", num(S.mlp_delta(), values), cf.numbers['Delta'])
+    doc.formula(r"\Delta", num(S.mlp_delta(), values), cf.numbers["Delta"])
     values[S.Delta] = cf.numbers["Delta"]
     values[S.K_tasks] = inst.placement.tasks_per_period
     values[S.gamma] = float(S.GAMMA.subs(v))
