@@ -74,6 +74,16 @@ class Channel:
         """State probabilities of an i.i.d. channel (``initial``)."""
         return self.initial
 
+    def step(self, n: int) -> NDArray[np.float64] | None:
+        """The ``(K, K)`` transition matrix applied from epoch ``n`` to epoch ``n + 1``
+        (``None`` for an i.i.d. channel). Solvers ask for it per epoch, so that a
+        time-inhomogeneous chain (MODEL.md section 10.4) needs no other change."""
+        return self.transition
+
+    def wait_step(self) -> NDArray[np.float64] | None:
+        """The ``(K, K)`` transition matrix of one waiting slot (``None`` for i.i.d.)."""
+        return self.transition
+
     def distribution_at(self, n: int) -> NDArray[np.float64]:
         """Distribution of the state seen at epoch ``n`` with no waiting before it."""
         if self.transition is None:
