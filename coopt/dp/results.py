@@ -73,6 +73,39 @@ def breakdown(
     )
 
 
+GAP_DEFINITION = "extra cost over the joint optimum, 100 (Phi_b - Phi*) / Phi* %"
+
+
+@dataclass(frozen=True)
+class BaselineGap:
+    r"""How much more a policy costs than the joint optimum (:data:`GAP_DEFINITION`).
+
+    Attributes
+    ----------
+    extra_cost : float
+        :math:`\Phi_b - \Phi^*` (cost per task).
+    percent : float or None
+        :math:`100 (\Phi_b - \Phi^*) / \Phi^*`; ``None`` when :math:`\Phi^* = 0` (a
+        network of free layers), where a relative gap means nothing and
+        ``extra_cost`` alone says it.
+    """
+
+    extra_cost: float
+    percent: float | None
+
+    def text(self) -> str:
+        """``+12.34 %``, or ``n/a (Phi* = 0), Phi_b - Phi* = 1.2e-04``."""
+        if self.percent is None:
+            return f"n/a (Phi* = 0), Phi_b - Phi* = {self.extra_cost:.6e}"
+        return f"{self.percent:+8.2f} %"
+
+
+def baseline_gap(baseline: float, optimum: float) -> BaselineGap:
+    """The one definition of a baseline's gap, used by ``solve`` and ``compare``."""
+    extra = float(baseline) - float(optimum)
+    return BaselineGap(extra, None if optimum == 0 else 100.0 * extra / float(optimum))
+
+
 def _num(x: float) -> float | None:
     """JSON number, with +inf as ``null`` (MODEL.md: ``null`` for +inf)."""
     return None if math.isinf(x) else float(x)
@@ -125,10 +158,16 @@ class SolveResult:
         """Action names per epoch ``0..M*`` and state (increasing gain)."""
         return [[ACTION_NAMES[a] for a in row] for row in self.policy.actions]
 
-    def gap_percent(self, name: str) -> float | None:
-        """How much more the baseline ``name`` costs than the joint optimum, in percent."""
+    def gap(self, name: str) -> BaselineGap | None:
+        """The baseline ``name``'s :func:`baseline_gap` (``None`` if infeasible)."""
         b = self.baselines[name]
-        return None if b is None else 100.0 * (b.objective - self.objective) / self.objective
+        return None if b is None else baseline_gap(b.objective, self.objective)
+
+    def gap_percent(self, name: str) -> float | None:
+        r""":data:`GAP_DEFINITION` of the baseline ``name`` (``None`` if infeasible or
+        :math:`\Phi^* = 0`)."""
+        g = self.gap(name)
+        return None if g is None else g.percent
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of MODEL.md section 8 (plus diagnostic keys)."""
@@ -176,9 +215,11 @@ class SolveResult:
                     "download_cost": b.download_cost,
                     "feasible": True,
                     "gap_percent": self.gap_percent(name),
+                    "extra_cost": b.objective - self.objective,
                 }
                 for name, b in self.baselines.items()
             },
+            "gap_percent_definition": GAP_DEFINITION + " (null when Phi* = 0; extra_cost = Phi_b - Phi*)",
             "channel_states": {
                 "gains": [float(g) for g in self.channel.gains],
                 "init": [float(p) for p in self.channel.initial],

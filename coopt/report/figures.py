@@ -411,8 +411,12 @@ def _plot_sweep(ax: Axes, sw: Sweep, xlabel: str, logx: bool, current_label: str
     # Baselines that must download many layers for few tasks cost orders of magnitude
     # more; a y range up to twice the joint optimum's worst value keeps the gaps
     # between the competitive policies readable (curves above it leave the panel).
-    best = sw.cost["optimal"]
-    ax.set_ylim(0.0, 2.0 * float(np.nanmax(best)))
+    top = 2.0 * float(np.nanmax(sw.cost["optimal"]))
+    if not top > 0:  # a network of free layers: the optimum costs nothing
+        all_costs = np.concatenate([np.asarray(sw.cost[name], dtype=np.float64) for name in POLICIES])
+        all_costs = all_costs[np.isfinite(all_costs)]
+        top = float(all_costs.max()) if all_costs.size and all_costs.max() > 0 else 1.0
+    ax.set_ylim(0.0, top)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(COST_LABEL)
     ax.grid(alpha=0.3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from coopt.dp.results import SolveResult, thresholds_db
+from coopt.dp.results import GAP_DEFINITION, SolveResult, thresholds_db
 from coopt.dp.stopping import ACTION_NAMES
 
 BASELINE_LABELS = {
@@ -75,15 +75,13 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
             f"  {v.placement:>3}  {layer_names[v.placement]:<14} {_g(v.objective):>13} {_g(v.task_cost):>13} "
             f"{_g(v.download_cost / result.tasks_per_period):>13}{mark}"
         )
-    lines += ["", "baselines (Phi and extra cost over the joint optimum)"]
+    lines += ["", f"baselines: Phi and the {GAP_DEFINITION}"]
     for name, label in BASELINE_LABELS.items():
-        b = result.baselines[name]
-        if b is None:
+        b, gap = result.baselines[name], result.gap(name)
+        if b is None or gap is None:
             lines.append(f"  {label:<15} infeasible under the memory limit")
         else:
-            lines.append(
-                f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {result.gap_percent(name):+8.2f} %"
-            )
+            lines.append(f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {gap.text()}")
     if result.solver:
         lines += ["", *solver_lines(result.solver)]
     return "\n".join(lines)
