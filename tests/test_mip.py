@@ -40,6 +40,7 @@ from coopt.mip.formulation import (
 )
 from coopt.mip.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
 from coopt.model.costs import wait_allowed
+from coopt.model.profiles import mlp_profile
 
 from . import tiny
 from .conftest import GOLDEN
@@ -48,6 +49,7 @@ from .test_stopping import all_policies, independent_values
 RTOL_MIP = 1e-7  # HiGHS (LP arithmetic, tolerances 1e-9) against backward induction
 RTOL_EVAL = 1e-9  # the same policy evaluated two ways
 RTOL_QOS = 1e-7  # a QoS row is met to HiGHS's feasibility tolerance
+RTOL_BY_PLACEMENT = 1e-9  # by_placement: each LP's policy evaluated exactly, vs backward induction
 
 CHANNELS = {
     **tiny.CHANNELS,
@@ -108,10 +110,34 @@ def test_mip_equals_enumeration(case):
     got = solve(inst, method="mip")
     assert got.placement == ref.placement
     assert close(got.objective, ref.objective, RTOL_MIP)
+    assert_by_placement_equal(got, ref)
+    assert np.array_equal(got.policy.actions, ref.policy.actions)
+
+
+def assert_by_placement_equal(got, ref) -> None:
+    """Every field of every placement, each relative to its own magnitude."""
     assert [v.placement for v in got.by_placement] == [v.placement for v in ref.by_placement]
     for a, b in zip(got.by_placement, ref.by_placement):
-        assert close(a.objective, b.objective, RTOL_MIP)
-    assert np.array_equal(got.policy.actions, ref.policy.actions)
+        for field in ("objective", "task_cost", "download_cost"):
+            assert close(getattr(a, field), getattr(b, field), RTOL_BY_PLACEMENT), (a.placement, field)
+
+
+@pytest.mark.parametrize("rule", ["osla", "optimal"])
+@pytest.mark.parametrize("channel", ["finite3", "markov3"])
+def test_by_placement_of_a_wide_mlp_equals_enumeration(rule, channel):
+    """Issue 11's drift: an 8-layer MLP of width 2048 with downloads far above the task
+    cost (0.01 tasks per period, 100 kbit/s downlink). HiGHS's Phi(M) - D(M)/K gave
+    J(M) off by 6e-8 relative under rule osla; every field now matches enumeration."""
+    inst = tiny.instance(
+        CHAIN4, CHANNELS[channel], "last", placement__tasks_per_period=0.01, placement__downlink_bps=1e5
+    ).with_rule(rule)
+    inst = replace(inst, network=replace(inst.network, profile=mlp_profile(7, 2048, 784, 10)))
+    ref = solve(inst)
+    got = solve(inst, method="mip")
+    assert got.placement == ref.placement
+    assert_by_placement_equal(got, ref)
+    lp_diff = got.solver["by_placement_lp_max_rel_diff"]
+    assert 0.0 <= lp_diff <= 1e-9
 
 
 def test_memory_limit_binds():

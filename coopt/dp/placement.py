@@ -131,20 +131,21 @@ def enumerate_rules(
         for rule in rules:
             task = {m: float(tables[rule].values[m]) for m in placements}
             out[rule] = (
-                _placement_values(task, costs, placements, tasks_per_period),
+                placement_values(task, costs, placements, tasks_per_period),
                 PolicyMap(tables[rule], placements),
             )
         return out
     for rule in rules:
         policies = {m: solve_splitting(Y, channel, m, mode, costs, rule) for m in placements}
         task = {m: policies[m].value for m in placements}
-        out[rule] = (_placement_values(task, costs, placements, tasks_per_period), policies)
+        out[rule] = (placement_values(task, costs, placements, tasks_per_period), policies)
     return out
 
 
-def _placement_values(
+def placement_values(
     task: dict[int, float], costs: CostModel, placements: list[int], tasks_per_period: float
 ) -> list[PlacementValue]:
+    """:math:`\\Phi(M) = J(M) + D(M) / K_{tasks}` from the task costs ``task[M]``."""
     return [
         PlacementValue(
             placement=m,
