@@ -312,7 +312,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
         if _certified(again, best.objective, options, data.scale):
             res, certified = again, True
     lp = fixed[star]
-    assert lp.policy is not None and lp.solution is not None
+    assert lp.policy is not None and lp.solution is not None and res.solution is not None
 
     if qos is not None:
         vals, _ = evaluated_values(lp.policy, problem)
