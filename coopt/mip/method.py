@@ -44,7 +44,6 @@ Steps (every number below comes from HiGHS unless said otherwise):
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +83,11 @@ from coopt.mip.formulation import (
     objective_from_values,
 )
 from coopt.mip.highs import (
+    Deadline,
     MipOptions,
     PlacementResult,
     Termination,
+    load_model,
     new_solver,
     solve_fixed,
     solve_mip,
@@ -167,11 +168,17 @@ def canonical_policy(
     return actions, thresholds_from(G, costs, forced)
 
 
-def _complete_optimal_policy(problem: Problem, horizon: int, options: MipOptions) -> StoppingSolution:
+def _complete_optimal_policy(
+    problem: Problem, horizon: int, options: MipOptions, deadline: Deadline
+) -> StoppingSolution:
     """The optimal rule at ``horizon`` read from an LP with mass entering every state."""
     k = problem.channel.n_states
-    model = build_placement_model(problem, qos=None, placements=[horizon], extra_entry=np.ones((horizon + 1, k)))
-    res = solve_mip(model, options)
+    model = build_placement_model(
+        problem, qos=None, placements=[horizon], extra_entry=np.ones((horizon + 1, k)), deadline=deadline
+    )
+    opt = new_solver()
+    load_model(model, opt, deadline)
+    res = solve_mip(model, deadline.options(options, f"solving the policy LP at M = {horizon}"), opt)
     if not res.optimal or res.policy is None:
         raise NoSolutionError(f"HiGHS stopped ({res.termination.value}) on the policy LP at M = {horizon}")
     actions = res.policy.actions()
@@ -267,12 +274,13 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     qos = parse_constraints(inst.extra)
     placements = problem.placements
 
-    start = time.perf_counter()
-    model = build_placement_model(problem, qos=qos)
-    build_time = time.perf_counter() - start
+    deadline = Deadline(options.time_limit)
+    model = build_placement_model(problem, qos=qos, deadline=deadline)
+    build_time = deadline.elapsed()
     data = model.coopt_data
     opt = new_solver()
-    res = solve_mip(model, options, opt)
+    load_model(model, opt, deadline)
+    res = solve_mip(model, deadline.options(options, "starting the MIP"), opt)
     if res.termination in INFEASIBLE and qos is not None:
         raise NoSolutionError(_infeasible_message(problem, qos))
     if res.termination in INFEASIBLE:  # pragma: no cover - M = 0 is always feasible
@@ -280,7 +288,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     if not res.has_solution or res.solution is None:
         limit = f" (time limit {options.time_limit:g} s)" if res.termination is Termination.TIME_LIMIT else ""
         raise NoSolutionError(
-            f"HiGHS stopped ({res.termination.value}){limit} after {res.wall_time_s:.3g} s without a feasible "
+            f"HiGHS stopped ({res.termination.value}){limit} after {deadline.elapsed():.3g} s without a feasible "
             "solution; raise --time-limit"
         )
 
@@ -288,8 +296,11 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     task: dict[int, float] = {}
     skipped: dict[int, str] = {}
     lp_diff = 0.0
-    for m in placements:
-        r = solve_fixed(model, m, options, opt)
+    for i, m in enumerate(placements):
+        step = f"solving the per-placement LPs ({i} of {len(placements)} done)"
+        r = solve_fixed(model, m, deadline.options(options, step), opt)
+        if r.termination is Termination.TIME_LIMIT:
+            raise deadline.expired(step)  # a missing placement would silently change M*
         if r.optimal and r.objective is not None and r.policy is not None:
             fixed[m] = r
             task[m] = float(channel.initial @ evaluated_values(r.policy, problem)[0][0])
@@ -308,7 +319,9 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
         # HiGHS claims optimality, but an exact LP of one placement beats its proven
         # bound: its search pruned wrongly. Solve again on a different search path.
         retried = True
-        again = solve_mip(model, options, new_solver(), fallback=True)
+        fresh = new_solver()
+        load_model(model, fresh, deadline)
+        again = solve_mip(model, deadline.options(options, "re-solving the MIP"), fresh, fallback=True)
         if _certified(again, best.objective, options, data.scale):
             res, certified = again, True
     lp = fixed[star]
@@ -320,7 +333,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     elif rule == "osla":
         policy = osla_policy(Y, channel, star, mode, costs)
     else:
-        policy = _complete_optimal_policy(problem, star, options)
+        policy = _complete_optimal_policy(problem, star, options, deadline)
 
     osla_values = (
         values
