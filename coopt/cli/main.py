@@ -137,7 +137,12 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-limit", type=float, metavar="SECONDS", help="MIP: wall-time limit of the whole method (build, HiGHS runs, certification)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="MIP: wall-time limit of the whole method (build, HiGHS runs, certification)",
+    )
     p.add_argument("--mip-gap", type=float, metavar="REL", help="MIP: relative gap to stop at (default 1e-9)")
     p.add_argument("--threads", type=int, help="MIP: HiGHS threads")
 
