@@ -73,6 +73,15 @@ def test_report_and_json_have_no_nan(free_path, capsys):
         assert b["gap_percent"] is None and b["extra_cost"] == b["objective"]
 
 
+def test_continuous_value_of_a_zero_objective(free_path, capsys):
+    assert main(["solve", str(free_path), "--continuous", "--json"]) == 0
+    cont = strict_json(capsys.readouterr().out)["continuous"]
+    assert cont["objective"] == 0.0 and cont["relative_error"] is None
+    assert main(["solve", str(free_path), "--continuous"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower() and "n/a (Phi = 0)" in out
+
+
 def test_mip_accepts_a_zero_objective(free_path, capsys):
     pytest.importorskip("pyomo")
     pytest.importorskip("highspy")

@@ -496,7 +496,8 @@ def continuous_summary(problem: Problem, result: SolveResult) -> dict[str, Any]:
     """The ``continuous`` object of ``coopt solve --continuous``: the value of the rule
     in force on the continuous law at the quantised optimum ``M*``, beside the quantised one.
 
-    ``quantisation_error`` is the quantised objective minus the continuous one.
+    ``quantisation_error`` is the quantised objective minus the continuous one;
+    ``relative_error`` divides it by the continuous one (``None`` when that is 0).
     Raises ``InstanceError`` when the continuous value at ``M*`` is infinite.
     """
     quad = quadrature_for(problem)
@@ -515,17 +516,18 @@ def continuous_summary(problem: Problem, result: SolveResult) -> dict[str, Any]:
         "quantised_states": problem.channel.n_states,
         "quantised_objective": result.objective,
         "quantisation_error": result.objective - objective,
-        "relative_error": (result.objective - objective) / objective,
+        "relative_error": None if objective == 0 else (result.objective - objective) / objective,
     }
 
 
 def continuous_report(summary: dict[str, Any]) -> str:
     """Readable lines for the ``continuous`` object."""
+    rel = summary["relative_error"]
     return "\n".join(
         [
             f"continuous {summary['law']} law (quadrature, rule {summary['rule']}) at M* = {summary['placement']}",
             f"  Phi(M*) = {summary['objective']:.6e} per task (quantised with K = {summary['quantised_states']}: "
             f"{summary['quantised_objective']:.6e}, error {summary['quantisation_error']:+.3e}, "
-            f"{100 * summary['relative_error']:+.4f} %)",
+            f"{'n/a (Phi = 0)' if rel is None else f'{100 * rel:+.4f} %'})",
         ]
     )
