@@ -410,6 +410,7 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
     m.y = pyo.Var(y_idx, within=pyo.NonNegativeReals)
     m.e = pyo.Var(e_idx, within=pyo.NonNegativeReals)
     m.r = pyo.Var(range(1, d.n_max + 1), within=pyo.NonNegativeReals)
+    check()
 
     def by(idx: list[tuple[int, int, int]]) -> dict[tuple[int, int], list[int]]:
         out: dict[tuple[int, int], list[int]] = {}
@@ -430,6 +431,7 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
     m.reach = pyo.Constraint(
         range(1, d.n_max + 1), rule=lambda m, n: m.r[n] == pyo.quicksum(v for _, v in xs(n - 1, COMPUTE))
     )
+    check()
 
     # i.i.d.: scalar wait totals keep each balance row O(1) long instead of O(K).
     if iid:
@@ -441,6 +443,7 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
         m.w_term_def = pyo.Constraint(
             list(m.w_term.index_set()), rule=lambda m, n: m.w_term[n] == pyo.quicksum(v for _, v in ys(n, WAIT))
         )
+        check()
 
     p = d.probs
     P = d.transition
