@@ -152,7 +152,7 @@ def quantise(spec: ChannelSpec, states: int | None = None) -> tuple[NDArray[np.f
     return gains, np.full(k, 1.0 / k)
 
 
-def _ncx2_functions():  # type: ignore[no-untyped-def]
+def _ncx2_functions():
     """CDF, survival function and quantile ``f(x, df, nc)`` of the noncentral chi-square law.
 
     The same scipy.special functions that ``scipy.stats.ncx2`` calls for ``nc > 0``
