@@ -1,6 +1,6 @@
-"""docs/tutorial.md cannot rot: every command and every Python block in it is run, in
-order, in a temporary directory holding a copy of ``data/``, and every output it quotes
-must be what the code prints now.
+"""docs/tutorial.md (and the worked examples of docs/model.md) cannot rot: every command
+and every Python block in them is run, in order, in a temporary directory holding a copy
+of ``data/``, and every output they quote must be what the code prints now.
 
 The markup (stated in an HTML comment at the top of the tutorial):
 
@@ -34,6 +34,7 @@ from coopt.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "tutorial.md"
+PAGES = [TUTORIAL, ROOT / "docs" / "model.md"]
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.S | re.M)
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
@@ -122,10 +123,10 @@ def run_console(cmd: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def run_python(source: str, namespace: dict) -> str:
+def run_python(source: str, namespace: dict, page: Path) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(source, str(TUTORIAL), "exec"), namespace)
+        exec(compile(source, str(page), "exec"), namespace)
     return out.getvalue()
 
 
@@ -147,12 +148,20 @@ def test_quoted_lines_must_appear_in_order(quoted: list[str], ok: bool) -> None:
     assert (missing_lines(quoted, "a 1\nb\nc\n") == []) is ok
 
 
-def test_tutorial_runs_and_quotes_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tutorial_covers_the_whole_study() -> None:
+    steps = parse(TUTORIAL.read_text(encoding="utf-8"))
+    commands = {shlex.split(s.source)[1] for s in steps if s.kind == "console"}
+    assert {"solve", "simulate", "compare", "verify", "derive", "figures"} <= commands
+    assert any(s.kind == "python" for s in steps)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_runs_and_quotes_real_output(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(ROOT / "data", tmp_path / "data")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    steps = parse(TUTORIAL.read_text(encoding="utf-8"))
-    assert sum(s.kind == "console" for s in steps) >= 8 and any(s.kind == "python" for s in steps)
+    steps = parse(page.read_text(encoding="utf-8"))
+    assert steps, f"{page.name} has no command or Python block to run"
     seen = ""  # every output so far: prose may quote numbers from any of them
     problems: list[str] = []
     namespace: dict = {"__name__": "tutorial"}
@@ -167,8 +176,8 @@ def test_tutorial_runs_and_quotes_real_output(tmp_path: Path, monkeypatch: pytes
                     f"line {step.line}: {step.source!r} exited {code}, expected {step.exit_code}:\n{output}"
                 )
         else:
-            output = run_python(step.source, namespace)
+            output = run_python(step.source, namespace, page)
         seen += output
         for q in missing_lines(step.quoted, output):
             problems.append(f"line {step.line}: {step.source.splitlines()[0]!r} did not print: {q.strip()}")
-    assert not problems, "docs/tutorial.md is out of date:\n" + "\n".join(problems)
+    assert not problems, f"docs/{page.name} is out of date:\n" + "\n".join(problems)
