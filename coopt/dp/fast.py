@@ -111,6 +111,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -569,7 +570,7 @@ def _search_root(
 
 def _sweep(
     blocks: Iterable[_ModelRows | _TableRows], n_layers: int, mode: str, c_w: float, do_opt: bool, do_osla: bool
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Backward sweep over the epochs ``n = N..0`` updating every horizon ``M >= n``.
 
     ``EV[n, M]`` (optimal) and ``EO[n, M]`` (OSLA) are filled row by row from the

@@ -148,12 +148,12 @@ class MipData:
         ``(Mbar + 1,)``: :math:`D(M)/K_{tasks}`.
     initial, probs, transition
         The channel (``probs`` for i.i.d., ``transition`` for Markov, the other ``None``).
-    interior_allowed : NDArray[np.bool_]
+    interior_allowed : NDArray[numpy.bool]
         ``(Mbar + 1, K, 3)``: actions with a variable in the interior copy (row
         ``Mbar`` is all False: there is no interior copy there).
-    terminal : NDArray[np.bool_]
+    terminal : NDArray[numpy.bool]
         ``(Mbar + 1,)``: whether epoch ``n`` has a terminal copy.
-    terminal_allowed : NDArray[np.bool_]
+    terminal_allowed : NDArray[numpy.bool]
         ``(Mbar + 1, K, 3)``: actions with a variable in the terminal copy.
     entry : NDArray[np.float64]
         ``(Mbar + 1, K)``: arrivals from outside; row 0 is the initial law plus any

@@ -6,20 +6,20 @@ key, the value and what is allowed, e.g. ``channel.states = 0: must be an intege
 
 Defaults (everything else is required)
 --------------------------------------
-=============================  =================================================
-key                            default
-=============================  =================================================
-``network.feature_bits``       32
-``network.param_bits``         32
-``device.idle_power_w``        0.0
-``channel.states``             16 (continuous laws only)
-``channel.initial``            the stationary distribution (Markov only)
-``wait.mode``                  ``"last"``
-``wait.slot_s``                none; required unless ``wait.mode = "never"``
-``placement.rx_energy_per_bit`` 0.0
-``placement.memory_bits``      unlimited
-``placement.rule``             ``"optimal"``
-=============================  =================================================
+================================  ================================================
+key                               default
+================================  ================================================
+``network.feature_bits``          32
+``network.param_bits``            32
+``device.idle_power_w``           0.0
+``channel.states``                16 (continuous laws only)
+``channel.initial``               the stationary distribution (Markov only)
+``wait.mode``                     ``"last"``
+``wait.slot_s``                   none; required unless ``wait.mode = "never"``
+``placement.rx_energy_per_bit``   0.0
+``placement.memory_bits``         unlimited
+``placement.rule``                ``"optimal"``
+================================  ================================================
 
 Keys that the chosen law or wait mode does not use (``channel.gains`` with
 ``law = "rayleigh"``, ``wait.slot_s`` with ``mode = "never"``) are accepted and

@@ -109,6 +109,11 @@ def _maybe_log(ax: Axes, values: list[float]) -> None:
         ax.set_yscale("log")
 
 
+def _db_shift(offset_db: float) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The forward and inverse maps of a secondary axis shifted by ``offset_db`` (gain dB to SNR dB)."""
+    return (lambda d: d + offset_db), (lambda v: v - offset_db)
+
+
 def _epoch_ticks(ax: Axes, layer_names: tuple[str, ...], epochs: list[int]) -> None:
     """Epoch numbers with layer names: below the number for a few epochs, slanted for
     more, numbers only beyond 16 (names would collide)."""
@@ -247,8 +252,7 @@ def threshold_figure(solved: list[Solved]) -> Figure:
                     label=f"{name}: always stops ($\\theta_n=0$)",
                 )
         ax.axhline(mean_db, color="0.5", ls=":", lw=1.2, label="mean gain $E[h]$")
-        offset = 10.0 * math.log10(s.problem.costs.rho)
-        sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
+        sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(s.problem.costs.rho)))
         sec.set_ylabel("SNR threshold $\\rho\\theta_n$ [dB]")
         _epoch_ticks(ax, s.instance.profile.layer_names, list(epochs))
         ax.set_xlabel("epoch $n$ (after layer $n$)")
@@ -304,8 +308,7 @@ def _markov_stop_states(ax: Axes, s: Solved) -> None:
             markerfacecolor=fill if fill else st["color"],
             label=f"{name}: uploads in this state",
         )
-    offset = 10.0 * math.log10(s.problem.costs.rho)
-    sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
+    sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(s.problem.costs.rho)))
     sec.set_ylabel("state SNR $\\rho g_k$ [dB]")
     g_db = 10.0 * np.log10(s.problem.channel.gains)
     ax.set_yticks(g_db)

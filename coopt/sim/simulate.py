@@ -22,14 +22,16 @@ from its seed. An i.i.d. state is not drawn at an epoch where every state comput
 
 Policies (names as on the command line)
 ---------------------------------------
-``optimal``         backward induction at :math:`M^*` of rule ``optimal``;
-``osla``            the OSLA rule at its own best placement;
-``edge-only``       :math:`M = 0` with the optimal wait rule;
-``device-only``     :math:`M = N`, never upload;
+==================  ================================================================
+``optimal``         backward induction at :math:`M^*` of rule ``optimal``
+``osla``            the OSLA rule at its own best placement
+``edge-only``       :math:`M = 0` with the optimal wait rule
+``device-only``     :math:`M = N`, never upload
 ``static``          the static split :math:`n_s` of MODEL.md section 6: compute up to
                     :math:`n_s`, upload there (waiting there by the optimal wait rule
-                    only where ``wait.mode`` allows waiting at :math:`n_s`);
-``full-placement``  :math:`M = N` with the optimal splitting rule.
+                    only where ``wait.mode`` allows waiting at :math:`n_s`)
+``full-placement``  :math:`M = N` with the optimal splitting rule
+==================  ================================================================
 
 Each comes with its exact objective on the quantised channel
 (:func:`~coopt.dp.stopping.evaluate_policy` plus :math:`D(M)/K_\mathrm{tasks}`), which

@@ -15,7 +15,7 @@ The channel must be i.i.d. and ``wait.mode`` ``never`` or ``last`` (no waiting b
 the last placed epoch, so the stopping epoch is a truncated geometric variable).
 
 Structure (derived in :class:`coopt.symbolic.derive.MlpStructure`)
------------------------------------------------------------
+------------------------------------------------------------------
 OSLA's threshold is :math:`\theta_0` at epoch 0, one constant :math:`\theta_h` at
 epochs :math:`1..H-1` (each compares a hidden feature with the next hidden feature),
 :math:`\theta_H` at epoch :math:`H` (next is the output layer, whose "upload" is
