@@ -88,6 +88,7 @@ from coopt.dp.stopping import (
     tied_or_less,
 )
 from coopt.errors import InstanceError
+from coopt.model.channel import Channel
 from coopt.model.costs import wait_allowed
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
@@ -176,10 +177,11 @@ def _static_policy(problem: Problem, n_s: int) -> tuple[NDArray[np.int8], NDArra
     y = Y[n_s]
     if wait_allowed(problem.instance.wait.mode, n_s, costs.n_layers)[n_s]:
         c_w = costs.wait_cost
-        if channel.transition is None:
+        if not channel.is_markov:
             Wv = np.full(k, c_w + iid_wait_fixed_point(y, channel.probs, c_w))
         else:
-            Wv = c_w + channel.transition @ markov_wait_values(y, channel.transition, c_w)
+            Pw: NDArray[np.float64] = channel.wait_step()  # type: ignore[assignment]
+            Wv = c_w + Pw @ markov_wait_values(y, Pw, c_w)
         actions[n_s] = np.where(tied_or_less(y, Wv), STOP, WAIT)
         G[n_s] = Wv[0]
         cont[n_s] = WAIT
@@ -187,7 +189,7 @@ def _static_policy(problem: Problem, n_s: int) -> tuple[NDArray[np.int8], NDArra
         actions[n_s] = STOP
         forced[n_s] = True
         cont[n_s] = STOP
-    thresholds = None if channel.transition is not None else thresholds_from(G, costs, forced)
+    thresholds = None if channel.is_markov else thresholds_from(G, costs, forced)
     return actions, thresholds, cont
 
 
@@ -210,7 +212,7 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
         raise InstanceError("build_policy: needs the result of rule 'optimal' (placement M* of the optimal rule)")
     costs, channel, Y = problem.costs, problem.channel, problem.Y
     mode = inst.wait.mode
-    iid = channel.transition is None
+    iid = not channel.is_markov
     N = costs.n_layers
     key = BASELINE_KEY[name]
     if key is not None and solved.baselines[key] is None:
@@ -339,18 +341,27 @@ class AliasTable:
 
 
 class _ChannelSampler:
-    """Initial draws and redraws (fresh or one Markov transition) of channel states."""
+    """Initial draws and redraws (fresh, or one Markov transition: :math:`P_n` from epoch
+    ``n`` to ``n + 1``, :math:`P_w` for a waiting slot) of channel states."""
 
-    def __init__(self, initial: NDArray[np.float64], transition: NDArray[np.float64] | None) -> None:
-        self.first = AliasTable(initial)
-        self.step = AliasTable(transition) if transition is not None else self.first
-        self.markov = transition is not None
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.first = AliasTable(channel.initial)
+        self.markov = channel.is_markov
+        self._tables: dict[int | None, AliasTable] = {}
 
     def initial(self, rng: np.random.Generator, size: int) -> NDArray[np.intp]:
         return self.first.draw(rng, size)
 
-    def next(self, rng: np.random.Generator, states: NDArray[np.intp]) -> NDArray[np.intp]:
-        return self.step.draw(rng, states.shape[0], states if self.markov else None)
+    def next(self, rng: np.random.Generator, states: NDArray[np.intp], n: int | None) -> NDArray[np.intp]:
+        """States after the step from epoch ``n`` to ``n + 1`` (``n = None``: one waiting slot)."""
+        if not self.markov:
+            return self.first.draw(rng, states.shape[0])
+        table = self._tables.get(n)
+        if table is None:
+            matrix = self.channel.wait_step() if n is None else self.channel.step(n)
+            table = self._tables[n] = AliasTable(matrix)  # type: ignore[arg-type]
+        return table.draw(rng, states.shape[0], states)
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None, unit: str = "task"):
@@ -370,8 +381,7 @@ def _batches(tasks: int) -> list[int]:
 
 def run_table(
     actions: NDArray[np.int8],
-    initial: NDArray[np.float64],
-    transition: NDArray[np.float64] | None,
+    channel: Channel,
     tasks: int,
     rng: np.random.Generator,
     progress: bool | None = False,
@@ -386,8 +396,8 @@ def run_table(
     epoch where every state computes: that draw could influence nothing, so leaving it
     out does not change the distribution of anything simulated.
     """
-    sampler = _ChannelSampler(initial, transition)
-    markov = transition is not None
+    sampler = _ChannelSampler(channel)
+    markov = channel.is_markov
     horizon = actions.shape[0] - 1
     all_compute = (actions == COMPUTE).all(axis=1)
     any_compute = (actions == COMPUTE).any(axis=1)
@@ -403,7 +413,7 @@ def run_table(
                     break
                 if markov:
                     if n > 0:
-                        state = sampler.next(rng, state)  # type: ignore[arg-type]
+                        state = sampler.next(rng, state, n - 1)  # type: ignore[arg-type]
                 elif not all_compute[n]:
                     state = sampler.initial(rng, alive)
                 if all_compute[n]:
@@ -419,7 +429,7 @@ def run_table(
                             raise InstanceError(
                                 f"simulation: tasks still waiting at epoch {n} after {MAX_WAIT_ROUNDS} slots"
                             )
-                        state[w] = sampler.next(rng, state[w])
+                        state[w] = sampler.next(rng, state[w], None)
                         waits[w] += 1
                         w = w[np.take(act, state[w]) == WAIT]
                 if not any_compute[n]:
@@ -599,7 +609,7 @@ def _summarise(
             continue
         if n < N:
             rate = costs.rate_bps(gains)
-            upload = costs.upload_coef[n] / rate
+            upload = costs.overhead[n] + costs.upload_coef[n] / rate
             up_time = costs.feature_bits[n] / rate
         else:
             upload = up_time = np.zeros(m)
@@ -611,9 +621,14 @@ def _summarise(
         per_task["waiting"][sl] = c_w * waits
         per_task["cost"][sl] = (costs.A[n] + costs.R[n]) + upload + c_w * waits + download
         per_task["wait_slots"][sl] = waits
-        per_task["latency_s"][sl] = (costs.local_time_s[n] + costs.edge_time_s[n]) + up_time + slot * waits
+        per_task["latency_s"][sl] = (
+            (costs.local_time_s[n] + costs.edge_time_s[n]) + costs.overhead_time_s[n] + up_time + slot * waits
+        )
         per_task["energy_j"][sl] = (
-            costs.local_energy_j[n] + costs.tx_power_w * up_time + costs.idle_power_w * slot * waits
+            costs.local_energy_j[n]
+            + costs.overhead_energy_j[n]
+            + costs.tx_power_w * up_time
+            + costs.idle_power_w * slot * waits
         )
     if at != tasks:  # pragma: no cover - every task stops exactly once
         raise RuntimeError(f"simulation lost tasks: {at} of {tasks} stopped")
@@ -685,7 +700,7 @@ def simulate(
     k_tasks = problem.instance.placement.tasks_per_period
     if not continuous:
         ch = problem.channel
-        blocks = run_table(pol.actions, ch.initial, ch.transition, tasks, rng, progress)
+        blocks = run_table(pol.actions, ch, tasks, rng, progress)
         stops = [(n, ch.gains[states], waits) for n, states, waits in blocks]
         return _summarise(problem, pol, tasks, seed, "quantised", None, pol.objective, stops, None)
     from coopt.sim.continuous import evaluate_thresholds
