@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     from coopt.cli.profile import add_profile_parser, run_profile
 
     add_profile_parser(sub).set_defaults(handler=run_profile)
+    from coopt.cli.channel import add_channel_parser, run_channel
+
+    add_channel_parser(sub).set_defaults(handler=run_channel)
     return parser
 
 

@@ -202,6 +202,12 @@ def continuous_law(spec: ChannelSpec) -> ContinuousLaw:
             f'channel.law = "{spec.law}": has no continuous law; the continuous evaluation needs '
             '"rayleigh", "nakagami" or "rician" (i.i.d.)'
         )
+    if spec.is_correlated:
+        key = "doppler_hz" if spec.doppler_hz is not None else "coherence_s"
+        raise InstanceError(
+            f"channel.{key}: the continuous evaluation is for i.i.d. laws; time-correlated fading is "
+            "evaluated exactly on its chain (simulate without --continuous)"
+        )
     mean = float(spec.mean_gain)  # type: ignore[arg-type]
     if spec.law == "nakagami":
         return ContinuousLaw("nakagami", mean, m=float(spec.m))  # type: ignore[arg-type]
