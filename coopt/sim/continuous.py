@@ -205,8 +205,8 @@ def continuous_law(spec: ChannelSpec) -> ContinuousLaw:
     if spec.is_correlated:
         key = "doppler_hz" if spec.doppler_hz is not None else "coherence_s"
         raise InstanceError(
-            f"channel.{key}: the continuous evaluation is for i.i.d. laws; time-correlated fading is "
-            "evaluated exactly on its chain (simulate without --continuous)"
+            f"channel.{key}: the quadrature of the continuous law is for i.i.d. laws; time-correlated fading "
+            "is evaluated exactly on its chain (coopt simulate --continuous simulates its process)"
         )
     mean = float(spec.mean_gain)  # type: ignore[arg-type]
     if spec.law == "nakagami":

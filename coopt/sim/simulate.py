@@ -353,7 +353,17 @@ class _ChannelSampler:
     def initial(self, rng: np.random.Generator, size: int) -> NDArray[np.intp]:
         return self.first.draw(rng, size)
 
-    def next(self, rng: np.random.Generator, states: NDArray[np.intp], n: int | None) -> NDArray[np.intp]:
+    def begin(self, rng: np.random.Generator, size: int) -> NDArray[np.intp]:
+        """A Markov batch's states at epoch 0."""
+        return self.first.draw(rng, size)
+
+    def gains(self, states: NDArray[np.intp], ids: NDArray[np.intp]) -> NDArray[np.float64]:
+        """The gains of tasks ``ids`` in ``states`` (the states' gains)."""
+        return self.channel.gains[states]
+
+    def next(
+        self, rng: np.random.Generator, states: NDArray[np.intp], n: int | None, ids: NDArray[np.intp] | None = None
+    ) -> NDArray[np.intp]:
         """States after the step from epoch ``n`` to ``n + 1`` (``n = None``: one waiting slot)."""
         if not self.markov:
             return self.first.draw(rng, states.shape[0])
@@ -385,19 +395,22 @@ def run_table(
     tasks: int,
     rng: np.random.Generator,
     progress: bool | None = False,
-) -> list[tuple[int, NDArray[np.intp], NDArray[np.int64]]]:
+    sampler: Any = None,
+) -> list[tuple[int, NDArray[np.float64], NDArray[np.int64]]]:
     """Play ``tasks`` tasks under an action table ``(M + 1, K)`` on a finite channel.
 
-    Returns blocks ``(n, states, waits)`` of the tasks that stop at epoch ``n`` (their
-    state when stopping and their number of waiting slots); several per epoch.
+    Returns blocks ``(n, gains, waits)`` of the tasks that stop at epoch ``n`` (their
+    gain when stopping and their number of waiting slots); several per epoch.
+    ``sampler`` replaces the channel's own draws (e.g. the continuous fading process of
+    :mod:`coopt.sim.process`, whose gains are those of the process, not of the states).
 
     A Markov state is carried from epoch to epoch (one transition per epoch and per
     waiting slot). An i.i.d. state is drawn afresh at each epoch, and not at all at an
     epoch where every state computes: that draw could influence nothing, so leaving it
     out does not change the distribution of anything simulated.
     """
-    sampler = _ChannelSampler(channel)
-    markov = channel.is_markov
+    sampler = _ChannelSampler(channel) if sampler is None else sampler
+    markov = sampler.markov
     horizon = actions.shape[0] - 1
     all_compute = (actions == COMPUTE).all(axis=1)
     any_compute = (actions == COMPUTE).any(axis=1)
@@ -406,14 +419,15 @@ def run_table(
     with progress_bar(tasks, "simulate", progress) as bar:
         for size in _batches(tasks):
             waits = np.zeros(size, dtype=np.int64)
-            state: NDArray[np.intp] | None = sampler.initial(rng, size) if markov else None
+            ids = np.arange(size)
+            state: NDArray[np.intp] | None = sampler.begin(rng, size) if markov else None
             for n in range(horizon + 1):
                 alive = waits.shape[0]
                 if alive == 0:
                     break
                 if markov:
                     if n > 0:
-                        state = sampler.next(rng, state, n - 1)  # type: ignore[arg-type]
+                        state = sampler.next(rng, state, n - 1, ids)
                 elif not all_compute[n]:
                     state = sampler.initial(rng, alive)
                 if all_compute[n]:
@@ -429,19 +443,20 @@ def run_table(
                             raise InstanceError(
                                 f"simulation: tasks still waiting at epoch {n} after {MAX_WAIT_ROUNDS} slots"
                             )
-                        state[w] = sampler.next(rng, state[w], None)
+                        state[w] = sampler.next(rng, state[w], None, ids[w])
                         waits[w] += 1
                         w = w[np.take(act, state[w]) == WAIT]
                 if not any_compute[n]:
-                    blocks.append((n, state, waits))
+                    blocks.append((n, sampler.gains(state, ids), waits))
                     waits = waits[:0]
                     break
                 stop = np.take(act, state) == STOP
                 if stop.any():
-                    blocks.append((n, state[stop], waits[stop]))
+                    blocks.append((n, sampler.gains(state[stop], ids[stop]), waits[stop]))
                     keep = ~stop
                     waits = waits[keep]
                     state = state[keep]
+                    ids = ids[keep]
             if waits.shape[0]:  # pragma: no cover - the last epoch always stops or waits
                 raise InstanceError(f"simulation: {waits.shape[0]} tasks did not stop by epoch {horizon}")
             bar.update(size)
@@ -567,6 +582,9 @@ class Simulation:
             "parts": dict(self.parts),
             "part_errors": dict(self.part_errors),
         }
+        if self.channel == "process":
+            out["process"] = self.thresholds_source
+            out["exact_source"] = "markov chain"
         if self.channel == "continuous":
             out["thresholds_source"] = self.thresholds_source
             out["thresholds"] = [None if math.isinf(x) else float(x) for x in self.thresholds]  # type: ignore[union-attr]
@@ -700,9 +718,10 @@ def simulate(
     k_tasks = problem.instance.placement.tasks_per_period
     if not continuous:
         ch = problem.channel
-        blocks = run_table(pol.actions, ch, tasks, rng, progress)
-        stops = [(n, ch.gains[states], waits) for n, states, waits in blocks]
+        stops = run_table(pol.actions, ch, tasks, rng, progress)
         return _summarise(problem, pol, tasks, seed, "quantised", None, pol.objective, stops, None)
+    if problem.instance.channel.is_correlated:
+        return _simulate_process(problem, pol, tasks, seed, rng, progress)
     from coopt.sim.continuous import evaluate_thresholds
 
     quad, tp = continuous_threshold_policy(problem, pol, thresholds)
@@ -712,19 +731,36 @@ def simulate(
     return _summarise(problem, pol, tasks, seed, "continuous", thresholds, exact, stops, tp.thresholds)
 
 
+def _simulate_process(
+    problem: Problem,
+    pol: SimPolicy,
+    tasks: int,
+    seed: int | None,
+    rng: np.random.Generator,
+    progress: bool | None,
+) -> Simulation:
+    """The policy's table played on the continuous fading process (:mod:`coopt.sim.process`);
+    ``exact`` is the value on the Markov chain, so the difference measures the chain's error."""
+    from coopt.sim.process import ProcessSampler, process_name
+
+    stops = run_table(pol.actions, problem.channel, tasks, rng, progress, sampler=ProcessSampler(problem))
+    return _summarise(problem, pol, tasks, seed, "process", process_name(problem), pol.objective, stops, None)
+
+
 def simulation_report(sim: Simulation, layer_names: tuple[str, ...] | None = None) -> str:
     """Readable summary of a :class:`Simulation`."""
     p = sim.parts
-    chan = (
-        "the quantised channel"
-        if sim.channel == "quantised"
-        else f"the continuous law ({sim.thresholds_source} thresholds)"
-    )
+    chan = {
+        "quantised": "the quantised channel",
+        "continuous": f"the continuous law ({sim.thresholds_source} thresholds)",
+        "process": f"the {sim.thresholds_source}, acting on the bin of each gain",
+    }[sim.channel]
+    exact = "exact value (chain) " if sim.channel == "process" else "exact value         "
     lines = [
         f"instance {sim.instance_name}: policy {sim.policy} at placement M = {sim.placement}, "
         f"{sim.tasks} tasks on {chan}, seed {sim.seed}",
         f"mean cost per task  {sim.mean:.6e}   95% CI [{sim.ci_low:.6e}, {sim.ci_high:.6e}]  (std. error {sim.std_error:.2e})",
-        f"exact value         {sim.exact:.6e}   (simulated - exact = {sim.z_score:+.2f} std. errors)",
+        f"{exact}{sim.exact:.6e}   (simulated - exact = {sim.z_score:+.2f} std. errors)",
         f"  local {p['local']:.4e}  upload {p['upload']:.4e}  edge {p['edge']:.4e}  waiting {p['waiting']:.4e}  "
         f"download/K {p['download_amortised']:.4e}",
         f"mean latency {p['latency_s']:.6g} s, mean device energy {p['energy_j']:.6g} J per task (download excluded), "
