@@ -82,3 +82,33 @@ def test_simulate_continuous_reports_the_chain_value_beside_the_process(channel)
     assert sim.channel == "process" and sim.exact == chain.exact
     assert sim.ci_low < sim.mean < sim.ci_high
     assert ("Zheng-Xiao" in sim.to_dict()["process"]) == (channel == "clarke3")
+
+
+# --------------------------------------------------------------------------- Doppler figure
+
+
+def test_doppler_figure_plots_solver_values(tmp_path):
+    from coopt import solve
+    from coopt.cli.main import main
+    from coopt.report.figures import doppler_figure, with_doppler
+
+    inst = tiny.instance(channel="rayleigh3", mode="any", wait__slot_s=0.001)
+    fig = doppler_figure([inst], points=2, tasks=2000, seed=1)
+    top = fig.axes[0]
+    lines = {line.get_label(): line for line in top.lines}
+    xs = lines["optimal (correlated chain)"].get_xdata()
+    np.testing.assert_allclose(xs, [1.0, 1000.0])
+    opt = lines["optimal (correlated chain)"].get_ydata()
+    for f, y in zip(xs, opt):
+        assert y == solve(with_doppler(inst, float(f))).objective
+    iid_pol = lines["i.i.d. model's policy on the chain"].get_ydata()
+    assert np.all(iid_pol >= opt * (1 - 1e-12))  # no policy beats the chain's optimum on the chain
+    iid = solve(with_doppler(inst, None)).objective
+    assert lines[r"i.i.d. model's own $\Phi^*$"].get_ydata()[0] == iid
+    # at 1 kHz the 4 ms and 2 ms layers decorrelate the channel almost fully: close to i.i.d.
+    assert opt[-1] == pytest.approx(iid, rel=0.02)
+    path = tmp_path / "i.toml"
+    from .conftest import make_doc, to_toml
+
+    path.write_text(to_toml(make_doc(channel__law="nakagami", channel__m=2.0)))
+    assert main(["figures", str(path), "--out", str(tmp_path), "--doppler", "--points", "2"]) == 2
