@@ -213,3 +213,37 @@ def test_simulation_on_the_correlated_chain_agrees_with_exact(channel, policy):
     inst = tiny.instance(channel=channel, mode="any", wait__slot_s=0.001)
     sim = simulate(inst, tasks=100_000, seed=3, policy=policy)
     assert abs(sim.mean - sim.exact) <= 5 * sim.std_error + 1e-12 * abs(sim.exact)
+
+
+# --------------------------------------------------------------------------- derivation
+
+
+def test_derivation_formulas_agree_with_the_numbers():
+    """The derivation's density integrates to its Marcum-Q survival function, and its P_ij
+    integral (with Q_1(a, b) = ncx2.sf(b^2, 2, a^2)) reproduces transition_matrix."""
+    import sympy as sp
+    from scipy import integrate, stats
+
+    from coopt.symbolic import derive as S
+
+    funcs = {"I_0": special.i0, "Q_1": lambda a, b: stats.ncx2.sf(b * b, 2, a * a), "exp": math.exp}
+    lam, hm, x0 = 0.6, 2.0, 1.3
+    steps = {st.lhs: st.rhs for st in S.fading_derivation().steps if st.rhs is not None}
+    dens = sp.lambdify(S.y_g, steps[r"f(y \mid x)"].subs({S.lam: lam, S.h_mean: hm, S.x_g: x0}), [funcs, "math"])
+    surv = sp.lambdify(
+        S.y_g, steps[r"\Pr(h' > y \mid h = x)"].subs({S.lam: lam, S.h_mean: hm, S.x_g: x0}), [funcs, "math"]
+    )
+    for y0 in (0.2, 1.0, 3.0):
+        assert integrate.quad(dens, y0, np.inf, epsabs=1e-13)[0] == pytest.approx(surv(y0), abs=1e-10)
+    k = 3
+    edges = [0.0, *(-hm * np.log1p(-np.arange(1, k) / k)), np.inf]
+    integrand = steps[r"P_{ij}(\Delta_{t})"] / S.K
+    P = fading.transition_matrix(k, 1 - lam)
+    for i in range(1, k + 1):
+        for j in range(1, k + 1):
+            sub = {S.lam: lam, S.h_mean: hm, S.K: k}
+            inner = integrand.subs(sub).function.subs(S.j, j)
+            inner = inner.subs({S.e_edge[j - 1]: edges[j - 1], S.e_edge[j]: edges[j]})
+            f = sp.lambdify(S.x_g, inner, [funcs, "math"])
+            value = k * integrate.quad(f, edges[i - 1], edges[i], epsabs=1e-13)[0]
+            assert value == pytest.approx(P[i - 1, j - 1], abs=1e-9)

@@ -55,6 +55,11 @@ class _Printer(LatexPrinter):
         tex = rf"\log\left({self._print(expr.args[0])}\right)"
         return f"{tex}^{{{exp}}}" if exp else tex
 
+    def _print_exp(self, expr: sp.Basic, exp: str | None = None) -> str:
+        # SymPy writes e^{x}, which the parser reads as a symbol e to a power
+        tex = rf"\exp\left({self._print(expr.args[0])}\right)"
+        return f"{tex}^{{{exp}}}" if exp else tex
+
     def _print_Function(self, expr: sp.Basic, exp: str | None = None) -> str:
         if isinstance(expr, AppliedUndef) and expr.func in self._names:
             name = self._names[expr.func]
