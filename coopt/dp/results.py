@@ -54,8 +54,10 @@ def breakdown(
     p_stop = stops.sum(axis=1)
     # E[1/r(h)] over the stopping states of each epoch; the upload parts are d_n times it.
     inv_rate = stops @ (1.0 / costs.rate_bps(channel.gains))
-    upload = float(inv_rate @ costs.upload_coef[: horizon + 1])
+    upload = float(inv_rate @ costs.upload_coef[: horizon + 1] + p_stop @ costs.overhead[: horizon + 1])
     tx_time = float(inv_rate @ costs.upload_bits[: horizon + 1])
+    over_t = float(p_stop @ costs.overhead_time_s[: horizon + 1])
+    over_e = float(p_stop @ costs.overhead_energy_j[: horizon + 1])
     local_t = float(p_stop @ costs.local_time_s[: horizon + 1])
     local_e = float(p_stop @ costs.local_energy_j[: horizon + 1])
     edge_t = float(p_stop @ costs.edge_time_s[: horizon + 1])
@@ -66,8 +68,8 @@ def breakdown(
         edge=float(p_stop @ costs.R[: horizon + 1]),
         waiting=float(costs.wait_cost * waits) if waits > 0 else 0.0,
         download_amortised=download_cost / tasks_per_period,
-        latency_s=local_t + tx_time + edge_t + slot * waits,
-        energy_j=local_e + costs.tx_power_w * tx_time + costs.idle_power_w * slot * waits,
+        latency_s=local_t + over_t + tx_time + edge_t + slot * waits,
+        energy_j=local_e + over_e + costs.tx_power_w * tx_time + costs.idle_power_w * slot * waits,
         mean_wait_slots=float(waits),
         stop_prob=tuple(float(x) for x in p_stop),
     )
@@ -135,6 +137,9 @@ class SolveResult:
         The finite channel every number was computed on.
     solver : dict
         Method-specific fields (the MIP's termination, bound, gap, wall time, ...).
+    overhead_s, overhead_j : float
+        The per-upload overhead of the instance (MODEL.md section 10.3); in the JSON
+        object (``uplink_overhead``) only when one of them is not 0.
     """
 
     instance_name: str
@@ -152,6 +157,8 @@ class SolveResult:
     baselines: dict[str, Baseline | None]
     channel: Channel
     solver: dict[str, Any] = field(default_factory=dict)
+    overhead_s: float = 0.0
+    overhead_j: float = 0.0
 
     @property
     def decisions(self) -> list[list[str]]:
@@ -225,6 +232,8 @@ class SolveResult:
                 "init": [float(p) for p in self.channel.initial],
             },
         }
+        if self.overhead_s > 0 or self.overhead_j > 0:
+            out["uplink_overhead"] = {"overhead_s": self.overhead_s, "overhead_j": self.overhead_j}
         if self.solver:
             out["solver"] = self.solver
         return out
@@ -270,5 +279,7 @@ def assemble_result(
             problem.Y, channel, inst.wait.mode, costs, problem.placements, k_tasks, osla_values, optimal_values
         ),
         channel=channel,
+        overhead_s=inst.uplink.overhead_s,
+        overhead_j=inst.uplink.overhead_j,
         solver=solver or {},
     )

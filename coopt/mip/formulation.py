@@ -12,9 +12,11 @@ Data (MODEL.md symbols): feasible placements :math:`\mathcal M = \{M : \sum_{i\l
 s_i \le S_{max}\} = \{0..\bar M\}` (a prefix, since :math:`S_M` is cumulative; the memory
 limit enters through this index set), stop costs :math:`Y_n(k)`, slot cost
 :math:`c_w`, download :math:`D(M)`, the initial law :math:`\iota` and either i.i.d.
-probabilities :math:`p` or a Markov matrix :math:`P`. Write
-:math:`T(v)_k = p_k \sum_j v_j` (i.i.d.) or :math:`T(v)_k = \sum_j v_j P_{jk}` (Markov)
-for "one fresh draw after leaving states with mass :math:`v`".
+probabilities :math:`p` or Markov matrices: :math:`P_n` from epoch :math:`n` to
+:math:`n+1` and :math:`P_w` for a waiting slot (one matrix :math:`P` for a homogeneous
+chain, per-epoch matrices for time-correlated fading, MODEL.md 10.4). Write
+:math:`T(v)_k = p_k \sum_j v_j` (i.i.d.) or :math:`T(v)_k = \sum_j v_j P_{jk}` (Markov,
+with the matrix of that move) for "one fresh draw after leaving states with mass :math:`v`".
 
 Variables (all :math:`\ge 0`):
 
@@ -146,8 +148,10 @@ class MipData:
         :math:`c_w` (0 when waiting is impossible).
     download_per_task : NDArray[np.float64]
         ``(Mbar + 1,)``: :math:`D(M)/K_{tasks}`.
-    initial, probs, transition
-        The channel (``probs`` for i.i.d., ``transition`` for Markov, the other ``None``).
+    initial, probs, steps, wait_step
+        The channel: ``probs`` for i.i.d.; for a Markov chain ``steps`` ``(Mbar, K, K)``
+        (:math:`P_n`, epoch ``n`` to ``n + 1``) and ``wait_step`` :math:`P_w` (``None``
+        where there is no slot); the others ``None``.
     interior_allowed : NDArray[numpy.bool]
         ``(Mbar + 1, K, 3)``: actions with a variable in the interior copy (row
         ``Mbar`` is all False: there is no interior copy there).
@@ -182,7 +186,8 @@ class MipData:
     download_per_task: NDArray[np.float64]
     initial: NDArray[np.float64]
     probs: NDArray[np.float64] | None
-    transition: NDArray[np.float64] | None
+    steps: NDArray[np.float64] | None
+    wait_step: NDArray[np.float64] | None
     interior_allowed: NDArray[np.bool_]
     terminal: NDArray[np.bool_]
     terminal_allowed: NDArray[np.bool_]
@@ -226,17 +231,16 @@ def osla_actions(problem: Problem, n_max: int) -> tuple[NDArray[np.int8], NDArra
     Y, ch, costs = problem.Y, problem.channel, problem.costs
     mode, n_layers = problem.instance.wait.mode, costs.n_layers
     k = ch.n_states
-    expect = lambda v: next_state_mean(ch, v)  # noqa: E731
     inf = np.full(k, np.inf)
     interior = np.zeros((n_max + 1, k), dtype=np.int8)
     terminal = np.zeros((n_max + 1, k), dtype=np.int8)
     for n in range(n_max + 1):
         lw_ok = wait_allowed(mode, n, n_layers)[n]
-        lw_term = costs.wait_cost + expect(Y[n]) if lw_ok else inf
+        lw_term = costs.wait_cost + next_state_mean(ch, Y[n], None) if lw_ok else inf
         terminal[n] = choose_by_tie_order(Y[n], inf, lw_term)
         if n < n_max:
-            lw_int = costs.wait_cost + expect(Y[n]) if mode == "any" and n < n_layers else inf
-            interior[n] = choose_by_tie_order(Y[n], expect(Y[n + 1]), lw_int)
+            lw_int = costs.wait_cost + next_state_mean(ch, Y[n], None) if mode == "any" and n < n_layers else inf
+            interior[n] = choose_by_tie_order(Y[n], next_state_mean(ch, Y[n + 1], n), lw_int)
     return interior, terminal
 
 
@@ -314,7 +318,8 @@ def placement_data(
         download_per_task=costs.download[: n_max + 1] / inst.placement.tasks_per_period,
         initial=ch.initial,
         probs=None if ch.is_markov else ch.probs,
-        transition=ch.transition,
+        steps=np.stack([ch.step(n) for n in range(n_max)]) if ch.is_markov and n_max > 0 else None,  # type: ignore[misc]
+        wait_step=ch.wait_step() if ch.is_markov and waiting else None,
         interior_allowed=interior_allowed,
         terminal=terminal,
         terminal_allowed=terminal_allowed,
@@ -395,7 +400,7 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
     k_states = d.n_states
     states = range(k_states)
     epochs = range(d.n_max + 1)
-    iid = d.transition is None
+    iid = d.probs is not None
     m = pyo.ConcreteModel(name="coopt_placement")
     m.coopt_data = d
 
@@ -446,14 +451,16 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
         check()
 
     p = d.probs
-    P = d.transition
 
-    def draw(pairs: list[tuple[int, pyo.Var]], total: pyo.Var | None, k: int):
-        """T(v)_k: the mass arriving in state k after leaving the states in ``pairs``."""
+    def draw(pairs: list[tuple[int, pyo.Var]], total: pyo.Var | None, k: int, P: NDArray[np.float64] | None):
+        """T(v)_k: the mass arriving in state k after leaving the states in ``pairs`` by the
+        move whose matrix is ``P`` (unused for i.i.d.)."""
         if iid:
             assert p is not None
             return float(p[k]) * total if total is not None and p[k] != 0 else 0.0
         assert P is not None
+        if not pairs:
+            return 0.0
         col = P[:, k]
         return pyo.quicksum(float(col[j]) * v for j, v in pairs if col[j] != 0)
 
@@ -461,7 +468,8 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
         inflow = float(d.entry[n, k])
         if n == 0:
             return inflow
-        return inflow + draw(xs(n - 1, COMPUTE), m.r[n], k)
+        P = None if iid else d.steps[n - 1]  # type: ignore[index]
+        return inflow + draw(xs(n - 1, COMPUTE), m.r[n], k, P)
 
     def flow_int(m, n, k):
         if late():
@@ -469,7 +477,7 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
         lhs = pyo.quicksum(m.x[n, k, a] for a in x_at.get((n, k), ()))
         if d.terminal[n]:
             lhs = lhs + m.e[n, k]
-        rec = draw(xs(n, WAIT), m.w_int[n] if iid and n in m.w_int else None, k)
+        rec = draw(xs(n, WAIT), m.w_int[n] if iid and n in m.w_int else None, k, d.wait_step)
         return lhs == arrivals(n, k) + rec
 
     def flow_term(m, n, k):
@@ -477,7 +485,7 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
             return pyo.Constraint.Skip
         lhs = pyo.quicksum(m.y[n, k, a] for a in y_at.get((n, k), ()))
         inflow = m.e[n, k] if d.has_interior(n) else arrivals(n, k)
-        rec = draw(ys(n, WAIT), m.w_term[n] if iid and n in m.w_term else None, k)
+        rec = draw(ys(n, WAIT), m.w_term[n] if iid and n in m.w_term else None, k, d.wait_step)
         return lhs == inflow + rec
 
     check()
@@ -613,21 +621,24 @@ def flow_residual(d: MipData, sol: MipSolution) -> float:
     worst = max(0.0, -float(min(x.min(), y.min(), e.min(), min(sol.z.values()))))
     worst = max(worst, abs(sum(sol.z.values()) - 1.0))
 
-    def draw(v: NDArray[np.float64]) -> NDArray[np.float64]:
-        return d.probs * v.sum() if d.transition is None else v @ d.transition
+    def draw(v: NDArray[np.float64], P: NDArray[np.float64] | None) -> NDArray[np.float64]:
+        if d.probs is not None:
+            return d.probs * v.sum()
+        return v @ P if P is not None else np.zeros_like(v)
 
     for n in range(d.n_max + 1):
-        arrive = d.entry[n] + (draw(x[n - 1, :, COMPUTE]) if n > 0 else 0.0)
+        step = None if d.steps is None or n == 0 else d.steps[n - 1]
+        arrive = d.entry[n] + (draw(x[n - 1, :, COMPUTE], step) if n > 0 else 0.0)
         later = sum(sol.z[q] for q in d.later(n))
         if d.has_interior(n):
             lhs = x[n].sum(axis=1) + (e[n] if d.terminal[n] else 0.0)
-            worst = max(worst, float(np.abs(lhs - arrive - draw(x[n, :, WAIT])).max()))
+            worst = max(worst, float(np.abs(lhs - arrive - draw(x[n, :, WAIT], d.wait_step)).max()))
             worst = max(worst, float(x[n, :, COMPUTE].sum() - d.mass * later))
             if d.visits_link(n):
                 worst = max(worst, float(x[n].sum() - d.mass * later))
         if d.terminal[n]:
             inflow = e[n] if d.has_interior(n) else arrive
-            worst = max(worst, float(np.abs(y[n].sum(axis=1) - inflow - draw(y[n, :, WAIT])).max()))
+            worst = max(worst, float(np.abs(y[n].sum(axis=1) - inflow - draw(y[n, :, WAIT], d.wait_step)).max()))
             if d.has_interior(n):
                 worst = max(worst, float(e[n].sum() - d.mass * sol.z[n]))
         worst = max(worst, float(np.abs(x[n][~d.interior_allowed[n]]).max(initial=0.0)))

@@ -151,17 +151,15 @@ def canonical_policy(
     """
     ch, costs, Y = problem.channel, problem.costs, problem.Y
     k = ch.n_states
-    P = ch.transition
-    expect = lambda v: next_state_mean(ch, v)  # noqa: E731
     allowed = wait_allowed(problem.instance.wait.mode, horizon, costs.n_layers)
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     G = np.empty(horizon + 1)
     for n in range(horizon + 1):
-        C = expect(values[n + 1]) if n < horizon else np.full(k, np.inf)
-        Wv = costs.wait_cost + expect(values[n]) if allowed[n] else np.full(k, np.inf)
+        C = next_state_mean(ch, values[n + 1], n) if n < horizon else np.full(k, np.inf)
+        Wv = costs.wait_cost + next_state_mean(ch, values[n], None) if allowed[n] else np.full(k, np.inf)
         actions[n] = choose_by_tie_order(Y[n], C, Wv)
         G[n] = min(C[0], Wv[0])
-    if P is not None:
+    if ch.is_markov:
         return actions, None
     forced = np.zeros(horizon + 1, dtype=bool)
     forced[horizon] = not allowed[horizon]

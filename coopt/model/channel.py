@@ -50,16 +50,28 @@ class Channel:
         Distribution of the state at epoch 0, shape ``(K,)``. For an i.i.d. channel it
         is also the distribution at every later epoch and slot.
     transition : NDArray[np.float64] or None
-        Row-stochastic ``(K, K)`` matrix of a Markov channel (applied once per epoch
-        and once per waiting slot); ``None`` for an i.i.d. channel.
+        Row-stochastic ``(K, K)`` matrix of a homogeneous Markov channel (applied once
+        per epoch and once per waiting slot); ``None`` for an i.i.d. channel and for a
+        time-inhomogeneous one.
     spec : ChannelSpec
         The instance's ``[channel]`` table this channel was built from.
+    epoch_transitions : NDArray[np.float64] or None
+        ``(N, K, K)``: the matrices :math:`P_n` from epoch ``n`` to ``n + 1`` of a
+        time-inhomogeneous chain (time-correlated fading, MODEL.md section 10.4, built by
+        :func:`coopt.model.fading.correlate`); ``None`` otherwise.
+    slot_transition : NDArray[np.float64] or None
+        ``(K, K)``: :math:`P_w`, one waiting slot of that chain (``None`` without a slot).
+
+    Solvers read matrices only through :meth:`step` and :meth:`wait_step`, and tell a
+    chain from an i.i.d. channel by :attr:`is_markov` (not by ``transition is None``).
     """
 
     gains: NDArray[np.float64]
     initial: NDArray[np.float64]
     transition: NDArray[np.float64] | None
     spec: ChannelSpec
+    epoch_transitions: NDArray[np.float64] | None = None
+    slot_transition: NDArray[np.float64] | None = None
 
     @property
     def n_states(self) -> int:
@@ -67,7 +79,9 @@ class Channel:
 
     @property
     def is_markov(self) -> bool:
-        return self.transition is not None
+        """Whether the state is carried from epoch to epoch (a homogeneous or a
+        time-inhomogeneous chain); ``False`` for an i.i.d. channel."""
+        return self.transition is not None or self.epoch_transitions is not None
 
     @property
     def probs(self) -> NDArray[np.float64]:
@@ -78,17 +92,26 @@ class Channel:
         """The ``(K, K)`` transition matrix applied from epoch ``n`` to epoch ``n + 1``
         (``None`` for an i.i.d. channel). Solvers ask for it per epoch, so that a
         time-inhomogeneous chain (MODEL.md section 10.4) needs no other change."""
+        if self.epoch_transitions is not None:
+            return self.epoch_transitions[n]
         return self.transition
 
     def wait_step(self) -> NDArray[np.float64] | None:
         """The ``(K, K)`` transition matrix of one waiting slot (``None`` for i.i.d.)."""
+        if self.epoch_transitions is not None:
+            if self.slot_transition is None:
+                raise ValueError("this correlated channel has no waiting slot (wait.slot_s)")
+            return self.slot_transition
         return self.transition
 
     def distribution_at(self, n: int) -> NDArray[np.float64]:
         """Distribution of the state seen at epoch ``n`` with no waiting before it."""
-        if self.transition is None:
+        if not self.is_markov:
             return self.initial
-        return self.initial @ np.linalg.matrix_power(self.transition, n)
+        dist = self.initial
+        for i in range(n):
+            dist = dist @ self.step(i)  # type: ignore[operator]  # a chain's step is a matrix
+        return dist
 
 
 def closed_classes(transition: NDArray[np.float64]) -> list[list[int]]:

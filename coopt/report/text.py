@@ -29,6 +29,7 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
     lines = [
         f"instance {result.instance_name}: {n_layers} layers, {ch.spec.law} channel with {ch.n_states} states, "
         f"rule {result.rule}, wait mode {result.wait_mode}, method {result.method}",
+        *_channel_lines(result),
         "",
         f"optimal placement  M* = {result.placement} "
         + (
@@ -85,6 +86,22 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
     if result.solver:
         lines += ["", *solver_lines(result.solver)]
     return "\n".join(lines)
+
+
+def _channel_lines(result: SolveResult) -> list[str]:
+    """The per-upload overhead and the channel's time correlation, where the instance has them."""
+    lines = []
+    if result.overhead_s > 0 or result.overhead_j > 0:
+        lines.append(
+            f"per-upload overhead {result.overhead_s:g} s and {result.overhead_j:g} J "
+            "(included in the expected upload, the latency, the energy and the thresholds)"
+        )
+    spec = result.channel.spec
+    if spec.doppler_hz is not None:
+        lines.append(f"correlated Rayleigh fading: Clarke's model, Doppler {spec.doppler_hz:g} Hz")
+    elif spec.coherence_s is not None:
+        lines.append(f"correlated Rayleigh fading: Gauss-Markov, coherence time {spec.coherence_s:g} s")
+    return lines
 
 
 def _fmt(value: Any) -> str:

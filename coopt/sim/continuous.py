@@ -202,6 +202,12 @@ def continuous_law(spec: ChannelSpec) -> ContinuousLaw:
             f'channel.law = "{spec.law}": has no continuous law; the continuous evaluation needs '
             '"rayleigh", "nakagami" or "rician" (i.i.d.)'
         )
+    if spec.is_correlated:
+        key = "doppler_hz" if spec.doppler_hz is not None else "coherence_s"
+        raise InstanceError(
+            f"channel.{key}: the quadrature of the continuous law is for i.i.d. laws; time-correlated fading "
+            "is evaluated exactly on its chain (coopt simulate --continuous simulates its process)"
+        )
     mean = float(spec.mean_gain)  # type: ignore[arg-type]
     if spec.law == "nakagami":
         return ContinuousLaw("nakagami", mean, m=float(spec.m))  # type: ignore[arg-type]
@@ -263,7 +269,7 @@ class Quadrature:
 
     def threshold(self, n: int, c: float) -> float:
         """:math:`\\theta_n(c)`: the gain at which :math:`Y_n(h) = c` (``inf`` if ``c <= beta_n``, 0 if ``c = inf``)."""
-        beta = self.costs.A[n] + self.costs.R[n]
+        beta = self.costs.stop_base[n]
         gamma = self.costs.upload_coef[n]
         if math.isinf(c) or gamma == 0.0:
             return 0.0 if c > beta else math.inf
@@ -276,7 +282,7 @@ class Quadrature:
 
     def stop_part(self, n: int, theta: float) -> float:
         """:math:`E[Y_n(h);\\, h \\ge \\theta]`."""
-        beta = self.costs.A[n] + self.costs.R[n]
+        beta = self.costs.stop_base[n]
         gamma = self.costs.upload_coef[n]
         if math.isinf(theta):
             return 0.0
@@ -293,7 +299,7 @@ class Quadrature:
 
     def wait_fixed_point(self, n: int, C: float, c_w: float) -> float:
         """The root :math:`\\bar W_n` of :math:`W = \\Psi_n(\\min(C_n, c_w + W))` (needs ``c_w > 0``)."""
-        beta = float(self.costs.A[n] + self.costs.R[n])
+        beta = float(self.costs.stop_base[n])
         if C <= beta:
             return C
         y_med = beta + float(self.costs.upload_coef[n]) / float(self.costs.rate_bps(np.array([self._median]))[0])

@@ -155,6 +155,17 @@ def check_applicable(instance: Instance) -> MlpShape:
             'method closed-form: channel.law = "markov": the closed form needs an i.i.d. channel '
             '("rayleigh", "nakagami", "rician" or "finite")'
         )
+    if instance.channel.is_correlated:
+        raise InstanceError(
+            "method closed-form: channel.doppler_hz / channel.coherence_s: the closed form needs an i.i.d. "
+            "channel (time-correlated fading is a time-inhomogeneous chain; use --method enumeration)"
+        )
+    up = instance.uplink
+    if up.overhead_s > 0 or up.overhead_j > 0:
+        raise InstanceError(
+            f"method closed-form: uplink.overhead_s = {up.overhead_s:g}, uplink.overhead_j = {up.overhead_j:g}: "
+            "the closed form has no per-upload overhead term; use --method enumeration"
+        )
     if instance.wait.mode not in WAIT_MODES:
         raise InstanceError(
             f'method closed-form: wait.mode = "{instance.wait.mode}": the closed form needs "never" or "last" '
