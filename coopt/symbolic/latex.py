@@ -189,7 +189,7 @@ class Document:
             rows = []
             for expr, cond in rhs.args:
                 cond_tex = r"\text{otherwise}" if cond is sp.true else r"\text{if } " + self.tex(cond)
-                rows.append(f"{self.tex(expr)} & {cond_tex}")
+                rows.append(f"\\displaystyle {self.tex(expr)} & {cond_tex}")
             body = "\\begin{cases}\n" + " \\\\\n".join(rows) + "\n\\end{cases}"
         elif isinstance(rhs, sp.Eq) and not lhs:
             body = self.tex(rhs, f"{to_latex(rhs.lhs, self.names)} &= {to_latex(rhs.rhs, self.names)}")
@@ -198,8 +198,10 @@ class Document:
         line = f"{lhs} &= {body}" if lhs else body
         if value is not None:
             number = _number_tex(value)
-            self.emitted.append(Emitted(number, sp.oo if math.isinf(value) else sp.Float(_rounded(value))))
-            line += f" = {number}"
+            shown = printer.bare_number(number)
+            self.emitted.append(Emitted(shown, sp.oo if math.isinf(value) else sp.Float(_rounded(value))))
+            wide = _width(line.rsplit("\\\\", 1)[-1]) + _width(shown) > LINE_WIDTH and "cases" not in line
+            line += f" \\\\\n&= {shown}" if wide else f" = {shown}"
         self._rows.append(line)
 
     def derivation(self, derivation: S.Derivation) -> None:
@@ -361,7 +363,7 @@ def instance_document(instance: Instance) -> Document:
     alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
     doc.formula(r"\alpha", num(alpha, base), alpha_v)
     doc.formula(r"\beta", num(beta, base), beta_v)
-    if instance.wait.mode != "never":
+    if instance.wait.mode != "never" and instance.wait.slot_s is not None:
         base[S.tau] = instance.wait.slot_s
         doc.formula("c_{w}", num(S.w_T * S.tau + S.w_E * S.P_idle * S.tau, base), costs.wait_cost)
 
@@ -553,7 +555,7 @@ def write_documents(out_dir: Path, names: list[str] | None = None, instance_path
         path.write_text(doc.render(_header()), encoding="utf-8")
         return [path]
     if not names or names == ["all"]:
-        jobs = [("derivations", None)]
+        jobs: list[tuple[str, list[str] | None]] = [("derivations", None)]
     else:
         jobs = [(name, [name]) for name in names]
     for stem, chosen in jobs:

@@ -9,7 +9,7 @@ SymPy's default LaTeX is correct but mechanical: ``\frac{B \cdot \log\left(h \cd
 Products (implicit, a space between factors), factors in this order:
 
 1. numbers (also the number placeholders of an instance document);
-2. parenthesised factors (sums and their powers): plain ones first, then powers;
+2. parenthesised factors (sums and their powers), the shorter first;
 3. symbols and their powers, in the order of the symbol table (``names``): coopt's
    table (:data:`coopt.symbolic.derive.LATEX_NAMES`) declares the indices, then the
    weights :math:`w_E, w_T`, the device constants (:math:`\kappa, f_L, c_L`, ...), the
@@ -46,13 +46,23 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
-__all__ = ["ModelPrinter", "to_latex"]
+__all__ = ["ModelPrinter", "bare_number", "to_latex"]
 
 _NUMBER = re.compile(r"^(\\left\()?-?\d")
 """LaTeX that starts like a number (a number placeholder of an instance document)."""
 
+_POWER = re.compile(r"\^\{[^{}]*\}$")
+"""LaTeX ending in a superscript: a parenthesis after it is a factor, not an argument."""
+
 # factor classes, in the order they are written in a product
 _NUM, _GROUP, _NAME, _CALL, _SUM = range(5)
+
+
+def bare_number(tex: str) -> str:
+    r"""A positive number without the parentheses it carries in a product (``\left(2 \cdot 10^{9}\right)``)."""
+    if tex.startswith(r"\left(") and tex.endswith(r"\right)") and not tex.startswith(r"\left(-"):
+        return tex[len(r"\left(") : -len(r"\right)")]
+    return tex
 
 
 class _Log2(sp.Function):
@@ -73,6 +83,18 @@ class ModelPrinter(LatexPrinter):
         super().__init__({"mul_symbol": None, "symbol_names": symbol_names})
         self._names = names
         self._rank = {obj: pos for pos, obj in enumerate(names)}
+        self._inline = 0  # > 0 inside an exponent: fractions a / b, plain parentheses
+
+    def _paren(self, tex: str) -> str:
+        """``tex`` in parentheses: sized to their content, plain ones in an exponent."""
+        return f"({tex})" if self._inline else rf"\left({tex}\right)"
+
+    def _call(self, name: str, args: str, exp: str | None = None) -> str:
+        r"""A function application: plain parentheses around flat arguments (``r(h)``),
+        sized ones (without the gap TeX puts before ``\left``) around tall ones."""
+        tall = any(mark in args for mark in (r"\frac", r"\sum", r"\begin"))
+        tex = rf"{name}\!\left({args}\right)" if tall and not self._inline else f"{name}({args})"
+        return f"{tex}^{{{exp}}}" if exp else tex
 
     # -- order
     def _atom_rank(self, expr: sp.Basic) -> int:
@@ -120,8 +142,8 @@ class ModelPrinter(LatexPrinter):
 
         def key(f: sp.Basic) -> tuple:
             cls = self._class(f)
-            if cls == _GROUP:
-                return (cls, int(f.is_Pow), self._key(f))
+            if cls == _GROUP:  # the shorter first: (1 - q_0) (1 - q)^{M - 1} (Z_1 + \omega)
+                return (cls, len(self._print(f)), self._key(f))
             return (cls, self._key(f.base if f.is_Pow else f), self._key(f))
 
         return sorted(factors, key=lambda f: (key(f), sp.default_sort_key(f)))
@@ -160,7 +182,7 @@ class ModelPrinter(LatexPrinter):
                 sign, term = "- ", -term
             tex = self._print(term)
             if self._needs_add_brackets(term):
-                tex = rf"\left({tex}\right)"
+                tex = self._paren(tex)
             out.append(sign + tex)
         return out
 
@@ -185,16 +207,18 @@ class ModelPrinter(LatexPrinter):
 
     def _product(self, factors: list[sp.Basic]) -> str:
         """The factors (all with positive exponents) written as an implicit product."""
+        if len(factors) == 1 and self._is_number(factors[0]) and factors[0].is_Symbol:
+            return bare_number(self._print(factors[0]))  # a lone number needs no parentheses
         out = ""
         prev = ""
         for pos, f in enumerate(self.ordered_factors(sp.Mul(*factors, evaluate=False)) if factors else []):
             tex = self._print(f)
             last = pos == len(factors) - 1
             if len(factors) > 1 and self._needs_mul_brackets(f, first=pos == 0, last=last):
-                tex = rf"\left({tex}\right)"
+                tex = self._paren(tex)
             if prev:
                 numbers = prev[-1].isdigit() and tex[0].isdigit()
-                call = tex.startswith(("(", r"\left(")) and not prev.endswith(")")
+                call = tex.startswith(("(", r"\left(")) and not (prev.endswith(")") or _POWER.search(prev))
                 out += r" \cdot " if numbers or call else " "
             out += tex
             prev = tex
@@ -206,7 +230,7 @@ class ModelPrinter(LatexPrinter):
             expr = -expr
             sign = "- "
             if expr.is_Add:
-                return rf"- \left({self._print(expr)}\right)"
+                return "- " + self._paren(self._print(expr))
         factors = self._log2_pairs(list(sp.Mul.make_args(expr)))
         numer: list[sp.Basic] = []
         denom: list[sp.Basic] = []
@@ -221,14 +245,37 @@ class ModelPrinter(LatexPrinter):
                 numer.append(f)
         if not denom:
             return sign + self._product(numer)
-        return sign + rf"\frac{{{self._product(numer)}}}{{{self._product(denom)}}}"
+        top, bottom = self._product(numer), self._product(denom)
+        if not self._inline:
+            return sign + rf"\frac{{{top}}}{{{bottom}}}"
+        # a / b: an implicit product binds tighter than "/" (for SymPy's parser too)
+        top = self._paren(top) if len(numer) == 1 and numer[0].is_Add else top
+        bottom = self._paren(bottom) if len(denom) > 1 or denom[0].is_Add else bottom
+        return sign + f"{top} / {bottom}"
 
     def _print_Pow(self, expr: sp.Pow) -> str:
         if expr.exp.is_negative and not (expr.exp.is_Rational and not expr.exp.is_Integer):
             return self._print_Mul(expr)
-        return super()._print_Pow(expr)
+        if expr.exp.is_Rational or expr.base.is_Function:
+            return super()._print_Pow(expr)
+        # an exponent is written on one line (a / b), in full size rather than a tiny fraction
+        base = self.parenthesize(expr.base, PRECEDENCE["Pow"])
+        if base.startswith("(") and not self._inline:
+            base = self._paren(base[1:-1])
+        self._inline += 1
+        try:
+            exp = self._print(expr.exp)
+        finally:
+            self._inline -= 1
+        return f"{base}^{{{exp}}}"
 
     # -- functions
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        tex = super()._print_Symbol(expr, style)
+        if self._inline and self._is_number(expr):
+            tex = tex.replace(r"\left(", "(").replace(r"\right)", ")")
+        return tex
+
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         base = self._names.get(expr.base, self._print(expr.base.label))
         return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
@@ -236,20 +283,23 @@ class ModelPrinter(LatexPrinter):
     def _print_log(self, expr: sp.Basic, exp: str | None = None) -> str:
         # SymPy writes \log{\left(x \right)}; the parser reads a braced argument as running
         # on over a following product (\log{(2)} p as log(2p)), parentheses end it.
-        tex = rf"\log\left({self._print(expr.args[0])}\right)"
-        return f"{tex}^{{{exp}}}" if exp else tex
+        return self._call(r"\log", self._print(expr.args[0]), exp)
 
     def _print__Log2(self, expr: sp.Basic, exp: str | None = None) -> str:
-        tex = rf"\log_{{2}}\left({self._print(expr.args[0])}\right)"
-        return f"{tex}^{{{exp}}}" if exp else tex
+        return self._call(r"\log_{2}", self._print(expr.args[0]), exp)
 
     def _print_Function(self, expr: sp.Basic, exp: str | None = None) -> str:
         if isinstance(expr, AppliedUndef) and expr.func in self._names:
             name = self._names[expr.func]
             args = ", ".join(self._print(arg) for arg in expr.args)
-            tex = rf"{name}\left({args}\right)"
-            return f"{tex}^{{{exp}}}" if exp else tex
+            return self._call(name, args, exp)
         return super()._print_Function(expr, exp)
+
+    def _print_Min(self, expr: sp.Basic, exp: str | None = None) -> str:
+        return self._call(r"\min", ", ".join(self._print(arg) for arg in expr.args), exp)
+
+    def _print_Max(self, expr: sp.Basic, exp: str | None = None) -> str:
+        return self._call(r"\max", ", ".join(self._print(arg) for arg in expr.args), exp)
 
 
 def to_latex(expr: sp.Basic, names: dict[sp.Basic, str]) -> str:
