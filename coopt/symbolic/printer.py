@@ -177,13 +177,16 @@ class ModelPrinter(LatexPrinter):
         ``["G_{n}", "- A_{n}", "- R_{n}"]``; joined with spaces they are ``doprint(expr)``."""
         out = []
         for pos, term in enumerate(self._as_ordered_terms(expr)):
-            sign = "" if pos == 0 else "+ "
-            if pos and term.could_extract_minus_sign():
-                sign, term = "- ", -term
-            tex = self._print(term)
+            negative = term.could_extract_minus_sign()
+            tex = self._print(-term if negative else term)
             if self._needs_add_brackets(term):
                 tex = self._paren(tex)
-            out.append(sign + tex)
+            if tex.startswith("- "):  # a product that carries its sign, -(q + w) U
+                negative, tex = not negative, tex[2:]
+            if negative:
+                out.append("- " + tex)
+            else:
+                out.append(tex if pos == 0 else "+ " + tex)
         return out
 
     def _print_Add(self, expr: sp.Expr, order: str | None = None) -> str:
@@ -232,6 +235,11 @@ class ModelPrinter(LatexPrinter):
             if expr.is_Add:
                 return "- " + self._paren(self._print(expr))
         factors = self._log2_pairs(list(sp.Mul.make_args(expr)))
+        # -(q + w) U rather than (- q - w) U: a negated sum gives its sign to the product
+        for pos, f in enumerate(factors):
+            if f.is_Add and all(t.could_extract_minus_sign() for t in f.args):
+                factors[pos] = -f
+                sign = "" if sign else "- "
         numer: list[sp.Basic] = []
         denom: list[sp.Basic] = []
         for f in factors:
