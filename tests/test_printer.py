@@ -33,7 +33,7 @@ CASES = [
     (
         "group before names: a name before ( would be a function call",
         S.UPLOAD_WEIGHT * S.d_n / (S.G_n - S.A_n - S.R_n),
-        r"\frac{\left(w_{E} P + w_{T}\right) d_{n}}{G_{n} - A_{n} - R_{n}}",
+        r"\frac{(w_{E} P + w_{T}) d_{n}}{G_{n} - A_{n} - R_{n}}",
     ),
     ("index arithmetic keeps the number last", S.H + 1, "H + 1"),
     ("a quantity's constant leads", 1 - S.q, "1 - q"),
@@ -46,7 +46,7 @@ CASES = [
     (
         "stop cost: simple terms before the fraction",
         S.stop_cost(S.theta),
-        r"A_{n} + R_{n} + \frac{\left(w_{E} P + w_{T}\right) d_{n}}{B \log_{2}(1 + \rho \theta)}",
+        r"A_{n} + R_{n} + \frac{(w_{E} P + w_{T}) d_{n}}{B \log_{2}(1 + \rho \theta)}",
     ),
     (
         "exponent on one line",
@@ -56,7 +56,7 @@ CASES = [
     (
         "shorter groups first, powers of groups",
         (1 - S.q_0) * (1 - S.q) ** (S.M - 1) * S.Delta + S.gamma * S.s_h,
-        r"s_{h} \gamma + \left(1 - q_{0}\right) \left(1 - q\right)^{M - 1} \Delta",
+        r"s_{h} \gamma + (1 - q_{0}) (1 - q)^{M - 1} \Delta",
     ),
     ("function applications, plain parentheses", S.J_f(S.M) + S.D_f(S.M) / S.K_tasks, r"J(M) + \frac{D(M)}{K_{tasks}}"),
     (
@@ -64,18 +64,24 @@ CASES = [
         sp.Sum(S.p[S.k] * S.V1_f(S.g[S.k]), (S.k, 1, S.K)),
         r"\sum_{k=1}^{K} p_{k} V_{n+1}(g_{k})",
     ),
-    ("a group before a call (never after)", sp.Min(x, y) * (x + 1), r"\left(1 + x\right) \min(x, y)"),
+    ("a group before a call (never after)", sp.Min(x, y) * (x + 1), r"(1 + x) \min(x, y)"),
     ("tall arguments: sized parentheses", sp.Min(S.H, 1 / S.q), r"\min\!\left(H, \frac{1}{q}\right)"),
     (
         "a power ends a factor: no \\cdot",
         (1 - S.q) ** S.M * (S.Z_1 + S.omega + S.delta),
-        r"\left(1 - q\right)^{M} \left(\delta + \omega + Z_{1}\right)",
+        r"(1 - q)^{M} (\delta + \omega + Z_{1})",
     ),
     ("two numbers keep \\cdot", 2 * 3**x, r"2 \cdot 3^{x}"),
+    ("a fraction in a fraction on one line", S.GAMMA, r"\frac{w_{E} e_{rx} + w_{T} / r_{DL}}{K_{tasks}}"),
+    (
+        "tall content: sized parentheses",
+        S.q * (S.omega + S.U / S.q_w) ** 2,
+        r"\left(\omega + \frac{U}{q_{w}}\right)^{2} q",
+    ),
     ("natural log stays log", sp.log(x) * y, r"y \log(x)"),
     ("log_2 upside down", sp.log(2) / sp.log(x), r"\frac{1}{\log_{2}(x)}"),
-    ("a negated sum", -(S.q + S.omega) * S.U, r"- \left(q + \omega\right) U"),
-    ("its sign in a sum", S.psi + S.U * (-S.q - S.omega), r"\psi - \left(q + \omega\right) U"),
+    ("a negated sum", -(S.q + S.omega) * S.U, r"- (q + \omega) U"),
+    ("its sign in a sum", S.psi + S.U * (-S.q - S.omega), r"\psi - (q + \omega) U"),
 ]
 
 

@@ -65,6 +65,11 @@ def bare_number(tex: str) -> str:
     return tex
 
 
+def _tall(tex: str) -> bool:
+    """Whether ``tex`` is taller than a line of text (parentheses around it are sized)."""
+    return any(mark in tex for mark in (r"\frac", r"\sum", r"\begin", r"\left"))
+
+
 class _Log2(sp.Function):
     """:math:`\\log_2(x)`, only inside the printer (never returned to a caller)."""
 
@@ -84,16 +89,18 @@ class ModelPrinter(LatexPrinter):
         self._names = names
         self._rank = {obj: pos for pos, obj in enumerate(names)}
         self._inline = 0  # > 0 inside an exponent: fractions a / b, plain parentheses
+        self._frac = 0  # > 0 inside a fraction: a fraction in it is written a / b
 
     def _paren(self, tex: str) -> str:
-        """``tex`` in parentheses: sized to their content, plain ones in an exponent."""
-        return f"({tex})" if self._inline else rf"\left({tex}\right)"
+        """``tex`` in parentheses: plain around flat content and in an exponent, sized
+        (``\\left(``) around fractions, sums and cases."""
+        return f"({tex})" if self._inline or not _tall(tex) else rf"\left({tex}\right)"
 
     def _call(self, name: str, args: str, exp: str | None = None) -> str:
         r"""A function application: plain parentheses around flat arguments (``r(h)``),
         sized ones (without the gap TeX puts before ``\left``) around tall ones."""
-        tall = any(mark in args for mark in (r"\frac", r"\sum", r"\begin"))
-        tex = rf"{name}\!\left({args}\right)" if tall and not self._inline else f"{name}({args})"
+        tall = _tall(args) and not self._inline
+        tex = rf"{name}\!\left({args}\right)" if tall else f"{name}({args})"
         return f"{tex}^{{{exp}}}" if exp else tex
 
     # -- order
@@ -253,10 +260,16 @@ class ModelPrinter(LatexPrinter):
                 numer.append(f)
         if not denom:
             return sign + self._product(numer)
-        top, bottom = self._product(numer), self._product(denom)
-        if not self._inline:
+        if not (self._inline or self._frac):
+            self._frac += 1
+            try:
+                top, bottom = self._product(numer), self._product(denom)
+            finally:
+                self._frac -= 1
             return sign + rf"\frac{{{top}}}{{{bottom}}}"
-        # a / b: an implicit product binds tighter than "/" (for SymPy's parser too)
+        # a / b (in an exponent or a fraction): an implicit product binds tighter than "/"
+        # (for SymPy's parser too)
+        top, bottom = self._product(numer), self._product(denom)
         top = self._paren(top) if len(numer) == 1 and numer[0].is_Add else top
         bottom = self._paren(bottom) if len(denom) > 1 or denom[0].is_Add else bottom
         return sign + f"{top} / {bottom}"
@@ -264,12 +277,14 @@ class ModelPrinter(LatexPrinter):
     def _print_Pow(self, expr: sp.Pow) -> str:
         if expr.exp.is_negative and not (expr.exp.is_Rational and not expr.exp.is_Integer):
             return self._print_Mul(expr)
-        if expr.exp.is_Rational or expr.base.is_Function:
+        if (expr.exp.is_Rational and not expr.exp.is_Integer) or expr.base.is_Function:
             return super()._print_Pow(expr)
-        # an exponent is written on one line (a / b), in full size rather than a tiny fraction
-        base = self.parenthesize(expr.base, PRECEDENCE["Pow"])
-        if base.startswith("(") and not self._inline:
-            base = self._paren(base[1:-1])
+        base = self._print(expr.base)
+        if precedence_traditional(expr.base) < PRECEDENCE["Pow"] or (expr.base.is_Number and expr.base < 0):
+            base = self._paren(base)
+        elif "^" in base and not base.startswith(r"\left("):
+            base = f"{{{base}}}"  # a name with a superscript, {\sigma^{2}}^{2}
+        # the exponent on one line (a / b), in script size rather than a tiny fraction
         self._inline += 1
         try:
             exp = self._print(expr.exp)
