@@ -126,3 +126,11 @@ def test_printer_does_not_load_at_import():
     code = "import sys, coopt, coopt.symbolic; print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_numbers_stand_where_their_symbols_were():
+    """In an instance document a number is written where its symbol was: w_E kappa f_L^2 c_L."""
+    doc = latex.Document("t")
+    values = {S.w_E: 2.0, S.kappa: 1e-27, S.f_L: 8.6e8, S.c_L: 3.0}
+    expr = latex._Numbers(doc)(S.c_L * S.f_L**2 * S.kappa * S.w_E, values)
+    assert doc.tex(expr) == r"2 \cdot (10^{-27}) (8.6 \cdot 10^{8})^{2} \cdot 3"

@@ -3,12 +3,12 @@ r"""SymPy's LaTeX printer in the notation of the model (MODEL.md), for formulas 
 SymPy's default LaTeX is correct but mechanical: ``\frac{B \cdot \log\left(h \cdot \rho + 1\right)}
 {\log\left(2\right)}``, ``- A_{n} + G_{n} - R_{n}``, factors in alphabetical order with a
 ``\cdot`` between each pair. :class:`ModelPrinter` writes instead
-``B \log_{2}\left(1 + \rho h\right)``, ``G_{n} - A_{n} - R_{n}`` and
-``w_{E} \kappa f_{L}^{2} c_{L} \mu_{i}``, by these rules:
+``B \log_{2}(1 + \rho h)``, ``G_{n} - A_{n} - R_{n}`` and
+``w_{E} \kappa f_{L}^{2} c_{L} \mu_{i}``, by these rules.
 
-Products (implicit, a space between factors), factors in this order:
+Products are implicit (a space between factors), the factors in this order:
 
-1. numbers (also the number placeholders of an instance document);
+1. numbers;
 2. parenthesised factors (sums and their powers), the shorter first;
 3. symbols and their powers, in the order of the symbol table (``names``): coopt's
    table (:data:`coopt.symbolic.derive.LATEX_NAMES`) declares the indices, then the
@@ -18,23 +18,35 @@ Products (implicit, a space between factors), factors in this order:
 5. sums :math:`\sum` (last: a sum runs on over everything that follows it).
 
 So ``(w_E P + w_T) d_n`` and ``(1 - q_0)(1 - q)^{M-1} \Delta``, as the model writes
-them. A ``\cdot`` is written only where a juxtaposition would be misread: between
-two numbers, and between a name and a following parenthesis (which SymPy's parser,
-like a reader, takes for a function call, ``d_{n}\left(x\right)``). Symbols are
-separated by a space, so adjacent names never fuse (``\rho h``, not ``\rhoh``).
+them; the parenthesis comes first because a name before a parenthesis reads as a
+function call (to SymPy's parser, and to a reader: ``d_{n}(x)``). A ``\cdot`` is
+written only where a juxtaposition would be misread: before a number (``2 \cdot 3^{x}``),
+and between a name and a parenthesis should one follow it. Names are separated by
+a space, so adjacent names never fuse (``\rho h``, not ``\rhoh``).
 
-Sums: positive terms first, then the negative ones (``G_{n} - A_{n} - R_{n}``);
-within each group the terms are ordered by their factors' places in the symbol
-table. A positive number leads (``1 + \rho h``, ``1 - q``) except in index
-arithmetic, where every symbol is an integer (``n + 1``, ``H + 1``, ``M - 1``).
+Sums: positive terms first, then the negative ones (``G_{n} - A_{n} - R_{n}``); a
+term without a fraction before one with, and a term with a sum :math:`\sum` last;
+otherwise by the places in the symbol table of their names. A positive number leads
+(``1 + \rho h``, ``1 - q``) except in index arithmetic, where every symbol is an
+integer (``n + 1``, ``H + 1``, ``M - 1``). A negated sum gives its sign to the
+product (``- (q + \omega) U``).
 
-Logarithms: ``\log(x)/\log(2)`` is written ``\log_{2}\left(x\right)`` (also in a
-denominator); any other logarithm is ``\log\left(x\right)`` with parentheses (a braced
-argument would run on over a following product in the parser).
+Fractions: ``\frac`` at the top level; inside a fraction or an exponent on one line,
+``a / b`` (an implicit product binds tighter than ``/``, for the parser as for a
+reader), so an exponent is in script size, not a tiny fraction:
+``2^{(w_{E} P + w_{T}) d_{n} / ((G_{n} - A_{n} - R_{n}) B)}``.
+
+Parentheses: plain around flat content, sized (``\left(``) around fractions, sums
+and cases; a function's sized parenthesis follows ``\!`` (no gap before ``\left``).
+
+Logarithms: ``\log(x)/\log(2)`` is written ``\log_{2}(x)`` (also in a denominator);
+any other logarithm is ``\log(x)``, always with parentheses (a braced argument would
+run on over a following product in the parser).
 
 Every formula parses back with :func:`sympy.parsing.latex.parse_latex` to an
 expression equal to its source (``\log_{2}(x)`` parses to ``\log(x)/\log(2)``);
-``tests/test_latex.py`` checks it on every formula the documents print.
+``tests/test_latex.py`` checks it on every formula the documents print, and
+``tests/test_printer.py`` on the rules above.
 """
 
 from __future__ import annotations
@@ -48,7 +60,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
 __all__ = ["ModelPrinter", "bare_number", "to_latex"]
 
-_NUMBER = re.compile(r"^(\\left\()?-?\d")
+_NUMBER = re.compile(r"^\(?-?\d")
 """LaTeX that starts like a number (a number placeholder of an instance document)."""
 
 _POWER = re.compile(r"\^\{[^{}]*\}$")
@@ -59,9 +71,9 @@ _NUM, _GROUP, _NAME, _CALL, _SUM = range(5)
 
 
 def bare_number(tex: str) -> str:
-    r"""A positive number without the parentheses it carries in a product (``\left(2 \cdot 10^{9}\right)``)."""
-    if tex.startswith(r"\left(") and tex.endswith(r"\right)") and not tex.startswith(r"\left(-"):
-        return tex[len(r"\left(") : -len(r"\right)")]
+    r"""A positive number without the parentheses it carries in a product (``(2 \cdot 10^{9})``)."""
+    if tex.startswith("(") and tex.endswith(")") and not tex.startswith("(-"):
+        return tex[1:-1]
     return tex
 
 
@@ -80,12 +92,15 @@ class ModelPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the model's notation (see the module docstring).
 
     ``names`` maps symbols, ``IndexedBase`` objects and undefined functions to their
-    LaTeX; its order is the factor order of products and terms.
+    LaTeX; its order is the factor order of products and terms. ``stand_in`` maps the
+    number placeholders of an instance document to the symbols they replace: they are
+    written where those symbols would be (``w_E \\kappa f_L^2 c_L`` with numbers).
     """
 
-    def __init__(self, names: dict[sp.Basic, str]) -> None:
+    def __init__(self, names: dict[sp.Basic, str], stand_in: dict[sp.Symbol, sp.Basic] | None = None) -> None:
         symbol_names = {sym: tex for sym, tex in names.items() if isinstance(sym, sp.Symbol)}
         super().__init__({"mul_symbol": None, "symbol_names": symbol_names})
+        self._stand_in = dict(stand_in or {})
         self._names = names
         self._rank = {obj: pos for pos, obj in enumerate(names)}
         self._inline = 0  # > 0 inside an exponent: fractions a / b, plain parentheses
@@ -106,13 +121,18 @@ class ModelPrinter(LatexPrinter):
     # -- order
     def _atom_rank(self, expr: sp.Basic) -> int:
         """Place of ``expr``'s name in the symbol table (numbers first, unknown names last)."""
+        expr = self._stand_in.get(expr, expr)  # a number in place of a symbol ranks as the symbol
         if isinstance(expr, sp.Indexed):
             expr = expr.base
         elif isinstance(expr, AppliedUndef):
             expr = expr.func
         if expr in self._rank:
-            return -1 if self._is_number(expr) else self._rank[expr]
+            return -1 if self._is_constant(expr) else self._rank[expr]
         return len(self._rank)
+
+    def _is_constant(self, expr: sp.Basic) -> bool:
+        """A number that orders as a number (not one standing in for a symbol)."""
+        return self._is_number(expr) and expr not in self._stand_in
 
     def _is_number(self, expr: sp.Basic) -> bool:
         if expr.is_Number or expr is sp.pi or expr is sp.E:
@@ -121,13 +141,13 @@ class ModelPrinter(LatexPrinter):
 
     def _class(self, factor: sp.Basic) -> int:
         base = factor.base if factor.is_Pow else factor
-        if self._is_number(factor) or (factor.is_Pow and self._is_number(base) and self._is_number(factor.exp)):
+        if self._is_constant(factor) or (factor.is_Pow and self._is_constant(base) and self._is_constant(factor.exp)):
             return _NUM
         if isinstance(base, sp.Sum):
             return _SUM
         if precedence_traditional(base) < PRECEDENCE["Mul"] or base.is_Piecewise:
             return _GROUP
-        if isinstance(base, (sp.Symbol, sp.Indexed)) or self._is_number(base):
+        if isinstance(base, (sp.Symbol, sp.Indexed)) or self._is_constant(base):
             return _NAME
         return _CALL
 
@@ -168,7 +188,7 @@ class ModelPrinter(LatexPrinter):
 
         def key(t: sp.Basic) -> tuple:
             negative = t.could_extract_minus_sign()
-            if t.is_Number or self._is_number(t):
+            if t.is_Number or self._is_constant(t):
                 return (3 if negative or index else 0, False, False, ())
             factors = self.ordered_factors(-t if negative else t)
             classes = [self._class(f) for f in factors]
@@ -227,7 +247,7 @@ class ModelPrinter(LatexPrinter):
             if len(factors) > 1 and self._needs_mul_brackets(f, first=pos == 0, last=last):
                 tex = self._paren(tex)
             if prev:
-                numbers = prev[-1].isdigit() and tex[0].isdigit()
+                numbers = tex[0].isdigit()  # a number never just follows a factor: 2 \cdot 3
                 call = tex.startswith(("(", r"\left(")) and not (prev.endswith(")") or _POWER.search(prev))
                 out += r" \cdot " if numbers or call else " "
             out += tex
@@ -282,7 +302,7 @@ class ModelPrinter(LatexPrinter):
         base = self._print(expr.base)
         if precedence_traditional(expr.base) < PRECEDENCE["Pow"] or (expr.base.is_Number and expr.base < 0):
             base = self._paren(base)
-        elif "^" in base and not base.startswith(r"\left("):
+        elif "^" in base and not base.startswith(("(", r"\left(")):
             base = f"{{{base}}}"  # a name with a superscript, {\sigma^{2}}^{2}
         # the exponent on one line (a / b), in script size rather than a tiny fraction
         self._inline += 1
@@ -293,12 +313,6 @@ class ModelPrinter(LatexPrinter):
         return f"{base}^{{{exp}}}"
 
     # -- functions
-    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
-        tex = super()._print_Symbol(expr, style)
-        if self._inline and self._is_number(expr):
-            tex = tex.replace(r"\left(", "(").replace(r"\right)", ")")
-        return tex
-
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         base = self._names.get(expr.base, self._print(expr.base.label))
         return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
@@ -325,6 +339,7 @@ class ModelPrinter(LatexPrinter):
         return self._call(r"\max", ", ".join(self._print(arg) for arg in expr.args), exp)
 
 
-def to_latex(expr: sp.Basic, names: dict[sp.Basic, str]) -> str:
-    """LaTeX of ``expr`` in the model's notation, ``names`` giving the symbols' LaTeX and order."""
-    return ModelPrinter(names).doprint(expr)
+def to_latex(expr: sp.Basic, names: dict[sp.Basic, str], stand_in: dict[sp.Symbol, sp.Basic] | None = None) -> str:
+    """LaTeX of ``expr`` in the model's notation, ``names`` giving the symbols' LaTeX and order;
+    ``stand_in`` maps number placeholders to the symbols they replace (their place in products)."""
+    return ModelPrinter(names, stand_in).doprint(expr)
