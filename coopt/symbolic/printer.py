@@ -105,6 +105,7 @@ class ModelPrinter(LatexPrinter):
         self._rank = {obj: pos for pos, obj in enumerate(names)}
         self._inline = 0  # > 0 inside an exponent: fractions a / b, plain parentheses
         self._frac = 0  # > 0 inside a fraction: a fraction in it is written a / b
+        self._lengths: dict[tuple[sp.Basic, int, int], int] = {}
 
     def _paren(self, tex: str) -> str:
         """``tex`` in parentheses: plain around flat content and in an exponent, sized
@@ -170,10 +171,17 @@ class ModelPrinter(LatexPrinter):
         def key(f: sp.Basic) -> tuple:
             cls = self._class(f)
             if cls == _GROUP:  # the shorter first: (1 - q_0) (1 - q)^{M - 1} (Z_1 + \omega)
-                return (cls, len(self._print(f)), self._key(f))
+                return (cls, self._length(f), self._key(f))
             return (cls, self._key(f.base if f.is_Pow else f), self._key(f))
 
         return sorted(factors, key=lambda f: (key(f), sp.default_sort_key(f)))
+
+    def _length(self, expr: sp.Basic) -> int:
+        """Length of ``expr``'s LaTeX (memoised: sorting would print nested groups again)."""
+        key = (expr, self._inline, self._frac)
+        if key not in self._lengths:
+            self._lengths[key] = len(self._print(expr))
+        return self._lengths[key]
 
     def _head(self, factor: sp.Basic) -> int:
         """Rank of the name a factor starts with (its base's for a power)."""
