@@ -175,4 +175,5 @@ def test_pdflatex_compiles_the_documents(tmp_path):
         )
         log = proc.stdout
         assert proc.returncode == 0 and "\n! " not in log, f"{tex.name}: pdflatex failed\n{log[-3000:]}"
+        assert "Overfull \\hbox" not in log, f"{tex.name}: a formula is wider than the page\n{log[-3000:]}"
         assert (tmp_path / (tex.stem + ".pdf")).stat().st_size > 10_000
