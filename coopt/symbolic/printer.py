@@ -25,8 +25,9 @@ and between a name and a parenthesis should one follow it. Names are separated b
 a space, so adjacent names never fuse (``\rho h``, not ``\rhoh``).
 
 Sums: positive terms first, then the negative ones (``G_{n} - A_{n} - R_{n}``); a
-term without a fraction before one with, and a term with a sum :math:`\sum` last;
-otherwise by the places in the symbol table of their names. A positive number leads
+term with a sum :math:`\sum` last, a term without a fraction before one with, a term
+of names only before one with a parenthesis (``c_{w} + A_{n} + R_{n} + (w_{E} P +
+w_{T}) \eta d_{n}``); otherwise by the places in the symbol table of their names. A positive number leads
 (``1 + \rho h``, ``1 - q``) except in index arithmetic, where every symbol is an
 integer (``n + 1``, ``H + 1``, ``M - 1``). A negated sum gives its sign to the
 product (``- (q + \omega) U``).
@@ -197,13 +198,13 @@ class ModelPrinter(LatexPrinter):
         def key(t: sp.Basic) -> tuple:
             negative = t.could_extract_minus_sign()
             if t.is_Number or self._is_constant(t):
-                return (3 if negative or index else 0, False, False, ())
+                return (3 if negative or index else 0, False, False, False, ())
             factors = self.ordered_factors(-t if negative else t)
             classes = [self._class(f) for f in factors]
             fraction = any(f.is_Pow and f.exp.could_extract_minus_sign() for f in factors)
             names = tuple((self._head(f),) for f, c in zip(factors, classes) if c not in (_NUM, _GROUP))
             groups = tuple((len(self._rank), *self._key(f)) for f, c in zip(factors, classes) if c == _GROUP)
-            return (2 if negative else 1, _SUM in classes, fraction, names + groups)
+            return (2 if negative else 1, _SUM in classes, fraction, bool(groups), names + groups)
 
         return sorted(terms, key=lambda t: (key(t), sp.default_sort_key(t)))
 
