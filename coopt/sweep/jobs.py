@@ -1,0 +1,87 @@
+"""Running jobs: what a worker does with a batch of grid points, anywhere.
+
+:func:`run_batch` is the only function engines send to workers. It returns one record
+per job and never writes a file (the process that owns the results directory is the only
+writer). A job that fails is a record too: status ``failed``, the one-line reason and the
+exit code the CLI would give for it (1 no solution, 2 bad input, 3 internal error), so a
+sweep goes on past it.
+
+A record: ``index``, ``key``, ``status`` (``done`` | ``failed``), ``exit_code`` (0 when
+done), ``reason``, ``result`` (the solve JSON of ``coopt solve --json``, with the
+simulation summaries under ``sim.<policy>``), ``coopt_version``, ``worker``
+(``host:pid``) and ``wall_s`` (the job's wall time).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from coopt.errors import CooptError
+from coopt.sweep.spec import RULE_POLICY, Job
+
+SIM_FIELDS = ("mean", "std_error", "ci_low", "ci_high", "exact", "tasks", "seed")
+VERSION = version("coopt")
+
+
+def _finite(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats become ``None`` (strict JSON has no NaN/Infinity)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def solve_job(job: Job) -> dict[str, Any]:
+    """The result of one job: the solve JSON, plus ``sim`` when the spec simulates."""
+    from coopt.api import solve
+    from coopt.model.instance import parse_instance
+
+    instance = parse_instance(job.doc, base_dir=Path(job.base_dir), name=job.name)
+    mip_options = None
+    if job.method == "mip":
+        from coopt.mip.highs import MipOptions
+
+        mip_options = MipOptions(**job.mip)
+    result = solve(instance, method=job.method, mip_options=mip_options)
+    out = result.to_dict()
+    if job.simulate is not None:
+        from coopt.sim.simulate import simulate
+
+        sims = {}
+        for policy in job.simulate["policies"]:
+            name = result.rule if policy == RULE_POLICY else policy
+            sim = simulate(instance, name, job.simulate["tasks"], job.simulate["seed"]).to_dict()
+            sims[policy] = {f: sim[f] for f in SIM_FIELDS}
+        out["sim"] = sims
+    return _finite(out)
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """One job's record (see the module docstring); never raises for a job's own failure."""
+    start = time.perf_counter()
+    record: dict[str, Any] = {"index": job.index, "key": job.key}
+    try:
+        record.update(status="done", exit_code=0, reason=None, result=solve_job(job))
+    except CooptError as exc:
+        record.update(status="failed", exit_code=exc.exit_code, reason=str(exc), result=None)
+    except Exception as exc:  # an internal error of one point must not stop the sweep
+        record.update(
+            status="failed", exit_code=3, reason=f"internal error: {exc.__class__.__name__}: {exc}", result=None
+        )
+    record.update(coopt_version=VERSION, worker=f"{socket.gethostname()}:{os.getpid()}")
+    record["wall_s"] = time.perf_counter() - start
+    return record
+
+
+def run_batch(jobs: list[Job]) -> list[dict[str, Any]]:
+    """Records of a batch of jobs, in order (the unit of work sent to a worker)."""
+    return [run_job(job) for job in jobs]
