@@ -257,3 +257,12 @@ def test_example_spec_runs(tmp_path):
     run_sweep(small, out, progress=False)
     for row in table(out):
         assert math.isfinite(float(row["objective"])) and row["status"] == "done"
+
+
+def test_log_lines_are_strict_json(tmp_path):
+    """A non-finite number (none is expected from a solve) is written as null, never NaN."""
+    with store.Log(tmp_path) as log:
+        log.append({"key": "a", "result": {"x": math.nan, "y": [1.0, math.inf]}})
+    line = (tmp_path / store.LOG).read_text()
+    assert json.loads(line) == {"key": "a", "result": {"x": None, "y": [1.0, None]}}
+    assert "NaN" not in line and "Infinity" not in line

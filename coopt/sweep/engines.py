@@ -42,7 +42,7 @@ from coopt.sweep.spec import Job, SweepSpec
 
 MAX_BATCH = 25
 BATCHES_PER_WORKER = 4
-TABLE_EVERY_S = 2.0
+TABLE_EVERY_S = 30.0
 
 Records = list[dict[str, Any]]
 

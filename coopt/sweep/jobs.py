@@ -14,7 +14,6 @@ simulation summaries under ``sim.<policy>``), ``coopt_version``, ``worker``
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
@@ -27,17 +26,6 @@ from coopt.sweep.spec import RULE_POLICY, Job
 
 SIM_FIELDS = ("mean", "std_error", "ci_low", "ci_high", "exact", "tasks", "seed")
 VERSION = version("coopt")
-
-
-def _finite(obj: Any) -> Any:
-    """JSON-safe copy: non-finite floats become ``None`` (strict JSON has no NaN/Infinity)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def solve_job(job: Job) -> dict[str, Any]:
@@ -62,7 +50,7 @@ def solve_job(job: Job) -> dict[str, Any]:
             sim = simulate(instance, name, job.simulate["tasks"], job.simulate["seed"]).to_dict()
             sims[policy] = {f: sim[f] for f in SIM_FIELDS}
         out["sim"] = sims
-    return _finite(out)
+    return out
 
 
 def run_job(job: Job) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -138,6 +139,17 @@ def read_log(out: Path, repair: bool = False) -> dict[str, dict[str, Any]]:
     return records
 
 
+def _finite(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats become ``None`` (strict JSON has no NaN/Infinity)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 class Log:
     """The append-only log, owned by one process (use as a context manager)."""
 
@@ -146,7 +158,11 @@ class Log:
         self._file = open(out / LOG, "a", encoding="utf-8")
 
     def append(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
+        try:
+            line = json.dumps(record, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # a NaN or infinity somewhere: rare, so the check is not paid per record
+            line = json.dumps(_finite(record), separators=(",", ":"), allow_nan=False)
+        self._file.write(line + "\n")
         self._file.flush()
 
     def close(self) -> None:
