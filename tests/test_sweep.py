@@ -248,15 +248,41 @@ def test_figures_cli_writes_png(tmp_path, capsys):
     assert "--x = 'nope': not a swept key" in capsys.readouterr().err
 
 
-def test_example_spec_runs(tmp_path):
-    """data/sweep_snr.toml: both rules and every baseline, finite everywhere."""
+def test_example_spec_header_numbers(tmp_path):
+    """data/sweep_snr.toml: the numbers its header quotes, at 0 and 30 dB."""
     spec = load_spec(EXAMPLES / "sweep_snr.toml")
     assert {a.key for a in spec.axes} == {"channel.mean_snr_db", "placement.tasks_per_period", "placement.rule"}
-    small = replace(spec, jobs=spec.jobs[::16])
+    ends = replace(spec, jobs=tuple(j for j in spec.jobs if j.values["channel.mean_snr_db"] in (0.0, 30.0)))
     out = tmp_path / "out"
-    run_sweep(small, out, progress=False)
-    for row in table(out):
-        assert math.isfinite(float(row["objective"])) and row["status"] == "done"
+    assert run_sweep(ends, out, progress=False).done == 12
+    rows = {
+        (float(r["channel.mean_snr_db"]), float(r["placement.tasks_per_period"]), r["placement.rule"]): r
+        for r in table(out)
+    }
+    placements = {(snr, k): int(rows[snr, k, "optimal"]["placement"]) for snr, k, _ in rows}
+    assert placements == {
+        (0.0, 10.0): 4,
+        (0.0, 100.0): 7,
+        (0.0, 1000.0): 7,
+        (30.0, 10.0): 0,
+        (30.0, 100.0): 2,
+        (30.0, 1000.0): 4,
+    }
+    gaps = [
+        float(rows[0.0, 10.0, "optimal"][f"baselines.{b}.gap_percent"])
+        for b in ("edge_only", "device_only", "static_split", "full_placement", "osla")
+    ]
+    assert 74.0 < min(gaps) and max(gaps) < 92.0 + 0.5
+    assert [round(float(rows[30.0, k, "optimal"]["baselines.edge_only.gap_percent"]), 1) for k in (100.0, 1000.0)] == [
+        1.6,
+        2.8,
+    ]
+    assert {int(r["placement"]) for key, r in rows.items() if key[2] == "osla"} == {0}
+    osla, edge = (
+        float(rows[0.0, 10.0, "osla"]["objective"]),
+        float(rows[0.0, 10.0, "optimal"]["baselines.edge_only.objective"]),
+    )
+    assert round(100 * (osla / edge - 1), 1) == 8.4
 
 
 def test_log_lines_are_strict_json(tmp_path):
@@ -266,3 +292,13 @@ def test_log_lines_are_strict_json(tmp_path):
     line = (tmp_path / store.LOG).read_text()
     assert json.loads(line) == {"key": "a", "result": {"x": None, "y": [1.0, None]}}
     assert "NaN" not in line and "Infinity" not in line
+
+
+def test_mip_time_limit_is_a_failed_point(tmp_path):
+    body = 'method = "mip"\n[mip]\ntime_limit = 0.01\n[grid]\n"placement.tasks_per_period" = [100.0]\n'
+    spec = tmp_path / "mip.toml"
+    spec.write_text(f'base = "{(EXAMPLES / "vgg16.toml").as_posix()}"\n{body}', encoding="utf-8")
+    summary = run_sweep(load_spec(spec), tmp_path / "out", progress=False)
+    assert (summary.done, summary.failed, summary.exit_code) == (0, 1, 1)
+    (row,) = table(tmp_path / "out")
+    assert row["exit_code"] == "1" and "time_limit" in row["reason"]

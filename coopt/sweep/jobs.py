@@ -4,7 +4,9 @@
 per job and never writes a file (the process that owns the results directory is the only
 writer). A job that fails is a record too: status ``failed``, the one-line reason and the
 exit code the CLI would give for it (1 no solution, 2 bad input, 3 internal error), so a
-sweep goes on past it.
+sweep goes on past it. A MIP that stops at a limit (``solver.termination`` not
+``optimal``) with an incumbent is failed too (exit code 1; a limit is never a success),
+and its row keeps the incumbent's numbers.
 
 A record: ``index``, ``key``, ``status`` (``done`` | ``failed``), ``exit_code`` (0 when
 done), ``reason``, ``result`` (the solve JSON of ``coopt solve --json``, with the
@@ -58,7 +60,13 @@ def run_job(job: Job) -> dict[str, Any]:
     start = time.perf_counter()
     record: dict[str, Any] = {"index": job.index, "key": job.key}
     try:
-        record.update(status="done", exit_code=0, reason=None, result=solve_job(job))
+        result = solve_job(job)
+        termination = result.get("solver", {}).get("termination", "optimal")
+        if termination == "optimal":
+            record.update(status="done", exit_code=0, reason=None, result=result)
+        else:  # an incumbent at a limit is kept in the row, but never counted as solved
+            reason = f"HiGHS stopped ({termination}) with an incumbent that is not proven optimal"
+            record.update(status="failed", exit_code=1, reason=reason, result=result)
     except CooptError as exc:
         record.update(status="failed", exit_code=exc.exit_code, reason=str(exc), result=None)
     except Exception as exc:  # an internal error of one point must not stop the sweep
