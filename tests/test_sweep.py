@@ -302,3 +302,32 @@ def test_mip_time_limit_is_a_failed_point(tmp_path):
     assert (summary.done, summary.failed, summary.exit_code) == (0, 1, 1)
     (row,) = table(tmp_path / "out")
     assert row["exit_code"] == "1" and "time_limit" in row["reason"]
+
+
+def test_method_and_network_axes_agree_across_methods(tmp_path):
+    """Sweeping the method and the network: the MIP's rows equal enumeration's (MODEL.md section 5)."""
+    body = '[grid]\n"network.profile" = ["lenet5", "alexnet"]\n"method" = ["enumeration", "mip"]\n'
+    out = tmp_path / "out"
+    assert run_sweep(load_spec(write_spec(tmp_path, body)), out, progress=False).done == 4
+    rows = table(out)
+    assert [r["method"] for r in rows] == ["enumeration", "mip"] * 2
+    for enum, mip in zip(rows[0::2], rows[1::2]):
+        assert enum["network.profile"] == mip["network.profile"] and mip["solver.termination"] == "optimal"
+        assert enum["placement"] == mip["placement"]
+        assert float(mip["objective"]) == pytest.approx(float(enum["objective"]), rel=1e-9)
+    assert rows[0]["placement"] != rows[2]["placement"] or rows[0]["objective"] != rows[2]["objective"]
+
+
+def test_sweep_figure_draws_confidence_bands_where_simulated(tmp_path):
+    from coopt.sweep.figures import sweep_figure
+
+    body = '[simulate]\ntasks = 2000\n[grid]\n"channel.mean_snr_db" = [5.0, 15.0, 25.0]\n"placement.tasks_per_period" = [10.0]\n'
+    out = tmp_path / "out"
+    run_sweep(load_spec(write_spec(tmp_path, body)), out, progress=False)
+    ax = sweep_figure(out).axes[0]
+    (band,) = ax.collections  # only the simulated policy (the rule) has a band
+    rows = table(out)
+    lows = [float(r["sim.rule.ci_low"]) for r in rows]
+    highs = [float(r["sim.rule.ci_high"]) for r in rows]
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert min(ys) == pytest.approx(min(lows)) and max(ys) == pytest.approx(max(highs))
