@@ -16,6 +16,15 @@ Each engine writes a fresh directory; every table is checked equal to the serial
 (timing columns aside). Scaling is bounded by the cores: run it on an idle machine and
 report the core count (printed) beside the ratios.
 
+On a machine shared with other work the wall-clock rates say little about scaling, so
+CPU times are printed too: the owner process's CPU per job (``time.process_time``: for
+``serial`` it includes the solves; for Dask it includes the scheduler, which runs in the
+owner's process) and the jobs' own CPU per job (the table's ``cpu_s``). From them,
+``idle bound`` is the rate 2 idle cores could reach at most: ``1 / owner`` serially,
+``min(2 / (owner + jobs), 1 / owner, 2 / jobs)`` with two workers (the owner and the
+workers share the 2 cores). It leaves out the workers' own scheduling and pickling
+outside a job, so it is an upper bound, not a measurement.
+
 Run: ``python bench/bench_sweep.py [--points-snr 50] [--points-tasks 20] [--repeat 1]``.
 """
 
@@ -42,6 +51,12 @@ def _table(out: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in r.items() if k not in store.TIMING_COLUMNS} for r in csv.DictReader(f)]
 
 
+def _cpu(out: Path) -> float:
+    """The jobs' CPU seconds, summed over the table."""
+    with open(out / store.TABLE, encoding="utf-8", newline="") as f:
+        return sum(float(r["cpu_s"]) for r in csv.DictReader(f))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points-snr", type=int, default=50)
@@ -66,24 +81,28 @@ def main() -> None:
                 solve(parse_instance(job.doc, base_dir=Path(job.base_dir), name=job.name)).to_dict()
 
         runs = 0
+        cpu: dict[str, tuple[float, float]] = {}  # engine -> (owner CPU s per job, jobs' CPU s per job)
 
         def engine(**kw) -> None:
             nonlocal runs
             runs += 1
             run_sweep(spec, tmp / f"run{runs}", progress=False, **kw)
 
-        def best(fn) -> float:
+        def best(name: str, fn) -> float:
             times = []
             for _ in range(args.repeat):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 fn()
                 times.append(time.perf_counter() - t)
-            return min(times)
+                owner = (time.process_time() - c) / n
+            jobs = owner if name == "loop" else _cpu(tmp / f"run{runs}") / n
+            cpu[name] = (owner, jobs)
+            return n / min(times)
 
-        rates = {"loop": n / best(loop)}
-        rates["serial"] = n / best(lambda: engine(workers=1))
+        rates = {"loop": best("loop", loop)}
+        rates["serial"] = best("serial", lambda: engine(workers=1))
         reference = _table(tmp / f"run{runs}")
-        rates["2 processes"] = n / best(lambda: engine(workers=2))
+        rates["2 processes"] = best("2 processes", lambda: engine(workers=2))
         assert _table(tmp / f"run{runs}") == reference
 
         from distributed import LocalCluster
@@ -94,14 +113,27 @@ def main() -> None:
         )
         startup = time.perf_counter() - t
         try:
-            rates["dask 2 workers"] = n / best(lambda: engine(workers=2, dask=cluster.scheduler_address))
+            rates["dask 2 workers"] = best("dask 2 workers", lambda: engine(workers=2, dask=cluster.scheduler_address))
             assert _table(tmp / f"run{runs}") == reference
         finally:
             cluster.close()
 
-        print(f"{'engine':<16} {'jobs/s':>8} {'x serial':>9} {'x loop':>7}")
+        print(
+            f"{'engine':<16} {'jobs/s':>8} {'x serial':>9} {'x loop':>7} {'owner ms':>9} {'jobs ms':>8} {'idle bound':>11}"
+        )
+        bounds = {}
         for name, rate in rates.items():
-            print(f"{name:<16} {rate:8.1f} {rate / rates['serial']:9.2f} {rate / rates['loop']:7.2f}")
+            owner, jobs = cpu[name]
+            parallel = name not in ("loop", "serial")
+            bounds[name] = min(2 / (owner + jobs), 1 / owner, 2 / jobs) if parallel else 1 / owner
+            print(
+                f"{name:<16} {rate:8.1f} {rate / rates['serial']:9.2f} {rate / rates['loop']:7.2f} "
+                f"{1e3 * owner:9.2f} {1e3 * jobs:8.2f} {bounds[name]:8.0f}/s"
+            )
+        print(
+            "idle bound x serial: "
+            + ", ".join(f"{k} {v / bounds['serial']:.2f}" for k, v in bounds.items() if k not in ("loop", "serial"))
+        )
         print(f"(Dask LocalCluster start-up, not in its rate: {startup:.1f} s)")
 
 

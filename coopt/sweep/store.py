@@ -42,8 +42,8 @@ LOG = "log.jsonl"
 TABLE = "results.csv"
 # Columns that are not results: the point, its outcome, and where and how long it ran.
 LEAD_COLUMNS = ("index", "key", "status", "exit_code", "reason")
-TAIL_COLUMNS = ("coopt_version", "worker", "wall_s")
-TIMING_COLUMNS = ("worker", "wall_s")  # the only columns that differ between runs
+TAIL_COLUMNS = ("coopt_version", "worker", "wall_s", "cpu_s")
+TIMING_COLUMNS = ("worker", "wall_s", "cpu_s")  # the only columns that differ between runs
 
 
 def _atomic_write(path: Path, text: str) -> None:
