@@ -26,6 +26,7 @@ by the next call. A kill (SIGKILL) loses the same, and at most a torn last log l
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import sys
@@ -37,14 +38,14 @@ from typing import Any
 
 from coopt.errors import InstanceError
 from coopt.sweep import store
-from coopt.sweep.jobs import run_batch
+from coopt.sweep.jobs import Finished, run_batch
 from coopt.sweep.spec import Job, SweepSpec
 
 MAX_BATCH = 25
 BATCHES_PER_WORKER = 4
 TABLE_EVERY_S = 30.0
 
-Records = list[dict[str, Any]]
+Records = list[Finished]
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,13 @@ def _dask(chunks: list[list[Job]], address: str, workers: int) -> Generator[Reco
             cluster.close()
 
 
+def _write_table(out: Path, spec: SweepSpec, records: dict[str, Any], fresh: dict[str, str]) -> None:
+    """The table of every record: the lines of this run are parsed only now, once."""
+    records.update({key: json.loads(line) for key, line in fresh.items()})
+    fresh.clear()
+    store.write_table(out, spec, records)
+
+
 def run_sweep(
     spec: SweepSpec,
     out: str | Path,
@@ -176,6 +184,8 @@ def run_sweep(
         keep = {"done", "failed"} if not retry_failed else {"done"}
         todo = [j for j in spec.jobs if records.get(j.key, {}).get("status") not in keep]
         skipped = len(spec.jobs) - len(todo)
+        status = {key: rec["status"] for key, rec in records.items()}
+        fresh: dict[str, str] = {}  # key -> log line of the records of this run not parsed yet
         chunks = batches(todo, workers, batch)
         if dask is not None:
             stream = _dask(chunks, dask, workers)
@@ -194,25 +204,26 @@ def run_sweep(
         )
         try:
             with store.Log(out) as log:
-                for recs in stream:
-                    for rec in recs:
-                        log.append(rec)
-                        records[rec["key"]] = rec
-                    ran += len(recs)
-                    bar.update(len(recs))
+                for finished in stream:
+                    for f in finished:
+                        log.write(f.line)
+                        fresh[f.key] = f.line
+                        status[f.key] = f.status
+                    ran += len(finished)
+                    bar.update(len(finished))
                     if time.monotonic() - last > TABLE_EVERY_S:
-                        store.write_table(out, spec, records)
+                        _write_table(out, spec, records, fresh)
                         last = time.monotonic()
         finally:
             bar.close()
             stream.close()
-            store.write_table(out, spec, records)
-    status = [records[j.key]["status"] for j in spec.jobs if j.key in records]
+            _write_table(out, spec, records, fresh)
+    final = [status[j.key] for j in spec.jobs if j.key in status]
     return Summary(
-        done=status.count("done"),
-        failed=status.count("failed"),
+        done=final.count("done"),
+        failed=final.count("failed"),
         skipped=skipped,
         ran=ran,
-        left=len(spec.jobs) - len(status),
+        left=len(spec.jobs) - len(final),
         table=out / store.TABLE,
     )

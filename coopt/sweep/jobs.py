@@ -21,10 +21,11 @@ import socket
 import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from coopt.errors import CooptError
 from coopt.sweep.spec import RULE_POLICY, Job
+from coopt.sweep.store import encode
 
 SIM_FIELDS = ("mean", "std_error", "ci_low", "ci_high", "exact", "tasks", "seed")
 VERSION = version("coopt")
@@ -79,6 +80,22 @@ def run_job(job: Job) -> dict[str, Any]:
     return record
 
 
-def run_batch(jobs: list[Job]) -> list[dict[str, Any]]:
-    """Records of a batch of jobs, in order (the unit of work sent to a worker)."""
-    return [run_job(job) for job in jobs]
+class Finished(NamedTuple):
+    """A job's record as it travels back: its key and status, and the record as a log line."""
+
+    key: str
+    status: str
+    line: str
+
+
+def run_batch(jobs: list[Job]) -> list[Finished]:
+    """The records of a batch of jobs, in order (the unit of work sent to a worker).
+
+    Records are encoded here, on the workers, so that the owner of the results directory
+    only writes lines: its work per job is what limits the scaling of cheap jobs.
+    """
+    out = []
+    for job in jobs:
+        record = run_job(job)
+        out.append(Finished(job.key, record["status"], encode(record)))
+    return out

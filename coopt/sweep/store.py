@@ -150,6 +150,14 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def encode(record: dict[str, Any]) -> str:
+    """One log line: compact, strict JSON."""
+    try:
+        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN or infinity somewhere: rare, so the check is not paid per record
+        return json.dumps(_finite(record), separators=(",", ":"), allow_nan=False)
+
+
 class Log:
     """The append-only log, owned by one process (use as a context manager)."""
 
@@ -157,13 +165,13 @@ class Log:
         read_log(out, repair=True)
         self._file = open(out / LOG, "a", encoding="utf-8")
 
-    def append(self, record: dict[str, Any]) -> None:
-        try:
-            line = json.dumps(record, separators=(",", ":"), allow_nan=False)
-        except ValueError:  # a NaN or infinity somewhere: rare, so the check is not paid per record
-            line = json.dumps(_finite(record), separators=(",", ":"), allow_nan=False)
+    def write(self, line: str) -> None:
+        """Append one record already encoded by :func:`encode` (workers encode, the owner writes)."""
         self._file.write(line + "\n")
         self._file.flush()
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.write(encode(record))
 
     def close(self) -> None:
         self._file.flush()
