@@ -331,3 +331,21 @@ def test_sweep_figure_draws_confidence_bands_where_simulated(tmp_path):
     highs = [float(r["sim.rule.ci_high"]) for r in rows]
     ys = band.get_paths()[0].vertices[:, 1]
     assert min(ys) == pytest.approx(min(lows)) and max(ys) == pytest.approx(max(highs))
+
+
+def test_edited_profile_file_changes_the_keys(tmp_path):
+    """A CSV profile named by the base instance is part of every key: editing it is a new spec."""
+    from coopt.model.profiles import mlp_profile
+
+    csv_path = tmp_path / "net.csv"
+    csv_path.write_text(mlp_profile(3, 64, 100, 10).to_csv(), encoding="utf-8")
+    base = tmp_path / "base.toml"
+    text = (
+        (EXAMPLES / "cnn_chain.toml").read_text(encoding="utf-8").replace('profile = "lenet5"', 'profile = "net.csv"')
+    )
+    base.write_text(text, encoding="utf-8")
+    spec = tmp_path / "s.toml"
+    spec.write_text('base = "base.toml"\n[grid]\n"placement.tasks_per_period" = [10.0, 100.0]\n', encoding="utf-8")
+    before = load_spec(spec).fingerprint
+    csv_path.write_text(mlp_profile(3, 65, 100, 10).to_csv(), encoding="utf-8")
+    assert load_spec(spec).fingerprint != before

@@ -32,8 +32,8 @@ axis, placed where the first of them is.
 
 A **job** is one grid point: the base TOML document with the point's values written
 into it (the *resolved* instance), the method and its options. Its key is the SHA-256
-of that resolved document plus the method options and simulation settings (canonical
-JSON), so a job is recognised whatever the grid it came from; the spec's fingerprint is
+of that resolved document, the contents of a profile file it names, the method options
+and the simulation settings (canonical JSON), so a job is recognised whatever the grid it came from; the spec's fingerprint is
 the hash of the ordered job keys, which changes whenever the base instance, a value, an
 axis or an option changes. Grid order (the index of a point) is the canonical row order
 of the results table.
@@ -278,6 +278,16 @@ def _points(axes: list[Axis], groups: list[list[str]]) -> list[dict[str, Any]]:
     return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*blocks)]
 
 
+def _profile_digest(doc: dict[str, Any], base_dir: Path) -> str | None:
+    """SHA-256 of a profile file the instance names (a CSV or ONNX path), so that editing
+    the file changes the job keys; ``None`` for a shipped profile (part of ``coopt_version``)."""
+    spec = doc.get("network", {}).get("profile")
+    if not isinstance(spec, str):
+        return None
+    path = Path(spec) if Path(spec).is_absolute() else base_dir / spec
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -335,7 +345,8 @@ def load_spec(path: str | Path) -> SweepSpec:
                 _apply_snr(doc, values[SNR_KEY])
             except InstanceError as exc:
                 raise InstanceError(f"grid.{exc}") from None
-        key = _sha256({"instance": doc, "method": job_method, "mip": job_mip, "simulate": sim})
+        profile = _profile_digest(doc, base_path.parent)
+        key = _sha256({"instance": doc, "profile": profile, "method": job_method, "mip": job_mip, "simulate": sim})
         if key in first:
             raise InstanceError(f"grid: points {first[key]} and {index} are the same job ({values}); remove the repeat")
         first[key] = index
