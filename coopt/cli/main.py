@@ -124,6 +124,17 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _figures(args: argparse.Namespace) -> int:
     from coopt.errors import InstanceError
+
+    if args.sweep is not None:
+        if args.instances:
+            raise InstanceError("figures: give INSTANCE files or --sweep DIR, not both")
+        from coopt.sweep.figures import write_sweep_figure
+
+        for path in write_sweep_figure(args.sweep, args.out, x=args.x, y=args.y, by=args.by):
+            print(path)
+        return 0
+    if not args.instances or args.out is None:
+        raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
     from coopt.model.instance import load_instance
     from coopt.report.figures import make_figures, write_figures
 
@@ -228,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compare)
 
     p = sub.add_parser("figures", help="write the figures (PNG and PDF): Phi(M), thresholds, cost sweeps, split epochs")
-    p.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance files (TOML), one panel each")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
+    p.add_argument("--out", help="output directory (required with INSTANCEs; default with --sweep: DIR)")
     p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks for the split-epoch figure")
     p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
     p.add_argument("--points", type=int, default=None, help="points per cost sweep (default 25; 13 with --doppler)")
@@ -237,6 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--doppler",
         action="store_true",
         help="write only doppler.png/pdf: costs and the Markov chain's error against Clarke Doppler 1 Hz-1 kHz",
+    )
+    p.add_argument("--sweep", metavar="DIR", help="plot the results of `coopt sweep` in DIR instead (sweep.png/.pdf)")
+    p.add_argument("--x", metavar="KEY", help="--sweep: the swept key on the x axis (default: the first numeric one)")
+    p.add_argument("--y", default="objective", metavar="COLUMN", help="--sweep: the plotted column (default objective)")
+    p.add_argument(
+        "--by",
+        default="baseline",
+        metavar="baseline|rule|KEY",
+        help="--sweep: one line per rule and baseline (default), per rule, or per value of a swept KEY",
     )
     p.set_defaults(handler=_figures)
 
@@ -273,12 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mip_arguments(p)
     p.set_defaults(handler=_verify)
 
+    from coopt.cli.channel import add_channel_parser, run_channel
     from coopt.cli.profile import add_profile_parser, run_profile
+    from coopt.cli.sweep import add_sweep_parser, run_sweep_command
 
     add_profile_parser(sub).set_defaults(handler=run_profile)
-    from coopt.cli.channel import add_channel_parser, run_channel
-
     add_channel_parser(sub).set_defaults(handler=run_channel)
+    add_sweep_parser(sub).set_defaults(handler=run_sweep_command)
     return parser
 
 

@@ -297,8 +297,37 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
     },
 }
 
+# Keys whose value is a list (vectors and matrices).
+_LIST_KEYS = ("channel.gains", "channel.probs", "channel.transition", "channel.initial")
+
 # Tables that later features read; their contents are validated by those features.
 _OPTIONAL_TABLES = ("constraints",)
+
+
+def key_kind(key: str) -> str | None:
+    """The type of value an instance key takes, for tools that write instances (sweeps).
+
+    ``"number"``, ``"integer"``, ``"string"`` or ``"list"`` for a dotted key such as
+    ``"channel.mean_gain"``; ``None`` for a key that is not in the schema. Ranges are not
+    checked here: :func:`parse_instance` does that.
+    """
+    table, _, name = key.partition(".")
+    entry = _SCHEMA.get(table, {}).get(name)
+    if entry is None:
+        return None
+    check = entry[0]
+    if check in (positive, nonnegative, _number):
+        return "number"
+    if check.__qualname__.startswith(_int_at_least.__name__):
+        return "integer"
+    if key in _LIST_KEYS:
+        return "list"
+    return "string"
+
+
+def instance_keys() -> list[str]:
+    """Every dotted key of the schema, table by table."""
+    return [f"{table}.{name}" for table, keys in _SCHEMA.items() for name in keys]
 
 
 def _suggest(word: str, options: list[str]) -> str:
