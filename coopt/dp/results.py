@@ -102,6 +102,8 @@ class SolveResult:
         The finite channel every number was computed on.
     solver : dict
         Method-specific fields (the MIP's termination, bound, gap, wall time, ...).
+    measured : tuple of str
+        The profile's measured columns (MODEL.md 10.1) that replaced MAC-derived costs.
     """
 
     instance_name: str
@@ -119,6 +121,7 @@ class SolveResult:
     baselines: dict[str, Baseline | None]
     channel: Channel
     solver: dict[str, Any] = field(default_factory=dict)
+    measured: tuple[str, ...] = ()
 
     @property
     def decisions(self) -> list[list[str]]:
@@ -183,6 +186,7 @@ class SolveResult:
                 "gains": [float(g) for g in self.channel.gains],
                 "init": [float(p) for p in self.channel.initial],
             },
+            "measured": list(self.measured),
         }
         if self.solver:
             out["solver"] = self.solver
@@ -230,4 +234,5 @@ def assemble_result(
         ),
         channel=channel,
         solver=solver or {},
+        measured=inst.profile.measured,
     )
