@@ -356,11 +356,12 @@ def test_bad_arguments_are_refused(kwargs, match):
 )
 def test_solve_route_imports_no_slow_module(write_instance, channel):
     """`coopt solve` stays on NumPy (and scipy.special for the Rician law): no
-    scipy.stats (~0.7 s to import), Pyomo, SymPy or Matplotlib."""
+    scipy.stats (~0.7 s to import), Pyomo, SymPy, Matplotlib, onnx or onnxruntime."""
     path = write_instance(make_doc() | {"channel": channel})
     code = (
         "import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
-        "slow = [m for m in ('scipy.stats', 'pyomo', 'sympy', 'matplotlib') if m in sys.modules]; "
+        "slow = [m for m in ('scipy.stats', 'pyomo', 'sympy', 'matplotlib', 'onnx', 'onnxruntime') "
+        "if m in sys.modules]; "
         "assert not slow, slow"
     )
     run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)

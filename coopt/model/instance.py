@@ -11,6 +11,8 @@ key                            default
 =============================  =================================================
 ``network.feature_bits``       32
 ``network.param_bits``         32
+``network.cuts``               ``"all"`` (ONNX profiles only; ``"single"``: only
+                               single-tensor cuts, MODEL.md 10.2)
 ``device.idle_power_w``        0.0
 ``device.compute_power_w``     none; required when the profile has ``device_s``
                                but no ``device_j`` (MODEL.md 10.1)
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from coopt.errors import InstanceError
+from coopt.model.onnx_graph import CUTS, is_onnx_spec, read_network, resolve_onnx_path
 from coopt.model.profiles import Profile, load_profile
 
 LAWS = ("rayleigh", "nakagami", "rician", "finite", "markov")
@@ -56,10 +59,15 @@ PROB_TOL = 1e-9
 
 @dataclass(frozen=True)
 class Network:
+    """The ``[network]`` table; ``graph`` is the :class:`~coopt.model.onnx_graph.OnnxNetwork`
+    when the profile is an ONNX file (its live sets, for exporting the split)."""
+
     profile_spec: str
     feature_bits: int
     param_bits: int
     profile: Profile = field(compare=False, repr=False)
+    cuts: str = "all"
+    graph: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -248,6 +256,7 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
         "profile": (_string, REQUIRED),
         "feature_bits": (_int_at_least(1), 32),
         "param_bits": (_int_at_least(1), 32),
+        "cuts": (lambda k, v: _check_choice(k, v, CUTS), "all"),
     },
     # cpu_hz, cycles_per_mac and kappa are required unless measured columns make them
     # unneeded: checked against the profile in _check_measured.
@@ -389,8 +398,13 @@ def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str 
             raise InstanceError(f"[{table}]: unknown table" + _suggest(table, list(_SCHEMA) + list(_OPTIONAL_TABLES)))
     t = {table: _read_table(doc, table) for table in _SCHEMA}
     net = t["network"]
-    profile = load_profile(net["profile"], base_dir)
-    network = Network(net["profile"], net["feature_bits"], net["param_bits"], profile)
+    graph = None
+    if is_onnx_spec(net["profile"]):
+        graph = read_network(resolve_onnx_path(net["profile"], base_dir), net["cuts"])
+        profile = graph.profile
+    else:
+        profile = load_profile(net["profile"], base_dir)
+    network = Network(net["profile"], net["feature_bits"], net["param_bits"], profile, net["cuts"], graph)
     cost = CostWeights(**t["cost"])
     if cost.energy_weight == 0 and cost.time_weight == 0:
         raise InstanceError("cost.energy_weight = 0 and cost.time_weight = 0: at least one weight must be > 0")
