@@ -214,6 +214,41 @@ def _float_or_none(raw: str) -> float | None:
         return None
 
 
+def merge_profiles(device: Profile, edge: Profile) -> Profile:
+    """One profile with ``device_s`` (and ``device_j``) of ``device`` and ``edge_s`` of ``edge``.
+
+    Both must describe the same network: the same layer names, ``macs``, ``out_elems``
+    and ``params`` (as two runs of ``coopt profile MODEL.onnx --measure`` give).
+
+    Raises
+    ------
+    ProfileError
+        The two profiles differ, or a side lacks its measured column.
+    """
+    for column in ("layer_names", "macs", "out_elems", "params"):
+        a, b = getattr(device, column), getattr(edge, column)
+        if len(a) != len(b) or any(x != y for x, y in zip(a, b)):
+            raise ProfileError(
+                f"--merge: {device.source} and {edge.source} differ in {column}; merge two profiles of one network"
+            )
+    if device.device_s is None:
+        raise ProfileError(f"--merge: {device.source} has no device_s column (measure it with --measure device)")
+    if edge.edge_s is None:
+        raise ProfileError(f"--merge: {edge.source} has no edge_s column (measure it with --measure edge)")
+    return Profile(
+        name=device.name,
+        layer_names=device.layer_names,
+        macs=device.macs,
+        out_elems=device.out_elems,
+        params=device.params,
+        source=f"{device.source} + {edge.source}",
+        device_s=device.device_s,
+        device_j=device.device_j,
+        edge_s=edge.edge_s,
+        out_bits=device.out_bits,
+    )
+
+
 def mlp_profile(depth: int, width: int, input_size: int, classes: int) -> Profile:
     """Equal-neuron MLP: ``depth`` hidden layers of ``width`` neurons, then ``classes`` outputs.
 
