@@ -179,7 +179,12 @@ def _resolve(args: argparse.Namespace) -> tuple[Profile, tuple[str, ...]]:
             f"unit on host {platform.node()!r} ({platform.machine()}), batch 1; fused kernels are charged to the "
             "unit that writes their output (coopt.model.onnx_measure).",
         )
-        return replace(network.profile, **{column: seconds}), comments
+        measured = (
+            replace(network.profile, device_s=seconds)
+            if column == "device_s"
+            else replace(network.profile, edge_s=seconds)
+        )
+        return measured, comments
     if args.measure is not None:
         raise InstanceError(f"--measure: only for an ONNX model (MODEL.onnx or onnx:light/NAME), not {args.name!r}")
     if args.cuts is not None:

@@ -117,13 +117,13 @@ def measure_units(network: OnnxNetwork, repeats: int = 10, warmup: int = 2, seed
         for inp in session.get_inputs():
             if inp.name not in network.live[0]:
                 continue  # an initializer listed as an input (IR 3): the model's own value
-            shape = [d if isinstance(d, int) else 1 if axis == 0 else None for axis, d in enumerate(inp.shape)]
-            if any(d is None for d in shape):
+            if any(not isinstance(d, int) for d in inp.shape[1:]):
                 raise ProfileError(
                     f"--measure: graph input {inp.name!r} has shape {inp.shape}; only the batch may vary"
                 )
             if inp.type not in INPUT_TYPES:
                 raise ProfileError(f"--measure: graph input {inp.name!r} is a {inp.type}; only float inputs are drawn")
+            shape = [d if isinstance(d, int) else 1 for d in inp.shape]  # a dynamic batch: 1
             feed[inp.name] = rng.standard_normal(shape).astype(INPUT_TYPES[inp.type])
         for _ in range(warmup + repeats):
             session.run(None, feed)
