@@ -250,3 +250,30 @@ def test_bad_cuts_key(tmp_path, capsys):
 def test_read_network_rejects_bad_cuts():
     with pytest.raises(ProfileError, match="network.cuts"):
         read_network(light_model_path("squeezenet"), "most")
+
+
+def test_resnet50_onnx_example_splits_inside_a_block():
+    """data/resnet50_onnx.toml: its header states the result, and the optimal policy
+    uploads a live set of several tensors (inside a residual block) with positive probability."""
+    import re
+
+    from coopt import load_instance, solve
+
+    from .conftest import EXAMPLES
+    from .test_examples_real import LABELS, header
+
+    inst = load_instance(EXAMPLES / "resnet50_onnx.toml")
+    res = solve(inst)
+    text = header("resnet50_onnx")
+    m = re.search(r"Result \(coopt solve data/resnet50_onnx\.toml\): M\* = (\d+) of (\d+);", text)
+    assert m is not None and (int(m.group(1)), int(m.group(2))) == (res.placement, inst.n_layers)
+    stated = dict(re.findall(r"(edge-only|device-only|static split|full placement|OSLA) \+([\d.]+) %", text))
+    assert {label: stated[label] for label in LABELS} == {
+        label: f"{res.gap_percent(key):.2f}" for label, key in LABELS.items()
+    }
+    live = inst.network.graph.live
+    inside = {n: p for n, p in enumerate(res.breakdown.stop_prob) if p > 0 and len(live[n]) > 1}
+    assert inside, "the optimal policy never splits inside a block"
+    for n, p in inside.items():
+        assert f"{inst.profile.out_elems[n]:,} elements" in text
+        assert f"({100 * p:.2f} % of tasks)" in text or f"({100 * p:.2f} %)" in text
