@@ -317,3 +317,15 @@ def test_vgg16_raspi4_device_only_by_hand():
     assert res.baselines["device_only"].objective == pytest.approx(
         local + download / plc["tasks_per_period"], rel=RTOL_EXACT
     )
+
+
+def test_reports_say_which_costs_were_measured(capsys):
+    import json
+
+    path = str(EXAMPLES / "vgg16_raspi4.toml")
+    assert main(["solve", path, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["measured"] == ["device_s", "edge_s"]
+    assert main(["compare", path, "--tasks", "200"]) == 0
+    assert "measured layer costs: device_s, edge_s" in capsys.readouterr().out.splitlines()[0]
+    assert main(["solve", str(EXAMPLES / "vgg16.toml"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["measured"] == []
