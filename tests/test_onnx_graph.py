@@ -277,3 +277,24 @@ def test_resnet50_onnx_example_splits_inside_a_block():
     for n, p in inside.items():
         assert f"{inst.profile.out_elems[n]:,} elements" in text
         assert f"({100 * p:.2f} % of tasks)" in text or f"({100 * p:.2f} %)" in text
+
+
+def test_unsupported_operator_is_one_line_naming_the_node(tmp_path, capsys):
+    """An operator that ONNX's shape inference does not know leaves its output without a
+    shape: the error names that node and the tensor."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv1"),
+        helper.make_node("MagicPool", ["c"], ["m"], name="magic", domain="com.example"),
+        helper.make_node("Relu", ["m"], ["y"], name="relu"),
+    ]
+    graph = helper.make_graph(nodes, "g", [x], [y], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)])
+    path = tmp_path / "custom.onnx"
+    onnx.save(model, str(path))
+    assert main(["profile", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "tensor 'y' has no shape" in err
+    assert "stops at node 'magic' (MagicPool, domain com.example)" in err

@@ -291,13 +291,26 @@ def read_network(path: Path, cuts: str = "all") -> OnnxNetwork:
     if n_units < 1:
         raise ProfileError(f"{path}: the graph has no operator that works on its input")
 
+    def known(tensor: str) -> bool:
+        dims = shapes.get(tensor)
+        return dims is not None and all(d is not None for d in dims)
+
     def elems(tensor: str, node: Any) -> int:
         dims = shapes.get(tensor)
         if dims is None or any(d is None for d in dims):
             what = "no shape" if dims is None else f"shape {['?' if d is None else d for d in dims]}"
+            # where inference stopped: the first node with known inputs and an unknown output
+            stop = next(
+                (n for n in nodes if all(known(t) for t in n.input if t) and not all(known(t) for t in n.output if t)),
+                node,
+            )
+            where = (
+                f"node {stop.name or stop.op_type!r} ({stop.op_type}{', domain ' + stop.domain if stop.domain else ''})"
+            )
             raise ProfileError(
-                f"{path}: node {node.name or node.op_type!r} ({node.op_type}): tensor {tensor!r} has {what} "
-                "after ONNX shape inference; give the graph input fixed dimensions"
+                f"{path}: node {node.name or node.op_type!r} ({node.op_type}): tensor {tensor!r} has {what} after ONNX "
+                f"shape inference, which stops at {where}: an unsupported operator, or give the graph input "
+                "fixed dimensions"
             )
         return math.prod(d for d in dims if d is not None)
 
