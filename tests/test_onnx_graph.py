@@ -298,3 +298,14 @@ def test_unsupported_operator_is_one_line_naming_the_node(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "tensor 'y' has no shape" in err
     assert "stops at node 'magic' (MagicPool, domain com.example)" in err
+
+
+def test_instance_with_a_relative_onnx_path(tmp_path, capsys):
+    _tiny_residual(tmp_path / "tiny.onnx")
+    path = tmp_path / "i.toml"
+    path.write_text(to_toml(make_doc(network__profile="tiny.onnx", network__cuts="single")), encoding="utf-8")
+    assert main(["solve", str(path), "--json"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["by_placement"]) == 3  # epochs 0..2 of the single-tensor cuts
