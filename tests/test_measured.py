@@ -329,3 +329,11 @@ def test_reports_say_which_costs_were_measured(capsys):
     assert "measured layer costs: device_s, edge_s" in capsys.readouterr().out.splitlines()[0]
     assert main(["solve", str(EXAMPLES / "vgg16.toml"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["measured"] == []
+
+
+def test_profile_table_shows_measured_times(capsys):
+    assert main(["profile", "vgg16_raspi4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[-2:] == ["device_ms", "edge_ms"]
+    fc6 = next(line.split() for line in lines if line.startswith("fc6 "))
+    assert fc6[-2:] == ["237.709", "19.942"]  # Scission: fc1 0.2377090 s on the Pi, 0.0199416 s on the 6700K

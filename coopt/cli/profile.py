@@ -241,10 +241,23 @@ def format_table(profile: Profile, feature_bits: int = 32) -> str:
     Columns: layer, MACs, output elements, output size in kB at ``feature_bits`` bits
     per element, parameters, cumulative MACs, cumulative parameters.
     """
-    header = ("layer", "MACs", "out_elems", f"out_kB@{feature_bits}b", "params", "cum_MACs", "cum_params")
+    header: tuple[str, ...] = (
+        "layer",
+        "MACs",
+        "out_elems",
+        f"out_kB@{feature_bits}b",
+        "params",
+        "cum_MACs",
+        "cum_params",
+    )
+    # measured columns (MODEL.md 10.1), in milliseconds, after the MAC-based ones
+    measured = [(c, getattr(profile, c)) for c in ("device_s", "edge_s") if getattr(profile, c) is not None]
+    header += tuple(f"{c[:-2]}_ms" for c, _ in measured)
     rows = []
     cum_macs = cum_params = 0
-    for name, macs, out, params in zip(profile.layer_names, profile.macs, profile.out_elems, profile.params):
+    for i, (name, macs, out, params) in enumerate(
+        zip(profile.layer_names, profile.macs, profile.out_elems, profile.params)
+    ):
         cum_macs += int(macs)
         cum_params += int(params)
         rows.append(
@@ -256,6 +269,7 @@ def format_table(profile: Profile, feature_bits: int = 32) -> str:
                 f"{int(params):,}",
                 f"{cum_macs:,}",
                 f"{cum_params:,}",
+                *(f"{1e3 * values[i]:.3f}" for _, values in measured),
             )
         )
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(len(header))]
