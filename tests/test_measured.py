@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import tomllib
 from pathlib import Path
 
@@ -288,18 +287,11 @@ def test_vgg16_raspi4_profile_is_vgg16_with_measured_times():
 
 
 def test_vgg16_raspi4_header_states_the_result():
-    from .test_examples_real import LABELS, header
+    from .test_examples_real import assert_header_states_result
 
     inst = load_instance(EXAMPLES / "vgg16_raspi4.toml")
     res = solve(inst)
-    text = header("vgg16_raspi4")
-    m = re.search(r"Result \(coopt solve data/vgg16_raspi4\.toml\): M\* = (\d+) of (\d+);", text)
-    assert m is not None
-    assert (int(m.group(1)), int(m.group(2))) == (res.placement, inst.n_layers)
-    stated = dict(re.findall(r"(edge-only|device-only|static split|full placement|OSLA) \+([\d.]+) %", text))
-    assert {label: stated[label] for label in LABELS} == {
-        label: f"{res.gap_percent(key):.2f}" for label, key in LABELS.items()
-    }
+    text = assert_header_states_result("vgg16_raspi4", inst, res)
     assert "78.1 % of tasks" in text and f"{100 * res.breakdown.stop_prob[0]:.1f} % of tasks" in text
 
 

@@ -255,22 +255,14 @@ def test_read_network_rejects_bad_cuts():
 def test_resnet50_onnx_example_splits_inside_a_block():
     """data/resnet50_onnx.toml: its header states the result, and the optimal policy
     uploads a live set of several tensors (inside a residual block) with positive probability."""
-    import re
-
     from coopt import load_instance, solve
 
     from .conftest import EXAMPLES
-    from .test_examples_real import LABELS, header
+    from .test_examples_real import assert_header_states_result
 
     inst = load_instance(EXAMPLES / "resnet50_onnx.toml")
     res = solve(inst)
-    text = header("resnet50_onnx")
-    m = re.search(r"Result \(coopt solve data/resnet50_onnx\.toml\): M\* = (\d+) of (\d+);", text)
-    assert m is not None and (int(m.group(1)), int(m.group(2))) == (res.placement, inst.n_layers)
-    stated = dict(re.findall(r"(edge-only|device-only|static split|full placement|OSLA) \+([\d.]+) %", text))
-    assert {label: stated[label] for label in LABELS} == {
-        label: f"{res.gap_percent(key):.2f}" for label, key in LABELS.items()
-    }
+    text = assert_header_states_result("resnet50_onnx", inst, res)
     live = inst.network.graph.live
     inside = {n: p for n, p in enumerate(res.breakdown.stop_prob) if p > 0 and len(live[n]) > 1}
     assert inside, "the optimal policy never splits inside a block"
