@@ -354,11 +354,6 @@ def instance_document(instance: Instance) -> Document:
         S.sigma2: instance.uplink.noise_w,
         S.w_E: instance.cost.energy_weight,
         S.w_T: instance.cost.time_weight,
-        S.kappa: instance.device.kappa,
-        S.f_L: instance.device.cpu_hz,
-        S.c_L: instance.device.cycles_per_mac,
-        S.f_E: instance.edge.cpu_hz,
-        S.c_E: instance.edge.cycles_per_mac,
         S.B: instance.uplink.bandwidth_hz,
         S.rho: costs.rho,
         S.P_idle: instance.device.idle_power_w,
@@ -366,13 +361,30 @@ def instance_document(instance: Instance) -> Document:
     doc.section("Constants")
     doc.text("The model's constants with this instance's numbers (6 significant digits):")
     doc.formula(r"\rho", num(S.P / S.sigma2, base), costs.rho)
-    alpha, beta = S.cost_per_mac()
-    doc.text(
-        "Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):"
-    )
-    alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
-    doc.formula(r"\alpha", num(alpha, base), alpha_v)
-    doc.formula(r"\beta", num(beta, base), beta_v)
+    measured = [c for c in prof.measured if c != "out_bits"]
+    if measured:
+        doc.text(
+            "Layer costs are measured (profile columns "
+            + ", ".join(f"\\texttt{{{_escape(c)}}}" for c in measured)
+            + "): $a_{i} = w_{E} e_{i} + w_{T} t_{i}$ and $b_{i} = w_{T} t^{E}_{i}$ come from the profile."
+        )
+    else:
+        base.update(
+            {
+                S.kappa: instance.device.kappa,
+                S.f_L: instance.device.cpu_hz,
+                S.c_L: instance.device.cycles_per_mac,
+                S.f_E: instance.edge.cpu_hz,
+                S.c_E: instance.edge.cycles_per_mac,
+            }
+        )
+        alpha, beta = S.cost_per_mac()
+        doc.text(
+            "Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):"
+        )
+        alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
+        doc.formula(r"\alpha", num(alpha, base), alpha_v)
+        doc.formula(r"\beta", num(beta, base), beta_v)
     if instance.wait.mode != "never" and instance.wait.slot_s is not None:
         base[S.tau] = instance.wait.slot_s
         doc.formula("c_{w}", num(S.w_T * S.tau + S.w_E * S.P_idle * S.tau, base), costs.wait_cost)
