@@ -27,6 +27,7 @@ by the next call. A kill (SIGKILL) loses the same, and at most a torn last log l
 from __future__ import annotations
 
 import json
+import logging
 import math
 import signal
 import sys
@@ -111,8 +112,16 @@ def _dask(chunks: list[list[Job]], address: str, workers: int) -> Generator[Reco
         raise SolverUnavailableError("--dask needs Dask distributed: pip install 'coopt[dask]'") from None
     cluster = None
     if address == "local":
+        # silence_logs: a job's failure comes back as its record; what Dask itself logs is
+        # teardown noise (on a loaded machine a worker's heartbeat can race the shutdown
+        # and print a traceback at ERROR level), which must not reach the user.
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
         )
         client = Client(cluster)
     else:
