@@ -16,9 +16,11 @@ Measured columns (MODEL.md section 10.1)
     present needs a finite value >= 0 in every layer row; in the input row
     ``device_s``, ``device_j`` and ``edge_s`` are blank or 0, ``out_bits`` has a value
     (> 0 in every row). The cost model (:mod:`coopt.model.costs`) uses them instead of
-    the MAC-derived numbers; other columns are ignored. Lines starting with ``#`` are comments (the shipped profiles use
-them to state their provenance). Shipped profiles live in the package data
-``coopt.models`` (the repository's ``models/`` folder) and are found by name.
+    the MAC-derived numbers; other columns are ignored.
+
+Lines starting with ``#`` are comments (the shipped profiles use them to state their
+provenance). Shipped profiles live in the package data ``coopt.models`` (the
+repository's ``models/`` folder) and are found by name.
 """
 
 from __future__ import annotations
