@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from coopt.errors import InstanceError, ProfileError
+from coopt.model.files import check_output, read_text, write_atomic
 from coopt.model.profiles import Profile, list_profiles, load_profile, mlp_profile
 
 MLP_NAME = "mlp"
@@ -47,9 +48,9 @@ def add_profile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     parser.add_argument(
         "--feature-bits",
         type=int,
-        default=32,
+        default=None,
         metavar="BITS",
-        help="bits per output element for the kB column (default: 32)",
+        help="bits per output element for the kB column of the table (default: 32)",
     )
     mlp = parser.add_argument_group(f"the '{MLP_NAME}' family (equal-neuron MLP), all four required")
     mlp.add_argument("--depth", type=int, metavar="L", help="hidden layers")
@@ -71,25 +72,26 @@ def run_profile(args: argparse.Namespace) -> int:
         Conflicting or missing options, ``--feature-bits`` below 1, or an unwritable
         ``--csv`` path.
     """
-    if args.feature_bits < 1:
+    if args.feature_bits is not None and args.feature_bits < 1:
         raise InstanceError(f"--feature-bits = {args.feature_bits}: must be an integer >= 1")
     if args.list:
-        if args.name is not None or args.csv is not None:
-            raise InstanceError("coopt profile --list takes neither NAME nor --csv")
+        if args.name is not None or args.csv is not None or args.feature_bits is not None:
+            raise InstanceError("coopt profile --list takes neither NAME, --csv nor --feature-bits")
         print(_listing())
         return 0
     if args.name is None:
         raise ProfileError(f"coopt profile: give a NAME or --list; valid names: {', '.join(_valid_names())}")
+    if args.csv is not None and args.feature_bits is not None:
+        raise InstanceError("--feature-bits: only for the table; the --csv export has no kB column")
+    if args.force and args.csv is None:
+        raise InstanceError("--force: needs --csv PATH (it allows overwriting PATH)")
+    target = check_output(args.csv, "--csv", args.force) if args.csv is not None else None
     profile, comments = _resolve(args)
-    if args.csv is not None:
-        try:
-            with Path(args.csv).open("w", encoding="utf-8", newline="") as fh:
-                fh.write(profile.to_csv(comments))
-        except OSError as exc:
-            raise InstanceError(f"--csv {str(args.csv)!r}: cannot write: {exc.strerror}") from None
+    if target is not None:
+        write_atomic({target: profile.to_csv(comments)})
         print(f"wrote {args.csv} ({profile.name}: {profile.n_layers} layers)")
         return 0
-    print(format_table(profile, args.feature_bits))
+    print(format_table(profile, 32 if args.feature_bits is None else args.feature_bits))
     return 0
 
 
@@ -125,7 +127,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Profile, tuple[str, ...]]:
         )
     profile = load_profile(args.name)
     text = (
-        Path(args.name).read_text(encoding="utf-8")
+        read_text(args.name, "profile CSV")
         if is_path
         else (resources.files("coopt.models").joinpath(f"{args.name}.csv").read_text(encoding="utf-8"))
     )

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.model.channel import Channel, build_channel
-from coopt.model.costs import CostModel, cost_model, feasible_placements
+from coopt.model.costs import CostModel, check_finite, cost_model, feasible_placements
 from coopt.model.instance import Instance
 
 
@@ -31,6 +31,11 @@ class Problem:
 
 def prepare(instance: Instance, states: int | None = None) -> Problem:
     """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``."""
-    costs = cost_model(instance)
     channel = build_channel(instance.channel, states)
-    return Problem(instance, costs, channel, costs.stop_cost(channel.gains))
+    # Overflow here is bad input: computed silently, then named by check_finite.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        costs = cost_model(instance)
+        rates = costs.rate_bps(channel.gains)
+        Y = costs.stop_cost(channel.gains)
+    check_finite(costs, rates, Y, instance)
+    return Problem(instance, costs, channel, Y)
