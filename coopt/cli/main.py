@@ -411,8 +411,8 @@ def _overflow_message(exc: BaseException, instances: list) -> str:
 
     key, value, allowed = extreme_value(instances[-1])
     return (
-        f"arithmetic overflow ({exc}): the numbers of instance {instances[-1].name} leave float64; "
-        f"the most extreme is {key} = {value:g} (allowed {allowed}); bring it closer to the typical scale"
+        f"arithmetic error ({exc}) in the numbers of instance {instances[-1].name}: they leave float64; "
+        f"the value nearest to an end of its range is {key} = {value:g} (allowed {allowed})"
     )
 
 
