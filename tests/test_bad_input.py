@@ -11,6 +11,7 @@ files (names, sizes, modification times) must be unchanged afterwards.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 
 from coopt.cli import limits
 from coopt.cli.main import main
+from coopt.model.instance import RANGES
 
 from .conftest import make_doc, to_toml
 
@@ -396,3 +398,30 @@ def test_memory_refusal_names_estimate_and_limit(tmp_path, capsys):
     assert code == 2 and "needs about" in err and "limit 1 KiB (--max-memory)" in err
     code, _, _ = _in_process(["solve", str(tmp_path / "ok.toml"), "--max-memory", "2GiB"], capsys)
     assert code == 0
+
+
+# ------------------------------------------------------------------ documented ranges
+
+
+def _g(x: float) -> str:
+    """1e15, 1e-3, 0.5, 1024: how the tables write a bound."""
+    if math.isinf(x):
+        return "inf"
+    exponent = math.log10(x) if x > 0 else 0.0
+    return f"1e{round(exponent)}" if abs(exponent) >= 3 and exponent == round(exponent) else f"{x:g}"
+
+
+def test_ranges_are_documented_in_readme_and_docstring():
+    """README's table and instance.py's docstring state RANGES exactly."""
+    import coopt.model.instance as instance_module
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    doc = instance_module.__doc__ or ""
+    for key, (low, high, _) in RANGES.items():
+        lo, hi = _g(low), _g(high)
+        hi = "1000000" if key == "channel.states" else hi
+        row = next(line for line in doc.splitlines() if line.startswith(f"``{key}``") and " .. " in line)
+        assert f"{lo} .. {hi}" in row, (key, row)
+        if key != "placement.memory_bits":
+            line = next(line for line in readme.splitlines() if f"`{key}`" in line and " .. " in line)
+            assert f"{lo} .. {hi}" in line, (key, line)
