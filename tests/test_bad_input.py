@@ -425,3 +425,31 @@ def test_ranges_are_documented_in_readme_and_docstring():
         if key != "placement.memory_bits":
             line = next(line for line in readme.splitlines() if f"`{key}`" in line and " .. " in line)
             assert f"{lo} .. {hi}" in line, (key, line)
+
+
+@pytest.mark.parametrize("law, n_layers", [("rayleigh", 300), ("markov", 40)])
+def test_memory_estimate_bounds_the_measured_peak(law, n_layers, tmp_path):
+    """estimate_bytes (less the interpreter's share) is at least tracemalloc's peak of
+    the solve, and not wildly above it: the quadratic terms are the real ones."""
+    import tracemalloc
+
+    from coopt.api import solve
+    from coopt.model.instance import parse_instance
+    from coopt.model.profiles import mlp_profile
+
+    (tmp_path / "net.csv").write_text(mlp_profile(n_layers - 1, 16, 16, 2).to_csv())
+    changes = {"network__profile": "net.csv", "channel__states": 8}
+    if law == "markov":
+        gains = [1e-11, 5e-11, 1e-10, 2e-10]
+        rows = [[0.7 if i == j else 0.1 for j in range(4)] for i in range(4)]
+        changes = {"network__profile": "net.csv", "channel__law": "markov", "channel__gains": gains}
+        changes["channel__transition"] = rows
+    instance = parse_instance(make_doc(**changes), base_dir=tmp_path)
+    tracemalloc.start()
+    try:
+        solve(instance)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = limits.estimate_bytes("solve --method enumeration", instance) - limits.BASE_BYTES
+    assert peak <= estimate <= 20 * peak, (peak, estimate)

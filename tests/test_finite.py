@@ -99,3 +99,46 @@ def test_json_numbers_are_finite(tmp_path: Path, capsys, drawn) -> None:
     parts = bd["local"] + bd["upload"] + bd["edge"] + bd["waiting"] + bd["download_amortised"]
     assert math.isclose(parts, result["objective"], rel_tol=1e-9, abs_tol=1e-300)
     assert result["coopt_version"] and result["units"]["objective"] == "cost per task"
+
+
+def test_the_corners_of_the_ranges_keep_costs_finite(tmp_path: Path) -> None:
+    """RANGES' claim: at the worst corners (counts of 2^63 - 1) the largest stop cost is
+    below 1e100 and the smallest rate above 1e-50 bit/s; computed here by prepare()."""
+    import itertools
+
+    from coopt.model.instance import parse_instance
+    from coopt.model.problem import prepare
+
+    big = INT64_MAX
+    (tmp_path / "net.csv").write_text(f"name,macs,out_elems,params\ninput,0,{big},0\nl1,{big},{big},{big}\n")
+    worst = {"Y": 0.0, "rate": math.inf}
+    for f_local, f_edge, tx in itertools.product((1.0, 1e15), (1.0, 1e15), (1e-15, 1e6)):
+        doc = make_doc(
+            network__profile="net.csv",
+            network__feature_bits=1024,
+            network__param_bits=1024,
+            device__cpu_hz=f_local,
+            device__cycles_per_mac=1e6,
+            device__kappa=1e-15,
+            device__tx_power_w=tx,
+            device__idle_power_w=1e6,
+            edge__cpu_hz=f_edge,
+            edge__cycles_per_mac=1e6,
+            uplink__bandwidth_hz=1.0,
+            uplink__noise_w=1e3,
+            channel__mean_gain=1e-30,
+            channel__states=2,
+            cost__energy_weight=1e12,
+            cost__time_weight=1e12,
+            wait__slot_s=1e6,
+            placement__tasks_per_period=1e-3,
+            placement__downlink_bps=1.0,
+            placement__rx_energy_per_bit=1.0,
+        )
+        problem = prepare(parse_instance(doc, base_dir=tmp_path))
+        costs = problem.costs
+        for arr in (costs.A, costs.R, costs.upload_coef, costs.download, problem.Y):
+            assert all(math.isfinite(float(x)) for x in arr.ravel())
+        worst["Y"] = max(worst["Y"], float(problem.Y.max()), float(costs.download.max()) / 1e-3)
+        worst["rate"] = min(worst["rate"], float(costs.rate_bps(problem.channel.gains).min()))
+    assert worst["Y"] < 1e100 and worst["rate"] > 1e-50

@@ -7,7 +7,8 @@ or, by default, :data:`DEFAULT_FRACTION` of the machine's RAM. The coefficients 
 measured (peak RSS and tracemalloc, ``tests/test_bad_input.py`` keeps them honest) and
 rounded up:
 
-* every command: the profile, cost arrays and ``Y``: about ``64 (N+1) K + 256 (N+1)`` bytes;
+* every command: the profile, cost arrays, ``Y`` and a policy object per placement:
+  about ``64 (N+1) K + 4096 (N+1)`` bytes;
 * enumeration on an i.i.d. channel (:mod:`coopt.dp.fast`): two ``(N+1) x (N+1)`` float
   tables, ``16 (N+1)^2``;
 * enumeration on a Markov channel: one policy per placement and rule, ``9 K (N+1)^2``;
@@ -91,7 +92,7 @@ def estimate_bytes(command: str, instance: Instance, tasks: int = 0) -> int:
     k = _states(instance)
     markov = instance.channel.is_markov
     dp = 9 * k * n1 * n1 if markov else 16 * n1 * n1
-    total = BASE_BYTES + 64 * n1 * k + 256 * n1 + dp
+    total = BASE_BYTES + 64 * n1 * k + 4096 * n1 + dp
     if command.endswith("mip") or command == "verify":
         total += MIP_BYTES_PER_CELL * n1 * k
     if command in ("simulate", "compare", "figures"):

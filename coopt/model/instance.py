@@ -23,33 +23,33 @@ key                            default
 
 Ranges (:data:`RANGES`; inclusive, finite, in SI units)
 -------------------------------------------------------
-==============================  =========================
-key                             range
-==============================  =========================
-``network.feature_bits``        1 .. 1024 bits
-``network.param_bits``          1 .. 1024 bits
-``device.cpu_hz``               1 .. 1e15 Hz
-``device.cycles_per_mac``       1e-6 .. 1e6 cycles
-``device.kappa``                0 .. 1e-15 J/(Hz^2 cycle)
-``device.tx_power_w``           1e-15 .. 1e6 W
-``device.idle_power_w``         0 .. 1e6 W
-``edge.cpu_hz``                 1 .. 1e15 Hz
-``edge.cycles_per_mac``         1e-6 .. 1e6 cycles
-``uplink.bandwidth_hz``         1 .. 1e12 Hz
-``uplink.noise_w``              1e-30 .. 1e3 W
-``channel.mean_gain``           1e-30 .. 1e6
-``channel.states``              1 .. 1000000
-``channel.m``                   0.5 .. 1e4 (checked for ``nakagami`` only)
-``channel.k_factor``            0 .. 1e4
-``channel.gains``               1e-30 .. 1e6 each
-``cost.energy_weight``          0 .. 1e12 1/J
-``cost.time_weight``            0 .. 1e12 1/s
-``wait.slot_s``                 1e-9 .. 1e6 s (checked unless ``mode = "never"``)
-``placement.tasks_per_period``  1e-3 .. 1e15
-``placement.downlink_bps``      1 .. 1e15 bit/s
-``placement.rx_energy_per_bit`` 0 .. 1 J/bit
-``placement.memory_bits``       0 .. inf bits
-==============================  =========================
+================================  ==================================================
+key                               range
+================================  ==================================================
+``network.feature_bits``          1 .. 1024 bits
+``network.param_bits``            1 .. 1024 bits
+``device.cpu_hz``                 1 .. 1e15 Hz
+``device.cycles_per_mac``         1e-6 .. 1e6 cycles
+``device.kappa``                  0 .. 1e-15 J/(Hz^2 cycle)
+``device.tx_power_w``             1e-15 .. 1e6 W
+``device.idle_power_w``           0 .. 1e6 W
+``edge.cpu_hz``                   1 .. 1e15 Hz
+``edge.cycles_per_mac``           1e-6 .. 1e6 cycles
+``uplink.bandwidth_hz``           1 .. 1e12 Hz
+``uplink.noise_w``                1e-30 .. 1e3 W
+``channel.mean_gain``             1e-30 .. 1e6
+``channel.states``                1 .. 1000000
+``channel.m``                     0.5 .. 1e4 (checked for ``nakagami`` only)
+``channel.k_factor``              0 .. 1e4
+``channel.gains``                 1e-30 .. 1e6 each
+``cost.energy_weight``            0 .. 1e12 1/J
+``cost.time_weight``              0 .. 1e12 1/s
+``wait.slot_s``                   1e-9 .. 1e6 s (checked unless ``mode = "never"``)
+``placement.tasks_per_period``    1e-3 .. 1e15
+``placement.downlink_bps``        1 .. 1e15 bit/s
+``placement.rx_energy_per_bit``   0 .. 1 J/bit
+``placement.memory_bits``         0 .. inf bits
+================================  ==================================================
 
 With these, every derived quantity of :mod:`coopt.model.costs` (and so ``Y``,
 ``Phi`` and ``D``) is finite in float64 for profile counts up to ``2^63 - 1``: the
