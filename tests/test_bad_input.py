@@ -453,3 +453,37 @@ def test_memory_estimate_bounds_the_measured_peak(law, n_layers, tmp_path):
         tracemalloc.stop()
     estimate = limits.estimate_bytes("solve --method enumeration", instance) - limits.BASE_BYTES
     assert peak <= estimate <= 20 * peak, (peak, estimate)
+
+
+# ------------------------------------------------------------------ JSON carries its units
+
+
+def _resolves(obj, parts: list[str]) -> bool:
+    if not parts:
+        return True
+    if isinstance(obj, list):
+        return bool(obj) and all(_resolves(x, parts) for x in obj)
+    if not isinstance(obj, dict):
+        return False
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        return all(_resolves(v, rest) for v in obj.values() if v is not None)
+    return head in obj and (obj[head] is None or _resolves(obj[head], rest))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["solve"], ["solve", "--method", "mip"], ["simulate", "--tasks", "50"], ["compare", "--tasks", "50"]],
+    ids=lambda a: "-".join(a[:3]),
+)
+def test_json_carries_version_and_units(argv, tmp_path, capsys):
+    from coopt.cli.output import version
+
+    (tmp_path / "ok.toml").write_text(_instance())
+    code, out, err = _in_process([argv[0], str(tmp_path / "ok.toml"), *argv[1:], "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    for obj in result if isinstance(result, list) else [result]:
+        assert obj["coopt_version"] == version() and version().count(".") >= 2
+        for key in obj["units"]:
+            assert key == "cost" or _resolves(obj, key.split(".")), key

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from coopt.cli.limits import add_memory_argument, check_memory
-from coopt.cli.output import SIMULATE_UNITS, SOLVE_UNITS, VERIFY_UNITS, dumps, version, with_units
+from coopt.cli.output import COMPARE_UNITS, SIMULATE_UNITS, SOLVE_UNITS, VERIFY_UNITS, dumps, version, with_units
 from coopt.errors import CooptError, InstanceError
 from coopt.model.files import check_output, check_output_dir, write_atomic
 
@@ -138,7 +138,7 @@ def _compare(args: argparse.Namespace) -> int:
         check_memory("compare", inst, args.max_memory, tasks=args.tasks)
     comparisons = [compare(inst, args.tasks, args.seed, progress=None) for inst in instances]
     if args.json:
-        print(dumps([with_units(c.to_dict(), SIMULATE_UNITS) for c in comparisons]))
+        print(dumps([with_units(c.to_dict(), COMPARE_UNITS) for c in comparisons]))
     elif args.markdown is None:
         print(comparison_text(comparisons))
     elif target is None:

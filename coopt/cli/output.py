@@ -66,6 +66,15 @@ SIMULATE_UNITS: dict[str, str] = {
     "thresholds": "power gain (linear; null = never upload)",
 }
 
+COMPARE_UNITS: dict[str, str] = {
+    "cost": COST_UNIT,
+    "policies.exact": _PER_TASK,
+    "policies.simulated": _PER_TASK,
+    "policies.ci_low": _PER_TASK,
+    "policies.ci_high": _PER_TASK,
+    "policies.saved_percent": "%",
+}
+
 VERIFY_UNITS: dict[str, str] = {
     "cost": COST_UNIT,
     "checks.reference": "the checked quantity's unit (cost per task for objectives)",
@@ -82,8 +91,10 @@ def version() -> str:
 
 
 def with_units(obj: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
-    """``obj`` with the keys ``coopt_version`` and ``units`` added (existing keys kept)."""
-    return {**obj, "coopt_version": version(), "units": units}
+    """``obj`` with the keys ``coopt_version`` and ``units`` added (existing keys kept);
+    ``units`` lists the keys ``obj`` has (and ``cost``, the definition of the cost unit)."""
+    present = {k: v for k, v in units.items() if k == "cost" or k.split(".")[0] in obj}
+    return {**obj, "coopt_version": version(), "units": present}
 
 
 class NonFiniteOutputError(ValueError):
