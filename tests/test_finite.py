@@ -142,3 +142,23 @@ def test_the_corners_of_the_ranges_keep_costs_finite(tmp_path: Path) -> None:
         worst["Y"] = max(worst["Y"], float(problem.Y.max()), float(costs.download.max()) / 1e-3)
         worst["rate"] = min(worst["rate"], float(costs.rate_bps(problem.channel.gains).min()))
     assert worst["Y"] < 1e100 and worst["rate"] > 1e-50
+
+
+def test_non_finite_costs_are_named_where_they_are_produced() -> None:
+    """An instance built past the parser (the API allows it) is refused by prepare(),
+    naming the quantity and the keys it depends on."""
+    from dataclasses import replace
+
+    import pytest
+
+    from coopt.errors import InstanceError
+    from coopt.model.instance import parse_instance
+    from coopt.model.problem import prepare
+
+    inst = parse_instance(make_doc())
+    huge = replace(inst, cost=replace(inst.cost, energy_weight=1e308))
+    with pytest.raises(InstanceError, match=r"upload cost .* is not finite .*cost\.energy_weight = 1e\+308"):
+        prepare(huge)
+    silent = replace(inst, device=replace(inst.device, tx_power_w=1e-320), uplink=replace(inst.uplink, noise_w=1.0))
+    with pytest.raises(InstanceError, match=r"uplink rate r\(h\) is 0 .*device\.tx_power_w = 9.99989e-321"):
+        prepare(silent)
