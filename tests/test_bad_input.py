@@ -487,3 +487,13 @@ def test_json_carries_version_and_units(argv, tmp_path, capsys):
         assert obj["coopt_version"] == version() and version().count(".") >= 2
         for key in obj["units"]:
             assert key == "cost" or _resolves(obj, key.split(".")), key
+
+
+def test_interrupt_is_one_line_and_130(monkeypatch, capsys, tmp_path):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("coopt.report.text.solve_report", interrupt)
+    (tmp_path / "ok.toml").write_text(_instance())
+    code, _, err = _in_process(["solve", str(tmp_path / "ok.toml")], capsys)
+    assert code == 130 and err.count("\n") == 1 and "interrupted" in err

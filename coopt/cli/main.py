@@ -1,7 +1,7 @@
 """The ``coopt`` command line: a thin layer over the Python API.
 
 Exit codes: 0 solved, 1 no solution (infeasible, time limit without incumbent),
-2 bad input or missing solver, 3 an internal error (a bug). Every error is one line
+2 bad input or missing solver, 3 an internal error (a bug), 130 interrupted. Every error is one line
 on stderr; :func:`main` is the one guard that turns exceptions into those lines (with
 ``--debug`` or ``COOPT_DEBUG=1`` an internal error also prints its traceback). Inside
 the guard NumPy's floating-point warnings are errors, so that an overflow cannot pass
@@ -388,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except KeyboardInterrupt:
+        print("coopt: interrupted (no output file was replaced)", file=sys.stderr)
+        return 130
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"coopt: error: {where}{exc.strerror or exc}", file=sys.stderr)
