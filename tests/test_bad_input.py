@@ -497,3 +497,17 @@ def test_interrupt_is_one_line_and_130(monkeypatch, capsys, tmp_path):
     (tmp_path / "ok.toml").write_text(_instance())
     code, _, err = _in_process(["solve", str(tmp_path / "ok.toml")], capsys)
     assert code == 130 and err.count("\n") == 1 and "interrupted" in err
+
+
+def test_report_units_and_markov_state_labels(capsys):
+    """The text report gives the cost unit, and a Markov decision table is labelled with
+    every state's gain, linear and in dB (10 log10 of the JSON's gains)."""
+    path = str(Path(__file__).parent.parent / "data" / "markov.toml")
+    code, text, _ = _in_process(["solve", path], capsys)
+    assert code == 0 and "Phi(M*) =" in text and "cost per task" in text and "w_E x joules" in text
+    gains = json.loads(_in_process(["solve", path, "--json"], capsys)[1])["channel_states"]["gains"]
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("h ="))
+    assert [float(x) for x in lines[at].split()[2:]] == pytest.approx(gains, rel=1e-3)
+    db = [float(x) for x in lines[at + 1].replace("dB", "").split()[3:]]
+    assert db == pytest.approx([10 * math.log10(g) for g in gains], abs=0.006)

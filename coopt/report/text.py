@@ -71,8 +71,8 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
             ("n", "after layer", [db for _, db in heads]),
             *((str(n), layer_names[n], [ACTION_NAMES[a] for a in row]) for n, row in enumerate(result.policy.actions)),
         ]
-        for n, name, cells in rows:
-            lines.append((f"  {n:>3}  {name:<14} " + " ".join(f"{c:<{width}}" for c in cells)).rstrip())
+        for label, name, cells in rows:
+            lines.append((f"  {label:>3}  {name:<14} " + " ".join(f"{c:<{width}}" for c in cells)).rstrip())
     lines += [
         "",
         "Phi(M) for every feasible placement (cost per task; D(M)/K: download per task)",
