@@ -186,19 +186,10 @@ _TASKS = _ranged(int, 2, "an integer >= 2")
 
 
 def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--time-limit",
-        type=_ranged(float, 0, "a number of seconds > 0", strict=True),
-        metavar="SECONDS",
-        help="MIP: HiGHS time limit per run",
-    )
-    p.add_argument(
-        "--mip-gap",
-        type=_ranged(float, 0, "a relative gap >= 0"),
-        metavar="REL",
-        help="MIP: relative gap to stop at (default 1e-9)",
-    )
-    p.add_argument("--threads", type=_ranged(int, 1, "an integer >= 1"), help="MIP: HiGHS threads")
+    # Their ranges are checked in one place, coopt.mip.highs.MipOptions, before any work.
+    p.add_argument("--time-limit", type=float, metavar="SECONDS", help="MIP: HiGHS time limit per run")
+    p.add_argument("--mip-gap", type=float, metavar="REL", help="MIP: relative gap to stop at (default 1e-9)")
+    p.add_argument("--threads", type=int, help="MIP: HiGHS threads")
 
 
 def _add_common(p: argparse.ArgumentParser, memory: bool = True, force: str | None = None) -> None:
