@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     from coopt.cli.profile import add_profile_parser, run_profile
 
     profile = add_profile_parser(sub)
-    _add_common(profile, memory=False, force="the --csv PATH")
+    _add_common(profile, memory=False)
     profile.set_defaults(handler=run_profile)
     return parser
 

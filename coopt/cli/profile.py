@@ -45,6 +45,7 @@ def add_profile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     )
     parser.add_argument("--list", action="store_true", help="list the shipped profiles and exit")
     parser.add_argument("--csv", metavar="PATH", type=Path, help="write the profile as CSV to PATH")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --csv PATH")
     parser.add_argument(
         "--feature-bits",
         type=int,

@@ -61,13 +61,13 @@ def check_output(path: str | Path, flag: str, force: bool) -> Path:
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise InstanceError(f"{flag} {str(path)!r}: is a directory; give a file name")
+        raise InstanceError(f"{flag} {str(path)!r}: cannot write: is a directory; give a file name")
     if not parent.exists():
-        raise InstanceError(f"{flag} {str(path)!r}: directory {str(parent)!r} does not exist")
+        raise InstanceError(f"{flag} {str(path)!r}: cannot write: directory {str(parent)!r} does not exist")
     if not parent.is_dir():
-        raise InstanceError(f"{flag} {str(path)!r}: {str(parent)!r} is not a directory")
+        raise InstanceError(f"{flag} {str(path)!r}: cannot write: {str(parent)!r} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InstanceError(f"{flag} {str(path)!r}: directory {str(parent)!r} is not writable")
+        raise InstanceError(f"{flag} {str(path)!r}: cannot write: directory {str(parent)!r} is not writable")
     if path.exists() and not force:
         raise InstanceError(f"{flag} {str(path)!r}: already exists; give --force to overwrite it")
     return path
