@@ -235,7 +235,7 @@ def test_console_script_gives_no_traceback(tmp_path):
         ([], "the following arguments are required: COMMAND"),
         (["solve"], "the following arguments are required: instance"),
         (["solve", "x.toml", "--rule", "greedy"], "invalid choice: 'greedy'"),
-        (["simulate", "x.toml", "--tasks", "many"], "invalid int value: 'many'"),
+        (["simulate", "x.toml", "--tasks", "many"], "--tasks: 'many': must be an integer >= 2"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(argv, fragment, capsys):

@@ -173,8 +173,10 @@ def test_cli_figures_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["figures", str(DATA / "nope.toml"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such instance file" in err
-    assert main(["figures", str(instance_path("golden-finite-last")), "--out", str(tmp_path), "--points", "1"]) == 2
-    assert "--points = 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse checks the range of --points
+        main(["figures", str(instance_path("golden-finite-last")), "--out", str(tmp_path), "--points", "1"])
+    assert exc.value.code == 2
+    assert "--points: 1: must be an integer >= 2" in capsys.readouterr().err
 
 
 def test_solve_does_not_import_matplotlib() -> None:

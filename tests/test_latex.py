@@ -139,7 +139,8 @@ def test_committed_derivations_are_regenerated(tmp_path):
     written = _generate(tmp_path)
     committed = sorted(p.name for p in DERIVATIONS.glob("*.tex"))
     assert committed == sorted(p.name for p in written), (
-        "run: coopt derive --out derivations && coopt derive --instance derivations/mlp-example.toml --out derivations"
+        "run: coopt derive --out derivations --force && "
+        "coopt derive --instance derivations/mlp-example.toml --out derivations --force"
     )
     for path in written:
         assert (DERIVATIONS / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from coopt.cli.flags import add_common
 from coopt.model.costs import cost_model
 from coopt.model.instance import load_instance
 from coopt.model.trace import epoch_mismatch, fit_trace, read_trace
@@ -31,6 +32,7 @@ def add_channel_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     fit.add_argument("--column", default=None, help="the gain column (default: the only one besides time_s)")
     fit.add_argument("--iid", action="store_true", help='fit an i.i.d. "finite" law instead of a "markov" chain')
     fit.add_argument("--instance", default=None, metavar="FILE", help="warn if the interval is far from its epochs")
+    add_common(fit, memory=False)
     return parser
 
 

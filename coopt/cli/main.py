@@ -1,7 +1,11 @@
 """The ``coopt`` command line: a thin layer over the Python API.
 
 Exit codes: 0 solved, 1 no solution (infeasible, time limit without incumbent),
-2 bad input or missing solver. Errors are one line on stderr, never a traceback.
+2 bad input or missing solver, 3 an internal error (a bug), 130 interrupted. Every error is one line
+on stderr; :func:`main` is the one guard that turns exceptions into those lines (with
+``--debug`` or ``COOPT_DEBUG=1`` an internal error also prints its traceback). Inside
+the guard NumPy's floating-point warnings are errors, so that an overflow cannot pass
+silently. Outputs and flag combinations are checked before any work starts.
 Subcommand handlers import their modules lazily so that ``coopt solve`` does not
 pay for Pyomo or SymPy.
 """
@@ -9,11 +13,21 @@ pay for Pyomo or SymPy.
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
-from coopt.errors import CooptError
+import numpy as np
+
+from coopt.cli.flags import DEBUG_HELP, add_common
+from coopt.cli.limits import check_memory
+from coopt.cli.output import COMPARE_UNITS, SIMULATE_UNITS, SOLVE_UNITS, VERIFY_UNITS, dumps, version, with_units
+from coopt.errors import CooptError, InstanceError
+from coopt.model.files import check_output, check_output_dir, write_atomic
 
 
 def _mip_options(args: argparse.Namespace):  # -> coopt.mip.highs.MipOptions | None
@@ -26,29 +40,36 @@ def _mip_options(args: argparse.Namespace):  # -> coopt.mip.highs.MipOptions | N
     return MipOptions(**given)
 
 
+def _load(args: argparse.Namespace, path: str):  # -> coopt.model.instance.Instance
+    """Load an instance and remember it, so that the guard can name its extreme values."""
+    from coopt.model.instance import load_instance
+
+    instance = load_instance(path)
+    args.loaded.append(instance)
+    return instance
+
+
 def _verify(args: argparse.Namespace) -> int:
     from coopt.mip.highs import MipOptions
-    from coopt.model.instance import load_instance
     from coopt.verify import verify
 
-    instance = load_instance(args.instance)
+    instance = _load(args, args.instance)
     if args.rule:
         instance = instance.with_rule(args.rule)
+    check_memory("verify", instance, args.max_memory)
     report = verify(instance, _mip_options(args) or MipOptions(), rtol=args.rtol)
-    print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
+    print(dumps(with_units(report.to_dict(), VERIFY_UNITS)) if args.json else report.table())
     return 0 if report.ok else 1
 
 
 def _derive(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from coopt.errors import InstanceError
-    from coopt.symbolic.latex import write_documents  # imports SymPy
+    from coopt.symbolic.latex import output_names, write_documents  # imports SymPy
 
     if args.instance and args.names:
         raise InstanceError("derive: give derivation NAMEs or --instance, not both")
     out = Path(args.out) if args.out else Path("." if args.instance else "derivations")
     instance = Path(args.instance) if args.instance else None
+    check_output_dir(out, output_names(args.names, instance), "--out", args.force)
     for path in write_documents(out, args.names, instance):
         print(path)
     return 0
@@ -56,13 +77,13 @@ def _derive(args: argparse.Namespace) -> int:
 
 def _solve(args: argparse.Namespace) -> int:
     from coopt.api import solve
-    from coopt.model.instance import load_instance
     from coopt.report.text import solve_report
 
-    instance = load_instance(args.instance)
+    instance = _load(args, args.instance)
+    check_memory(f"solve --method {args.method}", instance, args.max_memory)
     result = solve(instance, rule=args.rule, method=args.method, mip_options=_mip_options(args))
     continuous = None
-    if getattr(args, "continuous", False):
+    if args.continuous:
         from coopt.model.problem import prepare
         from coopt.sim.continuous import continuous_summary
 
@@ -74,7 +95,7 @@ def _solve(args: argparse.Namespace) -> int:
             out["continuous"] = continuous
         if split_out is not None:
             out["split_out"] = split_out
-        print(json.dumps(out, indent=1))
+        print(dumps(with_units(out, SOLVE_UNITS)))
     else:
         print(solve_report(result, instance.profile.layer_names))
         if continuous is not None:
@@ -127,49 +148,54 @@ def _split(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from coopt.model.instance import load_instance
     from coopt.sim.simulate import simulate, simulation_report
 
-    instance = load_instance(args.instance)
+    if args.thresholds is not None and not args.continuous:
+        raise InstanceError(f"--thresholds {args.thresholds}: needs --continuous (it chooses the continuous policy)")
+    instance = _load(args, args.instance)
+    check_memory("simulate", instance, args.max_memory, tasks=args.tasks)
     sim = simulate(
         instance,
         args.policy,
         args.tasks,
         args.seed,
         continuous=args.continuous,
-        thresholds=args.thresholds,
+        thresholds=args.thresholds or "quantised",
         progress=None,
     )
     if args.json:
-        print(json.dumps(sim.to_dict(), indent=1))
+        print(dumps(with_units(sim.to_dict(), SIMULATE_UNITS)))
     else:
         print(simulation_report(sim, instance.profile.layer_names))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from coopt.model.instance import load_instance
     from coopt.report.compare import compare, comparison_markdown, comparison_text
 
-    instances = [load_instance(path) for path in args.instances]
+    if args.json and args.markdown is not None:
+        raise InstanceError("--json and --markdown: give one of them (both choose the output format)")
+    to_file = args.markdown not in (None, "-")
+    if args.force and not to_file:
+        raise InstanceError("--force: needs --markdown FILE (it allows overwriting FILE)")
+    target = check_output(args.markdown, "--markdown", args.force) if to_file else None
+    instances = [_load(args, path) for path in args.instances]
+    for inst in instances:
+        check_memory("compare", inst, args.max_memory, tasks=args.tasks)
     comparisons = [compare(inst, args.tasks, args.seed, progress=None) for inst in instances]
     if args.json:
-        print(json.dumps([c.to_dict() for c in comparisons], indent=1))
+        print(dumps([with_units(c.to_dict(), COMPARE_UNITS) for c in comparisons]))
     elif args.markdown is None:
         print(comparison_text(comparisons))
-    elif args.markdown == "-":
+    elif target is None:
         print(comparison_markdown(comparisons))
     else:
-        from pathlib import Path
-
-        Path(args.markdown).write_text(comparison_markdown(comparisons), encoding="utf-8")
-        print(f"wrote {args.markdown}")
+        write_atomic({target: comparison_markdown(comparisons)})
+        print(f"wrote {target}")
     return 0
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from coopt.errors import InstanceError
-
     if args.sweep is not None:
         if args.instances:
             raise InstanceError("figures: give INSTANCE files or --sweep DIR, not both")
@@ -180,16 +206,15 @@ def _figures(args: argparse.Namespace) -> int:
         return 0
     if not args.instances or args.out is None:
         raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
-    from coopt.model.instance import load_instance
-    from coopt.report.figures import make_figures, write_figures
+    from coopt.report.figures import FIGURES, FORMATS, doppler_figure, make_figures, write_figures
 
+    names = [f"{name}.{fmt}" for name in (("doppler",) if args.doppler else FIGURES) for fmt in FORMATS]
+    check_output_dir(args.out, names, "--out", args.force)
     points = args.points if args.points is not None else (13 if args.doppler else 25)
-    if points < 2:
-        raise InstanceError(f"--points = {points}: must be an integer >= 2")
-    instances = [load_instance(path) for path in args.instances]
+    instances = [_load(args, path) for path in args.instances]
+    for inst in instances:
+        check_memory("figures", inst, args.max_memory, tasks=args.tasks)
     if args.doppler:
-        from coopt.report.figures import doppler_figure
-
         figures = {"doppler": doppler_figure(instances, points, tasks=args.tasks, seed=args.seed, progress=None)}
     else:
         figures = make_figures(instances, tasks=args.tasks, seed=args.seed, points=points, progress=None)
@@ -198,7 +223,30 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- flags
+
+
+def _ranged(kind: type, low: float, what: str, strict: bool = False):
+    """An argparse type: a ``kind`` number ``>= low`` (``> low`` when ``strict``), finite."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {what}") from None
+        if not math.isfinite(value) or value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text}: must be {what}")
+        return value
+
+    return parse
+
+
+_SEED = _ranged(int, 0, "an integer >= 0")
+_TASKS = _ranged(int, 2, "an integer >= 2")
+
+
 def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
+    # Their ranges are checked in one place, coopt.mip.highs.MipOptions, before any work.
     p.add_argument(
         "--time-limit",
         type=float,
@@ -222,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coopt",
         description="Optimal model placement and online model splitting for device-edge co-inference.",
     )
-    parser.add_argument("--version", action="version", version="coopt 0.1.0")
+    parser.add_argument("--version", action="version", version=f"coopt {version()}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("solve", help="solve an instance: optimal placement M*, thresholds, baselines")
@@ -237,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         "closed-form: the equal-neuron MLP's closed-form placement under OSLA)",
     )
     _add_mip_arguments(p)
+    add_common(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
     p.add_argument(
         "--continuous",
@@ -261,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="Monte Carlo simulation of a policy: mean cost with a 95%% interval")
     p.add_argument("instance", help="instance file (TOML)")
-    p.add_argument("--tasks", type=int, default=100_000, help="number of simulated tasks (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
+    add_common(p)
+    p.add_argument("--tasks", type=_TASKS, default=100_000, help="number of simulated tasks (default 100000)")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random generator (default 0)")
     p.add_argument(
         "--policy",
         default="optimal",
@@ -275,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--thresholds",
-        default="quantised",
+        choices=("quantised", "continuous"),
+        default=None,
         help="with --continuous: 'quantised' (the solver's thresholds, default) or 'continuous' "
         "(the rule solved on the continuous law)",
     )
@@ -284,8 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="every policy's exact and simulated cost, and the saving of the joint optimum")
     p.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance files (TOML)")
-    p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks per policy (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
+    add_common(p, force="the --markdown FILE")
+    p.add_argument("--tasks", type=_TASKS, default=100_000, help="simulated tasks per policy (default 100000)")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random generator (default 0)")
     p.add_argument(
         "--markdown",
         nargs="?",
@@ -299,9 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("figures", help="write the figures (PNG and PDF): Phi(M), thresholds, cost sweeps, split epochs")
     p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
     p.add_argument("--out", help="output directory (required with INSTANCEs; default with --sweep: DIR)")
-    p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks for the split-epoch figure")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
-    p.add_argument("--points", type=int, default=None, help="points per cost sweep (default 25; 13 with --doppler)")
+    add_common(p, force="figures in --out")
+    p.add_argument("--tasks", type=_TASKS, default=100_000, help="simulated tasks for the split-epoch figure")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random generator (default 0)")
+    p.add_argument(
+        "--points",
+        type=_ranged(int, 2, "an integer >= 2"),
+        default=None,
+        help="points per cost sweep (default 25; 13 with --doppler)",
+    )
     p.add_argument(
         "--doppler",
         action="store_true",
@@ -329,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--instance",
         metavar="INSTANCE",
-        help="write INSTANCE's numbers into the formulas, with its thresholds and Phi(M) (<stem>.tex)",
+        help="write INSTANCE's numbers into the formulas, with its thresholds and Phi(M) (<stem>-instance.tex)",
     )
     p.add_argument(
         "--out",
@@ -337,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output directory (default: derivations/, or the current directory with --instance)",
     )
+    add_common(p, memory=False, force="documents in --out")
     p.set_defaults(handler=_derive)
 
     p = sub.add_parser(
@@ -346,36 +406,96 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rule", choices=("optimal", "osla"), help="override placement.rule (osla: the closed form is checked too)"
     )
-    p.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance of value comparisons (default 1e-9)")
+    p.add_argument(
+        "--rtol",
+        type=_ranged(float, 0, "a relative tolerance > 0", strict=True),
+        default=1e-9,
+        help="relative tolerance of value comparisons (default 1e-9)",
+    )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     _add_mip_arguments(p)
+    add_common(p)
     p.set_defaults(handler=_verify)
 
     from coopt.cli.channel import add_channel_parser, run_channel
     from coopt.cli.profile import add_profile_parser, run_profile
     from coopt.cli.sweep import add_sweep_parser, run_sweep_command
 
-    add_profile_parser(sub).set_defaults(handler=run_profile)
+    profile = add_profile_parser(sub)
+    add_common(profile, memory=False)
+    profile.set_defaults(handler=run_profile)
     add_channel_parser(sub).set_defaults(handler=run_channel)
-    add_sweep_parser(sub).set_defaults(handler=run_sweep_command)
+    sweep = add_sweep_parser(sub)
+    add_common(sweep, memory=False)
+    sweep.set_defaults(handler=run_sweep_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``coopt`` console script."""
+    """Entry point of the ``coopt`` console script: the one guard around every command.
+
+    Bad input (:class:`~coopt.errors.CooptError`, an unreadable or unwritable file, an
+    arithmetic overflow traced to an instance) is one line and its exit code; anything
+    else is an internal error: one line, exit code 3, the traceback only with
+    ``--debug`` or ``COOPT_DEBUG=1``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("COOPT_DEBUG", "") not in ("", "0")
     args = build_parser().parse_args(argv)
+    args.loaded = []
     try:
-        return args.handler(args)
+        with np.errstate(over="raise", divide="raise", invalid="raise"), warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            return args.handler(args)
     except CooptError as exc:
         print(f"coopt: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader (e.g. `head`) went away: not an error of ours. Point stdout at
         # devnull so that the interpreter's final flush does not raise again.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (FloatingPointError, RuntimeWarning) as exc:
+        if args.loaded:
+            print(f"coopt: error: {_overflow_message(exc, args.loaded)}", file=sys.stderr)
+            return 2
+        return _internal_error(exc, debug)
+    except MemoryError:
+        print(
+            "coopt: error: out of memory: the instance is too large for this machine "
+            "(fewer channel.states or layers, or a smaller --tasks)",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print("coopt: interrupted (no output file was replaced)", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"coopt: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        return _internal_error(exc, debug)
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    summary = " ".join(f"{type(exc).__name__}: {exc}".split())
+    hint = "" if debug else "; run again with --debug (or COOPT_DEBUG=1) for the traceback"
+    print(f"coopt: internal error ({summary}): this is a bug in coopt, please report it{hint}", file=sys.stderr)
+    return 3
+
+
+def _overflow_message(exc: BaseException, instances: list) -> str:
+    """The line for an arithmetic overflow: the instance value farthest from 1 is the likely cause."""
+    from coopt.model.instance import extreme_value
+
+    key, value, allowed = extreme_value(instances[-1])
+    return (
+        f"arithmetic error ({exc}) in the numbers of instance {instances[-1].name}: they leave float64; "
+        f"the value nearest to an end of its range is {key} = {value:g} (allowed {allowed})"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

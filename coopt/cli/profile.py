@@ -36,6 +36,7 @@ from importlib import resources
 from pathlib import Path
 
 from coopt.errors import InstanceError, ProfileError
+from coopt.model.files import check_output, read_text, write_atomic
 from coopt.model.onnx_graph import CUTS, is_onnx_spec, read_network, resolve_onnx_path
 from coopt.model.profiles import Profile, list_profiles, load_profile, merge_profiles, mlp_profile, read_profile_csv
 
@@ -67,6 +68,7 @@ def add_profile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         help="ONNX models: 'all' (every unit boundary, default) or 'single' (only single-tensor cuts)",
     )
     parser.add_argument("--csv", metavar="PATH", type=Path, help="write the profile as CSV to PATH")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --csv PATH")
     parser.add_argument(
         "--measure",
         choices=SIDES,
@@ -84,9 +86,9 @@ def add_profile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     parser.add_argument(
         "--feature-bits",
         type=int,
-        default=32,
+        default=None,
         metavar="BITS",
-        help="bits per output element for the kB column (default: 32)",
+        help="bits per output element for the kB column of the table (default: 32)",
     )
     mlp = parser.add_argument_group(f"the '{MLP_NAME}' family (equal-neuron MLP), all four required")
     mlp.add_argument("--depth", type=int, metavar="L", help="hidden layers")
@@ -108,17 +110,19 @@ def run_profile(args: argparse.Namespace) -> int:
         Conflicting or missing options, ``--feature-bits`` below 1, or an unwritable
         ``--csv`` path.
     """
-    if args.feature_bits < 1:
+    if args.feature_bits is not None and args.feature_bits < 1:
         raise InstanceError(f"--feature-bits = {args.feature_bits}: must be an integer >= 1")
+    if args.list and (args.name is not None or args.csv is not None or args.feature_bits is not None):
+        raise InstanceError("coopt profile --list takes neither NAME, --csv nor --feature-bits")
+    if args.csv is not None and args.feature_bits is not None:
+        raise InstanceError("--feature-bits: only for the table; the --csv export has no kB column")
+    if args.force and args.csv is None:
+        raise InstanceError("--force: needs --csv PATH (it allows overwriting PATH)")
+    target = check_output(args.csv, "--csv", args.force) if args.csv is not None else None
     if args.merge is not None:
         if args.name is not None or args.list or args.measure:
             raise InstanceError("coopt profile --merge takes two CSV files and neither NAME, --list nor --measure")
-        texts = []
-        for path in args.merge:
-            try:
-                texts.append(Path(path).read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise ProfileError(f"--merge {path!r}: cannot read: {exc.strerror}") from None
+        texts = [read_text(path, "profile CSV") for path in args.merge]
         device, edge = (read_profile_csv(t, Path(p).stem, p) for t, p in zip(texts, args.merge))
         comments = (
             *_comment_lines(texts[0]),
@@ -126,28 +130,23 @@ def run_profile(args: argparse.Namespace) -> int:
             f"Merged by `coopt profile --merge {args.merge[0]} {args.merge[1]}`: device_s from the first, "
             "edge_s from the second.",
         )
-        return _emit(args, merge_profiles(device, edge), comments)
+        return _emit(args, target, merge_profiles(device, edge), comments)
     if args.list:
-        if args.name is not None or args.csv is not None:
-            raise InstanceError("coopt profile --list takes neither NAME nor --csv")
         print(_listing())
         return 0
     if args.name is None:
         raise ProfileError(f"coopt profile: give a NAME or --list; valid names: {', '.join(_valid_names())}")
     profile, comments = _resolve(args)
-    return _emit(args, profile, comments)
+    return _emit(args, target, profile, comments)
 
 
-def _emit(args: argparse.Namespace, profile: Profile, comments: tuple[str, ...]) -> int:
-    if args.csv is not None:
-        try:
-            with Path(args.csv).open("w", encoding="utf-8", newline="") as fh:
-                fh.write(profile.to_csv(comments))
-        except OSError as exc:
-            raise InstanceError(f"--csv {str(args.csv)!r}: cannot write: {exc.strerror}") from None
+def _emit(args: argparse.Namespace, target: Path | None, profile: Profile, comments: tuple[str, ...]) -> int:
+    """Write the CSV to ``target`` (checked before any work), or print the table."""
+    if target is not None:
+        write_atomic({target: profile.to_csv(comments)})
         print(f"wrote {args.csv} ({profile.name}: {profile.n_layers} layers)")
         return 0
-    print(format_table(profile, args.feature_bits))
+    print(format_table(profile, 32 if args.feature_bits is None else args.feature_bits))
     return 0
 
 
@@ -214,7 +213,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Profile, tuple[str, ...]]:
         )
     profile = load_profile(args.name)
     text = (
-        Path(args.name).read_text(encoding="utf-8")
+        read_text(args.name, "profile CSV")
         if is_path
         else (resources.files("coopt.models").joinpath(f"{args.name}.csv").read_text(encoding="utf-8"))
     )

@@ -292,7 +292,7 @@ def require_solver() -> None:
         import highspy  # noqa: F401
     except ImportError:
         raise SolverUnavailableError(
-            "HiGHS is not installed: pip install 'highspy>=1.8,<2' (needed by --method mip)"
+            "HiGHS is not installed: pip install 'highspy>=1.16,<2' (needed by --method mip)"
         ) from None
 
 
@@ -303,7 +303,7 @@ def new_solver() -> Any:
 
     opt = Highs()
     if not opt.available():
-        raise SolverUnavailableError("HiGHS is not available: pip install 'highspy>=1.8,<2' (needed by --method mip)")
+        raise SolverUnavailableError("HiGHS is not available: pip install 'highspy>=1.16,<2' (needed by --method mip)")
     return opt
 
 

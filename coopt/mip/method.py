@@ -232,7 +232,9 @@ class MipRun:
     mip : PlacementResult
         The MIP run (its incumbent, bound, gap and raw policy).
     fixed : dict
-        Placement -> the LP run with :math:`z` fixed (``by_placement``).
+        Placement -> the LP run with :math:`z` fixed, for :math:`M^*` only: each run holds
+        all variable values, ``O(N K)``, so keeping every placement's would need
+        ``O(N^2 K)`` memory (8 GB for ``coopt verify`` on 10,000 layers).
     data : MipData
         The model's numbers, for independent recomputation.
     qos : QoS or None
@@ -290,20 +292,24 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
             "solution; raise --time-limit"
         )
 
+    # Only the best LP so far keeps its solution (see MipRun.fixed); M* is re-solved in
+    # the rare case that the tie rule of argmin_placement picks another one.
     fixed: dict[int, PlacementResult] = {}
     task: dict[int, float] = {}
     skipped: dict[int, str] = {}
-    lp_diff = 0.0
+    lp_diff, lp_time_s, kept_objective = 0.0, 0.0, math.inf
     for i, m in enumerate(placements):
         step = f"solving the per-placement LPs ({i} of {len(placements)} done)"
         r = solve_fixed(model, m, deadline.options(options, step), opt)
         if r.termination is Termination.TIME_LIMIT:
             raise deadline.expired(step)  # a missing placement would silently change M*
         if r.optimal and r.objective is not None and r.policy is not None:
-            fixed[m] = r
+            lp_time_s += r.wall_time_s
             task[m] = float(channel.initial @ evaluated_values(r.policy, problem)[0][0])
             exact = task[m] + costs.download[m] / k_tasks
             lp_diff = max(lp_diff, abs(r.objective - exact) / max(abs(r.objective), abs(exact), data.scale))
+            if exact < kept_objective:
+                fixed, kept_objective = {m: r}, exact
         else:
             skipped[m] = r.termination.value
     values = placement_values(task, costs, list(task), k_tasks)
@@ -311,6 +317,8 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     if best is None:  # pragma: no cover - the MIP had a solution, so some LP does
         raise NoSolutionError("no placement LP could be solved; see --time-limit")
     star = best.placement
+    if star not in fixed:
+        fixed = {star: solve_fixed(model, star, deadline.options(options, "re-solving the LP of M*"), opt)}
     certified = _certified(res, best.objective, options, data.scale)
     retried = False
     if res.optimal and not certified:
@@ -350,7 +358,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
             "retried_with_fallback": retried,
             "objective_recomputed": float(objective_from_values(data, res.solution)),
             "flow_residual": flow_residual(data, res.solution),
-            "by_placement_lp_time_s": sum(r.wall_time_s for r in fixed.values()),
+            "by_placement_lp_time_s": lp_time_s,
             "by_placement_lp_max_rel_diff": lp_diff,
         }
     )

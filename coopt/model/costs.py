@@ -37,9 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from coopt.errors import InstanceError
 from coopt.model.instance import Instance
 
 LN2 = math.log(2.0)
+# Every cost is w_E [1/J] times joules plus w_T [1/s] times seconds: a pure number.
+COST_UNIT = "cost = w_E x joules + w_T x seconds, dimensionless: w_E in 1/J, w_T in 1/s"
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,6 +226,68 @@ def cost_model(instance: Instance) -> CostModel:
         slot_s=slot,
         idle_power_w=dev.idle_power_w,
     )
+
+
+# The keys each derived array grows with, for the message when it is not finite.
+_CAUSES = {
+    "A": (
+        "local cost A_n",
+        ("device.kappa", "device.cpu_hz", "device.cycles_per_mac", "cost.energy_weight", "cost.time_weight"),
+    ),
+    "R": ("edge cost R_n", ("edge.cycles_per_mac", "edge.cpu_hz", "cost.time_weight")),
+    "upload_coef": (
+        "upload cost (w_E P + w_T) d_n",
+        ("device.tx_power_w", "cost.energy_weight", "cost.time_weight", "network.feature_bits"),
+    ),
+    "download": (
+        "download cost D(M)",
+        (
+            "network.param_bits",
+            "placement.downlink_bps",
+            "placement.rx_energy_per_bit",
+            "cost.energy_weight",
+            "cost.time_weight",
+        ),
+    ),
+    "rate": ("uplink rate r(h)", ("uplink.bandwidth_hz", "device.tx_power_w", "uplink.noise_w", "channel gains")),
+    "Y": ("stop cost Y_n(h)", ("uplink.bandwidth_hz", "uplink.noise_w", "device.tx_power_w", "channel gains")),
+    "wait_cost": ("slot cost c_w", ("wait.slot_s", "device.idle_power_w", "cost.energy_weight", "cost.time_weight")),
+}
+
+
+def check_finite(costs: CostModel, rates: NDArray[np.float64], Y: NDArray[np.float64], instance: Instance) -> None:
+    """Raise :class:`InstanceError` when a derived cost is not finite (or a rate is 0),
+    naming the quantity, where, and the instance keys it grows with.
+
+    The input ranges of :mod:`coopt.model.instance` keep every quantity finite; this is
+    the check where the numbers are produced, so that an overflow can never pass.
+    """
+    arrays = {
+        "A": costs.A,
+        "R": costs.R,
+        "upload_coef": costs.upload_coef,
+        "download": costs.download,
+        "rate": np.where(rates > 0, rates, np.inf),
+        "Y": Y,
+        "wait_cost": np.array([costs.wait_cost if instance.wait.mode != "never" else 0.0]),
+    }
+    for name, values in arrays.items():
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            what, keys = _CAUSES[name]
+            shown = ", ".join(f"{k} = {_value_of(instance, k)}" for k in keys)
+            problem = "is 0" if name == "rate" else "is not finite in float64"
+            raise InstanceError(
+                f"{what} {problem} (first at index {int(bad[0])}); it depends on {shown} and the profile: "
+                "bring them into the ranges of README 'Instance files'"
+            )
+
+
+def _value_of(instance: Instance, key: str) -> str:
+    if key == "channel gains":
+        return str(instance.channel.gains or instance.channel.mean_gain)
+    table, name = key.split(".")
+    return f"{getattr(getattr(instance, table), name):g}"
 
 
 def wait_allowed(mode: str, horizon: int, n_layers: int) -> NDArray[np.bool_]:

@@ -29,6 +29,46 @@ key                               default
 ``placement.rule``                ``"optimal"``
 ================================  ================================================
 
+Ranges (:data:`RANGES`; inclusive, finite, in SI units)
+-------------------------------------------------------
+================================  ==================================================
+key                               range
+================================  ==================================================
+``network.feature_bits``          1 .. 1024 bits
+``network.param_bits``            1 .. 1024 bits
+``device.cpu_hz``                 1 .. 1e15 Hz
+``device.cycles_per_mac``         1e-6 .. 1e6 cycles
+``device.kappa``                  0 .. 1e-15 J/(Hz^2 cycle)
+``device.tx_power_w``             1e-15 .. 1e6 W
+``device.idle_power_w``           0 .. 1e6 W
+``device.compute_power_w``        0 .. 1e6 W
+``edge.cpu_hz``                   1 .. 1e15 Hz
+``edge.cycles_per_mac``           1e-6 .. 1e6 cycles
+``uplink.bandwidth_hz``           1 .. 1e12 Hz
+``uplink.noise_w``                1e-30 .. 1e3 W
+``uplink.overhead_s``             0 .. 1e6 s
+``uplink.overhead_j``             0 .. 1e6 J
+``channel.mean_gain``             1e-30 .. 1e6
+``channel.states``                1 .. 1000000
+``channel.m``                     0.5 .. 1e4 (checked for ``nakagami`` only)
+``channel.k_factor``              0 .. 1e4
+``channel.gains``                 1e-30 .. 1e6 each
+``channel.doppler_hz``            1e-6 .. 1e9 Hz
+``channel.coherence_s``           1e-12 .. 1e6 s
+``cost.energy_weight``            0 .. 1e12 1/J
+``cost.time_weight``              0 .. 1e12 1/s
+``wait.slot_s``                   1e-9 .. 1e6 s (checked unless ``mode = "never"``)
+``placement.tasks_per_period``    1e-3 .. 1e15
+``placement.downlink_bps``        1 .. 1e15 bit/s
+``placement.rx_energy_per_bit``   0 .. 1 J/bit
+``placement.memory_bits``         0 .. inf bits
+================================  ==================================================
+
+With these, every derived quantity of :mod:`coopt.model.costs` (and so ``Y``,
+``Phi`` and ``D``) is finite in float64 for profile counts up to ``2^63 - 1``: the
+largest stop cost is about 1e90, the smallest rate about 1e-48 bit/s.
+:func:`coopt.model.costs.check_finite` checks the produced numbers again.
+
 Keys that the chosen law or wait mode does not use (``channel.gains`` with
 ``law = "rayleigh"``, ``wait.slot_s`` with ``mode = "never"``) are accepted and
 ignored, so that switching a law is a one-line edit. Unknown keys are errors, with
@@ -52,6 +92,7 @@ from pathlib import Path
 from typing import Any
 
 from coopt.errors import InstanceError
+from coopt.model.files import read_text
 from coopt.model.onnx_graph import CUTS, is_onnx_spec, read_network, resolve_onnx_path
 from coopt.model.profiles import Profile, load_profile
 
@@ -263,6 +304,64 @@ def _matrix(key: str, value: Any, n: int) -> tuple[tuple[float, ...], ...]:
     return tuple(_distribution(f"{key}[{i}]", r) for i, r in enumerate(value))
 
 
+# Finite ranges of every numeric key: (low, high, unit). They are wide enough for any
+# physical device, link and model, and narrow enough that every derived quantity
+# (a_i, b_i, rates, T_n, Y_n, D(M), Phi) stays far inside float64 for a profile of
+# int64 counts: the largest stop cost they allow is about 1e90 and the smallest rate
+# about 1e-48 bit/s (see README "Instance files").
+RANGES: dict[str, tuple[float, float, str]] = {
+    "network.feature_bits": (1, 1024, "bits"),
+    "network.param_bits": (1, 1024, "bits"),
+    "device.cpu_hz": (1.0, 1e15, "Hz"),
+    "device.cycles_per_mac": (1e-6, 1e6, "cycles"),
+    "device.kappa": (0.0, 1e-15, "J/(Hz^2 cycle)"),
+    "device.tx_power_w": (1e-15, 1e6, "W"),
+    "device.idle_power_w": (0.0, 1e6, "W"),
+    "device.compute_power_w": (0.0, 1e6, "W"),
+    "edge.cpu_hz": (1.0, 1e15, "Hz"),
+    "edge.cycles_per_mac": (1e-6, 1e6, "cycles"),
+    "uplink.bandwidth_hz": (1.0, 1e12, "Hz"),
+    "uplink.noise_w": (1e-30, 1e3, "W"),
+    "uplink.overhead_s": (0.0, 1e6, "s"),
+    "uplink.overhead_j": (0.0, 1e6, "J"),
+    "channel.mean_gain": (1e-30, 1e6, ""),
+    "channel.states": (1, 1_000_000, "states"),
+    "channel.m": (0.5, 1e4, ""),
+    "channel.k_factor": (0.0, 1e4, ""),
+    "channel.gains": (1e-30, 1e6, ""),
+    "channel.doppler_hz": (1e-6, 1e9, "Hz"),
+    "channel.coherence_s": (1e-12, 1e6, "s"),
+    "cost.energy_weight": (0.0, 1e12, "1/J"),
+    "cost.time_weight": (0.0, 1e12, "1/s"),
+    "wait.slot_s": (1e-9, 1e6, "s"),
+    "placement.tasks_per_period": (1e-3, 1e15, "tasks"),
+    "placement.downlink_bps": (1.0, 1e15, "bit/s"),
+    "placement.rx_energy_per_bit": (0.0, 1.0, "J/bit"),
+    "placement.memory_bits": (0.0, math.inf, "bits"),
+}
+
+
+def _range_text(low: float, high: float, unit: str) -> str:
+    return f"in [{low:g}, {high:g}]" + (f" {unit}" if unit else "")
+
+
+def _ranged(key: str, check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """``check`` followed by the range of ``key`` in :data:`RANGES` (each entry of a list)."""
+    low, high, unit = RANGES[key]
+
+    def in_range(name: str, value: Any) -> Any:
+        v = check(name, value)
+        for i, x in enumerate(v if isinstance(v, tuple) else (v,)):
+            if not low <= x <= high:
+                where = f"{name}[{i}]" if isinstance(v, tuple) else name
+                shown = value[i] if isinstance(v, tuple) else value
+                raise InstanceError(f"{where} = {_fmt(shown)}: must be {_range_text(low, high, unit)}")
+        return v
+
+    in_range.__wrapped__ = check  # type: ignore[attr-defined]  # key_kind reads the plain check
+    return in_range
+
+
 # Schema: table -> key -> (checker, default). REQUIRED marks required keys; keys whose
 # requirement depends on other keys are checked in _build_* below.
 _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
@@ -321,6 +420,12 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
         "rule": (lambda k, v: _check_choice(k, v, RULES), "optimal"),
     },
 }
+# wait.slot_s and channel.m are range-checked where they are used (an unused key is ignored).
+_USED_ONLY = ("wait.slot_s", "channel.m")
+for _table, _keys in _SCHEMA.items():
+    for _key, (_check, _default) in _keys.items():
+        if f"{_table}.{_key}" in RANGES and f"{_table}.{_key}" not in _USED_ONLY:
+            _keys[_key] = (_ranged(f"{_table}.{_key}", _check), _default)
 
 # Keys whose value is a list (vectors and matrices).
 _LIST_KEYS = ("channel.gains", "channel.probs", "channel.transition", "channel.initial")
@@ -340,7 +445,7 @@ def key_kind(key: str) -> str | None:
     entry = _SCHEMA.get(table, {}).get(name)
     if entry is None:
         return None
-    check = entry[0]
+    check = getattr(entry[0], "__wrapped__", entry[0])
     if check in (positive, nonnegative, _number):
         return "number"
     if check.__qualname__.startswith(_int_at_least.__name__):
@@ -389,6 +494,7 @@ def _build_channel(c: dict[str, Any]) -> ChannelSpec:
                 raise InstanceError('channel.m: missing; required by law = "nakagami" (shape m >= 0.5)')
             if c["m"] < 0.5:
                 raise InstanceError(f"channel.m = {c['m']}: must be >= 0.5")
+            _ranged("channel.m", _number)("channel.m", c["m"])
         if law == "rician" and c["k_factor"] is None:
             raise InstanceError('channel.k_factor: missing; required by law = "rician" (K-factor >= 0)')
         _check_correlation(c)
@@ -491,6 +597,11 @@ def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str 
             )
         if wait.slot_s <= 0:
             raise InstanceError(f'wait.slot_s = {wait.slot_s}: must be > 0 when wait.mode = "{wait.mode}"')
+        low, high, unit = RANGES["wait.slot_s"]
+        if not low <= wait.slot_s <= high:
+            raise InstanceError(
+                f'wait.slot_s = {wait.slot_s}: must be {_range_text(low, high, unit)} when wait.mode = "{wait.mode}"'
+            )
         c_w = cost.time_weight * wait.slot_s + cost.energy_weight * device.idle_power_w * wait.slot_s
         if c_w <= 0:
             raise InstanceError(
@@ -520,14 +631,28 @@ def load_instance(path: str | Path) -> Instance:
         One line naming the key, the value and what is allowed.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InstanceError(f"{path}: no such instance file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InstanceError(f"{path}: cannot read instance file ({exc.__class__.__name__})") from None
+    text = read_text(path, "instance file")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InstanceError(f"{path}: invalid TOML: {exc}") from None
     return parse_instance(doc, base_dir=path.resolve().parent, name=path.stem)
+
+
+def extreme_value(instance: Instance) -> tuple[str, float, str]:
+    """The numeric value of ``instance`` nearest (in decades) to an end of its range in
+    :data:`RANGES`, with its key and the allowed range: the likely cause of an overflow."""
+    best: tuple[float, str, float] = (math.inf, "", math.nan)
+    for key, (low, high, _) in RANGES.items():
+        table, name = key.split(".")
+        raw = getattr(getattr(instance, table), name)
+        for value in raw if isinstance(raw, tuple) else (raw,):
+            if value is None or not 0 < value < math.inf:
+                continue
+            ends = [math.log10(x) for x in (low, high) if 0 < x < math.inf]
+            distance = min((abs(math.log10(value) - e) for e in ends), default=math.inf)
+            if distance < best[0]:
+                best = (distance, key, float(value))
+    _, key, value = best
+    low, high, unit = RANGES[key] if key else (math.nan, math.nan, "")
+    return key or "(none)", value, _range_text(low, high, unit)

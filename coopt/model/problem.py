@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.model.channel import Channel, build_channel
-from coopt.model.costs import CostModel, cost_model, feasible_placements
+from coopt.model.costs import CostModel, check_finite, cost_model, feasible_placements
 from coopt.model.fading import correlate
 from coopt.model.instance import Instance
 
@@ -34,7 +34,13 @@ def prepare(instance: Instance, states: int | None = None) -> Problem:
     """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``.
 
     A time-correlated channel (MODEL.md 10.4) needs the layers' computing times and the
-    slot, so it is completed here with the cost model."""
-    costs = cost_model(instance)
-    channel = correlate(build_channel(instance.channel, states), costs.layer_time_s, instance.wait.slot_s)
-    return Problem(instance, costs, channel, costs.stop_cost(channel.gains))
+    slot, so it is completed here with the cost model, once the costs are known finite."""
+    base = build_channel(instance.channel, states)
+    # Overflow here is bad input: computed silently, then named by check_finite.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        costs = cost_model(instance)
+        rates = costs.rate_bps(base.gains)
+        Y = costs.stop_cost(base.gains)
+    check_finite(costs, rates, Y, instance)
+    channel = correlate(base, costs.layer_time_s, instance.wait.slot_s)
+    return Problem(instance, costs, channel, Y)

@@ -36,9 +36,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.errors import ProfileError
+from coopt.model.files import read_text
 
 REQUIRED_COLUMNS = ("name", "macs", "out_elems", "params")
 MEASURED_COLUMNS = ("device_s", "device_j", "edge_s", "out_bits")
+INT64_MAX = int(np.iinfo(np.int64).max)  # the largest value a profile column can hold
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +125,7 @@ def load_profile(spec: str, base_dir: Path | None = None) -> Profile:
             path = Path(base_dir) / path
         if not path.is_file():
             raise ProfileError(f"network.profile = {spec!r}: no such file {str(path)!r}")
-        return read_profile_csv(path.read_text(encoding="utf-8"), name=path.stem, source=str(path))
+        return read_profile_csv(read_text(path, "profile CSV"), name=path.stem, source=str(path))
     names = list_profiles()
     if spec not in names:
         raise ProfileError(
@@ -135,6 +137,7 @@ def load_profile(spec: str, base_dir: Path | None = None) -> Profile:
 
 def read_profile_csv(text: str, name: str = "profile", source: str = "<string>") -> Profile:
     """Parse and validate the CSV text of a profile (format in the module docstring)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the header
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     reader = csv.reader(lines)
     try:
@@ -157,16 +160,7 @@ def read_profile_csv(text: str, name: str = "profile", source: str = "<string>")
         rows.append(row)
         names.append(row[col["name"]].strip())
         for c in REQUIRED_COLUMNS[1:]:
-            raw = row[col[c]].strip()
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ProfileError(
-                    f"profile {source}: row {i} ({names[-1]}) {c} = {raw!r}: must be a number >= 0"
-                ) from None
-            if not np.isfinite(value) or value < 0 or value != int(value):
-                raise ProfileError(f"profile {source}: row {i} ({names[-1]}) {c} = {raw}: must be an integer >= 0")
-            table[c].append(int(value))
+            table[c].append(_count(row[col[c]].strip(), f"profile {source}: row {i} ({names[-1]}) {c}"))
     if len(names) < 2:
         raise ProfileError(f"profile {source}: needs the input row and at least one layer, found {len(names)} row(s)")
     if table["macs"][0] != 0 or table["params"][0] != 0:
@@ -251,6 +245,26 @@ def merge_profiles(device: Profile, edge: Profile) -> Profile:
     )
 
 
+def _count(raw: str, where: str) -> int:
+    """A profile entry: an integer in ``0..INT64_MAX``, written as an integer or as an
+    integral float (``1.5e9``); parsed exactly when written as an integer."""
+    try:
+        value = int(raw)
+    except ValueError:
+        try:
+            as_float = float(raw)
+        except ValueError:
+            raise ProfileError(f"{where} = {raw!r}: must be an integer >= 0") from None
+        if not np.isfinite(as_float) or as_float != int(as_float):
+            raise ProfileError(f"{where} = {raw}: must be an integer >= 0") from None
+        value = int(as_float)
+    if value < 0:
+        raise ProfileError(f"{where} = {raw}: must be an integer >= 0")
+    if value > INT64_MAX:
+        raise ProfileError(f"{where} = {raw}: must be an integer in 0..{INT64_MAX} (int64)")
+    return value
+
+
 def mlp_profile(depth: int, width: int, input_size: int, classes: int) -> Profile:
     """Equal-neuron MLP: ``depth`` hidden layers of ``width`` neurons, then ``classes`` outputs.
 
@@ -268,6 +282,10 @@ def mlp_profile(depth: int, width: int, input_size: int, classes: int) -> Profil
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ProfileError(f"mlp.{key} = {value!r}: must be an integer >= {low}")
     sizes = [input_size] + [width] * depth + [classes]
+    if max(sizes[i - 1] * sizes[i] + sizes[i] for i in range(1, len(sizes))) > INT64_MAX:
+        raise ProfileError(
+            f"mlp: a layer of {max(sizes[:-1])} x {max(sizes[1:])} has more than {INT64_MAX} (int64) MACs or parameters"
+        )
     names = ["input"] + [f"fc{i}" for i in range(1, depth + 1)] + ["output"]
     macs = [0] + [sizes[i - 1] * sizes[i] for i in range(1, len(sizes))]
     params = [0] + [sizes[i - 1] * sizes[i] + sizes[i] for i in range(1, len(sizes))]

@@ -21,6 +21,7 @@ sampling interval is close to an epoch's duration; :func:`epoch_mismatch` compar
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from numpy.typing import NDArray
 
 from coopt.errors import InstanceError
 from coopt.model.channel import stationary_distribution
+from coopt.model.files import read_text
 
 TIME_COLUMN = "time_s"
 INTERVAL_RTOL = 1e-6  # the time column's steps must agree to this relative tolerance
@@ -71,13 +73,8 @@ class TraceFit:
 def read_trace(path: str | Path, column: str | None = None) -> Trace:
     """Read a trace CSV; ``column`` names the gain column (default: the only column other than ``time_s``)."""
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
-    except FileNotFoundError:
-        raise InstanceError(f"{path}: no such trace file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InstanceError(f"{path}: cannot read trace file ({exc.__class__.__name__})") from None
+    text = read_text(path, "trace file")
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and not r[0].lstrip().startswith("#")]
     if not rows:
         raise InstanceError(f"{path}: empty trace; needs a header and one power gain per row")
     header = [h.strip() for h in rows[0]]

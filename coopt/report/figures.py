@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from coopt.api import solve
 from coopt.dp.results import SolveResult
 from coopt.dp.stopping import STOP, backward_induction, evaluate_policy, occupation, osla_policy
+from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
 from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 FIGURES = ("phi", "thresholds", "costs", "splits")
+FORMATS = ("png", "pdf")
 # Okabe-Ito colours (distinguishable with colour-vision deficiencies and in greyscale by marker)
 STYLE: dict[str, dict[str, Any]] = {
     "optimal": {"color": "#000000", "ls": "-", "marker": "o", "lw": 2.2, "label": "joint optimum"},
@@ -619,16 +621,12 @@ def make_figures(
     }
 
 
-def write_figures(
-    figures: dict[str, Figure], out_dir: str | Path, formats: tuple[str, ...] = ("png", "pdf")
-) -> list[Path]:
-    """Save every figure as ``<out_dir>/<name>.<format>``; returns the paths written."""
+def write_figures(figures: dict[str, Figure], out_dir: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Save every figure as ``<out_dir>/<name>.<format>``, all or nothing (each file is
+    rendered to a temporary file first); returns the paths written."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, fig in figures.items():
-        for fmt in formats:
-            path = out / f"{name}.{fmt}"
-            fig.savefig(path, dpi=150)
-            paths.append(path)
-    return paths
+
+    def saver(fig: Figure, fmt: str):
+        return lambda tmp: fig.savefig(tmp, dpi=150, format=fmt)
+
+    return write_atomic({out / f"{name}.{fmt}": saver(fig, fmt) for name, fig in figures.items() for fmt in formats})

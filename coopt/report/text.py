@@ -7,6 +7,7 @@ from typing import Any
 
 from coopt.dp.results import GAP_DEFINITION, SolveResult, thresholds_db
 from coopt.dp.stopping import ACTION_NAMES
+from coopt.model.costs import COST_UNIT
 
 BASELINE_LABELS = {
     "edge_only": "edge-only",
@@ -43,13 +44,14 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
             if result.placement
             else "(no layer on the device: the raw input is uploaded)"
         ),
-        f"objective  Phi(M*) = {_g(result.objective)} per task",
-        f"  expected local compute   {_g(bd.local)}",
-        f"  expected upload          {_g(bd.upload)}",
-        f"  expected edge compute    {_g(bd.edge)}",
-        f"  expected waiting         {_g(bd.waiting)}",
-        f"  amortised download       {_g(bd.download_amortised)}   (D(M*) = {_g(result.download_cost)} "
-        f"per period / {result.tasks_per_period:g} tasks)",
+        f"objective  Phi(M*) = {_g(result.objective)} cost per task",
+        f"  ({COST_UNIT})",
+        f"  expected local compute   {_g(bd.local)} cost per task",
+        f"  expected upload          {_g(bd.upload)} cost per task",
+        f"  expected edge compute    {_g(bd.edge)} cost per task",
+        f"  expected waiting         {_g(bd.waiting)} cost per task",
+        f"  amortised download       {_g(bd.download_amortised)} cost per task   (D(M*) = "
+        f"{_g(result.download_cost)} cost per period / {result.tasks_per_period:g} tasks)",
         f"  expected latency {bd.latency_s:.6g} s, device energy {bd.energy_j:.6g} J, "
         f"waiting slots {bd.mean_wait_slots:.4g} per task",
         "",
@@ -67,13 +69,20 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
         lines.append(
             "decisions per epoch and channel state ("
             + ("Markov channel; " if ch.is_markov else "")
-            + "states by increasing gain)"
+            + "states by increasing gain h, linear and in dB)"
         )
-        for n, row in enumerate(result.policy.actions):
-            lines.append(f"  {n:>3}  {layer_names[n]:<14} " + " ".join(f"{ACTION_NAMES[a]:<7}" for a in row))
+        width = max(12, max(len(ACTION_NAMES[a]) for a in range(len(ACTION_NAMES))))
+        heads = [(f"{g:.3e}", f"{10 * math.log10(g):.2f} dB") for g in ch.gains]
+        rows = [
+            ("", "h =", [lin for lin, _ in heads]),
+            ("n", "after layer", [db for _, db in heads]),
+            *((str(n), layer_names[n], [ACTION_NAMES[a] for a in row]) for n, row in enumerate(result.policy.actions)),
+        ]
+        for label, name, cells in rows:
+            lines.append((f"  {label:>3}  {name:<14} " + " ".join(f"{c:<{width}}" for c in cells)).rstrip())
     lines += [
         "",
-        "Phi(M) for every feasible placement",
+        "Phi(M) for every feasible placement (cost per task; D(M)/K: download per task)",
         f"  {'M':>3}  {'last layer':<14} {'Phi(M)':>13} {'J(M)':>13} {'D(M)/K':>13}",
     ]
     for v in result.by_placement:

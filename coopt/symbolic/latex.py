@@ -31,6 +31,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.symbolic import derive as S
 from coopt.symbolic import printer
@@ -561,29 +562,41 @@ def _tables(doc: Document, instance: Instance, result) -> None:
 # ----------------------------------------------------------------------------- files
 
 
-def write_documents(out_dir: Path, names: list[str] | None = None, instance_path: Path | None = None) -> list[Path]:
-    """Write the documents ``coopt derive`` produces; return their paths.
+INSTANCE_SUFFIX = "-numbers"  # <stem>-numbers.tex, so that no instance collides with a derivation NAME.tex
+
+
+def output_names(names: list[str] | None = None, instance_path: Path | None = None) -> list[str]:
+    """The file names :func:`documents` produces (checked before any work starts).
 
     Without ``instance_path``: ``derivations.tex`` (all derivations) when ``names`` is
-    empty or ``["all"]``, else one standalone ``NAME.tex`` per name. With it:
-    ``<instance stem>.tex``.
+    empty or ``["all"]``, else one standalone ``NAME.tex`` per name (an unknown name
+    raises :class:`~coopt.errors.InstanceError`). With it: ``<instance stem>-numbers.tex``.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    if instance_path is not None:
+        return [f"{Path(instance_path).stem}{INSTANCE_SUFFIX}.tex"]
+    if not names or names == ["all"]:
+        return ["derivations.tex"]
+    unknown = [x for x in names if x not in S.DERIVATION_NAMES]
+    if unknown:
+        from coopt.errors import InstanceError
+
+        raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(S.DERIVATION_NAMES)}")
+    return [f"{name}.tex" for name in names]
+
+
+def documents(names: list[str] | None = None, instance_path: Path | None = None) -> dict[str, str]:
+    """The documents ``coopt derive`` produces: file name (:func:`output_names`) to LaTeX."""
+    files = output_names(names, instance_path)
     if instance_path is not None:
         from coopt.model.instance import load_instance
 
-        doc = instance_document(load_instance(instance_path))
-        path = out_dir / f"{Path(instance_path).stem}.tex"
-        path.write_text(doc.render(_header()), encoding="utf-8")
-        return [path]
-    if not names or names == ["all"]:
-        jobs: list[tuple[str, list[str] | None]] = [("derivations", None)]
-    else:
-        jobs = [(name, [name]) for name in names]
-    for stem, chosen in jobs:
-        doc = derivation_document(chosen)
-        path = out_dir / f"{stem}.tex"
-        path.write_text(doc.render(_header()), encoding="utf-8")
-        written.append(path)
-    return written
+        return {files[0]: instance_document(load_instance(instance_path)).render(_header())}
+    chosen: list[list[str] | None] = [None] if files == ["derivations.tex"] else [[n] for n in names or []]
+    return {file: derivation_document(c).render(_header()) for file, c in zip(files, chosen)}
+
+
+def write_documents(out_dir: Path, names: list[str] | None = None, instance_path: Path | None = None) -> list[Path]:
+    """Write the :func:`documents` into ``out_dir`` (created if missing), all or nothing;
+    return their paths. Existing files are replaced (the command line refuses that
+    unless ``--force``)."""
+    return write_atomic({Path(out_dir) / name: text for name, text in documents(names, instance_path).items()})
