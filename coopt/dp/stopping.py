@@ -154,11 +154,14 @@ def choose_by_tie_order(Y: NDArray[np.float64], C: NDArray[np.float64], Wv: NDAr
     return np.where(tied_or_less(Y, G), STOP, np.where(tied_or_less(C, Wv), COMPUTE, WAIT)).astype(np.int8)
 
 
-def next_state_mean(channel: Channel, v: NDArray[np.float64]) -> NDArray[np.float64]:
+def next_state_mean(channel: Channel, v: NDArray[np.float64], epoch: int | None = None) -> NDArray[np.float64]:
     """:math:`E[v(h')]` given the state seen now, shape ``(K,)``: ``P @ v`` for a Markov
-    channel, ``p @ v`` in every state for an i.i.d. one."""
-    if channel.transition is not None:
-        return channel.transition @ v
+    channel, ``p @ v`` in every state for an i.i.d. one. ``P`` is ``channel.step(epoch)``
+    (from epoch ``epoch`` to the next), or ``channel.wait_step()`` (one waiting slot) when
+    ``epoch`` is ``None``; the two agree for a homogeneous chain."""
+    P = channel.wait_step() if epoch is None else channel.step(epoch)
+    if P is not None:
+        return P @ v
     return np.full(v.shape[0], channel.probs @ v)
 
 
@@ -187,12 +190,12 @@ def backward_induction(
     values = np.empty((horizon + 1, k))
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     G_scalar = np.empty(horizon + 1)
-    P = channel.transition
+    P = channel.wait_step()
     p = channel.probs
     for n in range(horizon, -1, -1):
         y = Y[n]
         if n < horizon:
-            C = next_state_mean(channel, values[n + 1])
+            C = next_state_mean(channel, values[n + 1], n)
         else:
             C = np.full(k, np.inf)
         m = np.minimum(y, C)
@@ -229,7 +232,7 @@ def osla_policy(
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     L_scalar = np.empty(horizon + 1)
     for n in range(horizon + 1):
-        Lc = next_state_mean(channel, Y[n + 1]) if n < horizon else np.full(k, np.inf)
+        Lc = next_state_mean(channel, Y[n + 1], n) if n < horizon else np.full(k, np.inf)
         Lw = costs.wait_cost + next_state_mean(channel, Y[n]) if allowed[n] else np.full(k, np.inf)
         actions[n] = choose_by_tie_order(Y[n], Lc, Lw)
         L_scalar[n] = min(Lc[0], Lw[0])
@@ -270,13 +273,14 @@ def evaluate_randomised_policy(
     waiting, or waits towards an infinite value, is infinite too.
     """
     horizon, k = probs.shape[0] - 1, probs.shape[1]
-    P = channel.transition
+    P = channel.wait_step()
     p = channel.probs
     values = np.empty((horizon + 1, k))
     for n in range(horizon, -1, -1):
         ps, pc, pw = probs[n, :, STOP], probs[n, :, COMPUTE], probs[n, :, WAIT]
         if n < horizon:
-            C = _expect_rows(P, values[n + 1]) if P is not None else np.full(k, _mean(p, values[n + 1]))
+            step = channel.step(n)
+            C = _expect_rows(step, values[n + 1]) if step is not None else np.full(k, _mean(p, values[n + 1]))
         else:
             C = np.zeros(k)
         with np.errstate(invalid="ignore"):  # 0 * inf: an action never taken costs nothing
