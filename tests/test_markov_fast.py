@@ -89,12 +89,22 @@ def assert_matches_reference(prob, mode: str, tables: dict[str, MarkovPlacements
             assert got.thresholds is None
 
 
+@pytest.mark.parametrize("slot_s", [1e-2, 1e-4])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_every_placement_matches_reference(case, mode):
+def test_every_placement_matches_reference(case, mode, slot_s):
     rows, channel = CASES[case]
-    prob = prepare(tiny.instance(rows=rows, channel=channel, mode=mode))
+    prob = prepare(tiny.instance(rows=rows, channel=channel, mode=mode, wait__slot_s=slot_s))
     assert_matches_reference(prob, mode, solve_all_markov(prob.Y, prob.channel, mode, prob.costs))
+
+
+def test_interior_waiting_is_exercised():
+    """With cheap slots the optimal rule waits before its last placed epoch in mode any
+    (so the sweep's batched fixed points, not only the terminal ones, are tested)."""
+    prob = prepare(tiny.instance(rows=TIED_ROWS, channel=TWO_CLASSES4, mode="any", wait__slot_s=1e-4))
+    table = solve_all_markov(prob.Y, prob.channel, "any", prob.costs, ("optimal",))["optimal"]
+    n = prob.costs.n_layers
+    assert any(WAIT in table.policy(m).actions[:m] for m in range(1, n + 1))
 
 
 def test_identity_rows_tie_stop_and_compute():
@@ -227,6 +237,34 @@ def test_wait_fixed_points_match_policy_iteration_row_by_row():
         again, waiting2, _ = wait_fixed_points(m, P, c_w, start=np.roll(waiting, 1, axis=0))
         np.testing.assert_allclose(again, values, rtol=RTOL_EXACT, atol=0)
         assert np.array_equal(waiting2, waiting)
+
+
+@pytest.mark.parametrize("shade", [-5e-13, 0.0, 5e-13, 1e-9])
+def test_wait_fixed_points_tie_goes_to_stopping(shade):
+    """m = (0, 2 c_w (1 + shade)) on a chain that redraws uniformly: waiting in state 1
+    costs c_w + m_1 / 2, a tie with m_1 at shade 0. Within the tie tolerance the state
+    stops (as in markov_wait_values); beyond it, it waits."""
+    c_w = 0.3
+    P = np.full((2, 2), 0.5)
+    m = np.array([[0.0, 2 * c_w * (1 + shade)]])
+    values, waiting, _ = wait_fixed_points(m, P, c_w)
+    expect_wait = shade > 1e-12
+    assert waiting[0].tolist() == [False, expect_wait]
+    np.testing.assert_allclose(values[0], markov_wait_values(m[0], P, c_w), rtol=RTOL_EXACT, atol=0)
+    # The same tie inside the sweep: a table whose rows 0..2 are m on that chain, so the
+    # last placed epoch M < N = 3 waits or stops against exactly this fixed point.
+    uniform = {"law": "markov", "gains": [1e-10, 1e-9], "transition": [[0.5, 0.5], [0.5, 0.5]]}
+    prob = prepare(tiny.instance(rows=tiny.CHAIN3, channel=uniform))
+    Y = np.vstack([np.repeat(m, 3, axis=0), [[5.0, 5.0]]])
+    costs = replace(prob.costs, wait_cost=c_w)
+    for mode in ("last", "any"):
+        for table in solve_all_markov(Y, prob.channel, mode, costs).values():
+            for horizon in range(4):
+                ref = REFERENCE[table.rule](Y, prob.channel, horizon, mode, costs)
+                got = table.policy(horizon)
+                assert np.array_equal(got.actions, ref.actions)
+                assert (WAIT in got.actions[horizon]) == (expect_wait and horizon < 3)
+                assert table.values[horizon] == pytest.approx(ref.value, rel=RTOL_EXACT, abs=0)
 
 
 # --------------------------------------------------------------------------- time-inhomogeneous

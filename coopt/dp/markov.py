@@ -244,16 +244,14 @@ def _solve_waiting(
     """Values of the rows ``rows`` under their waiting sets, in place: per distinct set
     ``W``, ``(I - P_WW) V_W = c_w + P_WS m_S`` with one right-hand side per row."""
     rows = rows[waiting[rows].any(axis=1)]
-    if rows.size == 0:
-        return
-    _, group = np.unique(np.packbits(waiting[rows], axis=1), axis=0, return_inverse=True)
-    group = group.reshape(-1)
-    for g in range(int(group.max()) + 1):
-        members = rows[group == g]
+    groups: dict[bytes, list[int]] = {}
+    for r, key in zip(rows.tolist(), np.packbits(waiting[rows], axis=1)):
+        groups.setdefault(key.tobytes(), []).append(r)
+    for members in groups.values():
         w = waiting[members[0]]
-        s = ~w
-        lhs = np.eye(int(w.sum())) - wait_step[np.ix_(w, w)]
-        rhs = c_w + m[np.ix_(members, s)] @ wait_step[np.ix_(w, s)].T
+        P_ws = wait_step[w]
+        lhs = np.eye(P_ws.shape[0]) - P_ws[:, w]
+        rhs = c_w + np.where(w, 0.0, m[members]) @ P_ws.T  # P_WS m_S
         values[np.ix_(members, w)] = np.linalg.solve(lhs, rhs.T).T
 
 
@@ -295,8 +293,19 @@ def _sweep_optimal(
             Wv = None
             if mode == "any":
                 assert P_w is not None
-                _, waiting[inner:], Wv = wait_fixed_points(m, P_w, c_w, waiting[inner:])
-                V[inner:] = np.minimum(y, np.minimum(C, Wv))
+                # Rows that may wait: those that waited at the epoch after, and those not
+                # below c_w + P_w L with L the column-wise minimum of m. Since P_w m >= P_w L,
+                # the others stop or compute in every state, without a product of their own.
+                start = waiting[inner:].copy()
+                rows = np.arange(h - inner)
+                if table is None:
+                    bound = c_w + P_w @ m.min(axis=0)
+                    rows = np.flatnonzero(start.any(axis=1) | (m > bound).any(axis=1))
+                    waiting[inner:] = False
+                    V[inner:] = m
+                if rows.size:
+                    _, waiting[inner + rows], Wv = wait_fixed_points(m[rows], P_w, c_w, start[rows])
+                    V[inner + rows] = np.minimum(y, np.minimum(C[rows], Wv))
             else:
                 V[inner:] = m
             if table is not None:
