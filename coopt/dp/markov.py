@@ -9,7 +9,7 @@ advanced together. Per epoch:
 
 * **Continuation.** Stacking :math:`V^{(M)}_{n+1}` of the horizons as the rows of a
   matrix ``V`` gives all continuation values in one product ``V @ P_n.T``, with
-  :math:`P_n` = ``_step(channel, n)`` (never assumed to be the same for all ``n``).
+  :math:`P_n` = ``channel.step(n)`` (never assumed to be the same for all ``n``).
 * **Optimal rule, waiting.** Where waiting is allowed the values of one epoch solve
   :math:`V = \min(m, c_w + P_w V)`, :math:`m = \min(Y_n, C_n)`, with
   :math:`P_w` = ``channel.wait_step()``. :func:`wait_fixed_points` solves it for all rows
@@ -20,31 +20,37 @@ advanced together. Per epoch:
   its waiting set at the epoch after (*warm start*); since every waiting set found is
   optimal for some problem with the same :math:`P_w` and :math:`c_w > 0`, it leaves the
   set with probability one, so it is a proper starting policy and the iteration ends at
-  the optimum. In mode ``last`` waiting happens only at the last placed epoch, where
-  :math:`C = +\infty`: that fixed point (:math:`m = Y_M`) is one row per epoch, shared by
-  every horizon ending there. Where no state waits (the common case on a good channel)
-  an epoch costs two matrix products.
+  the optimum. Before that, a row that did not wait at the epoch after and has
+  :math:`m \le c_w + P_w L` in every state, with :math:`L` the column-wise minimum of
+  :math:`m` over the rows, cannot wait (:math:`P_w m \ge P_w L`): one matrix-vector
+  product clears most rows of a channel where waiting does not pay. In mode ``last``
+  waiting happens only at the last placed epoch, where :math:`C = +\infty`: that fixed
+  point (:math:`m = Y_M`) is one row per epoch, shared by every horizon ending there,
+  all solved together before the sweep.
 * **OSLA.** Its look-ahead values :math:`L^c_n = P_n Y_{n+1}` and
   :math:`L^w_n = c_w + P_w Y_n` do not depend on :math:`M`, so neither do its decisions
-  at interior epochs :math:`n < M` (only the terminal epoch :math:`n = M` differs: no
-  compute there). Its exact values follow the policy evaluation of
+  at interior epochs :math:`n < M` (only the last placed epoch :math:`n = M` differs: no
+  compute there). So the law of the state on arrival at epoch ``n`` and the expected cost
+  paid there do not depend on :math:`M` either, and one *forward* pass gives
+  :math:`J_{OSLA}(M)` for every :math:`M` (:func:`_forward_osla`), in :math:`O(N K^2)`.
+  The full table of one horizon is evaluated backwards as in
   :func:`coopt.dp.stopping.evaluate_randomised_policy`: stop gives :math:`Y_n`, compute
-  gives :math:`C_n`, and the waiting states ``W`` solve
-  :math:`(I - P_{w,WW}) v_W = c_w + P_{w,WS} v_S`, one factorisation per epoch for all
-  horizons. OSLA never waits forever: a set of states closed under :math:`P_w` in which
-  every state waits would need :math:`Y_k > c_w + (P_w Y)_k \ge (P_w Y)_k` for all its
-  states, false at its state of smallest :math:`Y_k`.
+  :math:`C_n`, and the waiting states ``W`` solve
+  :math:`(I - P_{w,WW}) v_W = c_w + P_{w,WS} v_S`. OSLA never waits forever: a set of
+  states closed under :math:`P_w` in which every state waits would need
+  :math:`Y_k > c_w + (P_w Y)_k \ge \min_j Y_j` over the set for all its states, false at
+  its state of smallest :math:`Y_k`.
 
 Results equal the per-placement reference (:func:`coopt.dp.stopping.backward_induction`,
 :func:`coopt.dp.stopping.osla_policy`, kept as the oracle) in decisions and to rounding in
-values; only the order of summation differs (matrix products over several horizons, and
-solves with several right-hand sides). :meth:`MarkovPlacements.policy` rebuilds the full
-table of one horizon by the same sweep restricted to it.
+values; only the order of summation differs (matrix products over several horizons,
+solves with several right-hand sides, OSLA's forward pass). :meth:`MarkovPlacements.policy`
+rebuilds the full table of one horizon by the same backward sweep restricted to it.
 
-Cost per epoch with ``H`` horizons and ``K`` states: :math:`O(H K^2)` for the products;
-plus, where states wait, one :math:`O(|W|^3)` solve per distinct waiting set (per epoch
-for OSLA, per epoch and set for the optimal rule in mode ``any``, per epoch in mode
-``last``). Memory :math:`O(H K)`. NumPy only.
+Cost: the optimal rule :math:`O(N^2 K^2)` for the products (one ``(H, K) @ (K, K)`` per
+epoch, ``H <= N + 1`` horizons), plus one :math:`O(|W|^3)` solve per distinct waiting set
+and epoch where states wait; OSLA :math:`O(N K^2)` plus one solve per epoch where it
+waits. Memory :math:`O(N K)`. NumPy only.
 """
 
 from __future__ import annotations
@@ -120,7 +126,7 @@ def solve_all_markov(
     Y : NDArray[np.float64]
         Stop costs :math:`Y_n(g_k)`, shape ``(N + 1, K)`` (any table: Lagrangian ones too).
     channel : Channel
-        A Markov channel; transitions are read only through ``_step(channel, n)`` and
+        A Markov channel; transitions are read only through ``channel.step(n)`` and
         ``channel.wait_step()``.
     mode : str
         ``wait.mode``: ``"never"``, ``"last"`` or ``"any"``.
@@ -282,13 +288,17 @@ def _sweep_optimal(
         assert P_w is not None
         _, end_set[ends], end_wait[ends] = wait_fixed_points(Y[ends], P_w, c_w)
     waiting = np.zeros((h, k), dtype=bool)  # each row's waiting set at the epoch after
+    # Horizons whose rows have become equal (bit for bit) follow one leader row from then
+    # on: typically all M > n once stopping is best in every state at epoch n.
+    leader = np.arange(h)
     table = (np.empty((top + 1, k)), np.empty((top + 1, k), dtype=np.int8)) if record else None
     for n in range(top, -1, -1):
         first = int(np.searchsorted(horizons, n))
         inner = first + int(horizons[first] == n)  # rows inner.. have M > n
         y = Y[n]
-        if inner < h:
-            C = V[inner:] @ _step(channel, n).T
+        rows = inner + np.flatnonzero(leader[inner:] == np.arange(inner, h))
+        if rows.size:
+            C = V[rows] @ _step(channel, n).T
             m = np.minimum(y, C)
             Wv = None
             if mode == "any":
@@ -296,18 +306,15 @@ def _sweep_optimal(
                 # Rows that may wait: those that waited at the epoch after, and those not
                 # below c_w + P_w L with L the column-wise minimum of m. Since P_w m >= P_w L,
                 # the others stop or compute in every state, without a product of their own.
-                start = waiting[inner:].copy()
-                rows = np.arange(h - inner)
+                start = waiting[rows]
+                may = np.arange(rows.size)
                 if table is None:
-                    bound = c_w + P_w @ m.min(axis=0)
-                    rows = np.flatnonzero(start.any(axis=1) | (m > bound).any(axis=1))
-                    waiting[inner:] = False
-                    V[inner:] = m
-                if rows.size:
-                    _, waiting[inner + rows], Wv = wait_fixed_points(m[rows], P_w, c_w, start[rows])
-                    V[inner + rows] = np.minimum(y, np.minimum(C[rows], Wv))
-            else:
-                V[inner:] = m
+                    may = np.flatnonzero(start.any(axis=1) | (m > c_w + P_w @ m.min(axis=0)).any(axis=1))
+                    waiting[rows] = False
+                if may.size:
+                    _, waiting[rows[may]], Wv = wait_fixed_points(m[may], P_w, c_w, start[may])
+                    m[may] = np.minimum(y, np.minimum(C[may], Wv))
+            V[rows] = m
             if table is not None:
                 table[0][n] = V[inner]
                 table[1][n] = choose_by_tie_order(y, C[0], inf if Wv is None else Wv[0])
@@ -316,7 +323,24 @@ def _sweep_optimal(
             waiting[first] = end_set[n]
             if table is not None:
                 table[0][n], table[1][n] = V[first], choose_by_tie_order(y, inf, end_wait[n])
-    return V, table
+        if table is None:
+            leader = _merge_equal_rows(V, leader, first)
+    return V[leader], table
+
+
+def _merge_equal_rows(V: NDArray[np.float64], leader: NDArray[np.intp], first: int) -> NDArray[np.intp]:
+    """``leader`` with every leader row ``first..`` equal to an earlier one following it."""
+    h = leader.size
+    rows = first + np.flatnonzero(leader[first:] == np.arange(first, h))
+    seen: dict[bytes, int] = {}
+    moved = [(i, seen.setdefault(row.tobytes(), i)) for i, row in zip(rows.tolist(), V[rows])]
+    moved = [(i, j) for i, j in moved if i != j]
+    if not moved:
+        return leader
+    remap = np.arange(h)
+    src, dst = zip(*moved)
+    remap[list(src)] = dst
+    return remap[leader]
 
 
 def _osla_decisions(
