@@ -36,10 +36,11 @@ advanced together. Per epoch:
   The full table of one horizon is evaluated backwards as in
   :func:`coopt.dp.stopping.evaluate_randomised_policy`: stop gives :math:`Y_n`, compute
   :math:`C_n`, and the waiting states ``W`` solve
-  :math:`(I - P_{w,WW}) v_W = c_w + P_{w,WS} v_S`. OSLA never waits forever: a set of
-  states closed under :math:`P_w` in which every state waits would need
-  :math:`Y_k > c_w + (P_w Y)_k \ge \min_j Y_j` over the set for all its states, false at
-  its state of smallest :math:`Y_k`.
+  :math:`(I - P_{w,WW}) v_W = c_w + P_{w,WS} v_S`, a regular system because OSLA never
+  waits forever: a set of states closed under :math:`P_w` in which every state waits
+  would need :math:`Y_k > c_w + (P_w Y)_k` for all its states (beyond the tie
+  tolerance), false at its state of smallest :math:`Y_k`, where
+  :math:`(P_w Y)_k \ge Y_k`. So, unlike the reference evaluator, no infinite values.
 
 Results equal the per-placement reference (:func:`coopt.dp.stopping.backward_induction`,
 :func:`coopt.dp.stopping.osla_policy`, kept as the oracle) in decisions and to rounding in
@@ -61,7 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.stopping import COMPUTE, STOP, WAIT, StoppingSolution, _trapped, choose_by_tie_order, tied_or_less
+from coopt.dp.stopping import COMPUTE, STOP, WAIT, StoppingSolution, choose_by_tie_order, tied_or_less
 from coopt.model.channel import Channel
 from coopt.model.costs import CostModel
 
@@ -404,7 +405,6 @@ def _forward_osla(
         w = interior[n] == WAIT
         if w.any():
             assert P_w is not None
-            _check_leaves(w, P_w)
             visits = arrive.copy()
             visits[w] = np.linalg.solve(np.eye(int(w.sum())) - P_w[np.ix_(w, w)].T, arrive[w])
             visits[~w] += visits[w] @ P_w[np.ix_(w, ~w)]
@@ -441,12 +441,6 @@ def _sweep_osla(
     return V, table
 
 
-def _check_leaves(w: NDArray[np.bool_], P_w: NDArray[np.float64]) -> None:
-    """OSLA never waits forever (module docstring); a closed waiting set would be a bug."""
-    if _trapped(w.astype(np.float64), P_w).any():  # pragma: no cover - impossible
-        raise RuntimeError("OSLA waits forever in a closed set of states")
-
-
 def _evaluate_epoch(
     actions: NDArray[np.int8],
     y: NDArray[np.float64],
@@ -462,7 +456,6 @@ def _evaluate_epoch(
     out[:, stop] = y[stop]
     if w.any():
         assert P_w is not None
-        _check_leaves(w, P_w)
         s = ~w
         lhs = np.eye(int(w.sum())) - P_w[np.ix_(w, w)]
         rhs = c_w + out[:, s] @ P_w[np.ix_(w, s)].T
