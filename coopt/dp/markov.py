@@ -27,6 +27,10 @@ advanced together. Per epoch:
   waiting happens only at the last placed epoch, where :math:`C = +\infty`: that fixed
   point (:math:`m = Y_M`) is one row per epoch, shared by every horizon ending there,
   all solved together before the sweep.
+* **Equal rows.** Horizons whose rows become equal bit for bit at some epoch (typically
+  every longer horizon, once stopping is best in every state there) stay equal at every
+  earlier epoch, so they follow one leader row from then on (:func:`_merge_equal_rows`):
+  on typical chains a few rows per epoch instead of up to :math:`N + 1`.
 * **OSLA.** Its look-ahead values :math:`L^c_n = P_n Y_{n+1}` and
   :math:`L^w_n = c_w + P_w Y_n` do not depend on :math:`M`, so neither do its decisions
   at interior epochs :math:`n < M` (only the last placed epoch :math:`n = M` differs: no
@@ -48,8 +52,8 @@ values; only the order of summation differs (matrix products over several horizo
 solves with several right-hand sides, OSLA's forward pass). :meth:`MarkovPlacements.policy`
 rebuilds the full table of one horizon by the same backward sweep restricted to it.
 
-Cost: the optimal rule :math:`O(N^2 K^2)` for the products (one ``(H, K) @ (K, K)`` per
-epoch, ``H <= N + 1`` horizons), plus one :math:`O(|W|^3)` solve per distinct waiting set
+Cost: the optimal rule at most :math:`O(N^2 K^2)` for the products (one
+``(H, K) @ (K, K)`` per epoch, ``H <= N + 1`` leader rows), plus one :math:`O(|W|^3)` solve per distinct waiting set
 and epoch where states wait; OSLA :math:`O(N K^2)` plus one solve per epoch where it
 waits. Memory :math:`O(N K)`. NumPy only.
 """
