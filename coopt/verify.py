@@ -9,8 +9,12 @@ Checks (one row each in :meth:`VerifyReport.table`):
   :math:`M^*`, each against enumeration, to ``rtol`` relative (default
   :data:`RTOL_VERIFY`; relative to :math:`\max(|a|, |b|, \min_n E[Y_n])`, so that a
   zero objective is compared on the problem's cost scale);
-* :math:`\Phi(M)` for every feasible :math:`M` (the fixed-placement LPs against
-  backward induction), the decisions at :math:`M^*` exactly and the thresholds;
+* :math:`J(M^*)` and :math:`D(M^*)`; **every field of every placement** of
+  ``by_placement`` (the same placements in the same order; ``objective``, ``task_cost``,
+  ``download_cost``: each fixed-placement LP's policy evaluated exactly, against
+  backward induction); the LP objectives against those evaluations; the policy at
+  :math:`M^*`: decisions exactly and the thresholds (enumeration keeps no policy for
+  the other placements);
 * the MIP objective **recomputed** from its variable values in plain NumPy
   (:func:`coopt.mip.formulation.objective_from_values`) and the largest violation of any row
   (:func:`coopt.mip.formulation.flow_residual`), independent of Pyomo and HiGHS;
@@ -40,7 +44,6 @@ from coopt import api
 from coopt.dp.constraints import parse_constraints
 from coopt.dp.enumeration import solve_enumeration
 from coopt.dp.results import SolveResult
-from coopt.dp.stopping import evaluate_policy, evaluate_randomised_policy
 from coopt.errors import InstanceError
 from coopt.mip.highs import MipOptions
 from coopt.model.instance import Instance
@@ -185,25 +188,46 @@ def closed_form_checks(instance: Instance, reference: SolveResult, rtol: float, 
     ]
 
 
-def _by_placement_check(enum: SolveResult, mip: SolveResult, rtol: float, scale: float) -> Check:
-    ref = {v.placement: v.objective for v in enum.by_placement}
-    got = {v.placement: v.objective for v in mip.by_placement}
-    if set(ref) != set(got):
-        return Check("Phi(M) for every M", sorted(ref), sorted(got), None, "same M", False, "placement sets differ")
-    worst_m, worst = 0, 0.0
-    for m in ref:
-        diff, _ = _close(ref[m], got[m], rtol, scale)
-        if diff >= worst:
-            worst_m, worst = m, diff
-    return Check(
-        "Phi(M) for every M",
-        f"{len(ref)} placements",
-        f"worst at M = {worst_m}",
-        worst,
-        f"rel {rtol:g}",
-        worst <= rtol,
-        "LP with z fixed vs backward induction",
-    )
+BY_PLACEMENT_FIELDS = {"objective": "Phi(M)", "task_cost": "J(M)", "download_cost": "D(M)"}
+
+
+def _by_placement_checks(enum: SolveResult, mip: SolveResult, rtol: float, scale: float) -> list[Check]:
+    """Every field of every placement: the same placements, then each value field's worst
+    relative difference (on the scale ``max(|a|, |b|, scale)``)."""
+    ref = {v.placement: v for v in enum.by_placement}
+    got = {v.placement: v for v in mip.by_placement}
+    same = list(ref) == list(got)
+    out = [
+        Check(
+            "by_placement: placements",
+            f"{len(ref)} placements",
+            f"{len(got)} placements",
+            None,
+            "same M, same order",
+            same,
+            "" if same else f"enumeration {sorted(ref)}, MIP {sorted(got)}",
+        )
+    ]
+    if not same:
+        return out
+    for field, symbol in BY_PLACEMENT_FIELDS.items():
+        worst_m, worst = 0, 0.0
+        for m in ref:
+            diff, _ = _close(getattr(ref[m], field), getattr(got[m], field), rtol, scale)
+            if diff >= worst:
+                worst_m, worst = m, diff
+        out.append(
+            Check(
+                f"by_placement: {field} {symbol}",
+                f"{len(ref)} placements",
+                f"worst at M = {worst_m}",
+                worst,
+                f"rel {rtol:g}",
+                worst <= rtol,
+                "each LP's policy evaluated exactly vs backward induction",
+            )
+        )
+    return out
 
 
 def _threshold_check(enum: SolveResult, mip: SolveResult, rtol: float, rule: str) -> Check:
@@ -243,7 +267,7 @@ def verify(
     from coopt.mip.highs import require_solver
 
     require_solver()
-    from coopt.mip.method import run_mip_method
+    from coopt.mip.method import evaluated_values, run_mip_method
 
     problem = prepare(instance)
     qos = parse_constraints(instance.extra)
@@ -293,7 +317,9 @@ def verify(
                 "objective Phi(M*): MIP incumbent", enum.objective, res.objective, rtol, scale, "enumeration vs HiGHS"
             ),
             _value_check("objective Phi(M*): LP at M*", enum.objective, mip.objective, rtol, scale),
-            _by_placement_check(enum, mip, rtol, scale),
+            _value_check("task_cost J(M*)", enum.task_cost, mip.task_cost, rtol, scale),
+            _value_check("download_cost D(M*)", enum.download_cost, mip.download_cost, rtol, scale),
+            *_by_placement_checks(enum, mip, rtol, scale),
             Check(
                 "decisions at M*",
                 "enumeration",
@@ -331,18 +357,23 @@ def verify(
             "balance, linking and QoS rows in NumPy",
         )
     )
-    costs, channel = problem.costs, problem.channel
-    c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
+    lp_diff = float(mip.solver["by_placement_lp_max_rel_diff"])
+    checks.append(
+        Check(
+            "LP objectives vs their policies",
+            0.0,
+            lp_diff,
+            lp_diff,
+            f"rel {rtol:g}",
+            lp_diff <= rtol,
+            "HiGHS's Phi(M) against its policy evaluated exactly, worst M",
+        )
+    )
     m_inc = res.placement
     assert m_inc is not None
-    download = costs.download[m_inc] / instance.placement.tasks_per_period
-    randomised = res.policy.randomised()
-    if randomised:
-        vals = evaluate_randomised_policy(res.policy.completed_probs(), problem.Y, channel, c_w)
-        how = f"randomised policy ({len(randomised)} randomised state(s)), exact evaluation"
-    else:
-        vals = evaluate_policy(res.policy.actions(), problem.Y, channel, c_w)
-        how = "deterministic policy, stopping.evaluate_policy"
+    download = problem.costs.download[m_inc] / instance.placement.tasks_per_period
+    vals, how = evaluated_values(res.policy, problem)
+    channel = problem.channel
     checks.append(
         _value_check(
             "MIP policy evaluated by the DP",

@@ -10,6 +10,7 @@ import pytest
 
 from coopt import load_instance, solve
 from coopt.cli.main import main
+from coopt.dp.results import GAP_DEFINITION
 from coopt.report.compare import LABELS, compare, comparison_markdown, comparison_text
 from coopt.sim.simulate import BASELINE_KEY, POLICIES, simulate
 
@@ -33,11 +34,14 @@ def test_exact_values_are_the_solvers(cnn) -> None:
         ref = res if key is None else res.baselines[key]
         assert r.exact == ref.objective and r.placement == ref.placement
         if key is None:
-            assert r.saved_percent is None
+            assert r.gap is None
         else:
-            assert r.saved_percent == pytest.approx(100 * (ref.objective - res.objective) / ref.objective, rel=1e-14)
+            # one definition of the gap: compare reports exactly what solve does
+            assert r.gap is not None and r.gap.percent == res.gap_percent(key)
+            assert r.gap.percent == pytest.approx(100 * (ref.objective - res.objective) / res.objective, rel=1e-14)
+            assert r.gap.extra_cost == ref.objective - res.objective
             # the joint optimum beats or ties every baseline
-            assert r.saved_percent >= -1e-10
+            assert r.gap.percent >= -1e-10
 
 
 def test_simulated_values_are_the_simulators(cnn) -> None:
@@ -63,9 +67,10 @@ def test_text_and_markdown_show_the_numbers(cnn) -> None:
         assert int(cells[1]) == r.placement
         assert float(cells[2]) == pytest.approx(r.exact, rel=1e-6)
         assert float(cells[3]) == pytest.approx(r.simulated.mean, rel=1e-6)
-        if r.saved_percent is not None:
-            assert float(cells[5].rstrip(" %")) == pytest.approx(r.saved_percent, abs=0.005)
-            assert f"{r.saved_percent:.2f} %" in text
+        if r.gap is not None:
+            assert r.gap.percent is not None
+            assert float(cells[5].rstrip(" %")) == pytest.approx(r.gap.percent, abs=0.005)
+            assert f"{r.gap.percent:+.2f} %" in text
         assert f"{r.exact:.6e}" in text
 
 
@@ -99,9 +104,10 @@ def test_cli_compare_text_markdown_json(tmp_path: Path, capsys: pytest.CaptureFi
     row = {p["policy"]: p for p in out[1]["policies"]}
     assert row["optimal"]["exact"] == res.objective
     assert row["osla"]["exact"] == res.baselines["osla"].objective
-    assert row["static"]["saved_percent"] == pytest.approx(
-        100 * (res.baselines["static_split"].objective - res.objective) / res.baselines["static_split"].objective
+    assert row["static"]["gap_percent"] == pytest.approx(
+        100 * (res.baselines["static_split"].objective - res.objective) / res.objective
     )
+    assert out[1]["gap_percent_definition"].startswith(GAP_DEFINITION)
 
 
 def test_cli_compare_bad_input(capsys: pytest.CaptureFixture[str]) -> None:

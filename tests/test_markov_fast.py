@@ -336,6 +336,18 @@ def test_time_inhomogeneous_channel(mode, seed):
         assert tables["osla"].values[horizon] == pytest.approx(value, rel=RTOL_EXACT, abs=0)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fading", [{"coherence_s": 2e-3}, {"doppler_hz": 40.0}])
+def test_time_correlated_rayleigh_matches_reference(fading, mode):
+    """MODEL.md 10.4: a per-epoch chain built from the device's layer times (and its own
+    slot matrix) goes through the sweep by default and equals the reference."""
+    channel = {"law": "rayleigh", "mean_gain": 2e-9, "states": 5, **fading}
+    prob = prepare(tiny.instance(rows=TIED_ROWS, channel=channel, mode=mode, wait__slot_s=1e-3))
+    assert prob.channel.is_markov and prob.channel.transition is None
+    assert not np.allclose(prob.channel.step(0), prob.channel.step(1))
+    assert_matches_reference(prob, mode, solve_all_markov(prob.Y, prob.channel, mode, prob.costs))
+
+
 def test_time_inhomogeneous_differs_from_homogeneous():
     """The drifting chain changes the answer (so the test above is not vacuous)."""
     base = prepare(tiny.instance(rows=TIED_ROWS, channel=REDUCIBLE4, mode="any", wait__slot_s=3e-4))

@@ -40,6 +40,7 @@ from coopt.mip.formulation import (
 )
 from coopt.mip.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
 from coopt.model.costs import wait_allowed
+from coopt.model.profiles import mlp_profile
 
 from . import tiny
 from .conftest import GOLDEN
@@ -48,6 +49,7 @@ from .test_stopping import all_policies, independent_values
 RTOL_MIP = 1e-7  # HiGHS (LP arithmetic, tolerances 1e-9) against backward induction
 RTOL_EVAL = 1e-9  # the same policy evaluated two ways
 RTOL_QOS = 1e-7  # a QoS row is met to HiGHS's feasibility tolerance
+RTOL_BY_PLACEMENT = 1e-9  # by_placement: each LP's policy evaluated exactly, vs backward induction
 
 CHANNELS = {
     **tiny.CHANNELS,
@@ -108,10 +110,34 @@ def test_mip_equals_enumeration(case):
     got = solve(inst, method="mip")
     assert got.placement == ref.placement
     assert close(got.objective, ref.objective, RTOL_MIP)
+    assert_by_placement_equal(got, ref)
+    assert np.array_equal(got.policy.actions, ref.policy.actions)
+
+
+def assert_by_placement_equal(got, ref) -> None:
+    """Every field of every placement, each relative to its own magnitude."""
     assert [v.placement for v in got.by_placement] == [v.placement for v in ref.by_placement]
     for a, b in zip(got.by_placement, ref.by_placement):
-        assert close(a.objective, b.objective, RTOL_MIP)
-    assert np.array_equal(got.policy.actions, ref.policy.actions)
+        for field in ("objective", "task_cost", "download_cost"):
+            assert close(getattr(a, field), getattr(b, field), RTOL_BY_PLACEMENT), (a.placement, field)
+
+
+@pytest.mark.parametrize("rule", ["osla", "optimal"])
+@pytest.mark.parametrize("channel", ["finite3", "markov3"])
+def test_by_placement_of_a_wide_mlp_equals_enumeration(rule, channel):
+    """Issue 11's drift: an 8-layer MLP of width 2048 with downloads far above the task
+    cost (0.01 tasks per period, 100 kbit/s downlink). HiGHS's Phi(M) - D(M)/K gave
+    J(M) off by 6e-8 relative under rule osla; every field now matches enumeration."""
+    inst = tiny.instance(
+        CHAIN4, CHANNELS[channel], "last", placement__tasks_per_period=0.01, placement__downlink_bps=1e5
+    ).with_rule(rule)
+    inst = replace(inst, network=replace(inst.network, profile=mlp_profile(7, 2048, 784, 10)))
+    ref = solve(inst)
+    got = solve(inst, method="mip")
+    assert got.placement == ref.placement
+    assert_by_placement_equal(got, ref)
+    lp_diff = got.solver["by_placement_lp_max_rel_diff"]
+    assert 0.0 <= lp_diff <= 1e-9
 
 
 def test_memory_limit_binds():
@@ -475,9 +501,7 @@ def test_relative_gap_definition():
 
 def test_time_limit_is_never_optimal():
     """A limit HiGHS cannot meet is reported as time_limit, with or without incumbent."""
-    rows = [("input", 0, 12288, 0)] + [(f"l{i}", 1_000_000, 12288 - 900 * i, 2000 * i) for i in range(1, 13)]
-    inst = tiny.instance(rows, {"law": "rayleigh", "mean_gain": 2e-9, "states": 48}, "last")
-    problem = prepare(inst)
+    problem = prepare(wide_instance())
     model = build_placement_model(problem)
     res = solve_mip(model, MipOptions(time_limit=0.005))
     assert res.termination is Termination.TIME_LIMIT
@@ -496,6 +520,80 @@ def test_time_limit_without_incumbent_is_no_solution(monkeypatch, write_instance
         solve(tiny_qos_instance(), method="mip", mip_options=MipOptions(time_limit=1.0))
     assert main(["solve", str(write_instance(chain_doc())), "--method", "mip", "--time-limit", "1"]) == 1
     assert "without a feasible solution" in capsys.readouterr().err
+
+
+WIDE_ROWS = [("input", 0, 12288, 0)] + [(f"l{i}", 1_000_000, 12288 - 900 * i, 2000 * i) for i in range(1, 13)]
+
+
+def wide_instance():
+    """N = 12, K = 48: a build of ~0.3 s, long against a limit of a millisecond."""
+    return tiny.instance(WIDE_ROWS, {"law": "rayleigh", "mean_gain": 2e-9, "states": 48}, "last")
+
+
+def test_time_limit_covers_the_build(write_instance, capsys):
+    """The limit is the method's wall time: a build that alone exceeds it is stopped."""
+    with pytest.raises(NoSolutionError, match=r"--time-limit 0.001 s .* reached while building the MIP"):
+        solve(wide_instance(), method="mip", mip_options=MipOptions(time_limit=1e-3))
+
+
+def test_time_limit_covers_handing_the_model_to_highs():
+    from coopt.mip.highs import Deadline, load_model, new_solver
+
+    model = build_placement_model(prepare(wide_instance()))
+    late = Deadline(1e-9)
+    with pytest.raises(NoSolutionError, match=r"reached while handing the model to HiGHS \(0 of \d+ rows\)"):
+        load_model(model, new_solver(), late)
+
+
+def test_load_model_gives_the_set_instance_model():
+    """Loading in chunks of rows is the same HiGHS model: same optimum, same search."""
+    from coopt.mip.highs import Deadline, load_model, new_solver
+
+    inst = tiny.instance(CHAIN4, CHANNELS["markov3"], "any")
+    plain = solve_mip(build_placement_model(prepare(inst)))
+    model = build_placement_model(prepare(inst))
+    opt = new_solver()
+    load_model(model, opt, Deadline(None), rows_per_chunk=7)
+    chunked = solve_mip(model, None, opt)
+    assert chunked.objective == plain.objective and chunked.placement == plain.placement
+    assert chunked.nodes == plain.nodes
+
+
+def test_every_highs_run_gets_the_time_left(monkeypatch):
+    """The MIP, each fixed-placement LP and the policy LP get the limit minus the time spent."""
+    import coopt.mip.method as mm
+
+    limits = []
+    real_mip, real_fixed = mm.solve_mip, mm.solve_fixed
+
+    def spy_mip(model, options=None, solver=None, **kw):
+        limits.append(options.time_limit)
+        return real_mip(model, options, solver, **kw)
+
+    def spy_fixed(model, placement, options=None, solver=None):
+        limits.append(options.time_limit)
+        return real_fixed(model, placement, options, solver)
+
+    monkeypatch.setattr(mm, "solve_mip", spy_mip)
+    monkeypatch.setattr(mm, "solve_fixed", spy_fixed)
+    inst = tiny.instance(CHAIN4, CHANNELS["finite3"], "last")
+    solve(inst, method="mip", mip_options=MipOptions(time_limit=600.0))
+    # the MIP, one LP per placement, the policy LP at M*
+    assert len(limits) == 1 + len(prepare(inst).placements) + 1
+    assert all(0 < t < 600.0 for t in limits)
+    assert limits == sorted(limits, reverse=True)
+
+
+def test_a_per_placement_lp_at_the_time_limit_is_no_solution(monkeypatch):
+    """A placement LP stopped by the limit would silently drop M from the argmin: refuse."""
+    import coopt.mip.method as mm
+
+    def stopped(model, placement, options=None, solver=None):
+        return PlacementResult(Termination.TIME_LIMIT, False, None, None, None, 1.0, 1.0, "HiGHS 1.16.0", None)
+
+    monkeypatch.setattr(mm, "solve_fixed", stopped)
+    with pytest.raises(NoSolutionError, match=r"reached while solving the per-placement LPs \(0 of 5 done\)"):
+        solve(tiny.instance(CHAIN4, CHANNELS["finite3"], "last"), method="mip", mip_options=MipOptions(time_limit=60))
 
 
 def test_time_limit_with_incumbent_is_reported_not_optimal(monkeypatch, capsys):

@@ -23,7 +23,9 @@ RTOL_SOLVE = 1e-10  # a linear solve in between
 def independent_values(actions_batch, Y, channel, c_w):
     """Expected task cost of many deterministic policies at once, from the whole chain.
 
-    States are (n, k); the policy's transient matrix Q and one-visit cost r give
+    States are (n, k); the policy's transient matrix Q (built from the channel's matrices
+    of each epoch step and of a waiting slot, so time-inhomogeneous chains are covered)
+    and one-visit cost r give
     v = (I - Q)^{-1} r. Written without coopt.dp.stopping, so it checks it. Where I - Q is
     singular, the system is restricted to the states reachable from the initial
     distribution: still singular means the task can wait forever (+inf); otherwise
@@ -31,13 +33,13 @@ def independent_values(actions_batch, Y, channel, c_w):
     """
     n_pol, m1, k = actions_batch.shape
     s = m1 * k
-    P = channel.transition if channel.transition is not None else np.tile(channel.probs, (k, 1))
+    iid = np.tile(channel.probs, (k, 1))
     Tc = np.zeros((s, s))
     Tw = np.zeros((s, s))
     for n in range(m1):
-        Tw[n * k : (n + 1) * k, n * k : (n + 1) * k] = P
+        Tw[n * k : (n + 1) * k, n * k : (n + 1) * k] = channel.wait_step() if channel.is_markov else iid
         if n + 1 < m1:
-            Tc[n * k : (n + 1) * k, (n + 1) * k : (n + 2) * k] = P
+            Tc[n * k : (n + 1) * k, (n + 1) * k : (n + 2) * k] = channel.step(n) if channel.is_markov else iid
     a = actions_batch.reshape(n_pol, s)
     Q = (a == COMPUTE)[:, :, None] * Tc + (a == WAIT)[:, :, None] * Tw
     r = np.where(a == STOP, Y[:m1].reshape(-1), 0.0) + np.where(a == WAIT, c_w, 0.0)

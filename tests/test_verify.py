@@ -24,7 +24,13 @@ EXPECTED_ROWS = {
     "placement M*",
     "objective Phi(M*): MIP incumbent",
     "objective Phi(M*): LP at M*",
-    "Phi(M) for every M",
+    "task_cost J(M*)",
+    "download_cost D(M*)",
+    "by_placement: placements",
+    "by_placement: objective Phi(M)",
+    "by_placement: task_cost J(M)",
+    "by_placement: download_cost D(M)",
+    "LP objectives vs their policies",
     "decisions at M*",
     "thresholds theta_n",
     "MIP objective recomputed",
@@ -70,6 +76,36 @@ def test_verify_detects_a_wrong_enumeration(monkeypatch, capsys):
     assert main(["verify", str(GOLDEN / "golden-finite-last.toml")]) == 1
     out = capsys.readouterr().out
     assert "2 check(s) FAILED" in out and "MISMATCH" in out
+
+
+@pytest.mark.parametrize("field", ["objective", "task_cost", "download_cost"])
+def test_verify_compares_every_field_of_every_placement(monkeypatch, field):
+    """A drift of 1e-8 in one field of one non-optimal placement fails that row alone."""
+    real = verify_module.solve_enumeration
+    path = GOLDEN / "golden-finite-last.toml"
+
+    def drifted(problem):
+        r = real(problem)
+        rows = list(r.by_placement)
+        i = next(i for i, v in enumerate(rows) if v.placement != r.placement and getattr(v, field) > 0)
+        rows[i] = replace(rows[i], **{field: getattr(rows[i], field) * (1 + 1e-8)})
+        return replace(r, by_placement=tuple(rows))
+
+    monkeypatch.setattr(verify_module, "solve_enumeration", drifted)
+    report = verify(load_instance(path))
+    assert [c.name for c in report.failures] == [f"by_placement: {field} {verify_module.BY_PLACEMENT_FIELDS[field]}"]
+
+
+def test_verify_detects_a_missing_placement(monkeypatch):
+    real = verify_module.solve_enumeration
+
+    def fewer(problem):
+        r = real(problem)
+        return replace(r, by_placement=r.by_placement[:-1])
+
+    monkeypatch.setattr(verify_module, "solve_enumeration", fewer)
+    report = verify(load_instance(GOLDEN / "golden-finite-last.toml"))
+    assert [c.name for c in report.failures] == ["by_placement: placements"]
 
 
 def test_verify_detects_a_wrong_placement(monkeypatch):

@@ -127,17 +127,28 @@ def _figures(args: argparse.Namespace) -> int:
     from coopt.model.instance import load_instance
     from coopt.report.figures import make_figures, write_figures
 
-    if args.points < 2:
-        raise InstanceError(f"--points = {args.points}: must be an integer >= 2")
+    points = args.points if args.points is not None else (13 if args.doppler else 25)
+    if points < 2:
+        raise InstanceError(f"--points = {points}: must be an integer >= 2")
     instances = [load_instance(path) for path in args.instances]
-    figures = make_figures(instances, tasks=args.tasks, seed=args.seed, points=args.points, progress=None)
+    if args.doppler:
+        from coopt.report.figures import doppler_figure
+
+        figures = {"doppler": doppler_figure(instances, points, tasks=args.tasks, seed=args.seed, progress=None)}
+    else:
+        figures = make_figures(instances, tasks=args.tasks, seed=args.seed, points=points, progress=None)
     for path in write_figures(figures, args.out):
         print(path)
     return 0
 
 
 def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-limit", type=float, metavar="SECONDS", help="MIP: HiGHS time limit per run")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="MIP: wall-time limit of the whole method (build, HiGHS runs, certification)",
+    )
     p.add_argument("--mip-gap", type=float, metavar="REL", help="MIP: relative gap to stop at (default 1e-9)")
     p.add_argument("--threads", type=int, help="MIP: HiGHS threads")
 
@@ -145,7 +156,7 @@ def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
 class _Parser(argparse.ArgumentParser):
     """argparse with the one-line error of every other bad input (usage stays in --help)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -221,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks for the split-epoch figure")
     p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
-    p.add_argument("--points", type=int, default=25, help="points per cost sweep (default 25)")
+    p.add_argument("--points", type=int, default=None, help="points per cost sweep (default 25; 13 with --doppler)")
+    p.add_argument(
+        "--doppler",
+        action="store_true",
+        help="write only doppler.png/pdf: costs and the Markov chain's error against Clarke Doppler 1 Hz-1 kHz",
+    )
     p.set_defaults(handler=_figures)
 
     p = sub.add_parser("derive", help="write the derivations (or one instance's numbers in them) as LaTeX")
@@ -260,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     from coopt.cli.profile import add_profile_parser, run_profile
 
     add_profile_parser(sub).set_defaults(handler=run_profile)
+    from coopt.cli.channel import add_channel_parser, run_channel
+
+    add_channel_parser(sub).set_defaults(handler=run_channel)
     return parser
 
 

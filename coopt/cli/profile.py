@@ -130,8 +130,7 @@ def _resolve(args: argparse.Namespace) -> tuple[Profile, tuple[str, ...]]:
         else (resources.files("coopt.models").joinpath(f"{args.name}.csv").read_text(encoding="utf-8"))
     )
     # Keep the source's provenance lines: a profile without them cannot be traced.
-    comments = tuple(_comment_lines(text))
-    return profile, comments
+    return profile, tuple(_comment_lines(text))
 
 
 def _comment_lines(text: str) -> list[str]:

@@ -154,9 +154,8 @@ class PhysicalParts:
 
 def physical_parts(costs: CostModel, channel: Channel) -> PhysicalParts:
     """:math:`\\ell_n(k)`, :math:`\\epsilon_n(k)`, :math:`\\tau` and :math:`P_{idle}\\tau` (0 without a slot)."""
-    up = costs.upload_time_s(channel.gains)
-    lat = (costs.local_time_s + costs.edge_time_s)[:, None] + up
-    energy = costs.local_energy_j[:, None] + costs.tx_power_w * up
+    lat = (costs.local_time_s + costs.edge_time_s)[:, None] + costs.upload_time_s(channel.gains)
+    energy = costs.local_energy_j[:, None] + costs.upload_energy_j(channel.gains)
     slot = 0.0 if math.isnan(costs.slot_s) else costs.slot_s
     return PhysicalParts(lat, energy, slot, costs.idle_power_w * slot)
 

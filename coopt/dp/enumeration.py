@@ -19,7 +19,7 @@ def solve_enumeration(problem: Problem) -> SolveResult:
     placements = problem.placements
     # An i.i.d. channel gets both rules from one sweep of coopt.dp.fast, which uses the
     # rank-one form of Y = costs.stop_cost(gains) (prepare() built it so); J* feeds the baselines.
-    rules = ("optimal", "osla") if rule == "optimal" or channel.transition is None else ("osla",)
+    rules = ("optimal", "osla") if rule == "optimal" or not channel.is_markov else ("osla",)
     by_rule = enumerate_rules(Y, channel, mode, costs, rules, placements, k_tasks, method="model")
     values, policies = by_rule[rule]
     osla_values = by_rule["osla"][0]

@@ -111,7 +111,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -291,7 +291,7 @@ def solve_all(
         ``method="model"`` it must be that table (three rows are checked) and is used
         only to build policy tables.
     channel : Channel
-        An i.i.d. finite channel (``channel.transition is None``).
+        An i.i.d. finite channel (``not channel.is_markov``).
     mode : str
         ``wait.mode``: ``"never"``, ``"last"`` or ``"any"``.
     costs : CostModel
@@ -311,7 +311,7 @@ def solve_all(
         ``{rule: AllPlacements}``.
     """
     rules = tuple(dict.fromkeys(rules))
-    if channel.transition is not None:
+    if channel.is_markov:
         raise ValueError("solve_all needs an i.i.d. channel; Markov channels are solved per placement")
     if not rules or any(r not in RULES for r in rules):
         raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")
@@ -363,7 +363,7 @@ def solve_all(
 def _stop_rows(costs: CostModel, gains: NDArray[np.float64], rows: int) -> NDArray[np.float64]:
     """Rows ``0..rows-1`` of :meth:`CostModel.stop_cost`, by the same floating-point operations."""
     upload = costs.upload_coef[:rows, None] / costs.rate_bps(gains)[None, :]
-    return (costs.A + costs.R)[:rows, None] + upload
+    return costs.stop_base[:rows, None] + upload
 
 
 def _is_model_table(
@@ -374,7 +374,7 @@ def _is_model_table(
     n_layers = Y.shape[0] - 1
     rate = costs.rate_bps(gains)
     for n in sorted({0, n_layers // 2, n_layers}):
-        row = (costs.A[n] + costs.R[n]) + costs.upload_coef[n] / rate  # as CostModel.stop_cost
+        row = costs.stop_base[n] + costs.upload_coef[n] / rate  # as CostModel.stop_cost
         if not np.array_equal(Y[n], row):
             return False
     return rows_only or bool(np.array_equal(Y, _stop_rows(costs, gains, n_layers + 1)))
@@ -392,7 +392,7 @@ class _ModelRows:
 
     def __init__(self, costs: CostModel, gains: NDArray[np.float64], probs: NDArray[np.float64]) -> None:
         self.start, self.stop = 0, costs.n_layers + 1
-        self.beta = costs.A + costs.R
+        self.beta = costs.stop_base
         self.gamma = np.asarray(costs.upload_coef, dtype=np.float64)
         self.rate = costs.rate_bps(gains)
         self.k = gains.shape[0]
@@ -577,7 +577,7 @@ def _search_root(
 
 def _sweep(
     blocks: Iterable[_ModelRows | _TableRows], n_layers: int, mode: str, c_w: float, do_opt: bool, do_osla: bool
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Backward sweep over the epochs ``n = N..0`` updating every horizon ``M >= n``.
 
     ``EV[n, M]`` (optimal) and ``EO[n, M]`` (OSLA) are filled row by row from the

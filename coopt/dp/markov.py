@@ -148,7 +148,7 @@ def solve_all_markov(
         ``{rule: MarkovPlacements}``.
     """
     rules = tuple(dict.fromkeys(rules))
-    if channel.transition is None:
+    if not channel.is_markov:
         raise ValueError("solve_all_markov needs a Markov channel; i.i.d. channels use coopt.dp.fast.solve_all")
     if not rules or any(r not in RULES for r in rules):
         raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")

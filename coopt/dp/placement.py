@@ -17,7 +17,7 @@ forbids the placement):
 * ``edge_only``: :math:`M = 0`, i.e. :math:`J^*(0)`;
 * ``device_only``: :math:`M = N`, never upload: :math:`A_N`;
 * ``static_split``: :math:`n_s = \arg\min_n E[Y_n(h_n)]` over feasible :math:`n` (ties:
-  smaller), with :math:`h_n \sim` ``initial`` :math:`P^n` for a Markov channel;
+  smaller), with :math:`h_n \sim` ``initial`` :math:`P_0 \cdots P_{n-1}` for a Markov channel;
   placement :math:`n_s`; upload at :math:`n_s`, waiting there (optimally) only if
   ``wait.mode`` allows waiting at epoch :math:`n_s` of placement :math:`n_s`;
 * ``full_placement``: :math:`J^*(N)`;
@@ -129,12 +129,12 @@ def enumerate_rules(
     if method not in ENUMERATION_METHODS:
         raise ValueError(f"method = {method!r}: must be one of {', '.join(ENUMERATION_METHODS)}")
     out: dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]] = {}
-    if channel.transition is None and method != "reference":
+    if not channel.is_markov and method != "reference":
         tables = solve_all(Y, channel, mode, costs, rules, method=method)
         for rule in rules:
             task = {m: float(tables[rule].values[m]) for m in placements}
             out[rule] = (
-                _placement_values(task, costs, placements, tasks_per_period),
+                placement_values(task, costs, placements, tasks_per_period),
                 PolicyMap(tables[rule], placements),
             )
         return out
@@ -143,20 +143,21 @@ def enumerate_rules(
         for rule in rules:
             task = {m: float(markov[rule].values[m]) for m in placements}
             out[rule] = (
-                _placement_values(task, costs, placements, tasks_per_period),
+                placement_values(task, costs, placements, tasks_per_period),
                 PolicyMap(markov[rule], placements),
             )
         return out
     for rule in rules:
         policies = {m: solve_splitting(Y, channel, m, mode, costs, rule) for m in placements}
         task = {m: policies[m].value for m in placements}
-        out[rule] = (_placement_values(task, costs, placements, tasks_per_period), policies)
+        out[rule] = (placement_values(task, costs, placements, tasks_per_period), policies)
     return out
 
 
-def _placement_values(
+def placement_values(
     task: dict[int, float], costs: CostModel, placements: list[int], tasks_per_period: float
 ) -> list[PlacementValue]:
+    """:math:`\\Phi(M) = J(M) + D(M) / K_{tasks}` from the task costs ``task[M]``."""
     return [
         PlacementValue(
             placement=m,
@@ -177,14 +178,14 @@ def static_split_cost(
     Y: NDArray[np.float64], channel: Channel, mode: str, costs: CostModel, placements: list[int]
 ) -> tuple[int, float]:
     """The static split :math:`n_s` and its exact expected task cost."""
-    if channel.transition is None:
+    if not channel.is_markov:
         expected = Y[placements] @ channel.probs
-    else:  # the law of h_n is initial P^n; placements are increasing
+    else:  # the law of h_n is initial P_0 ... P_{n-1}; placements are increasing
         expected = np.empty(len(placements))
         dist, at = channel.initial, 0
         for i, n in enumerate(placements):
-            for _ in range(n - at):
-                dist = dist @ channel.transition
+            for j in range(at, n):
+                dist = dist @ channel.step(j)  # type: ignore[operator]  # a chain's step is a matrix
             at = n
             expected[i] = dist @ Y[n]
     best = 0
@@ -195,9 +196,9 @@ def static_split_cost(
     if not wait_allowed(mode, n_s, costs.n_layers)[n_s]:
         return n_s, float(expected[best])
     y = Y[n_s]
-    if channel.transition is None:
+    if not channel.is_markov:
         return n_s, iid_wait_fixed_point(y, channel.probs, costs.wait_cost)
-    values = markov_wait_values(y, channel.transition, costs.wait_cost)
+    values = markov_wait_values(y, channel.wait_step(), costs.wait_cost)  # type: ignore[arg-type]
     return n_s, float(channel.distribution_at(n_s) @ values)
 
 

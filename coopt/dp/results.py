@@ -54,8 +54,10 @@ def breakdown(
     p_stop = stops.sum(axis=1)
     # E[1/r(h)] over the stopping states of each epoch; the upload parts are d_n times it.
     inv_rate = stops @ (1.0 / costs.rate_bps(channel.gains))
-    upload = float(inv_rate @ costs.upload_coef[: horizon + 1])
+    upload = float(inv_rate @ costs.upload_coef[: horizon + 1] + p_stop @ costs.overhead[: horizon + 1])
     tx_time = float(inv_rate @ costs.upload_bits[: horizon + 1])
+    over_t = float(p_stop @ costs.overhead_time_s[: horizon + 1])
+    over_e = float(p_stop @ costs.overhead_energy_j[: horizon + 1])
     local_t = float(p_stop @ costs.local_time_s[: horizon + 1])
     local_e = float(p_stop @ costs.local_energy_j[: horizon + 1])
     edge_t = float(p_stop @ costs.edge_time_s[: horizon + 1])
@@ -66,11 +68,44 @@ def breakdown(
         edge=float(p_stop @ costs.R[: horizon + 1]),
         waiting=float(costs.wait_cost * waits) if waits > 0 else 0.0,
         download_amortised=download_cost / tasks_per_period,
-        latency_s=local_t + tx_time + edge_t + slot * waits,
-        energy_j=local_e + costs.tx_power_w * tx_time + costs.idle_power_w * slot * waits,
+        latency_s=local_t + over_t + tx_time + edge_t + slot * waits,
+        energy_j=local_e + over_e + costs.tx_power_w * tx_time + costs.idle_power_w * slot * waits,
         mean_wait_slots=float(waits),
         stop_prob=tuple(float(x) for x in p_stop),
     )
+
+
+GAP_DEFINITION = "extra cost over the joint optimum, 100 (Phi_b - Phi*) / Phi* %"
+
+
+@dataclass(frozen=True)
+class BaselineGap:
+    r"""How much more a policy costs than the joint optimum (:data:`GAP_DEFINITION`).
+
+    Attributes
+    ----------
+    extra_cost : float
+        :math:`\Phi_b - \Phi^*` (cost per task).
+    percent : float or None
+        :math:`100 (\Phi_b - \Phi^*) / \Phi^*`; ``None`` when :math:`\Phi^* = 0` (a
+        network of free layers), where a relative gap means nothing and
+        ``extra_cost`` alone says it.
+    """
+
+    extra_cost: float
+    percent: float | None
+
+    def text(self) -> str:
+        """``+12.34 %``, or ``n/a (Phi* = 0), Phi_b - Phi* = 1.2e-04``."""
+        if self.percent is None:
+            return f"n/a (Phi* = 0), Phi_b - Phi* = {self.extra_cost:.6e}"
+        return f"{self.percent:+8.2f} %"
+
+
+def baseline_gap(baseline: float, optimum: float) -> BaselineGap:
+    """The one definition of a baseline's gap, used by ``solve`` and ``compare``."""
+    extra = float(baseline) - float(optimum)
+    return BaselineGap(extra, None if optimum == 0 else 100.0 * extra / float(optimum))
 
 
 def _num(x: float) -> float | None:
@@ -102,6 +137,9 @@ class SolveResult:
         The finite channel every number was computed on.
     solver : dict
         Method-specific fields (the MIP's termination, bound, gap, wall time, ...).
+    overhead_s, overhead_j : float
+        The per-upload overhead of the instance (MODEL.md section 10.3); in the JSON
+        object (``uplink_overhead``) only when one of them is not 0.
     """
 
     instance_name: str
@@ -119,16 +157,24 @@ class SolveResult:
     baselines: dict[str, Baseline | None]
     channel: Channel
     solver: dict[str, Any] = field(default_factory=dict)
+    overhead_s: float = 0.0
+    overhead_j: float = 0.0
 
     @property
     def decisions(self) -> list[list[str]]:
         """Action names per epoch ``0..M*`` and state (increasing gain)."""
         return [[ACTION_NAMES[a] for a in row] for row in self.policy.actions]
 
-    def gap_percent(self, name: str) -> float | None:
-        """How much more the baseline ``name`` costs than the joint optimum, in percent."""
+    def gap(self, name: str) -> BaselineGap | None:
+        """The baseline ``name``'s :func:`baseline_gap` (``None`` if infeasible)."""
         b = self.baselines[name]
-        return None if b is None else 100.0 * (b.objective - self.objective) / self.objective
+        return None if b is None else baseline_gap(b.objective, self.objective)
+
+    def gap_percent(self, name: str) -> float | None:
+        r""":data:`GAP_DEFINITION` of the baseline ``name`` (``None`` if infeasible or
+        :math:`\Phi^* = 0`)."""
+        g = self.gap(name)
+        return None if g is None else g.percent
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of MODEL.md section 8 (plus diagnostic keys)."""
@@ -176,14 +222,18 @@ class SolveResult:
                     "download_cost": b.download_cost,
                     "feasible": True,
                     "gap_percent": self.gap_percent(name),
+                    "extra_cost": b.objective - self.objective,
                 }
                 for name, b in self.baselines.items()
             },
+            "gap_percent_definition": GAP_DEFINITION + " (null when Phi* = 0; extra_cost = Phi_b - Phi*)",
             "channel_states": {
                 "gains": [float(g) for g in self.channel.gains],
                 "init": [float(p) for p in self.channel.initial],
             },
         }
+        if self.overhead_s > 0 or self.overhead_j > 0:
+            out["uplink_overhead"] = {"overhead_s": self.overhead_s, "overhead_j": self.overhead_j}
         if self.solver:
             out["solver"] = self.solver
         return out
@@ -229,5 +279,7 @@ def assemble_result(
             problem.Y, channel, inst.wait.mode, costs, problem.placements, k_tasks, osla_values, optimal_values
         ),
         channel=channel,
+        overhead_s=inst.uplink.overhead_s,
+        overhead_j=inst.uplink.overhead_j,
         solver=solver or {},
     )

@@ -17,10 +17,13 @@ The waiting fixed point is solved exactly: with :math:`m = \min(Y_n, C_n)` sorte
 increasingly, :math:`\bar W = \min_j (\sum_{i\le j} p_i m_i + c_w \sum_{i>j} p_i)
 / \sum_{i\le j} p_i` (each term is the root of a linear minorant of the concave map
 whose root is :math:`\bar W`; the minimising prefix is the set of states that do
-not wait). For a Markov channel with matrix :math:`P` the same recursion holds per
-state, :math:`C_n = P V_{n+1}`, and the waiting values solve
-:math:`V = \min(m, c_w + P V)`, found exactly by policy iteration from "never wait"
-(each step a linear solve on the waiting states).
+not wait). For a Markov channel the same recursion holds per state,
+:math:`C_n = P_n V_{n+1}`, and the waiting values solve
+:math:`V = \min(m, c_w + P_w V)`, found exactly by policy iteration from "never wait"
+(each step a linear solve on the waiting states). :math:`P_n` (epoch ``n`` to ``n + 1``)
+and :math:`P_w` (one slot) come from :meth:`Channel.step` and :meth:`Channel.wait_step`:
+the same matrix for a homogeneous chain, per-epoch matrices for time-correlated fading
+(MODEL.md section 10.4).
 
 The one-stage look-ahead rule (OSLA) compares :math:`Y_n(g)` with
 :math:`L^c_n = E[Y_{n+1}]` and :math:`L^w_n = c_w + E[Y_n]` and is then evaluated
@@ -123,11 +126,12 @@ def markov_wait_values(m: NDArray[np.float64], transition: NDArray[np.float64], 
 def thresholds_from(G: NDArray[np.float64], costs: CostModel, forced: NDArray[np.bool_]) -> NDArray[np.float64]:
     r"""Stopping thresholds :math:`\theta_n` (MODEL.md section 4) for continuation values ``G``.
 
-    :math:`\theta_n = (2^{(w_E P + w_T) d_n / (B (G_n - A_n - R_n))} - 1)/\rho` when
-    :math:`G_n > A_n + R_n`, :math:`+\infty` otherwise, and 0 where stopping is forced.
+    :math:`\theta_n = (2^{(w_E P + w_T) d_n / (B (G_n - A_n - R_n - O_n))} - 1)/\rho` when
+    :math:`G_n > A_n + R_n + O_n`, :math:`+\infty` otherwise, and 0 where stopping is forced
+    (:math:`O_n` the per-upload overhead of MODEL.md section 10.3).
     """
     n = G.shape[0]
-    base = (costs.A + costs.R)[:n]
+    base = costs.stop_base[:n]
     coef = costs.upload_coef[:n]
     theta = np.full(n, np.inf)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -154,14 +158,13 @@ def choose_by_tie_order(Y: NDArray[np.float64], C: NDArray[np.float64], Wv: NDAr
     return np.where(tied_or_less(Y, G), STOP, np.where(tied_or_less(C, Wv), COMPUTE, WAIT)).astype(np.int8)
 
 
-def next_state_mean(channel: Channel, v: NDArray[np.float64], epoch: int | None = None) -> NDArray[np.float64]:
-    """:math:`E[v(h')]` given the state seen now, shape ``(K,)``: ``P @ v`` for a Markov
-    channel, ``p @ v`` in every state for an i.i.d. one. ``P`` is ``channel.step(epoch)``
-    (from epoch ``epoch`` to the next), or ``channel.wait_step()`` (one waiting slot) when
-    ``epoch`` is ``None``; the two agree for a homogeneous chain."""
-    P = channel.wait_step() if epoch is None else channel.step(epoch)
-    if P is not None:
-        return P @ v
+def next_state_mean(channel: Channel, v: NDArray[np.float64], n: int | None) -> NDArray[np.float64]:
+    """:math:`E[v(h')]` given the state seen now, shape ``(K,)``: ``P_n @ v`` after the step
+    from epoch ``n`` to ``n + 1``, or ``P_w @ v`` after one waiting slot (``n = None``), for a
+    Markov channel; ``p @ v`` in every state for an i.i.d. one."""
+    if channel.is_markov:
+        P = channel.wait_step() if n is None else channel.step(n)
+        return P @ v  # type: ignore[operator]  # a chain's step is a matrix
     return np.full(v.shape[0], channel.probs @ v)
 
 
@@ -190,7 +193,7 @@ def backward_induction(
     values = np.empty((horizon + 1, k))
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     G_scalar = np.empty(horizon + 1)
-    P = channel.wait_step()
+    markov = channel.is_markov
     p = channel.probs
     for n in range(horizon, -1, -1):
         y = Y[n]
@@ -200,17 +203,18 @@ def backward_induction(
             C = np.full(k, np.inf)
         m = np.minimum(y, C)
         if allowed[n]:
-            if P is None:
+            if not markov:
                 Wv = np.full(k, c_w + iid_wait_fixed_point(m, p, c_w))
             else:
-                Wv = c_w + P @ markov_wait_values(m, P, c_w)
+                Pw = channel.wait_step()
+                Wv = c_w + Pw @ markov_wait_values(m, Pw, c_w)  # type: ignore[operator,arg-type]
         else:
             Wv = np.full(k, np.inf)
         G = np.minimum(C, Wv)
         values[n] = np.minimum(y, G)
         actions[n] = choose_by_tie_order(y, C, Wv)
         G_scalar[n] = G[0]
-    thresholds = None if P is not None else thresholds_from(G_scalar, costs, _forced(horizon, allowed))
+    thresholds = None if markov else thresholds_from(G_scalar, costs, _forced(horizon, allowed))
     return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
 
 
@@ -223,21 +227,21 @@ def osla_policy(
     :math:`L^c_n = E[Y_{n+1}]` (``n < M``) and :math:`L^w_n = c_w + E[Y_n]` (where
     waiting is allowed); otherwise takes the continuation with the smaller look-ahead
     value (ties: compute). Expectations are over the row of the current state for a
-    Markov channel. The returned ``values`` are the exact values of this policy.
+    Markov channel (:math:`L^c_n = P_n Y_{n+1}`, :math:`L^w_n = c_w + P_w Y_n`). The
+    returned ``values`` are the exact values of this policy.
     """
     n_layers = Y.shape[0] - 1
     k = Y.shape[1]
     allowed = wait_allowed(mode, horizon, n_layers)
-    P = channel.transition
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     L_scalar = np.empty(horizon + 1)
     for n in range(horizon + 1):
         Lc = next_state_mean(channel, Y[n + 1], n) if n < horizon else np.full(k, np.inf)
-        Lw = costs.wait_cost + next_state_mean(channel, Y[n]) if allowed[n] else np.full(k, np.inf)
+        Lw = costs.wait_cost + next_state_mean(channel, Y[n], None) if allowed[n] else np.full(k, np.inf)
         actions[n] = choose_by_tie_order(Y[n], Lc, Lw)
         L_scalar[n] = min(Lc[0], Lw[0])
     values = evaluate_policy(actions, Y, channel, costs.wait_cost)
-    thresholds = None if P is not None else thresholds_from(L_scalar, costs, _forced(horizon, allowed))
+    thresholds = None if channel.is_markov else thresholds_from(L_scalar, costs, _forced(horizon, allowed))
     return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
 
 
@@ -273,14 +277,16 @@ def evaluate_randomised_policy(
     waiting, or waits towards an infinite value, is infinite too.
     """
     horizon, k = probs.shape[0] - 1, probs.shape[1]
-    P = channel.wait_step()
+    markov = channel.is_markov
     p = channel.probs
     values = np.empty((horizon + 1, k))
     for n in range(horizon, -1, -1):
         ps, pc, pw = probs[n, :, STOP], probs[n, :, COMPUTE], probs[n, :, WAIT]
         if n < horizon:
-            step = channel.step(n)
-            C = _expect_rows(step, values[n + 1]) if step is not None else np.full(k, _mean(p, values[n + 1]))
+            if markov:
+                C = _expect_rows(channel.step(n), values[n + 1])  # type: ignore[arg-type]
+            else:
+                C = np.full(k, _mean(p, values[n + 1]))
         else:
             C = np.zeros(k)
         with np.errstate(invalid="ignore"):  # 0 * inf: an action never taken costs nothing
@@ -289,12 +295,13 @@ def evaluate_randomised_policy(
         if not waits.any():
             values[n] = b
             continue
-        if P is None:
+        if not markov:
             stay = float(p @ pw)
             W = np.inf if stay >= 1.0 else (_mean(p, b) + c_w * stay) / (1.0 - stay)
             with np.errstate(invalid="ignore"):
                 values[n] = b + np.where(waits, pw * (c_w + W), 0.0)
             continue
+        P: NDArray[np.float64] = channel.wait_step()  # type: ignore[assignment]
         infinite = ~np.isfinite(b) | _trapped(pw, P)
         while True:  # close under "waits with positive probability towards an infinite state"
             grow = waits & ~infinite & (P[:, infinite] > 0).any(axis=1)
@@ -358,7 +365,7 @@ def occupation(actions: NDArray[np.int8], channel: Channel) -> Occupation:
     :func:`backward_induction` and :func:`evaluate_policy`.
     """
     horizon, k = actions.shape[0] - 1, actions.shape[1]
-    P = channel.transition
+    markov = channel.is_markov
     p = channel.probs
     visits = np.zeros((horizon + 1, k, 3))
     arrive = channel.initial.copy()
@@ -366,15 +373,15 @@ def occupation(actions: NDArray[np.int8], channel: Channel) -> Occupation:
         w = actions[n] == WAIT
         if not w.any():
             v = arrive
-        elif P is None:
+        elif not markov:
             p_w = p[w].sum()
             total_wait = arrive[w].sum() / (1.0 - p_w) if p_w < 1 else np.inf
             v = arrive + total_wait * p
         else:
-            v = np.linalg.solve((np.eye(k) - w[:, None] * P).T, arrive)
+            v = np.linalg.solve((np.eye(k) - w[:, None] * channel.wait_step()).T, arrive)
         for a in (STOP, COMPUTE, WAIT):
             visits[n, :, a] = np.where(actions[n] == a, v, 0.0)
         if n < horizon:
             leave = visits[n, :, COMPUTE]
-            arrive = leave @ P if P is not None else leave.sum() * p
+            arrive = leave @ channel.step(n) if markov else leave.sum() * p
     return Occupation(visits)

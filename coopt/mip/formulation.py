@@ -12,9 +12,11 @@ Data (MODEL.md symbols): feasible placements :math:`\mathcal M = \{M : \sum_{i\l
 s_i \le S_{max}\} = \{0..\bar M\}` (a prefix, since :math:`S_M` is cumulative; the memory
 limit enters through this index set), stop costs :math:`Y_n(k)`, slot cost
 :math:`c_w`, download :math:`D(M)`, the initial law :math:`\iota` and either i.i.d.
-probabilities :math:`p` or a Markov matrix :math:`P`. Write
-:math:`T(v)_k = p_k \sum_j v_j` (i.i.d.) or :math:`T(v)_k = \sum_j v_j P_{jk}` (Markov)
-for "one fresh draw after leaving states with mass :math:`v`".
+probabilities :math:`p` or Markov matrices: :math:`P_n` from epoch :math:`n` to
+:math:`n+1` and :math:`P_w` for a waiting slot (one matrix :math:`P` for a homogeneous
+chain, per-epoch matrices for time-correlated fading, MODEL.md 10.4). Write
+:math:`T(v)_k = p_k \sum_j v_j` (i.i.d.) or :math:`T(v)_k = \sum_j v_j P_{jk}` (Markov,
+with the matrix of that move) for "one fresh draw after leaving states with mass :math:`v`".
 
 Variables (all :math:`\ge 0`):
 
@@ -93,6 +95,7 @@ unconstrained energy: 12 %); HiGHS closes them at the root node or after a few b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyomo.environ as pyo
@@ -119,6 +122,14 @@ REACH_TOL = 1e-9
 _FROM_INSTANCE = object()
 
 
+class BuildDeadline(Protocol):
+    """What the builder needs of a time limit (:class:`coopt.mip.highs.Deadline`)."""
+
+    def passed(self) -> bool: ...
+
+    def check(self, step: str) -> None: ...
+
+
 @dataclass(frozen=True, eq=False)
 class MipData:
     """Everything the MIP needs, as NumPy arrays (no Pyomo).
@@ -137,14 +148,16 @@ class MipData:
         :math:`c_w` (0 when waiting is impossible).
     download_per_task : NDArray[np.float64]
         ``(Mbar + 1,)``: :math:`D(M)/K_{tasks}`.
-    initial, probs, transition
-        The channel (``probs`` for i.i.d., ``transition`` for Markov, the other ``None``).
-    interior_allowed : NDArray[np.bool_]
+    initial, probs, steps, wait_step
+        The channel: ``probs`` for i.i.d.; for a Markov chain ``steps`` ``(Mbar, K, K)``
+        (:math:`P_n`, epoch ``n`` to ``n + 1``) and ``wait_step`` :math:`P_w` (``None``
+        where there is no slot); the others ``None``.
+    interior_allowed : NDArray[numpy.bool]
         ``(Mbar + 1, K, 3)``: actions with a variable in the interior copy (row
         ``Mbar`` is all False: there is no interior copy there).
-    terminal : NDArray[np.bool_]
+    terminal : NDArray[numpy.bool]
         ``(Mbar + 1,)``: whether epoch ``n`` has a terminal copy.
-    terminal_allowed : NDArray[np.bool_]
+    terminal_allowed : NDArray[numpy.bool]
         ``(Mbar + 1, K, 3)``: actions with a variable in the terminal copy.
     entry : NDArray[np.float64]
         ``(Mbar + 1, K)``: arrivals from outside; row 0 is the initial law plus any
@@ -173,7 +186,8 @@ class MipData:
     download_per_task: NDArray[np.float64]
     initial: NDArray[np.float64]
     probs: NDArray[np.float64] | None
-    transition: NDArray[np.float64] | None
+    steps: NDArray[np.float64] | None
+    wait_step: NDArray[np.float64] | None
     interior_allowed: NDArray[np.bool_]
     terminal: NDArray[np.bool_]
     terminal_allowed: NDArray[np.bool_]
@@ -217,17 +231,16 @@ def osla_actions(problem: Problem, n_max: int) -> tuple[NDArray[np.int8], NDArra
     Y, ch, costs = problem.Y, problem.channel, problem.costs
     mode, n_layers = problem.instance.wait.mode, costs.n_layers
     k = ch.n_states
-    expect = lambda v: next_state_mean(ch, v)  # noqa: E731
     inf = np.full(k, np.inf)
     interior = np.zeros((n_max + 1, k), dtype=np.int8)
     terminal = np.zeros((n_max + 1, k), dtype=np.int8)
     for n in range(n_max + 1):
         lw_ok = wait_allowed(mode, n, n_layers)[n]
-        lw_term = costs.wait_cost + expect(Y[n]) if lw_ok else inf
+        lw_term = costs.wait_cost + next_state_mean(ch, Y[n], None) if lw_ok else inf
         terminal[n] = choose_by_tie_order(Y[n], inf, lw_term)
         if n < n_max:
-            lw_int = costs.wait_cost + expect(Y[n]) if mode == "any" and n < n_layers else inf
-            interior[n] = choose_by_tie_order(Y[n], expect(Y[n + 1]), lw_int)
+            lw_int = costs.wait_cost + next_state_mean(ch, Y[n], None) if mode == "any" and n < n_layers else inf
+            interior[n] = choose_by_tie_order(Y[n], next_state_mean(ch, Y[n + 1], n), lw_int)
     return interior, terminal
 
 
@@ -305,7 +318,8 @@ def placement_data(
         download_per_task=costs.download[: n_max + 1] / inst.placement.tasks_per_period,
         initial=ch.initial,
         probs=None if ch.is_markov else ch.probs,
-        transition=ch.transition,
+        steps=np.stack([ch.step(n) for n in range(n_max)]) if ch.is_markov and n_max > 0 else None,  # type: ignore[misc]
+        wait_step=ch.wait_step() if ch.is_markov and waiting else None,
         interior_allowed=interior_allowed,
         terminal=terminal,
         terminal_allowed=terminal_allowed,
@@ -329,6 +343,7 @@ def build_placement_model(
     qos: QoS | object | None = _FROM_INSTANCE,
     placements: list[int] | None = None,
     extra_entry: NDArray[np.float64] | None = None,
+    deadline: BuildDeadline | None = None,
 ) -> pyo.ConcreteModel:
     """Build the joint placement MIP (module docstring) for an instance. No solve inside.
 
@@ -344,6 +359,10 @@ def build_placement_model(
         QoS bounds; default: the instance's ``[constraints]`` table.
     placements, extra_entry
         See :func:`placement_data`.
+    deadline : BuildDeadline, optional
+        The ``mip`` method's time limit: once it has passed, the remaining rows of the
+        component being built are skipped and :class:`~coopt.errors.NoSolutionError`
+        is raised after it (not from inside a Pyomo rule, which would log the error).
 
     Returns
     -------
@@ -364,15 +383,24 @@ def build_placement_model(
     if qos is _FROM_INSTANCE:
         qos = parse_constraints(problem.instance.extra)
     data = placement_data(problem, placements=placements, qos=qos, extra_entry=extra_entry)  # type: ignore[arg-type]
-    return _assemble(data)
+    return _assemble(data, deadline)
 
 
-def _assemble(d: MipData) -> pyo.ConcreteModel:
+def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.ConcreteModel:
     """The Pyomo model of :class:`MipData` (module docstring's rows, in order)."""
+    step = f"building the MIP ({len(d.placements)} placements, {d.n_max} epochs, {d.n_states} channel states)"
+
+    def check() -> None:
+        if deadline is not None:
+            deadline.check(step)
+
+    def late() -> bool:
+        return deadline is not None and deadline.passed()
+
     k_states = d.n_states
     states = range(k_states)
     epochs = range(d.n_max + 1)
-    iid = d.transition is None
+    iid = d.probs is not None
     m = pyo.ConcreteModel(name="coopt_placement")
     m.coopt_data = d
 
@@ -387,6 +415,7 @@ def _assemble(d: MipData) -> pyo.ConcreteModel:
     m.y = pyo.Var(y_idx, within=pyo.NonNegativeReals)
     m.e = pyo.Var(e_idx, within=pyo.NonNegativeReals)
     m.r = pyo.Var(range(1, d.n_max + 1), within=pyo.NonNegativeReals)
+    check()
 
     def by(idx: list[tuple[int, int, int]]) -> dict[tuple[int, int], list[int]]:
         out: dict[tuple[int, int], list[int]] = {}
@@ -407,6 +436,7 @@ def _assemble(d: MipData) -> pyo.ConcreteModel:
     m.reach = pyo.Constraint(
         range(1, d.n_max + 1), rule=lambda m, n: m.r[n] == pyo.quicksum(v for _, v in xs(n - 1, COMPUTE))
     )
+    check()
 
     # i.i.d.: scalar wait totals keep each balance row O(1) long instead of O(K).
     if iid:
@@ -418,69 +448,94 @@ def _assemble(d: MipData) -> pyo.ConcreteModel:
         m.w_term_def = pyo.Constraint(
             list(m.w_term.index_set()), rule=lambda m, n: m.w_term[n] == pyo.quicksum(v for _, v in ys(n, WAIT))
         )
+        check()
 
     p = d.probs
-    P = d.transition
 
-    def draw(pairs: list[tuple[int, pyo.Var]], total: pyo.Var | None, k: int):
-        """T(v)_k: the mass arriving in state k after leaving the states in ``pairs``."""
+    def draw(pairs: list[tuple[int, pyo.Var]], total: pyo.Var | None, k: int, P: NDArray[np.float64] | None):
+        """T(v)_k: the mass arriving in state k after leaving the states in ``pairs`` by the
+        move whose matrix is ``P`` (unused for i.i.d.)."""
         if iid:
-            return p[k] * total if total is not None and p[k] != 0 else 0.0
-        return pyo.quicksum(P[j, k] * v for j, v in pairs if P[j, k] != 0)
+            assert p is not None
+            return float(p[k]) * total if total is not None and p[k] != 0 else 0.0
+        assert P is not None
+        if not pairs:
+            return 0.0
+        col = P[:, k]
+        return pyo.quicksum(float(col[j]) * v for j, v in pairs if col[j] != 0)
 
     def arrivals(n: int, k: int):
-        inflow = d.entry[n, k]
+        inflow = float(d.entry[n, k])
         if n == 0:
             return inflow
-        return inflow + draw(xs(n - 1, COMPUTE), m.r[n], k)
+        P = None if iid else d.steps[n - 1]  # type: ignore[index]
+        return inflow + draw(xs(n - 1, COMPUTE), m.r[n], k, P)
 
     def flow_int(m, n, k):
+        if late():
+            return pyo.Constraint.Skip
         lhs = pyo.quicksum(m.x[n, k, a] for a in x_at.get((n, k), ()))
         if d.terminal[n]:
             lhs = lhs + m.e[n, k]
-        rec = draw(xs(n, WAIT), m.w_int[n] if iid and n in m.w_int else None, k)
+        rec = draw(xs(n, WAIT), m.w_int[n] if iid and n in m.w_int else None, k, d.wait_step)
         return lhs == arrivals(n, k) + rec
 
     def flow_term(m, n, k):
+        if late():
+            return pyo.Constraint.Skip
         lhs = pyo.quicksum(m.y[n, k, a] for a in y_at.get((n, k), ()))
         inflow = m.e[n, k] if d.has_interior(n) else arrivals(n, k)
-        rec = draw(ys(n, WAIT), m.w_term[n] if iid and n in m.w_term else None, k)
+        rec = draw(ys(n, WAIT), m.w_term[n] if iid and n in m.w_term else None, k, d.wait_step)
         return lhs == inflow + rec
 
+    check()
     interior_epochs = [n for n in epochs if d.has_interior(n)]
     terminal_epochs = [n for n in epochs if d.terminal[n]]
     m.flow_int = pyo.Constraint(interior_epochs, list(states), rule=flow_int)
+    check()
     m.flow_term = pyo.Constraint(terminal_epochs, list(states), rule=flow_term)
+    check()
 
     def later(n: int):
         return pyo.quicksum(m.z[q] for q in d.later(n))
 
     m.link_compute = pyo.Constraint(
         [n for n in interior_epochs if not d.visits_link(n)],
-        rule=lambda m, n: m.r[n + 1] <= d.mass * later(n),
+        rule=lambda m, n: pyo.Constraint.Skip if late() else m.r[n + 1] <= d.mass * later(n),
     )
+    check()
     m.link_visits = pyo.Constraint(
         [n for n in interior_epochs if d.visits_link(n)],
-        rule=lambda m, n: pyo.quicksum(m.x[n, k, a] for k in states for a in x_at.get((n, k), ())) <= d.mass * later(n),
+        rule=lambda m, n: (
+            pyo.Constraint.Skip
+            if late()
+            else pyo.quicksum(m.x[n, k, a] for k in states for a in x_at.get((n, k), ())) <= d.mass * later(n)
+        ),
     )
+    check()
     m.link_terminal = pyo.Constraint(
         [n for n in terminal_epochs if d.has_interior(n)],
         rule=lambda m, n: pyo.quicksum(m.e[n, k] for k in states) <= d.mass * m.z[n],
     )
 
     def weighted(stop: NDArray[np.float64], wait: float):
-        terms = [stop[n, k] * m.x[n, k, a] for n, k, a in x_idx if a == STOP and stop[n, k] != 0]
-        terms += [stop[n, k] * m.y[n, k, a] for n, k, a in y_idx if a == STOP and stop[n, k] != 0]
+        # Python floats: a NumPy scalar times a Pyomo variable takes NumPy's ufunc path,
+        # about 40 us a term (half the build of a 1,000-layer chain).
+        terms = [float(stop[n, k]) * m.x[n, k, a] for n, k, a in x_idx if a == STOP and stop[n, k] != 0]
+        terms += [float(stop[n, k]) * m.y[n, k, a] for n, k, a in y_idx if a == STOP and stop[n, k] != 0]
         if wait != 0:
             terms += [wait * m.x[i] for i in x_idx if i[2] == WAIT]
             terms += [wait * m.y[i] for i in y_idx if i[2] == WAIT]
         return pyo.quicksum(terms)
 
     m.task_cost = pyo.Expression(expr=weighted(d.Y, d.wait_cost))
+    check()
     m.download = pyo.Expression(expr=pyo.quicksum(float(d.download_per_task[q]) * m.z[q] for q in d.placements))
     m.phi = pyo.Expression(expr=m.task_cost + m.download)
     m.latency_s = pyo.Expression(expr=weighted(d.stop_latency_s, d.wait_latency_s))
+    check()
     m.energy_j = pyo.Expression(expr=weighted(d.stop_energy_j, d.wait_energy_j))
+    check()
     if d.qos is not None and d.qos.max_latency_s is not None:
         m.qos_latency = pyo.Constraint(expr=m.latency_s <= d.qos.max_latency_s)
     if d.qos is not None and d.qos.max_energy_j is not None:
@@ -566,21 +621,24 @@ def flow_residual(d: MipData, sol: MipSolution) -> float:
     worst = max(0.0, -float(min(x.min(), y.min(), e.min(), min(sol.z.values()))))
     worst = max(worst, abs(sum(sol.z.values()) - 1.0))
 
-    def draw(v: NDArray[np.float64]) -> NDArray[np.float64]:
-        return d.probs * v.sum() if d.transition is None else v @ d.transition
+    def draw(v: NDArray[np.float64], P: NDArray[np.float64] | None) -> NDArray[np.float64]:
+        if d.probs is not None:
+            return d.probs * v.sum()
+        return v @ P if P is not None else np.zeros_like(v)
 
     for n in range(d.n_max + 1):
-        arrive = d.entry[n] + (draw(x[n - 1, :, COMPUTE]) if n > 0 else 0.0)
+        step = None if d.steps is None or n == 0 else d.steps[n - 1]
+        arrive = d.entry[n] + (draw(x[n - 1, :, COMPUTE], step) if n > 0 else 0.0)
         later = sum(sol.z[q] for q in d.later(n))
         if d.has_interior(n):
             lhs = x[n].sum(axis=1) + (e[n] if d.terminal[n] else 0.0)
-            worst = max(worst, float(np.abs(lhs - arrive - draw(x[n, :, WAIT])).max()))
+            worst = max(worst, float(np.abs(lhs - arrive - draw(x[n, :, WAIT], d.wait_step)).max()))
             worst = max(worst, float(x[n, :, COMPUTE].sum() - d.mass * later))
             if d.visits_link(n):
                 worst = max(worst, float(x[n].sum() - d.mass * later))
         if d.terminal[n]:
             inflow = e[n] if d.has_interior(n) else arrive
-            worst = max(worst, float(np.abs(y[n].sum(axis=1) - inflow - draw(y[n, :, WAIT])).max()))
+            worst = max(worst, float(np.abs(y[n].sum(axis=1) - inflow - draw(y[n, :, WAIT], d.wait_step)).max()))
             if d.has_interior(n):
                 worst = max(worst, float(e[n].sum() - d.mass * sol.z[n]))
         worst = max(worst, float(np.abs(x[n][~d.interior_allowed[n]]).max(initial=0.0)))

@@ -8,7 +8,12 @@ Steps (every number below comes from HiGHS unless said otherwise):
    latency (or energy), computed by backward induction on that physical part alone.
 2. ``by_placement``: the same model with :math:`z` fixed to each feasible :math:`M` (an
    LP each, warm persistent solver); under QoS bounds, placements that cannot meet
-   them are left out. :math:`M^*` is the argmin by MODEL.md's rule (ties within the
+   them are left out. HiGHS's objective is accurate to its tolerances on the scale of
+   the model (about 1e-12 of :attr:`~coopt.mip.formulation.MipData.scale`), and
+   :math:`J(M) = \Phi(M) - D(M)/K_{tasks}` loses more where the download dominates
+   (1.4e-8 relative was seen), so each LP's policy is **evaluated exactly**
+   (:func:`evaluated_values`) and ``by_placement`` holds those values; the largest
+   relative difference to the LP objectives is ``solver.by_placement_lp_max_rel_diff``. :math:`M^*` is the argmin by MODEL.md's rule (ties within the
    relative ``1e-12`` of :func:`coopt.dp.stopping.tied_or_less` go to the smaller
    :math:`M`), which resolves exact ties the MIP's own choice cannot see.
    ``solver.certified`` says whether the MIP's proven bound confirms this optimum
@@ -39,7 +44,6 @@ Steps (every number below comes from HiGHS unless said otherwise):
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +58,11 @@ from coopt.dp.constraints import (
     randomised_expectations,
     smallest_achievable,
 )
-from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_placements
+from coopt.dp.placement import argmin_placement, enumerate_placements, placement_values
 from coopt.dp.results import SolveResult, assemble_result
 from coopt.dp.stopping import (
     ACTION_NAMES,
+    STOP,
     Occupation,
     StoppingSolution,
     choose_by_tie_order,
@@ -70,6 +75,7 @@ from coopt.dp.stopping import (
 from coopt.errors import NoSolutionError
 from coopt.mip.formulation import (
     MipData,
+    PolicyTable,
     build_placement_model,
     expectations_from_values,
     flow_residual,
@@ -77,9 +83,11 @@ from coopt.mip.formulation import (
     objective_from_values,
 )
 from coopt.mip.highs import (
+    Deadline,
     MipOptions,
     PlacementResult,
     Termination,
+    load_model,
     new_solver,
     solve_fixed,
     solve_mip,
@@ -127,7 +135,7 @@ def _certified(res: PlacementResult, lp_best: float, options: MipOptions, scale:
     if not res.optimal or res.bound is None or res.objective is None:
         return False
     tol = CERTIFY_RTOL * max(abs(lp_best), scale)
-    return res.bound <= lp_best + tol and res.objective - lp_best <= options.mip_gap * abs(res.objective) + tol
+    return bool(res.bound <= lp_best + tol and res.objective - lp_best <= options.mip_gap * abs(res.objective) + tol)
 
 
 def canonical_policy(
@@ -143,28 +151,32 @@ def canonical_policy(
     """
     ch, costs, Y = problem.channel, problem.costs, problem.Y
     k = ch.n_states
-    P = ch.transition
-    expect = lambda v: next_state_mean(ch, v)  # noqa: E731
     allowed = wait_allowed(problem.instance.wait.mode, horizon, costs.n_layers)
     actions = np.empty((horizon + 1, k), dtype=np.int8)
     G = np.empty(horizon + 1)
     for n in range(horizon + 1):
-        C = expect(values[n + 1]) if n < horizon else np.full(k, np.inf)
-        Wv = costs.wait_cost + expect(values[n]) if allowed[n] else np.full(k, np.inf)
+        C = next_state_mean(ch, values[n + 1], n) if n < horizon else np.full(k, np.inf)
+        Wv = costs.wait_cost + next_state_mean(ch, values[n], None) if allowed[n] else np.full(k, np.inf)
         actions[n] = choose_by_tie_order(Y[n], C, Wv)
         G[n] = min(C[0], Wv[0])
-    if P is not None:
+    if ch.is_markov:
         return actions, None
     forced = np.zeros(horizon + 1, dtype=bool)
     forced[horizon] = not allowed[horizon]
     return actions, thresholds_from(G, costs, forced)
 
 
-def _complete_optimal_policy(problem: Problem, horizon: int, options: MipOptions) -> StoppingSolution:
+def _complete_optimal_policy(
+    problem: Problem, horizon: int, options: MipOptions, deadline: Deadline
+) -> StoppingSolution:
     """The optimal rule at ``horizon`` read from an LP with mass entering every state."""
     k = problem.channel.n_states
-    model = build_placement_model(problem, qos=None, placements=[horizon], extra_entry=np.ones((horizon + 1, k)))
-    res = solve_mip(model, options)
+    model = build_placement_model(
+        problem, qos=None, placements=[horizon], extra_entry=np.ones((horizon + 1, k)), deadline=deadline
+    )
+    opt = new_solver()
+    load_model(model, opt, deadline)
+    res = solve_mip(model, deadline.options(options, f"solving the policy LP at M = {horizon}"), opt)
     if not res.optimal or res.policy is None:
         raise NoSolutionError(f"HiGHS stopped ({res.termination.value}) on the policy LP at M = {horizon}")
     actions = res.policy.actions()
@@ -179,6 +191,34 @@ def _randomised_rows(res: PlacementResult) -> list[dict[str, Any]]:
         {"epoch": n, "state": k, "probs": {ACTION_NAMES[a]: float(p[a]) for a in range(3) if p[a] > 0}}
         for n, k, p in res.policy.randomised()
     ]
+
+
+def evaluated_values(policy: PolicyTable, problem: Problem) -> tuple[NDArray[np.float64], str]:
+    """Exact values ``(M + 1, K)`` of an LP's policy, by the DP's policy evaluation.
+
+    A policy that randomises (:meth:`PolicyTable.randomised`) is evaluated as it is
+    (:func:`coopt.dp.stopping.evaluate_randomised_policy`); otherwise its most likely
+    actions are, so that probabilities of order HiGHS's tolerance do not count
+    (:func:`coopt.dp.stopping.evaluate_policy`). Every state with positive visits
+    keeps the LP's action, also below :data:`~coopt.mip.formulation.REACH_TOL`: an
+    optimal policy may reach late epochs with probability ~1e-10, and stopping there
+    instead moved one :math:`\\Phi(M)` of data/vit_b_16.toml by 2.3e-9 relative. States
+    without visits stop. Returns the values and how they were obtained, in words.
+    """
+    costs = problem.costs
+    c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
+    total = policy.visits.sum(axis=2)
+    seen = total > 0
+    randomised = policy.randomised()
+    if randomised:
+        probs = np.zeros_like(policy.visits)
+        probs[..., STOP] = 1.0
+        probs[seen] = policy.visits[seen] / total[seen][:, None]
+        how = f"randomised policy ({len(randomised)} randomised state(s)), exact evaluation"
+        return evaluate_randomised_policy(probs, problem.Y, problem.channel, c_w), how
+    actions = np.full(total.shape, STOP, dtype=np.int8)
+    actions[seen] = np.argmax(policy.visits[seen], axis=1)
+    return evaluate_policy(actions, problem.Y, problem.channel, c_w), "deterministic policy, evaluate_policy"
 
 
 @dataclass(frozen=True, eq=False)
@@ -232,12 +272,13 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     qos = parse_constraints(inst.extra)
     placements = problem.placements
 
-    start = time.perf_counter()
-    model = build_placement_model(problem, qos=qos)
-    build_time = time.perf_counter() - start
+    deadline = Deadline(options.time_limit)
+    model = build_placement_model(problem, qos=qos, deadline=deadline)
+    build_time = deadline.elapsed()
     data = model.coopt_data
     opt = new_solver()
-    res = solve_mip(model, options, opt)
+    load_model(model, opt, deadline)
+    res = solve_mip(model, deadline.options(options, "starting the MIP"), opt)
     if res.termination in INFEASIBLE and qos is not None:
         raise NoSolutionError(_infeasible_message(problem, qos))
     if res.termination in INFEASIBLE:  # pragma: no cover - M = 0 is always feasible
@@ -245,22 +286,27 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     if not res.has_solution or res.solution is None:
         limit = f" (time limit {options.time_limit:g} s)" if res.termination is Termination.TIME_LIMIT else ""
         raise NoSolutionError(
-            f"HiGHS stopped ({res.termination.value}){limit} after {res.wall_time_s:.3g} s without a feasible "
+            f"HiGHS stopped ({res.termination.value}){limit} after {deadline.elapsed():.3g} s without a feasible "
             "solution; raise --time-limit"
         )
 
     fixed: dict[int, PlacementResult] = {}
-    values: list[PlacementValue] = []
+    task: dict[int, float] = {}
     skipped: dict[int, str] = {}
-    for m in placements:
-        r = solve_fixed(model, m, options, opt)
-        if r.optimal and r.objective is not None:
+    lp_diff = 0.0
+    for i, m in enumerate(placements):
+        step = f"solving the per-placement LPs ({i} of {len(placements)} done)"
+        r = solve_fixed(model, m, deadline.options(options, step), opt)
+        if r.termination is Termination.TIME_LIMIT:
+            raise deadline.expired(step)  # a missing placement would silently change M*
+        if r.optimal and r.objective is not None and r.policy is not None:
             fixed[m] = r
-            values.append(
-                PlacementValue(m, r.objective, r.objective - costs.download[m] / k_tasks, float(costs.download[m]))
-            )
+            task[m] = float(channel.initial @ evaluated_values(r.policy, problem)[0][0])
+            exact = task[m] + costs.download[m] / k_tasks
+            lp_diff = max(lp_diff, abs(r.objective - exact) / max(abs(r.objective), abs(exact), data.scale))
         else:
             skipped[m] = r.termination.value
+    values = placement_values(task, costs, list(task), k_tasks)
     best = argmin_placement(values) if values else None
     if best is None:  # pragma: no cover - the MIP had a solution, so some LP does
         raise NoSolutionError("no placement LP could be solved; see --time-limit")
@@ -271,20 +317,21 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
         # HiGHS claims optimality, but an exact LP of one placement beats its proven
         # bound: its search pruned wrongly. Solve again on a different search path.
         retried = True
-        again = solve_mip(model, options, new_solver(), fallback=True)
+        fresh = new_solver()
+        load_model(model, fresh, deadline)
+        again = solve_mip(model, deadline.options(options, "re-solving the MIP"), fresh, fallback=True)
         if _certified(again, best.objective, options, data.scale):
             res, certified = again, True
     lp = fixed[star]
-    assert lp.policy is not None and lp.solution is not None
+    assert lp.policy is not None and lp.solution is not None and res.solution is not None
 
     if qos is not None:
-        probs = lp.policy.completed_probs()
-        vals = evaluate_randomised_policy(probs, Y, channel, 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost)
+        vals, _ = evaluated_values(lp.policy, problem)
         policy = StoppingSolution(star, vals, lp.policy.actions(), None, best.task_cost)
     elif rule == "osla":
         policy = osla_policy(Y, channel, star, mode, costs)
     else:
-        policy = _complete_optimal_policy(problem, star, options)
+        policy = _complete_optimal_policy(problem, star, options, deadline)
 
     osla_values = (
         values
@@ -304,6 +351,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
             "objective_recomputed": float(objective_from_values(data, res.solution)),
             "flow_residual": flow_residual(data, res.solution),
             "by_placement_lp_time_s": sum(r.wall_time_s for r in fixed.values()),
+            "by_placement_lp_max_rel_diff": lp_diff,
         }
     )
     if skipped:

@@ -50,16 +50,28 @@ class Channel:
         Distribution of the state at epoch 0, shape ``(K,)``. For an i.i.d. channel it
         is also the distribution at every later epoch and slot.
     transition : NDArray[np.float64] or None
-        Row-stochastic ``(K, K)`` matrix of a Markov channel (applied once per epoch
-        and once per waiting slot); ``None`` for an i.i.d. channel.
+        Row-stochastic ``(K, K)`` matrix of a homogeneous Markov channel (applied once
+        per epoch and once per waiting slot); ``None`` for an i.i.d. channel and for a
+        time-inhomogeneous one.
     spec : ChannelSpec
         The instance's ``[channel]`` table this channel was built from.
+    epoch_transitions : NDArray[np.float64] or None
+        ``(N, K, K)``: the matrices :math:`P_n` from epoch ``n`` to ``n + 1`` of a
+        time-inhomogeneous chain (time-correlated fading, MODEL.md section 10.4, built by
+        :func:`coopt.model.fading.correlate`); ``None`` otherwise.
+    slot_transition : NDArray[np.float64] or None
+        ``(K, K)``: :math:`P_w`, one waiting slot of that chain (``None`` without a slot).
+
+    Solvers read matrices only through :meth:`step` and :meth:`wait_step`, and tell a
+    chain from an i.i.d. channel by :attr:`is_markov` (not by ``transition is None``).
     """
 
     gains: NDArray[np.float64]
     initial: NDArray[np.float64]
     transition: NDArray[np.float64] | None
     spec: ChannelSpec
+    epoch_transitions: NDArray[np.float64] | None = None
+    slot_transition: NDArray[np.float64] | None = None
 
     @property
     def n_states(self) -> int:
@@ -67,7 +79,9 @@ class Channel:
 
     @property
     def is_markov(self) -> bool:
-        return self.transition is not None
+        """Whether the state is carried from epoch to epoch (a homogeneous or a
+        time-inhomogeneous chain); ``False`` for an i.i.d. channel."""
+        return self.transition is not None or self.epoch_transitions is not None
 
     @property
     def probs(self) -> NDArray[np.float64]:
@@ -78,40 +92,119 @@ class Channel:
         """The ``(K, K)`` transition matrix applied from epoch ``n`` to epoch ``n + 1``
         (``None`` for an i.i.d. channel). Solvers ask for it per epoch, so that a
         time-inhomogeneous chain (MODEL.md section 10.4) needs no other change."""
+        if self.epoch_transitions is not None:
+            return self.epoch_transitions[n]
         return self.transition
 
     def wait_step(self) -> NDArray[np.float64] | None:
         """The ``(K, K)`` transition matrix of one waiting slot (``None`` for i.i.d.)."""
+        if self.epoch_transitions is not None:
+            if self.slot_transition is None:
+                raise ValueError("this correlated channel has no waiting slot (wait.slot_s)")
+            return self.slot_transition
         return self.transition
 
     def distribution_at(self, n: int) -> NDArray[np.float64]:
         """Distribution of the state seen at epoch ``n`` with no waiting before it."""
-        if self.transition is None:
+        if not self.is_markov:
             return self.initial
-        return self.initial @ np.linalg.matrix_power(self.transition, n)
+        dist = self.initial
+        for i in range(n):
+            dist = dist @ self.step(i)  # type: ignore[operator]  # a chain's step is a matrix
+        return dist
 
 
-def stationary_distribution(transition: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Stationary distribution :math:`\\pi = \\pi P` of a row-stochastic matrix.
+def closed_classes(transition: NDArray[np.float64]) -> list[list[int]]:
+    """The closed communicating classes of a finite chain, as sorted state indices.
 
-    Solves the linear system with one balance equation replaced by normalisation.
-    A chain with several closed classes has no unique one: that is an error, since
-    the default ``initial`` would be ambiguous.
+    Found on the zero pattern of ``transition`` alone (a link of ``1e-300`` joins two
+    states as surely as one of ``0.5``): state ``i`` is in a closed class when every
+    state it can reach can reach it back. Classes are listed by their smallest index.
     """
     k = transition.shape[0]
-    a = transition.T - np.eye(k)
-    a[-1, :] = 1.0
-    b = np.zeros(k)
-    b[-1] = 1.0
-    try:
-        pi = np.linalg.solve(a, b)
-    except np.linalg.LinAlgError:
+    reach = (transition > 0) | np.eye(k, dtype=bool)
+    while True:  # transitive closure by repeated squaring: at most log2(K) products
+        closure = reach | ((reach.astype(np.float64) @ reach.astype(np.float64)) > 0)
+        if np.array_equal(closure, reach):
+            break
+        reach = closure
+    recurrent = np.all(reach.T | ~reach, axis=1)  # i -> j implies j -> i
+    classes: list[list[int]] = []
+    seen = np.zeros(k, dtype=bool)
+    for i in np.flatnonzero(recurrent):
+        if not seen[i]:
+            members = np.flatnonzero(reach[i])
+            seen[members] = True
+            classes.append([int(j) for j in members])
+    return classes
+
+
+def stationary_distribution(
+    transition: NDArray[np.float64], gains: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
+    r"""Stationary distribution :math:`\pi = \pi P` of a row-stochastic matrix.
+
+    A chain with one closed class has exactly one: it is zero on the transient states
+    and, on the class, computed by the Grassmann-Taksar-Heyman (GTH) elimination. GTH
+    removes states one by one, folding each into the others with
+    :math:`P_{ij} \mathrel{+}= P_{ik} P_{kj} / s_k`, :math:`s_k = \sum_{j<k} P_{kj}`,
+    and back-substitutes :math:`\pi_k = \sum_{i<k} \pi_i P_{ik} / s_k`. Only sums and
+    products of non-negative numbers occur (the diagonal, :math:`1 - \sum_{j \ne i}
+    P_{ij}`, is never used), so every component has a small relative error however
+    nearly decomposable the chain is (links of ``1e-300`` included), where a linear
+    solve of :math:`\pi (P - I) = 0` loses about :math:`\log_{10}` of the condition
+    number in digits.
+
+    Parameters
+    ----------
+    transition : NDArray[np.float64]
+        Row-stochastic ``(K, K)`` matrix.
+    gains : NDArray[np.float64], optional
+        The states' gains ``(K,)``, in the same order, to name them in the error.
+
+    Raises
+    ------
+    InstanceError
+        The chain has several closed classes, so the stationary law (the default
+        ``channel.initial``) is not unique; the message names the classes.
+    """
+    k = transition.shape[0]
+    classes = closed_classes(transition)
+    if len(classes) > 1:
+
+        def name(c: list[int]) -> str:
+            where = "states " + ", ".join(str(i) for i in c)
+            return where if gains is None else f"{where} (gains {', '.join(f'{gains[i]:g}' for i in c)})"
+
         raise InstanceError(
-            "channel.transition: the chain has no unique stationary distribution; give channel.initial"
-        ) from None
-    if np.any(pi < -1e-12) or not np.allclose(pi @ transition, pi, rtol=0, atol=1e-12):
-        raise InstanceError("channel.transition: the chain has no unique stationary distribution; give channel.initial")
-    pi = np.clip(pi, 0.0, None)
+            f"channel.transition: the chain has {len(classes)} closed classes, "
+            + "; ".join(name(c) for c in classes)
+            + " (0-based, in the order of channel.gains), so its stationary distribution is not unique; "
+            "give channel.initial"
+        )
+    members = classes[0]
+    pi = np.zeros(k)
+    pi[members] = _gth(transition[np.ix_(members, members)])
+    return pi
+
+
+def _gth(transition: NDArray[np.float64]) -> NDArray[np.float64]:
+    """GTH elimination (see :func:`stationary_distribution`) of an irreducible chain."""
+    a = np.array(transition, dtype=np.float64)
+    k = a.shape[0]
+    for n in range(k - 1, 0, -1):
+        s = a[n, :n].sum()  # > 0 in exact arithmetic: an irreducible chain leaves {n..K-1}
+        if not s > 0:
+            raise InstanceError(
+                "channel.transition: the chain's links between states are so weak that their products "
+                "underflow double precision (below about 1e-308); give channel.initial"
+            )
+        a[:n, n] /= s
+        a[:n, :n] += np.outer(a[:n, n], a[n, :n])
+    pi = np.zeros(k)
+    pi[0] = 1.0
+    for n in range(1, k):
+        pi[n] = pi[:n] @ a[:n, n]
     return pi / pi.sum()
 
 
@@ -152,7 +245,7 @@ def quantise(spec: ChannelSpec, states: int | None = None) -> tuple[NDArray[np.f
     return gains, np.full(k, 1.0 / k)
 
 
-def _ncx2_functions():  # type: ignore[no-untyped-def]
+def _ncx2_functions():
     """CDF, survival function and quantile ``f(x, df, nc)`` of the noncentral chi-square law.
 
     The same scipy.special functions that ``scipy.stats.ncx2`` calls for ``nc > 0``
@@ -203,9 +296,11 @@ def build_channel(spec: ChannelSpec, states: int | None = None) -> Channel:
     if spec.law == "finite":
         probs = np.asarray(spec.probs, dtype=np.float64)[order]
         return Channel(gains=gains[order], initial=probs, transition=None, spec=spec)
-    transition = np.asarray(spec.transition, dtype=np.float64)[np.ix_(order, order)]
+    given = np.asarray(spec.transition, dtype=np.float64)
+    transition = given[np.ix_(order, order)]
     if spec.initial is None:
-        initial = stationary_distribution(transition)
+        # In the user's order, so that an error names the states as the file lists them.
+        initial = stationary_distribution(given, gains)[order]
     else:
         initial = np.asarray(spec.initial, dtype=np.float64)[order]
     return Channel(gains=gains[order], initial=initial, transition=transition, spec=spec)

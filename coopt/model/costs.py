@@ -7,7 +7,10 @@ For layers :math:`i = 1..N` with ``macs_i``, ``out_i`` and ``params_i``:
 * prefix and suffix :math:`A_n = \sum_{i\le n} a_i`, :math:`R_n = \sum_{i>n} b_i`
 * rate :math:`r(h) = B\log_2(1+\rho h)`, :math:`\rho = P/\sigma^2`
 * upload cost :math:`T_n(h) = (w_E P + w_T)\,d_n / r(h)` for :math:`n<N`, :math:`T_N = 0`
-* stop cost :math:`Y_n(h) = A_n + T_n(h) + R_n`
+* per-upload overhead (MODEL.md section 10.3) :math:`O_n = w_T o_s + w_E o_J` for
+  :math:`n<N`, :math:`O_N = 0` (``uplink.overhead_s``, ``uplink.overhead_j``)
+* stop cost :math:`Y_n(h) = A_n + T_n(h) + O_n + R_n`; its part that does not depend on
+  :math:`h` is ``stop_base`` :math:`= A_n + R_n + O_n`
 * wait cost of one slot :math:`c_w = w_T\tau + w_E P_{idle}\tau`
 * download cost :math:`D(M) = \sum_{i\le M} s_i (w_T/r_{DL} + w_E e_{rx})`
 
@@ -41,6 +44,9 @@ class CostModel:
     edge_time_s : the suffix's seconds.
     feature_bits : :math:`d_n`, with ``feature_bits[N]`` the (free) result.
     upload_coef : :math:`(w_E P + w_T) d_n`, zero at ``n = N``.
+    overhead_time_s, overhead_energy_j : the fixed latency and device energy of one
+        upload (``uplink.overhead_s``, ``uplink.overhead_j``), zero at ``n = N``.
+    overhead : their cost :math:`O_n = w_T o_s + w_E o_J`, zero at ``n = N``.
     download : :math:`D(M)` per period.
     memory_bits : :math:`\sum_{i\le M} s_i`.
     rho, bandwidth_hz : SNR factor :math:`\rho = P/\sigma^2` and :math:`B`.
@@ -56,6 +62,9 @@ class CostModel:
     edge_time_s: NDArray[np.float64]
     feature_bits: NDArray[np.float64]
     upload_coef: NDArray[np.float64]
+    overhead_time_s: NDArray[np.float64]
+    overhead_energy_j: NDArray[np.float64]
+    overhead: NDArray[np.float64]
     download: NDArray[np.float64]
     memory_bits: NDArray[np.float64]
     rho: float
@@ -71,6 +80,19 @@ class CostModel:
     def n_layers(self) -> int:
         return int(self.A.shape[0]) - 1
 
+    @property
+    def stop_base(self) -> NDArray[np.float64]:
+        """The gain-free part of the stop cost, :math:`A_n + R_n + O_n`, shape ``(N + 1,)``.
+
+        Without overhead it is ``A + R`` to the last bit (adding zeros)."""
+        return (self.A + self.R) + self.overhead
+
+    @property
+    def layer_time_s(self) -> NDArray[np.float64]:
+        """The device's computing time of each layer :math:`t_n`, shape ``(N + 1,)``
+        (``t_0 = 0``): the time from epoch ``n - 1`` to epoch ``n``."""
+        return np.diff(self.local_time_s, prepend=0.0)
+
     def rate_bps(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
         """Uplink rate :math:`r(h) = B \\log_2(1 + \\rho h)` in bit/s."""
         return self.bandwidth_hz * np.log1p(self.rho * np.asarray(gains, dtype=np.float64)) / LN2
@@ -83,13 +105,20 @@ class CostModel:
         return bits
 
     def upload_time_s(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Seconds to upload at epoch ``n`` with each gain: shape ``(N + 1, K)``, zero at ``n = N``."""
-        return self.upload_bits[:, None] / self.rate_bps(gains)[None, :]
+        """Seconds to upload at epoch ``n`` with each gain, the per-upload overhead included:
+        shape ``(N + 1, K)``, zero at ``n = N``."""
+        return self.overhead_time_s[:, None] + self.upload_bits[:, None] / self.rate_bps(gains)[None, :]
+
+    def upload_energy_j(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Device joules of uploading at epoch ``n`` with each gain (transmission plus the
+        per-upload overhead): shape ``(N + 1, K)``, zero at ``n = N``."""
+        tx = self.upload_bits[:, None] / self.rate_bps(gains)[None, :]
+        return self.overhead_energy_j[:, None] + self.tx_power_w * tx
 
     def stop_cost(self, gains: NDArray[np.float64]) -> NDArray[np.float64]:
         """The table :math:`Y_n(g_k)`, shape ``(N + 1, K)``."""
         upload = self.upload_coef[:, None] / self.rate_bps(gains)[None, :]
-        return (self.A + self.R)[:, None] + upload
+        return self.stop_base[:, None] + upload
 
 
 def cost_model(instance: Instance) -> CostModel:
@@ -113,6 +142,10 @@ def cost_model(instance: Instance) -> CostModel:
     pl = instance.placement
     per_bit = w_t / pl.downlink_bps + w_e * pl.rx_energy_per_bit
     slot = instance.wait.slot_s if instance.wait.slot_s is not None else math.nan
+    uploads = np.ones_like(coef)
+    uploads[-1] = 0.0  # at n = N nothing is uploaded
+    over_s = instance.uplink.overhead_s * uploads
+    over_j = instance.uplink.overhead_j * uploads
     return CostModel(
         A=np.cumsum(w_e * e_local + w_t * t_local),
         R=w_t * edge_suffix_s,
@@ -121,6 +154,9 @@ def cost_model(instance: Instance) -> CostModel:
         edge_time_s=edge_suffix_s,
         feature_bits=d,
         upload_coef=coef,
+        overhead_time_s=over_s,
+        overhead_energy_j=over_j,
+        overhead=w_t * over_s + w_e * over_j,
         download=np.cumsum(s_bits * per_bit),
         memory_bits=np.cumsum(s_bits),
         rho=dev.tx_power_w / instance.uplink.noise_w,

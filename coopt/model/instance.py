@@ -6,20 +6,24 @@ key, the value and what is allowed, e.g. ``channel.states = 0: must be an intege
 
 Defaults (everything else is required)
 --------------------------------------
-=============================  =================================================
-key                            default
-=============================  =================================================
-``network.feature_bits``       32
-``network.param_bits``         32
-``device.idle_power_w``        0.0
-``channel.states``             16 (continuous laws only)
-``channel.initial``            the stationary distribution (Markov only)
-``wait.mode``                  ``"last"``
-``wait.slot_s``                none; required unless ``wait.mode = "never"``
-``placement.rx_energy_per_bit`` 0.0
-``placement.memory_bits``      unlimited
-``placement.rule``             ``"optimal"``
-=============================  =================================================
+================================  ================================================
+key                               default
+================================  ================================================
+``network.feature_bits``          32
+``network.param_bits``            32
+``device.idle_power_w``           0.0
+``channel.states``                16 (continuous laws only)
+``channel.initial``               the stationary distribution (Markov only)
+``channel.doppler_hz``            none (i.i.d.); Clarke's model, Rayleigh only
+``channel.coherence_s``           none (i.i.d.); Gauss-Markov, Rayleigh only
+``uplink.overhead_s``             0.0 (fixed latency per upload)
+``uplink.overhead_j``             0.0 (fixed device energy per upload)
+``wait.mode``                     ``"last"``
+``wait.slot_s``                   none; required unless ``wait.mode = "never"``
+``placement.rx_energy_per_bit``   0.0
+``placement.memory_bits``         unlimited
+``placement.rule``                ``"optimal"``
+================================  ================================================
 
 Keys that the chosen law or wait mode does not use (``channel.gains`` with
 ``law = "rayleigh"``, ``wait.slot_s`` with ``mode = "never"``) are accepted and
@@ -73,6 +77,8 @@ class Edge:
 class Uplink:
     bandwidth_hz: float
     noise_w: float
+    overhead_s: float = 0.0
+    overhead_j: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,10 +94,18 @@ class ChannelSpec:
     probs: tuple[float, ...] | None = None
     transition: tuple[tuple[float, ...], ...] | None = None
     initial: tuple[float, ...] | None = None
+    doppler_hz: float | None = None
+    coherence_s: float | None = None
 
     @property
     def is_markov(self) -> bool:
+        """A chain given as a matrix (``law = "markov"``); see also :attr:`is_correlated`."""
         return self.law == "markov"
+
+    @property
+    def is_correlated(self) -> bool:
+        """Rayleigh fading that evolves in real time (MODEL.md section 10.4)."""
+        return self.doppler_hz is not None or self.coherence_s is not None
 
     @property
     def is_continuous(self) -> bool:
@@ -250,6 +264,8 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
     "uplink": {
         "bandwidth_hz": (positive, REQUIRED),
         "noise_w": (positive, REQUIRED),
+        "overhead_s": (nonnegative, 0.0),
+        "overhead_j": (nonnegative, 0.0),
     },
     "channel": {
         "law": (lambda k, v: _check_choice(k, v, LAWS), REQUIRED),
@@ -261,6 +277,8 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
         "probs": (_distribution, None),
         "transition": (lambda k, v: v, None),  # checked against gains in _build_channel
         "initial": (_distribution, None),
+        "doppler_hz": (positive, None),
+        "coherence_s": (positive, None),
     },
     "cost": {
         "energy_weight": (nonnegative, REQUIRED),
@@ -319,7 +337,17 @@ def _build_channel(c: dict[str, Any]) -> ChannelSpec:
                 raise InstanceError(f"channel.m = {c['m']}: must be >= 0.5")
         if law == "rician" and c["k_factor"] is None:
             raise InstanceError('channel.k_factor: missing; required by law = "rician" (K-factor >= 0)')
-        return ChannelSpec(law=law, mean_gain=c["mean_gain"], states=c["states"], m=c["m"], k_factor=c["k_factor"])
+        _check_correlation(c)
+        return ChannelSpec(
+            law=law,
+            mean_gain=c["mean_gain"],
+            states=c["states"],
+            m=c["m"],
+            k_factor=c["k_factor"],
+            doppler_hz=c["doppler_hz"],
+            coherence_s=c["coherence_s"],
+        )
+    _check_correlation(c)
     gains = c["gains"]
     if gains is None:
         raise InstanceError(f'channel.gains: missing; required by law = "{law}" (a list of power gains > 0)')
@@ -337,6 +365,21 @@ def _build_channel(c: dict[str, Any]) -> ChannelSpec:
     if initial is not None and len(initial) != n:
         raise InstanceError(f"channel.initial: has {len(initial)} entries, must match the {n} channel.gains")
     return ChannelSpec(law=law, gains=gains, transition=transition, initial=initial)
+
+
+def _check_correlation(c: dict[str, Any]) -> None:
+    """``doppler_hz`` (Clarke) or ``coherence_s`` (Gauss-Markov): one of them, and only with Rayleigh."""
+    given = [key for key in ("doppler_hz", "coherence_s") if c[key] is not None]
+    if len(given) == 2:
+        raise InstanceError(
+            f"channel.doppler_hz = {c['doppler_hz']} and channel.coherence_s = {c['coherence_s']}: "
+            "give one of them (Clarke's model or Gauss-Markov), not both"
+        )
+    if given and c["law"] != "rayleigh":
+        key = given[0]
+        raise InstanceError(
+            f'channel.{key} = {c[key]}: time-correlated fading needs law = "rayleigh", got law = "{c["law"]}"'
+        )
 
 
 def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str = "instance") -> Instance:

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from coopt.model.channel import Channel, build_channel
 from coopt.model.costs import CostModel, cost_model, feasible_placements
+from coopt.model.fading import correlate
 from coopt.model.instance import Instance
 
 
@@ -30,7 +31,10 @@ class Problem:
 
 
 def prepare(instance: Instance, states: int | None = None) -> Problem:
-    """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``."""
+    """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``.
+
+    A time-correlated channel (MODEL.md 10.4) needs the layers' computing times and the
+    slot, so it is completed here with the cost model."""
     costs = cost_model(instance)
-    channel = build_channel(instance.channel, states)
+    channel = correlate(build_channel(instance.channel, states), costs.layer_time_s, instance.wait.slot_s)
     return Problem(instance, costs, channel, costs.stop_cost(channel.gains))

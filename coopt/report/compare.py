@@ -1,25 +1,25 @@
-"""Every policy of an instance side by side: exact cost, simulated cost, saving.
+r"""Every policy of an instance side by side: exact cost, simulated cost, extra cost.
 
 For each policy of :data:`coopt.sim.simulate.POLICIES` (the joint optimum, OSLA and the
 baselines of MODEL.md section 6) the comparison holds its placement, its exact
-objective :math:`\\Phi` on the quantised channel (the solver's number), a Monte Carlo
+objective :math:`\Phi` on the quantised channel (the solver's number), a Monte Carlo
 estimate with its 95 % interval (:func:`coopt.sim.simulate.simulate`, same seed for every
-policy) and the **saving of the joint optimum over it**,
+policy) and its **extra cost over the joint optimum**, the same
+:func:`coopt.dp.results.baseline_gap` that ``coopt solve`` reports,
 
-.. math::  100\\,(\\Phi_\\text{policy} - \\Phi^*) / \\Phi_\\text{policy} \\;\\%,
+.. math::  100\,(\Phi_b - \Phi^*) / \Phi^* \;\%
 
-i.e. the share of the policy's cost that the joint optimum avoids (the solver's
-``gap_percent`` is the same difference relative to :math:`\\Phi^*` instead). A baseline
-that the memory limit forbids is listed as infeasible.
+(``None``, shown as ``n/a (Phi* = 0)`` with the absolute difference, when
+:math:`\Phi^* = 0`). A baseline that the memory limit forbids is listed as infeasible.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from coopt.api import solve
+from coopt.dp.results import GAP_DEFINITION, BaselineGap, baseline_gap
 from coopt.model.instance import Instance
 from coopt.model.problem import prepare
 from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, simulate
@@ -37,14 +37,14 @@ LABELS = {
 @dataclass(frozen=True)
 class PolicyRow:
     """One policy of a :class:`Comparison`; ``placement``, ``exact``, ``simulated`` and
-    ``saved_percent`` are ``None`` for an infeasible baseline (``saved_percent`` also
-    for the optimum itself)."""
+    ``gap`` are ``None`` for an infeasible baseline (``gap`` also for the optimum
+    itself)."""
 
     policy: str
     placement: int | None
     exact: float | None
     simulated: Simulation | None
-    saved_percent: float | None
+    gap: BaselineGap | None
 
     @property
     def feasible(self) -> bool:
@@ -71,6 +71,7 @@ class Comparison:
             "instance": self.instance_name,
             "tasks": self.tasks,
             "seed": self.seed,
+            "gap_percent_definition": GAP_DEFINITION + " (null when Phi* = 0; extra_cost = Phi_b - Phi*)",
             "policies": [
                 {
                     "policy": r.policy,
@@ -80,7 +81,8 @@ class Comparison:
                     "simulated": None if r.simulated is None else r.simulated.mean,
                     "ci_low": None if r.simulated is None else r.simulated.ci_low,
                     "ci_high": None if r.simulated is None else r.simulated.ci_high,
-                    "saved_percent": r.saved_percent,
+                    "gap_percent": None if r.gap is None else r.gap.percent,
+                    "extra_cost": None if r.gap is None else r.gap.extra_cost,
                 }
                 for r in self.rows
             ],
@@ -104,8 +106,8 @@ def compare(
         exact = best if base is None else base.objective
         placement = solved.placement if base is None else base.placement
         sim = simulate(problem, name, tasks, seed, solved=solved, progress=progress)
-        saved = None if key is None else saved_percent(exact, best)
-        rows.append(PolicyRow(name, placement, exact, sim, saved))
+        gap = None if key is None else baseline_gap(exact, best)
+        rows.append(PolicyRow(name, placement, exact, sim, gap))
     return Comparison(
         instance.name, instance.n_layers, instance.channel.law, instance.wait.mode, tasks, seed, tuple(rows)
     )
@@ -128,7 +130,8 @@ def comparison_text(comparisons: list[Comparison]) -> str:
     for c in comparisons:
         lines = [
             _header(c),
-            f"  {'policy':<15} {'M':>3}  {'exact Phi':>13}  {'simulated':>13}  {'95% CI':<29}  {'saved by optimum':>16}",
+            f"  last column: the {GAP_DEFINITION}",
+            f"  {'policy':<15} {'M':>3}  {'exact Phi':>13}  {'simulated':>13}  {'95% CI':<29}  {'extra cost':>10}",
         ]
         for r in c.rows:
             label = LABELS[r.policy]
@@ -137,10 +140,10 @@ def comparison_text(comparisons: list[Comparison]) -> str:
                 continue
             s = r.simulated
             assert s is not None and r.exact is not None
-            saved = "-" if r.saved_percent is None else f"{r.saved_percent:.2f} %"
+            gap = "-" if r.gap is None else r.gap.text()
             lines.append(
                 f"  {label:<15} {r.placement:>3}  {_e(r.exact):>13}  {_e(s.mean):>13}  "
-                f"[{_e(s.ci_low)}, {_e(s.ci_high)}]  {saved:>16}"
+                f"[{_e(s.ci_low)}, {_e(s.ci_high)}]  {gap:>10}"
             )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
@@ -155,7 +158,9 @@ def comparison_markdown(comparisons: list[Comparison]) -> str:
             "",
             f"{c.n_layers} layers, {c.law} channel, wait mode `{c.wait_mode}`; {c.tasks} simulated tasks per policy, seed {c.seed}.",
             "",
-            "| policy | M | exact Φ | simulated Φ | 95% CI | saved by the joint optimum |",
+            f"Last column: the {GAP_DEFINITION}.",
+            "",
+            "| policy | M | exact Φ | simulated Φ | 95% CI | extra cost over the joint optimum |",
             "|---|--:|--:|--:|---|--:|",
         ]
         for r in c.rows:
@@ -165,14 +170,9 @@ def comparison_markdown(comparisons: list[Comparison]) -> str:
                 continue
             s = r.simulated
             assert s is not None and r.exact is not None
-            saved = "–" if r.saved_percent is None else f"{r.saved_percent:.2f} %"
+            gap = "–" if r.gap is None else r.gap.text()
             out.append(
-                f"| {label} | {r.placement} | {_e(r.exact)} | {_e(s.mean)} | [{_e(s.ci_low)}, {_e(s.ci_high)}] | {saved} |"
+                f"| {label} | {r.placement} | {_e(r.exact)} | {_e(s.mean)} | [{_e(s.ci_low)}, {_e(s.ci_high)}] | {gap} |"
             )
         out.append("")
     return "\n".join(out)
-
-
-def saved_percent(baseline: float, optimum: float) -> float:
-    """Share of ``baseline`` that ``optimum`` avoids, in percent."""
-    return 100.0 * (baseline - optimum) / baseline if baseline != 0 else math.nan

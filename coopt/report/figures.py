@@ -21,7 +21,12 @@ Four figures, one panel per instance (network) in each:
   differences between competitive policies stay visible (baselines that download many
   layers for few tasks cost orders of magnitude more and leave the panel);
 * ``splits``: the distribution of split epochs of the joint optimum from a Monte Carlo
-  run (:func:`coopt.sim.simulate.simulate`) as bars, the exact probabilities as dots.
+  run (:func:`coopt.sim.simulate.simulate`) as bars, the exact probabilities as dots;
+* ``doppler`` (separately, ``coopt figures --doppler``; Rayleigh instances): against
+  the Doppler frequency of Clarke fading from 1 Hz to 1 kHz, the optimum on the
+  correlated chain, the i.i.d. model's optimal policy evaluated on that chain and the
+  i.i.d. model's own optimum (top), and the Markov chain's error against the simulated
+  Zheng-Xiao process with its 95 % interval (bottom).
 
 Every builder returns a :class:`matplotlib.figure.Figure` (created without pyplot, so
 nothing global changes and no window opens; saving uses the Agg renderer), whose
@@ -41,7 +46,7 @@ from numpy.typing import NDArray
 
 from coopt.api import solve
 from coopt.dp.results import SolveResult
-from coopt.dp.stopping import STOP, backward_induction, occupation, osla_policy
+from coopt.dp.stopping import STOP, backward_induction, evaluate_policy, occupation, osla_policy
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
 from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
@@ -107,6 +112,11 @@ def _maybe_log(ax: Axes, values: list[float]) -> None:
     v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0])
     if v.size and v.max() / v.min() > 20.0:
         ax.set_yscale("log")
+
+
+def _db_shift(offset_db: float) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The forward and inverse maps of a secondary axis shifted by ``offset_db`` (gain dB to SNR dB)."""
+    return (lambda d: d + offset_db), (lambda v: v - offset_db)
 
 
 def _epoch_ticks(ax: Axes, layer_names: tuple[str, ...], epochs: list[int]) -> None:
@@ -247,8 +257,7 @@ def threshold_figure(solved: list[Solved]) -> Figure:
                     label=f"{name}: always stops ($\\theta_n=0$)",
                 )
         ax.axhline(mean_db, color="0.5", ls=":", lw=1.2, label="mean gain $E[h]$")
-        offset = 10.0 * math.log10(s.problem.costs.rho)
-        sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
+        sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(s.problem.costs.rho)))
         sec.set_ylabel("SNR threshold $\\rho\\theta_n$ [dB]")
         _epoch_ticks(ax, s.instance.profile.layer_names, list(epochs))
         ax.set_xlabel("epoch $n$ (after layer $n$)")
@@ -304,8 +313,7 @@ def _markov_stop_states(ax: Axes, s: Solved) -> None:
             markerfacecolor=fill if fill else st["color"],
             label=f"{name}: uploads in this state",
         )
-    offset = 10.0 * math.log10(s.problem.costs.rho)
-    sec = ax.secondary_yaxis("right", functions=(lambda d, o=offset: d + o, lambda v, o=offset: v - o))
+    sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(s.problem.costs.rho)))
     sec.set_ylabel("state SNR $\\rho g_k$ [dB]")
     g_db = 10.0 * np.log10(s.problem.channel.gains)
     ax.set_yticks(g_db)
@@ -411,8 +419,12 @@ def _plot_sweep(ax: Axes, sw: Sweep, xlabel: str, logx: bool, current_label: str
     # Baselines that must download many layers for few tasks cost orders of magnitude
     # more; a y range up to twice the joint optimum's worst value keeps the gaps
     # between the competitive policies readable (curves above it leave the panel).
-    best = sw.cost["optimal"]
-    ax.set_ylim(0.0, 2.0 * float(np.nanmax(best)))
+    top = 2.0 * float(np.nanmax(sw.cost["optimal"]))
+    if not top > 0:  # a network of free layers: the optimum costs nothing
+        all_costs = np.concatenate([np.asarray(sw.cost[name], dtype=np.float64) for name in POLICIES])
+        all_costs = all_costs[np.isfinite(all_costs)]
+        top = float(all_costs.max()) if all_costs.size and all_costs.max() > 0 else 1.0
+    ax.set_ylim(0.0, top)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(COST_LABEL)
     ax.grid(alpha=0.3)
@@ -467,6 +479,123 @@ def split_figure(solved: list[Solved], sims: list[Simulation]) -> Figure:
 def exact_split_probs(s: Solved) -> NDArray[np.float64]:
     """Exact probability of splitting at each epoch of the joint optimum (occupation measure)."""
     return occupation(s.optimal.policy.actions, s.problem.channel).stop_prob
+
+
+# ----------------------------------------------------------------------------- (e) Doppler
+
+DOPPLER_RANGE_HZ = (1.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class DopplerSweep:
+    r"""Costs against the Doppler frequency of Clarke fading (MODEL.md 10.4), shape ``(P,)`` each.
+
+    ``optimal``: :math:`\Phi^*` on the correlated chain; ``iid_policy``: the i.i.d.
+    model's optimal policy (its placement and decisions) evaluated exactly on the
+    correlated chain (``inf`` if it can wait forever there); ``iid_model``: the
+    i.i.d. model's own :math:`\Phi^*` (one number); ``chain_error``: (simulated process
+    mean - chain value) / chain value of the optimal policy, and ``error_ci`` the 95 %
+    half-width of that ratio (:func:`coopt.sim.simulate.simulate` with ``continuous``).
+    """
+
+    doppler_hz: NDArray[np.float64]
+    optimal: NDArray[np.float64]
+    iid_policy: NDArray[np.float64]
+    iid_model: float
+    chain_error: NDArray[np.float64]
+    error_ci: NDArray[np.float64]
+
+
+def with_doppler(instance: Instance, doppler_hz: float | None) -> Instance:
+    """The instance with Clarke fading at ``doppler_hz`` (``None``: i.i.d.), rule ``optimal``."""
+    from coopt.errors import InstanceError
+
+    ch = instance.channel
+    if ch.law != "rayleigh":
+        raise InstanceError(f'channel.law = "{ch.law}": the Doppler figure needs law = "rayleigh"')
+    channel = replace(ch, doppler_hz=None if doppler_hz is None else float(doppler_hz), coherence_s=None)
+    return replace(instance, channel=channel).with_rule("optimal")
+
+
+def doppler_sweep(
+    instance: Instance, points: int, tasks: int, seed: int | None, tick: Callable[[], None] = lambda: None
+) -> DopplerSweep:
+    """:class:`DopplerSweep` at ``points`` log-spaced Doppler frequencies in :data:`DOPPLER_RANGE_HZ`."""
+    lo, hi = DOPPLER_RANGE_HZ
+    xs = np.logspace(math.log10(lo), math.log10(hi), points)
+    iid = solve(with_doppler(instance, None))
+    m_iid = iid.placement
+    out: dict[str, list[float]] = {"optimal": [], "iid_policy": [], "chain_error": [], "error_ci": []}
+    for f in xs:
+        inst = with_doppler(instance, float(f))
+        problem = prepare(inst)
+        res = solve(inst)
+        c_w = problem.costs.wait_cost if math.isfinite(problem.costs.wait_cost) else 0.0
+        values = evaluate_policy(iid.policy.actions, problem.Y, problem.channel, c_w)
+        download = problem.costs.download[m_iid] / inst.placement.tasks_per_period
+        sim = simulate(problem, "optimal", tasks, seed, continuous=True, solved=res)
+        out["optimal"].append(res.objective)
+        out["iid_policy"].append(float(problem.channel.initial @ values[0]) + float(download))
+        out["chain_error"].append((sim.mean - sim.exact) / sim.exact)
+        out["error_ci"].append((sim.ci_high - sim.mean) / sim.exact)
+        tick()
+    return DopplerSweep(
+        doppler_hz=xs,
+        optimal=np.asarray(out["optimal"]),
+        iid_policy=np.asarray(out["iid_policy"]),
+        iid_model=iid.objective,
+        chain_error=np.asarray(out["chain_error"]),
+        error_ci=np.asarray(out["error_ci"]),
+    )
+
+
+def doppler_figure(
+    instances: list[Instance],
+    points: int = 13,
+    tasks: int = 100_000,
+    seed: int | None = 0,
+    progress: bool | None = False,
+) -> Figure:
+    """Per instance: the costs against the Doppler frequency (top) and the Markov chain's
+    error against the simulated Clarke process, in percent with its 95 % interval (bottom)."""
+    fig, axes = _figure(len(instances), rows_per_panel=2, height=3.3)
+    with progress_bar(points * len(instances), "figures: Doppler", progress, unit="point") as bar:
+        for i, inst in enumerate(instances):
+            sw = doppler_sweep(inst, points, tasks, seed, lambda: bar.update(1))
+            top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
+            top.plot(sw.doppler_hz, sw.optimal, marker="o", color="#000000", lw=2.0, label="optimal (correlated chain)")
+            top.plot(
+                sw.doppler_hz,
+                np.where(np.isfinite(sw.iid_policy), sw.iid_policy, np.nan),
+                marker="s",
+                color="#D55E00",
+                ls="--",
+                label="i.i.d. model's policy on the chain",
+            )
+            top.axhline(sw.iid_model, color="#0072B2", ls=":", label=r"i.i.d. model's own $\Phi^*$")
+            top.set_xscale("log")
+            top.set_xlabel("Doppler frequency $f_D$ [Hz]")
+            top.set_ylabel(COST_LABEL)
+            top.set_title(f"{inst.name}: cost against Doppler (Clarke fading)")
+            top.grid(alpha=0.3)
+            top.legend(fontsize=8)
+            bottom.errorbar(
+                sw.doppler_hz,
+                100.0 * sw.chain_error,
+                yerr=100.0 * sw.error_ci,
+                marker="o",
+                color="#009E73",
+                capsize=3,
+                label=f"process (Zheng-Xiao) - chain, {tasks} tasks",
+            )
+            bottom.axhline(0.0, color="0.5", lw=1.0)
+            bottom.set_xscale("log")
+            bottom.set_xlabel("Doppler frequency $f_D$ [Hz]")
+            bottom.set_ylabel("chain error [%]")
+            bottom.set_title(f"{inst.name}: Markov chain's error (95 % interval)")
+            bottom.grid(alpha=0.3)
+            bottom.legend(fontsize=8)
+    return fig
 
 
 # ----------------------------------------------------------------------------- all

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from coopt.dp.results import SolveResult, thresholds_db
+from coopt.dp.results import GAP_DEFINITION, SolveResult, thresholds_db
 from coopt.dp.stopping import ACTION_NAMES
 
 BASELINE_LABELS = {
@@ -29,6 +29,7 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
     lines = [
         f"instance {result.instance_name}: {n_layers} layers, {ch.spec.law} channel with {ch.n_states} states, "
         f"rule {result.rule}, wait mode {result.wait_mode}, method {result.method}",
+        *_channel_lines(result),
         "",
         f"optimal placement  M* = {result.placement} "
         + (
@@ -75,18 +76,32 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
             f"  {v.placement:>3}  {layer_names[v.placement]:<14} {_g(v.objective):>13} {_g(v.task_cost):>13} "
             f"{_g(v.download_cost / result.tasks_per_period):>13}{mark}"
         )
-    lines += ["", "baselines (Phi and extra cost over the joint optimum)"]
+    lines += ["", f"baselines: Phi and the {GAP_DEFINITION}"]
     for name, label in BASELINE_LABELS.items():
-        b = result.baselines[name]
-        if b is None:
+        b, gap = result.baselines[name], result.gap(name)
+        if b is None or gap is None:
             lines.append(f"  {label:<15} infeasible under the memory limit")
         else:
-            lines.append(
-                f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {result.gap_percent(name):+8.2f} %"
-            )
+            lines.append(f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {gap.text()}")
     if result.solver:
         lines += ["", *solver_lines(result.solver)]
     return "\n".join(lines)
+
+
+def _channel_lines(result: SolveResult) -> list[str]:
+    """The per-upload overhead and the channel's time correlation, where the instance has them."""
+    lines = []
+    if result.overhead_s > 0 or result.overhead_j > 0:
+        lines.append(
+            f"per-upload overhead {result.overhead_s:g} s and {result.overhead_j:g} J "
+            "(included in the expected upload, the latency, the energy and the thresholds)"
+        )
+    spec = result.channel.spec
+    if spec.doppler_hz is not None:
+        lines.append(f"correlated Rayleigh fading: Clarke's model, Doppler {spec.doppler_hz:g} Hz")
+    elif spec.coherence_s is not None:
+        lines.append(f"correlated Rayleigh fading: Gauss-Markov, coherence time {spec.coherence_s:g} s")
+    return lines
 
 
 def _fmt(value: Any) -> str:

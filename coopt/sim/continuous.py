@@ -202,6 +202,12 @@ def continuous_law(spec: ChannelSpec) -> ContinuousLaw:
             f'channel.law = "{spec.law}": has no continuous law; the continuous evaluation needs '
             '"rayleigh", "nakagami" or "rician" (i.i.d.)'
         )
+    if spec.is_correlated:
+        key = "doppler_hz" if spec.doppler_hz is not None else "coherence_s"
+        raise InstanceError(
+            f"channel.{key}: the quadrature of the continuous law is for i.i.d. laws; time-correlated fading "
+            "is evaluated exactly on its chain (coopt simulate --continuous simulates its process)"
+        )
     mean = float(spec.mean_gain)  # type: ignore[arg-type]
     if spec.law == "nakagami":
         return ContinuousLaw("nakagami", mean, m=float(spec.m))  # type: ignore[arg-type]
@@ -263,7 +269,7 @@ class Quadrature:
 
     def threshold(self, n: int, c: float) -> float:
         """:math:`\\theta_n(c)`: the gain at which :math:`Y_n(h) = c` (``inf`` if ``c <= beta_n``, 0 if ``c = inf``)."""
-        beta = self.costs.A[n] + self.costs.R[n]
+        beta = self.costs.stop_base[n]
         gamma = self.costs.upload_coef[n]
         if math.isinf(c) or gamma == 0.0:
             return 0.0 if c > beta else math.inf
@@ -276,7 +282,7 @@ class Quadrature:
 
     def stop_part(self, n: int, theta: float) -> float:
         """:math:`E[Y_n(h);\\, h \\ge \\theta]`."""
-        beta = self.costs.A[n] + self.costs.R[n]
+        beta = self.costs.stop_base[n]
         gamma = self.costs.upload_coef[n]
         if math.isinf(theta):
             return 0.0
@@ -293,7 +299,7 @@ class Quadrature:
 
     def wait_fixed_point(self, n: int, C: float, c_w: float) -> float:
         """The root :math:`\\bar W_n` of :math:`W = \\Psi_n(\\min(C_n, c_w + W))` (needs ``c_w > 0``)."""
-        beta = float(self.costs.A[n] + self.costs.R[n])
+        beta = float(self.costs.stop_base[n])
         if C <= beta:
             return C
         y_med = beta + float(self.costs.upload_coef[n]) / float(self.costs.rate_bps(np.array([self._median]))[0])
@@ -496,7 +502,8 @@ def continuous_summary(problem: Problem, result: SolveResult) -> dict[str, Any]:
     """The ``continuous`` object of ``coopt solve --continuous``: the value of the rule
     in force on the continuous law at the quantised optimum ``M*``, beside the quantised one.
 
-    ``quantisation_error`` is the quantised objective minus the continuous one.
+    ``quantisation_error`` is the quantised objective minus the continuous one;
+    ``relative_error`` divides it by the continuous one (``None`` when that is 0).
     Raises ``InstanceError`` when the continuous value at ``M*`` is infinite.
     """
     quad = quadrature_for(problem)
@@ -515,17 +522,18 @@ def continuous_summary(problem: Problem, result: SolveResult) -> dict[str, Any]:
         "quantised_states": problem.channel.n_states,
         "quantised_objective": result.objective,
         "quantisation_error": result.objective - objective,
-        "relative_error": (result.objective - objective) / objective,
+        "relative_error": None if objective == 0 else (result.objective - objective) / objective,
     }
 
 
 def continuous_report(summary: dict[str, Any]) -> str:
     """Readable lines for the ``continuous`` object."""
+    rel = summary["relative_error"]
     return "\n".join(
         [
             f"continuous {summary['law']} law (quadrature, rule {summary['rule']}) at M* = {summary['placement']}",
             f"  Phi(M*) = {summary['objective']:.6e} per task (quantised with K = {summary['quantised_states']}: "
             f"{summary['quantised_objective']:.6e}, error {summary['quantisation_error']:+.3e}, "
-            f"{100 * summary['relative_error']:+.4f} %)",
+            f"{'n/a (Phi = 0)' if rel is None else f'{100 * rel:+.4f} %'})",
         ]
     )

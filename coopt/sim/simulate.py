@@ -22,14 +22,16 @@ from its seed. An i.i.d. state is not drawn at an epoch where every state comput
 
 Policies (names as on the command line)
 ---------------------------------------
-``optimal``         backward induction at :math:`M^*` of rule ``optimal``;
-``osla``            the OSLA rule at its own best placement;
-``edge-only``       :math:`M = 0` with the optimal wait rule;
-``device-only``     :math:`M = N`, never upload;
+==================  ================================================================
+``optimal``         backward induction at :math:`M^*` of rule ``optimal``
+``osla``            the OSLA rule at its own best placement
+``edge-only``       :math:`M = 0` with the optimal wait rule
+``device-only``     :math:`M = N`, never upload
 ``static``          the static split :math:`n_s` of MODEL.md section 6: compute up to
                     :math:`n_s`, upload there (waiting there by the optimal wait rule
-                    only where ``wait.mode`` allows waiting at :math:`n_s`);
-``full-placement``  :math:`M = N` with the optimal splitting rule.
+                    only where ``wait.mode`` allows waiting at :math:`n_s`)
+``full-placement``  :math:`M = N` with the optimal splitting rule
+==================  ================================================================
 
 Each comes with its exact objective on the quantised channel
 (:func:`~coopt.dp.stopping.evaluate_policy` plus :math:`D(M)/K_\mathrm{tasks}`), which
@@ -88,6 +90,7 @@ from coopt.dp.stopping import (
     tied_or_less,
 )
 from coopt.errors import InstanceError
+from coopt.model.channel import Channel
 from coopt.model.costs import wait_allowed
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
@@ -176,10 +179,11 @@ def _static_policy(problem: Problem, n_s: int) -> tuple[NDArray[np.int8], NDArra
     y = Y[n_s]
     if wait_allowed(problem.instance.wait.mode, n_s, costs.n_layers)[n_s]:
         c_w = costs.wait_cost
-        if channel.transition is None:
+        if not channel.is_markov:
             Wv = np.full(k, c_w + iid_wait_fixed_point(y, channel.probs, c_w))
         else:
-            Wv = c_w + channel.transition @ markov_wait_values(y, channel.transition, c_w)
+            Pw: NDArray[np.float64] = channel.wait_step()  # type: ignore[assignment]
+            Wv = c_w + Pw @ markov_wait_values(y, Pw, c_w)
         actions[n_s] = np.where(tied_or_less(y, Wv), STOP, WAIT)
         G[n_s] = Wv[0]
         cont[n_s] = WAIT
@@ -187,7 +191,7 @@ def _static_policy(problem: Problem, n_s: int) -> tuple[NDArray[np.int8], NDArra
         actions[n_s] = STOP
         forced[n_s] = True
         cont[n_s] = STOP
-    thresholds = None if channel.transition is not None else thresholds_from(G, costs, forced)
+    thresholds = None if channel.is_markov else thresholds_from(G, costs, forced)
     return actions, thresholds, cont
 
 
@@ -210,7 +214,7 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
         raise InstanceError("build_policy: needs the result of rule 'optimal' (placement M* of the optimal rule)")
     costs, channel, Y = problem.costs, problem.channel, problem.Y
     mode = inst.wait.mode
-    iid = channel.transition is None
+    iid = not channel.is_markov
     N = costs.n_layers
     key = BASELINE_KEY[name]
     if key is not None and solved.baselines[key] is None:
@@ -339,18 +343,37 @@ class AliasTable:
 
 
 class _ChannelSampler:
-    """Initial draws and redraws (fresh or one Markov transition) of channel states."""
+    """Initial draws and redraws (fresh, or one Markov transition: :math:`P_n` from epoch
+    ``n`` to ``n + 1``, :math:`P_w` for a waiting slot) of channel states."""
 
-    def __init__(self, initial: NDArray[np.float64], transition: NDArray[np.float64] | None) -> None:
-        self.first = AliasTable(initial)
-        self.step = AliasTable(transition) if transition is not None else self.first
-        self.markov = transition is not None
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.first = AliasTable(channel.initial)
+        self.markov = channel.is_markov
+        self._tables: dict[int | None, AliasTable] = {}
 
     def initial(self, rng: np.random.Generator, size: int) -> NDArray[np.intp]:
         return self.first.draw(rng, size)
 
-    def next(self, rng: np.random.Generator, states: NDArray[np.intp]) -> NDArray[np.intp]:
-        return self.step.draw(rng, states.shape[0], states if self.markov else None)
+    def begin(self, rng: np.random.Generator, size: int) -> NDArray[np.intp]:
+        """A Markov batch's states at epoch 0."""
+        return self.first.draw(rng, size)
+
+    def gains(self, states: NDArray[np.intp], ids: NDArray[np.intp]) -> NDArray[np.float64]:
+        """The gains of tasks ``ids`` in ``states`` (the states' gains)."""
+        return self.channel.gains[states]
+
+    def next(
+        self, rng: np.random.Generator, states: NDArray[np.intp], n: int | None, ids: NDArray[np.intp] | None = None
+    ) -> NDArray[np.intp]:
+        """States after the step from epoch ``n`` to ``n + 1`` (``n = None``: one waiting slot)."""
+        if not self.markov:
+            return self.first.draw(rng, states.shape[0])
+        table = self._tables.get(n)
+        if table is None:
+            matrix = self.channel.wait_step() if n is None else self.channel.step(n)
+            table = self._tables[n] = AliasTable(matrix)  # type: ignore[arg-type]
+        return table.draw(rng, states.shape[0], states)
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None, unit: str = "task"):
@@ -370,24 +393,26 @@ def _batches(tasks: int) -> list[int]:
 
 def run_table(
     actions: NDArray[np.int8],
-    initial: NDArray[np.float64],
-    transition: NDArray[np.float64] | None,
+    channel: Channel,
     tasks: int,
     rng: np.random.Generator,
     progress: bool | None = False,
-) -> list[tuple[int, NDArray[np.intp], NDArray[np.int64]]]:
+    sampler: Any = None,
+) -> list[tuple[int, NDArray[np.float64], NDArray[np.int64]]]:
     """Play ``tasks`` tasks under an action table ``(M + 1, K)`` on a finite channel.
 
-    Returns blocks ``(n, states, waits)`` of the tasks that stop at epoch ``n`` (their
-    state when stopping and their number of waiting slots); several per epoch.
+    Returns blocks ``(n, gains, waits)`` of the tasks that stop at epoch ``n`` (their
+    gain when stopping and their number of waiting slots); several per epoch.
+    ``sampler`` replaces the channel's own draws (e.g. the continuous fading process of
+    :mod:`coopt.sim.process`, whose gains are those of the process, not of the states).
 
     A Markov state is carried from epoch to epoch (one transition per epoch and per
     waiting slot). An i.i.d. state is drawn afresh at each epoch, and not at all at an
     epoch where every state computes: that draw could influence nothing, so leaving it
     out does not change the distribution of anything simulated.
     """
-    sampler = _ChannelSampler(initial, transition)
-    markov = transition is not None
+    sampler = _ChannelSampler(channel) if sampler is None else sampler
+    markov = sampler.markov
     horizon = actions.shape[0] - 1
     all_compute = (actions == COMPUTE).all(axis=1)
     any_compute = (actions == COMPUTE).any(axis=1)
@@ -396,14 +421,15 @@ def run_table(
     with progress_bar(tasks, "simulate", progress) as bar:
         for size in _batches(tasks):
             waits = np.zeros(size, dtype=np.int64)
-            state: NDArray[np.intp] | None = sampler.initial(rng, size) if markov else None
+            ids = np.arange(size)
+            state: NDArray[np.intp] | None = sampler.begin(rng, size) if markov else None
             for n in range(horizon + 1):
                 alive = waits.shape[0]
                 if alive == 0:
                     break
                 if markov:
                     if n > 0:
-                        state = sampler.next(rng, state)  # type: ignore[arg-type]
+                        state = sampler.next(rng, state, n - 1, ids)
                 elif not all_compute[n]:
                     state = sampler.initial(rng, alive)
                 if all_compute[n]:
@@ -419,19 +445,20 @@ def run_table(
                             raise InstanceError(
                                 f"simulation: tasks still waiting at epoch {n} after {MAX_WAIT_ROUNDS} slots"
                             )
-                        state[w] = sampler.next(rng, state[w])
+                        state[w] = sampler.next(rng, state[w], None, ids[w])
                         waits[w] += 1
                         w = w[np.take(act, state[w]) == WAIT]
                 if not any_compute[n]:
-                    blocks.append((n, state, waits))
+                    blocks.append((n, sampler.gains(state, ids), waits))
                     waits = waits[:0]
                     break
                 stop = np.take(act, state) == STOP
                 if stop.any():
-                    blocks.append((n, state[stop], waits[stop]))
+                    blocks.append((n, sampler.gains(state[stop], ids[stop]), waits[stop]))
                     keep = ~stop
                     waits = waits[keep]
                     state = state[keep]
+                    ids = ids[keep]
             if waits.shape[0]:  # pragma: no cover - the last epoch always stops or waits
                 raise InstanceError(f"simulation: {waits.shape[0]} tasks did not stop by epoch {horizon}")
             bar.update(size)
@@ -557,6 +584,9 @@ class Simulation:
             "parts": dict(self.parts),
             "part_errors": dict(self.part_errors),
         }
+        if self.channel == "process":
+            out["process"] = self.thresholds_source
+            out["exact_source"] = "markov chain"
         if self.channel == "continuous":
             out["thresholds_source"] = self.thresholds_source
             out["thresholds"] = [None if math.isinf(x) else float(x) for x in self.thresholds]  # type: ignore[union-attr]
@@ -599,7 +629,7 @@ def _summarise(
             continue
         if n < N:
             rate = costs.rate_bps(gains)
-            upload = costs.upload_coef[n] / rate
+            upload = costs.overhead[n] + costs.upload_coef[n] / rate
             up_time = costs.feature_bits[n] / rate
         else:
             upload = up_time = np.zeros(m)
@@ -611,9 +641,14 @@ def _summarise(
         per_task["waiting"][sl] = c_w * waits
         per_task["cost"][sl] = (costs.A[n] + costs.R[n]) + upload + c_w * waits + download
         per_task["wait_slots"][sl] = waits
-        per_task["latency_s"][sl] = (costs.local_time_s[n] + costs.edge_time_s[n]) + up_time + slot * waits
+        per_task["latency_s"][sl] = (
+            (costs.local_time_s[n] + costs.edge_time_s[n]) + costs.overhead_time_s[n] + up_time + slot * waits
+        )
         per_task["energy_j"][sl] = (
-            costs.local_energy_j[n] + costs.tx_power_w * up_time + costs.idle_power_w * slot * waits
+            costs.local_energy_j[n]
+            + costs.overhead_energy_j[n]
+            + costs.tx_power_w * up_time
+            + costs.idle_power_w * slot * waits
         )
     if at != tasks:  # pragma: no cover - every task stops exactly once
         raise RuntimeError(f"simulation lost tasks: {at} of {tasks} stopped")
@@ -685,9 +720,10 @@ def simulate(
     k_tasks = problem.instance.placement.tasks_per_period
     if not continuous:
         ch = problem.channel
-        blocks = run_table(pol.actions, ch.initial, ch.transition, tasks, rng, progress)
-        stops = [(n, ch.gains[states], waits) for n, states, waits in blocks]
+        stops = run_table(pol.actions, ch, tasks, rng, progress)
         return _summarise(problem, pol, tasks, seed, "quantised", None, pol.objective, stops, None)
+    if problem.instance.channel.is_correlated:
+        return _simulate_process(problem, pol, tasks, seed, rng, progress)
     from coopt.sim.continuous import evaluate_thresholds
 
     quad, tp = continuous_threshold_policy(problem, pol, thresholds)
@@ -697,19 +733,36 @@ def simulate(
     return _summarise(problem, pol, tasks, seed, "continuous", thresholds, exact, stops, tp.thresholds)
 
 
+def _simulate_process(
+    problem: Problem,
+    pol: SimPolicy,
+    tasks: int,
+    seed: int | None,
+    rng: np.random.Generator,
+    progress: bool | None,
+) -> Simulation:
+    """The policy's table played on the continuous fading process (:mod:`coopt.sim.process`);
+    ``exact`` is the value on the Markov chain, so the difference measures the chain's error."""
+    from coopt.sim.process import ProcessSampler, process_name
+
+    stops = run_table(pol.actions, problem.channel, tasks, rng, progress, sampler=ProcessSampler(problem))
+    return _summarise(problem, pol, tasks, seed, "process", process_name(problem), pol.objective, stops, None)
+
+
 def simulation_report(sim: Simulation, layer_names: tuple[str, ...] | None = None) -> str:
     """Readable summary of a :class:`Simulation`."""
     p = sim.parts
-    chan = (
-        "the quantised channel"
-        if sim.channel == "quantised"
-        else f"the continuous law ({sim.thresholds_source} thresholds)"
-    )
+    chan = {
+        "quantised": "the quantised channel",
+        "continuous": f"the continuous law ({sim.thresholds_source} thresholds)",
+        "process": f"the {sim.thresholds_source}, acting on the bin of each gain",
+    }[sim.channel]
+    exact = "exact value (chain) " if sim.channel == "process" else "exact value         "
     lines = [
         f"instance {sim.instance_name}: policy {sim.policy} at placement M = {sim.placement}, "
         f"{sim.tasks} tasks on {chan}, seed {sim.seed}",
         f"mean cost per task  {sim.mean:.6e}   95% CI [{sim.ci_low:.6e}, {sim.ci_high:.6e}]  (std. error {sim.std_error:.2e})",
-        f"exact value         {sim.exact:.6e}   (simulated - exact = {sim.z_score:+.2f} std. errors)",
+        f"{exact}{sim.exact:.6e}   (simulated - exact = {sim.z_score:+.2f} std. errors)",
         f"  local {p['local']:.4e}  upload {p['upload']:.4e}  edge {p['edge']:.4e}  waiting {p['waiting']:.4e}  "
         f"download/K {p['download_amortised']:.4e}",
         f"mean latency {p['latency_s']:.6g} s, mean device energy {p['energy_j']:.6g} J per task (download excluded), "

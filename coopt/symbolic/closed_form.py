@@ -15,7 +15,7 @@ The channel must be i.i.d. and ``wait.mode`` ``never`` or ``last`` (no waiting b
 the last placed epoch, so the stopping epoch is a truncated geometric variable).
 
 Structure (derived in :class:`coopt.symbolic.derive.MlpStructure`)
------------------------------------------------------------
+------------------------------------------------------------------
 OSLA's threshold is :math:`\theta_0` at epoch 0, one constant :math:`\theta_h` at
 epochs :math:`1..H-1` (each compares a hidden feature with the next hidden feature),
 :math:`\theta_H` at epoch :math:`H` (next is the output layer, whose "upload" is
@@ -154,6 +154,17 @@ def check_applicable(instance: Instance) -> MlpShape:
         raise InstanceError(
             'method closed-form: channel.law = "markov": the closed form needs an i.i.d. channel '
             '("rayleigh", "nakagami", "rician" or "finite")'
+        )
+    if instance.channel.is_correlated:
+        raise InstanceError(
+            "method closed-form: channel.doppler_hz / channel.coherence_s: the closed form needs an i.i.d. "
+            "channel (time-correlated fading is a time-inhomogeneous chain; use --method enumeration)"
+        )
+    up = instance.uplink
+    if up.overhead_s > 0 or up.overhead_j > 0:
+        raise InstanceError(
+            f"method closed-form: uplink.overhead_s = {up.overhead_s:g}, uplink.overhead_j = {up.overhead_j:g}: "
+            "the closed form has no per-upload overhead term; use --method enumeration"
         )
     if instance.wait.mode not in WAIT_MODES:
         raise InstanceError(

@@ -203,6 +203,26 @@ Delta_N = _declare("Delta_N", r"\Delta_{N}", "Delta with omega replaced by omega
 Phi_f = _function("Phi", r"\Phi", "placement objective J(M) + D(M)/K_tasks")
 Geo_f = _function("S", "S", "geometric sum S(M) = sum_{j=1}^{M-1} (1-q)^(j-1)")
 
+# Time-correlated Rayleigh fading (MODEL.md 10.4).
+Delta_t = _declare(
+    "Delta_t", r"\Delta_{t}", "time elapsed between two decisions (a layer or a slot)", "s", positive=True
+)
+omega_D = _declare(
+    "omega_D", r"\omega_{D}", "angular Doppler frequency 2 pi f_D (Clarke's model)", "rad/s", positive=True
+)
+T_c = _declare("T_c", "T_{c}", "coherence time (Gauss-Markov model)", "s", positive=True)
+h_mean = _declare("h_mean", "h_{mean}", "mean power gain (channel.mean_gain)", "", positive=True)
+lam = _declare("lambda", r"\lambda", "correlation of the two power gains, r(Delta_t)^2", "", nonnegative=True)
+x_g = _declare("x", "x", "power gain seen at the earlier decision", "", positive=True)
+y_g = _declare("y", "y", "a power gain at the later decision", "", positive=True)
+v_q = _declare("v", "v", "integration variable of the Marcum Q-function", "", positive=True)
+alpha_Q = _declare("alpha_Q", r"\alpha_{Q}", "first argument of the Marcum Q-function", "", nonnegative=True)
+beta_Q = _declare("beta_Q", r"\beta_{Q}", "second argument of the Marcum Q-function", "", nonnegative=True)
+e_edge = _indexed("e", "e", "quantisation bin edge e_j = -h_mean ln(1 - j/K), e_0 = 0, e_K = inf", "", nonnegative=True)
+J0_f = _function("J_0", "J_{0}", "Bessel function of the first kind of order 0")
+I0_f = _function("I_0", "I_{0}", "modified Bessel function of the first kind of order 0")
+Q1_f = _function("Q_1", "Q_{1}", "Marcum Q-function of order 1")
+
 # Derived (not symbols of their own): the per-bit download cost and the pieces of Phi.
 DOWNLOAD_PER_BIT = w_T / r_DL + w_E * e_rx
 """Cost of downloading one parameter bit, :math:`w_T/r_{DL} + w_E e_{rx}`."""
@@ -1033,6 +1053,78 @@ def mlp_derivation() -> Derivation:
     )
 
 
+def fading_survival(x: sp.Expr, y: sp.Expr) -> sp.Expr:
+    r""":math:`\Pr(h' > y \mid h = x)` in Marcum-Q form (MODEL.md 10.4)."""
+    spread = h_mean * (1 - lam)
+    return Q1_f(sp.sqrt(2 * lam * x / spread), sp.sqrt(2 * y / spread))
+
+
+def fading_derivation() -> Derivation:
+    """The transition law of time-correlated Rayleigh fading between quantisation bins."""
+    spread = h_mean * (1 - lam)
+    return Derivation(
+        "fading",
+        "Time-correlated Rayleigh fading: the transition law",
+        "The complex amplitude is circularly-symmetric Gaussian with $E|g|^{2} = h_{mean}$; over a lag "
+        "$\\Delta_{t}$ it keeps the correlation $r$ and gains an independent part, "
+        "$g' = r g + \\sqrt{1 - r^{2}}\\,w$. The power gains $h = |g|^{2}$ and $h' = |g'|^{2}$ are then "
+        "exponential with correlation $\\lambda = r^{2}$:",
+        (
+            Step(
+                "Clarke's model (Doppler frequency $f_{D}$, $\\omega_{D} = 2\\pi f_{D}$):",
+                r"\lambda",
+                J0_f(omega_D * Delta_t) ** 2,
+            ),
+            Step("Gauss-Markov (coherence time $T_{c}$):", r"\lambda", sp.exp(-2 * Delta_t / T_c)),
+            Step(
+                "Given $h = x$, $g'$ is complex Gaussian with mean $r g$ and variance $h_{mean}(1 - \\lambda)$, "
+                "so $h'$ has the density",
+                r"f(y \mid x)",
+                sp.exp(-(y_g + lam * x_g) / spread) * I0_f(2 * sp.sqrt(lam * x_g * y_g) / spread) / spread,
+            ),
+            Step(
+                "that is, $2h'/(h_{mean}(1 - \\lambda))$ is noncentral chi-square with 2 degrees of freedom and "
+                "noncentrality $2\\lambda x/(h_{mean}(1 - \\lambda))$, whose survival function is the Marcum "
+                "Q-function:",
+                r"\Pr(h' > y \mid h = x)",
+                fading_survival(x_g, y_g),
+            ),
+            Step(
+                "with",
+                r"Q_{1}(\alpha_{Q}, \beta_{Q})",
+                sp.Integral(v_q * sp.exp(-(v_q**2 + alpha_Q**2) / 2) * I0_f(alpha_Q * v_q), (v_q, beta_Q, sp.oo)),
+            ),
+            Step(
+                "The $K$ equiprobable bins of MODEL.md section 3 have the edges", "e_{j}", -h_mean * sp.log(1 - j / K)
+            ),
+            Step(
+                "and the state moves from bin $i$ to bin $j$ with the probability of the target bin averaged "
+                "over the source bin (density $K e^{-x/h_{mean}}/h_{mean}$ on it):",
+                r"P_{ij}(\Delta_{t})",
+                K
+                * sp.Integral(
+                    sp.exp(-x_g / h_mean)
+                    / h_mean
+                    * (fading_survival(x_g, e_edge[j - 1]) - fading_survival(x_g, e_edge[j])),
+                    (x_g, e_edge[i - 1], e_edge[i]),
+                ),
+            ),
+            Step(
+                "The differences telescope, so every row sums to 1; the joint law of $(h, h')$ is exchangeable, "
+                "so $P$ is symmetric and the uniform law $1/K$ is stationary. With $\\lambda = 0$, "
+                "$Q_{1}(0, \\beta_{Q}) = e^{-\\beta_{Q}^{2}/2}$ gives $P_{ij} = 1/K$ (i.i.d.); as "
+                "$\\lambda \\to 1$ the conditional law concentrates at $x$ and $P$ tends to the identity."
+            ),
+            Step(
+                "The elapsed time from epoch $n$ to $n + 1$ is the device's computing time $t_{n+1}$ of layer "
+                "$n + 1$ and a waiting slot lasts $\\tau$, so the chain is time-inhomogeneous: "
+                "$P_{n} = P(t_{n+1})$, $P_{w} = P(\\tau)$, and backward induction uses $C_{n} = P_{n} V_{n+1}$ "
+                "per state and the waiting fixed point $V = \\min(m, c_{w} + P_{w} V)$."
+            ),
+        ),
+    )
+
+
 DERIVATION_NAMES = {
     "model": model_definitions,
     "recursion": recursion,
@@ -1040,5 +1132,6 @@ DERIVATION_NAMES = {
     "waiting": waiting_derivation,
     "osla": osla_derivation,
     "mlp": mlp_derivation,
+    "fading": fading_derivation,
 }
 """The derivations ``coopt derive NAME`` knows, in document order."""

@@ -55,6 +55,11 @@ class _Printer(LatexPrinter):
         tex = rf"\log\left({self._print(expr.args[0])}\right)"
         return f"{tex}^{{{exp}}}" if exp else tex
 
+    def _print_exp(self, expr: sp.Basic, exp: str | None = None) -> str:
+        # SymPy writes e^{x}, which the parser reads as a symbol e to a power
+        tex = rf"\exp\left({self._print(expr.args[0])}\right)"
+        return f"{tex}^{{{exp}}}" if exp else tex
+
     def _print_Function(self, expr: sp.Basic, exp: str | None = None) -> str:
         if isinstance(expr, AppliedUndef) and expr.func in self._names:
             name = self._names[expr.func]
@@ -398,7 +403,7 @@ def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem
             else:
                 wait = costs.wait_cost + iid_wait_fixed_point(np.minimum(Y[n], cont), p, costs.wait_cost)
         G = min(cont, wait)
-        base = float(costs.A[n] + costs.R[n])
+        base = float(costs.stop_base[n])
         if math.isinf(G):
             doc.text(f"Epoch $n = {n}$: stopping is forced, $\\theta_{{{n}}} = 0$.")
             continue
@@ -413,7 +418,8 @@ def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem
             S.P: instance.device.tx_power_w,
             S.d_n: float(costs.feature_bits[n]),
             S.B: costs.bandwidth_hz,
-            S.G_n: G,
+            # a per-upload overhead O_n (MODEL.md 10.3) enters as G_n - O_n
+            S.G_n: G - float(costs.overhead[n]),
             S.A_n: float(costs.A[n]),
             S.R_n: float(costs.R[n]),
             S.rho: costs.rho,
