@@ -11,7 +11,7 @@ import pytest
 from coopt import list_profiles, load_instance, solve
 from coopt.cli.main import main
 
-from .conftest import EXAMPLES, make_doc, to_toml
+from .conftest import EXAMPLE_INSTANCES, EXAMPLES, make_doc, to_toml
 
 
 def run(argv, capsys):
@@ -22,7 +22,7 @@ def run(argv, capsys):
 
 # ------------------------------------------------------------------ examples in data/
 
-EXAMPLE_FILES = sorted(EXAMPLES.glob("*.toml"))
+EXAMPLE_FILES = EXAMPLE_INSTANCES
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)

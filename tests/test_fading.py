@@ -242,7 +242,7 @@ def test_derivation_formulas_agree_with_the_numbers():
     for i in range(1, k + 1):
         for j in range(1, k + 1):
             sub = {S.lam: lam, S.h_mean: hm, S.K: k}
-            inner = integrand.subs(sub).function.subs(S.j, j)
+            inner = integrand.subs(sub).function.subs(S.j, j).replace(S.Surv_f, S.fading_survival).subs(sub)
             inner = inner.subs({S.e_edge[j - 1]: edges[j - 1], S.e_edge[j]: edges[j]})
             f = sp.lambdify(S.x_g, inner, [funcs, "math"])
             value = k * integrate.quad(f, edges[i - 1], edges[i], epsabs=1e-13)[0]

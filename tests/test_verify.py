@@ -15,7 +15,7 @@ from coopt.errors import InstanceError
 from coopt.verify import verify
 
 from . import tiny
-from .conftest import EXAMPLES, GOLDEN
+from .conftest import EXAMPLE_INSTANCES, EXAMPLES, GOLDEN
 
 GOLDEN_NAMES = ["golden-finite-last", "golden-markov-any", "golden-rayleigh-osla"]
 EXPECTED_ROWS = {
@@ -47,7 +47,7 @@ def test_verify_golden_exit_0(name, capsys):
     assert "MISMATCH" not in out
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXAMPLE_INSTANCES, ids=lambda p: p.stem)
 def test_verify_examples(path):
     report = verify(load_instance(path))
     assert report.ok, report.table()

@@ -67,10 +67,13 @@ def _solve(args: argparse.Namespace) -> int:
         from coopt.sim.continuous import continuous_summary
 
         continuous = continuous_summary(prepare(instance.with_rule(result.rule)), result)
+    split_out = _write_split(instance, result, args.split_out) if args.split_out else None
     if args.json:
         out = result.to_dict()
         if continuous is not None:
             out["continuous"] = continuous
+        if split_out is not None:
+            out["split_out"] = split_out
         print(json.dumps(out, indent=1))
     else:
         print(solve_report(result, instance.profile.layer_names))
@@ -78,6 +81,48 @@ def _solve(args: argparse.Namespace) -> int:
             from coopt.sim.continuous import continuous_report
 
             print("\n" + continuous_report(continuous))
+        for what, item in (split_out or {}).items():
+            print(f"{what} (epoch {item['epoch']}): wrote {item['head']} and {item['tail']}")
+    return 0
+
+
+def _write_split(instance, result, out: str) -> dict:
+    """``--split-out DIR``: the halves at M* (``DIR/placement/``) and at the most frequent
+    split epoch of the policy in force (``DIR/most_frequent_split/``)."""
+    from pathlib import Path
+
+    from coopt.errors import InstanceError
+    from coopt.model.onnx_graph import export_split, splittable_model
+
+    graph = instance.network.graph
+    if graph is None:
+        raise InstanceError(
+            f"--split-out: network.profile = {instance.network.profile_spec!r} is not an ONNX model; "
+            "only an ONNX network can be split into two ONNX halves"
+        )
+    stop_prob = result.breakdown.stop_prob
+    frequent = max(range(len(stop_prob)), key=lambda n: (stop_prob[n], -n))  # ties: the earlier epoch
+    written = {}
+    model = splittable_model(graph)
+    for what, epoch in (("placement", result.placement), ("most_frequent_split", frequent)):
+        head, tail = export_split(graph, epoch, Path(out) / what, model)
+        written[what] = {"epoch": epoch, "head": str(head), "tail": str(tail)}
+    return written
+
+
+def _split(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from coopt.model.onnx_graph import export_split, read_network, resolve_onnx_path
+
+    network = read_network(resolve_onnx_path(args.model), args.cuts)
+    head, tail = export_split(network, args.at, Path(args.out))
+    live = network.live[args.at]
+    print(
+        f"wrote {head} and {tail}: split of {network.path.name} at epoch {args.at} of {network.profile.n_layers} "
+        f"(cuts = {args.cuts}); live set {len(live)} tensor(s), {int(network.profile.out_elems[args.at]):,} elements: "
+        + ", ".join(live)
+    )
     return 0
 
 
@@ -124,6 +169,17 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _figures(args: argparse.Namespace) -> int:
     from coopt.errors import InstanceError
+
+    if args.sweep is not None:
+        if args.instances:
+            raise InstanceError("figures: give INSTANCE files or --sweep DIR, not both")
+        from coopt.sweep.figures import write_sweep_figure
+
+        for path in write_sweep_figure(args.sweep, args.out, x=args.x, y=args.y, by=args.by):
+            print(path)
+        return 0
+    if not args.instances or args.out is None:
+        raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
     from coopt.model.instance import load_instance
     from coopt.report.figures import make_figures, write_figures
 
@@ -188,7 +244,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="also evaluate the rule at M* on the continuous fading law by quadrature "
         "(JSON key 'continuous'; i.i.d. Rayleigh, Nakagami, Rician)",
     )
+    p.add_argument(
+        "--split-out",
+        metavar="DIR",
+        help="ONNX networks: write head.onnx and tail.onnx for M* (DIR/placement/) and for the most "
+        "frequent split epoch of the policy (DIR/most_frequent_split/)",
+    )
     p.set_defaults(handler=_solve)
+
+    p = sub.add_parser("split", help="cut an ONNX model at an epoch into head.onnx and tail.onnx")
+    p.add_argument("model", metavar="MODEL", help="an ONNX file (or onnx:light/NAME)")
+    p.add_argument("--at", type=int, required=True, metavar="N", help="the epoch: the first N units go to the head")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--cuts", choices=("all", "single"), default="all", help="how epochs are numbered (as network.cuts)")
+    p.set_defaults(handler=_split)
 
     p = sub.add_parser("simulate", help="Monte Carlo simulation of a policy: mean cost with a 95%% interval")
     p.add_argument("instance", help="instance file (TOML)")
@@ -228,8 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compare)
 
     p = sub.add_parser("figures", help="write the figures (PNG and PDF): Phi(M), thresholds, cost sweeps, split epochs")
-    p.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance files (TOML), one panel each")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
+    p.add_argument("--out", help="output directory (required with INSTANCEs; default with --sweep: DIR)")
     p.add_argument("--tasks", type=int, default=100_000, help="simulated tasks for the split-epoch figure")
     p.add_argument("--seed", type=int, default=0, help="seed of the random generator (default 0)")
     p.add_argument("--points", type=int, default=None, help="points per cost sweep (default 25; 13 with --doppler)")
@@ -237,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--doppler",
         action="store_true",
         help="write only doppler.png/pdf: costs and the Markov chain's error against Clarke Doppler 1 Hz-1 kHz",
+    )
+    p.add_argument("--sweep", metavar="DIR", help="plot the results of `coopt sweep` in DIR instead (sweep.png/.pdf)")
+    p.add_argument("--x", metavar="KEY", help="--sweep: the swept key on the x axis (default: the first numeric one)")
+    p.add_argument("--y", default="objective", metavar="COLUMN", help="--sweep: the plotted column (default objective)")
+    p.add_argument(
+        "--by",
+        default="baseline",
+        metavar="baseline|rule|KEY",
+        help="--sweep: one line per rule and baseline (default), per rule, or per value of a swept KEY",
     )
     p.set_defaults(handler=_figures)
 
@@ -273,12 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mip_arguments(p)
     p.set_defaults(handler=_verify)
 
+    from coopt.cli.channel import add_channel_parser, run_channel
     from coopt.cli.profile import add_profile_parser, run_profile
+    from coopt.cli.sweep import add_sweep_parser, run_sweep_command
 
     add_profile_parser(sub).set_defaults(handler=run_profile)
-    from coopt.cli.channel import add_channel_parser, run_channel
-
     add_channel_parser(sub).set_defaults(handler=run_channel)
+    add_sweep_parser(sub).set_defaults(handler=run_sweep_command)
     return parser
 
 

@@ -10,7 +10,15 @@
 ``coopt profile NAME --csv PATH``
     the profile as a CSV file (its provenance comments kept);
 ``coopt profile mlp --depth L --width Q --input U --classes C``
-    the same for the equal-neuron MLP of :func:`coopt.model.profiles.mlp_profile`.
+    the same for the equal-neuron MLP of :func:`coopt.model.profiles.mlp_profile`;
+``coopt profile MODEL.onnx [--cuts all|single] [--csv PATH]``
+    the units, live sets and cuts of an ONNX graph (:mod:`coopt.model.onnx_graph`,
+    MODEL.md 10.2); ``MODEL`` may also be ``onnx:light/NAME``;
+``coopt profile MODEL.onnx --measure device|edge [--repeats R] [--csv PATH]``
+    adds the measured ``device_s`` or ``edge_s`` column, timed on this host with ONNX
+    Runtime (:mod:`coopt.model.onnx_measure`);
+``coopt profile --merge DEVICE.csv EDGE.csv [--csv PATH]``
+    one profile with the ``device_s`` of the first and the ``edge_s`` of the second.
 
 ``NAME`` is a shipped profile (:func:`coopt.model.profiles.list_profiles`), ``mlp``, or a
 path to a CSV file. The command-line module wires :func:`add_profile_parser` into its
@@ -22,11 +30,16 @@ print.
 from __future__ import annotations
 
 import argparse
+import platform
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 from coopt.errors import InstanceError, ProfileError
-from coopt.model.profiles import Profile, list_profiles, load_profile, mlp_profile
+from coopt.model.onnx_graph import CUTS, is_onnx_spec, read_network, resolve_onnx_path
+from coopt.model.profiles import Profile, list_profiles, load_profile, merge_profiles, mlp_profile, read_profile_csv
+
+SIDES = ("device", "edge")
 
 MLP_NAME = "mlp"
 _MLP_OPTIONS = ("depth", "width", "input", "classes")
@@ -40,10 +53,34 @@ def add_profile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         description="Show a DNN layer profile per layer, list the shipped ones, or export one as CSV.",
     )
     parser.add_argument(
-        "name", nargs="?", metavar="NAME", help=f"a shipped profile (see --list), '{MLP_NAME}', or a path to a CSV file"
+        "name",
+        nargs="?",
+        metavar="NAME",
+        help=f"a shipped profile (see --list), '{MLP_NAME}', a path to a CSV file, or an ONNX model "
+        "(MODEL.onnx or onnx:light/NAME)",
     )
     parser.add_argument("--list", action="store_true", help="list the shipped profiles and exit")
+    parser.add_argument(
+        "--cuts",
+        choices=CUTS,
+        default=None,
+        help="ONNX models: 'all' (every unit boundary, default) or 'single' (only single-tensor cuts)",
+    )
     parser.add_argument("--csv", metavar="PATH", type=Path, help="write the profile as CSV to PATH")
+    parser.add_argument(
+        "--measure",
+        choices=SIDES,
+        help="ONNX models: time every unit on this host with ONNX Runtime and add the device_s or edge_s column",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=10, metavar="R", help="--measure: timed runs, median per unit (default 10)"
+    )
+    parser.add_argument(
+        "--merge",
+        nargs=2,
+        metavar=("DEVICE_CSV", "EDGE_CSV"),
+        help="merge two measured profiles of one network: device_s from the first, edge_s from the second",
+    )
     parser.add_argument(
         "--feature-bits",
         type=int,
@@ -73,6 +110,23 @@ def run_profile(args: argparse.Namespace) -> int:
     """
     if args.feature_bits < 1:
         raise InstanceError(f"--feature-bits = {args.feature_bits}: must be an integer >= 1")
+    if args.merge is not None:
+        if args.name is not None or args.list or args.measure:
+            raise InstanceError("coopt profile --merge takes two CSV files and neither NAME, --list nor --measure")
+        texts = []
+        for path in args.merge:
+            try:
+                texts.append(Path(path).read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ProfileError(f"--merge {path!r}: cannot read: {exc.strerror}") from None
+        device, edge = (read_profile_csv(t, Path(p).stem, p) for t, p in zip(texts, args.merge))
+        comments = (
+            *_comment_lines(texts[0]),
+            *(line for line in _comment_lines(texts[1]) if line.startswith("edge_s")),
+            f"Merged by `coopt profile --merge {args.merge[0]} {args.merge[1]}`: device_s from the first, "
+            "edge_s from the second.",
+        )
+        return _emit(args, merge_profiles(device, edge), comments)
     if args.list:
         if args.name is not None or args.csv is not None:
             raise InstanceError("coopt profile --list takes neither NAME nor --csv")
@@ -81,6 +135,10 @@ def run_profile(args: argparse.Namespace) -> int:
     if args.name is None:
         raise ProfileError(f"coopt profile: give a NAME or --list; valid names: {', '.join(_valid_names())}")
     profile, comments = _resolve(args)
+    return _emit(args, profile, comments)
+
+
+def _emit(args: argparse.Namespace, profile: Profile, comments: tuple[str, ...]) -> int:
     if args.csv is not None:
         try:
             with Path(args.csv).open("w", encoding="utf-8", newline="") as fh:
@@ -100,6 +158,37 @@ def _valid_names() -> list[str]:
 def _resolve(args: argparse.Namespace) -> tuple[Profile, tuple[str, ...]]:
     """The profile named by ``args`` and the comment lines its CSV export carries."""
     given = [f"--{key}" for key in _MLP_OPTIONS if getattr(args, key) is not None]
+    if is_onnx_spec(args.name):
+        if given:
+            raise InstanceError(f"{', '.join(given)}: only for NAME = {MLP_NAME}, not {args.name!r}")
+        cuts = args.cuts or "all"
+        network = read_network(resolve_onnx_path(args.name), cuts)
+        comments: tuple[str, ...] = (
+            f"Units and cuts of the ONNX graph {network.path.name} (MODEL.md 10.2), cuts = {cuts}.",
+            f"Generated by `coopt profile {args.name} --cuts {cuts}` (coopt.model.onnx_graph): out_elems is the "
+            "live set at each cut, macs count Conv/Gemm/MatMul only, params the float constants.",
+        )
+        if args.measure is None:
+            return network.profile, comments
+        from coopt.model.onnx_measure import measure_units
+
+        seconds = measure_units(network, repeats=args.repeats)
+        column = "device_s" if args.measure == "device" else "edge_s"
+        comments += (
+            f"{column}: median over {args.repeats} runs (after 2 warm-up runs) of the ONNX Runtime kernel times per "
+            f"unit on host {platform.node()!r} ({platform.machine()}), batch 1; fused kernels are charged to the "
+            "unit that writes their output (coopt.model.onnx_measure).",
+        )
+        measured = (
+            replace(network.profile, device_s=seconds)
+            if column == "device_s"
+            else replace(network.profile, edge_s=seconds)
+        )
+        return measured, comments
+    if args.measure is not None:
+        raise InstanceError(f"--measure: only for an ONNX model (MODEL.onnx or onnx:light/NAME), not {args.name!r}")
+    if args.cuts is not None:
+        raise InstanceError(f"--cuts: only for an ONNX model (MODEL.onnx or onnx:light/NAME), not {args.name!r}")
     if args.name == MLP_NAME:
         missing = [f"--{key}" for key in _MLP_OPTIONS if getattr(args, key) is None]
         if missing:
@@ -151,10 +240,23 @@ def format_table(profile: Profile, feature_bits: int = 32) -> str:
     Columns: layer, MACs, output elements, output size in kB at ``feature_bits`` bits
     per element, parameters, cumulative MACs, cumulative parameters.
     """
-    header = ("layer", "MACs", "out_elems", f"out_kB@{feature_bits}b", "params", "cum_MACs", "cum_params")
+    header: tuple[str, ...] = (
+        "layer",
+        "MACs",
+        "out_elems",
+        f"out_kB@{feature_bits}b",
+        "params",
+        "cum_MACs",
+        "cum_params",
+    )
+    # measured columns (MODEL.md 10.1), in milliseconds, after the MAC-based ones
+    measured = [(c, getattr(profile, c)) for c in ("device_s", "edge_s") if getattr(profile, c) is not None]
+    header += tuple(f"{c[:-2]}_ms" for c, _ in measured)
     rows = []
     cum_macs = cum_params = 0
-    for name, macs, out, params in zip(profile.layer_names, profile.macs, profile.out_elems, profile.params):
+    for i, (name, macs, out, params) in enumerate(
+        zip(profile.layer_names, profile.macs, profile.out_elems, profile.params)
+    ):
         cum_macs += int(macs)
         cum_params += int(params)
         rows.append(
@@ -166,6 +268,7 @@ def format_table(profile: Profile, feature_bits: int = 32) -> str:
                 f"{int(params):,}",
                 f"{cum_macs:,}",
                 f"{cum_params:,}",
+                *(f"{1e3 * values[i]:.3f}" for _, values in measured),
             )
         )
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(len(header))]

@@ -140,6 +140,8 @@ class SolveResult:
     overhead_s, overhead_j : float
         The per-upload overhead of the instance (MODEL.md section 10.3); in the JSON
         object (``uplink_overhead``) only when one of them is not 0.
+    measured : tuple of str
+        The profile's measured columns (MODEL.md 10.1) that replaced MAC-derived costs.
     """
 
     instance_name: str
@@ -159,6 +161,7 @@ class SolveResult:
     solver: dict[str, Any] = field(default_factory=dict)
     overhead_s: float = 0.0
     overhead_j: float = 0.0
+    measured: tuple[str, ...] = ()
 
     @property
     def decisions(self) -> list[list[str]]:
@@ -231,6 +234,7 @@ class SolveResult:
                 "gains": [float(g) for g in self.channel.gains],
                 "init": [float(p) for p in self.channel.initial],
             },
+            "measured": list(self.measured),
         }
         if self.overhead_s > 0 or self.overhead_j > 0:
             out["uplink_overhead"] = {"overhead_s": self.overhead_s, "overhead_j": self.overhead_j}
@@ -282,4 +286,5 @@ def assemble_result(
         overhead_s=inst.uplink.overhead_s,
         overhead_j=inst.uplink.overhead_j,
         solver=solver or {},
+        measured=inst.profile.measured,
     )

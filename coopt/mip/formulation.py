@@ -458,9 +458,9 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
         if iid:
             assert p is not None
             return float(p[k]) * total if total is not None and p[k] != 0 else 0.0
-        assert P is not None
         if not pairs:
             return 0.0
+        assert P is not None
         col = P[:, k]
         return pyo.quicksum(float(col[j]) * v for j, v in pairs if col[j] != 0)
 

@@ -42,6 +42,9 @@ from coopt.model.instance import ChannelSpec
 class Channel:
     """A finite channel as every solver sees it.
 
+    Solvers read matrices only through :meth:`step` and :meth:`wait_step`, and tell a
+    chain from an i.i.d. channel by :attr:`is_markov` (not by ``transition is None``).
+
     Attributes
     ----------
     gains : NDArray[np.float64]
@@ -61,9 +64,6 @@ class Channel:
         :func:`coopt.model.fading.correlate`); ``None`` otherwise.
     slot_transition : NDArray[np.float64] or None
         ``(K, K)``: :math:`P_w`, one waiting slot of that chain (``None`` without a slot).
-
-    Solvers read matrices only through :meth:`step` and :meth:`wait_step`, and tell a
-    chain from an i.i.d. channel by :attr:`is_markov` (not by ``transition is None``).
     """
 
     gains: NDArray[np.float64]

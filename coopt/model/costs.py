@@ -14,6 +14,15 @@ For layers :math:`i = 1..N` with ``macs_i``, ``out_i`` and ``params_i``:
 * wait cost of one slot :math:`c_w = w_T\tau + w_E P_{idle}\tau`
 * download cost :math:`D(M) = \sum_{i\le M} s_i (w_T/r_{DL} + w_E e_{rx})`
 
+Measured layer costs (MODEL.md 10.1): where the profile has a ``device_s``,
+``device_j``, ``edge_s`` or ``out_bits`` column, it replaces the device time
+:math:`t_i = c_L\,\mathrm{macs}_i/f_L`, the device energy
+:math:`e_i = \kappa f_L^2 c_L\,\mathrm{macs}_i` (or ``compute_power_w * device_s``
+when only the time is measured), the edge time :math:`t^E_i = c_E\,\mathrm{macs}_i/f_E`
+or the feature size :math:`d_n`; then :math:`a_i = w_E e_i + w_T t_i` and
+:math:`b_i = w_T t^E_i`. This module is the one place that turns a profile into
+costs, so every solver sees the measured values through :class:`CostModel`.
+
 Every array here is indexed by the epoch ``n = 0..N`` (shape ``(N + 1,)``), so
 ``A[n]`` is :math:`A_n` and ``download[M]`` is :math:`D(M)`. The physical parts
 (seconds and joules) are kept beside the weighted costs so that a policy's expected
@@ -121,24 +130,70 @@ class CostModel:
         return self.stop_base[:, None] + upload
 
 
-def cost_model(instance: Instance) -> CostModel:
-    """Derive the :class:`CostModel` of an instance (MODEL.md section 2)."""
-    prof = instance.profile
-    dev, edge, cost = instance.device, instance.edge, instance.cost
-    w_e, w_t = cost.energy_weight, cost.time_weight
+@dataclass(frozen=True, eq=False)
+class LayerCosts:
+    """Per-layer physical costs, shape ``(N + 1,)`` (entry 0 is the input, 0 for the first three).
+
+    Attributes
+    ----------
+    device_s, device_j, edge_s : :math:`t_i`, :math:`e_i`, :math:`t^E_i` of layer ``i``.
+    feature_bits : :math:`d_n`.
+    """
+
+    device_s: NDArray[np.float64]
+    device_j: NDArray[np.float64]
+    edge_s: NDArray[np.float64]
+    feature_bits: NDArray[np.float64]
+
+
+def _required(value: float | None) -> float:
+    # load_instance has checked that every key a layer needs is present (_check_measured).
+    if value is None:  # pragma: no cover - guarded by the instance parser
+        raise ValueError("a device or edge key the profile needs is missing")
+    return value
+
+
+def layer_costs(instance: Instance) -> LayerCosts:
+    """The per-layer seconds, joules and feature bits: measured where the profile says so
+    (MODEL.md 10.1), else derived from ``macs`` and ``out_elems`` (section 2)."""
+    prof, dev, edge = instance.profile, instance.device, instance.edge
     macs = prof.macs.astype(np.float64)
-    cycles_local = dev.cycles_per_mac * macs
-    t_local = cycles_local / dev.cpu_hz
-    e_local = dev.kappa * dev.cpu_hz**2 * cycles_local
-    t_edge = edge.cycles_per_mac * macs / edge.cpu_hz
+    if prof.device_s is not None:
+        t_local = prof.device_s
+    else:
+        t_local = _required(dev.cycles_per_mac) * macs / _required(dev.cpu_hz)
+    if prof.device_j is not None:
+        e_local = prof.device_j
+    elif prof.device_s is not None:
+        e_local = _required(dev.compute_power_w) * prof.device_s
+    else:
+        f_l = _required(dev.cpu_hz)
+        e_local = _required(dev.kappa) * f_l**2 * (_required(dev.cycles_per_mac) * macs)
+    if prof.edge_s is not None:
+        t_edge = prof.edge_s
+    else:
+        t_edge = _required(edge.cycles_per_mac) * macs / _required(edge.cpu_hz)
+    if prof.out_bits is not None:
+        d = prof.out_bits.astype(np.float64)
+    else:
+        d = prof.out_elems.astype(np.float64) * instance.network.feature_bits
+    return LayerCosts(t_local, e_local, t_edge, d)
+
+
+def cost_model(instance: Instance) -> CostModel:
+    """Derive the :class:`CostModel` of an instance (MODEL.md sections 2 and 10.1)."""
+    dev, cost = instance.device, instance.cost
+    w_e, w_t = cost.energy_weight, cost.time_weight
+    layers = layer_costs(instance)
+    t_local, e_local, t_edge = layers.device_s, layers.device_j, layers.edge_s
     # R_n = sum_{i>n} b_i: a reversed cumulative sum, shifted so R_N = 0.
     edge_suffix_s = np.concatenate([np.cumsum(t_edge[::-1])[::-1][1:], [0.0]])
     local_time = np.cumsum(t_local)
     local_energy = np.cumsum(e_local)
-    d = prof.out_elems.astype(np.float64) * instance.network.feature_bits
+    d = layers.feature_bits.copy()
     coef = (w_e * dev.tx_power_w + w_t) * d
     coef[-1] = 0.0
-    s_bits = prof.params.astype(np.float64) * instance.network.param_bits
+    s_bits = instance.profile.params.astype(np.float64) * instance.network.param_bits
     pl = instance.placement
     per_bit = w_t / pl.downlink_bps + w_e * pl.rx_energy_per_bit
     slot = instance.wait.slot_s if instance.wait.slot_s is not None else math.nan

@@ -11,7 +11,11 @@ key                               default
 ================================  ================================================
 ``network.feature_bits``          32
 ``network.param_bits``            32
+``network.cuts``                  ``"all"`` (ONNX profiles only; ``"single"``: only
+                                  single-tensor cuts, MODEL.md 10.2)
 ``device.idle_power_w``           0.0
+``device.compute_power_w``        none; required when the profile has ``device_s``
+                                  but no ``device_j`` (MODEL.md 10.1)
 ``channel.states``                16 (continuous laws only)
 ``channel.initial``               the stationary distribution (Markov only)
 ``channel.doppler_hz``            none (i.i.d.); Clarke's model, Rayleigh only
@@ -29,6 +33,12 @@ Keys that the chosen law or wait mode does not use (``channel.gains`` with
 ``law = "rayleigh"``, ``wait.slot_s`` with ``mode = "never"``) are accepted and
 ignored, so that switching a law is a one-line edit. Unknown keys are errors, with
 the closest valid key suggested.
+
+Measured profiles (MODEL.md 10.1): the keys that turn MACs into seconds and joules
+are required only where a layer still needs them. ``device.cpu_hz`` and
+``device.cycles_per_mac`` when the profile has no ``device_s`` column or no energy
+column; ``device.kappa`` when it has neither ``device_j`` nor ``device_s``;
+``edge.cpu_hz`` and ``edge.cycles_per_mac`` when it has no ``edge_s`` column.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from coopt.errors import InstanceError
+from coopt.model.onnx_graph import CUTS, is_onnx_spec, read_network, resolve_onnx_path
 from coopt.model.profiles import Profile, load_profile
 
 LAWS = ("rayleigh", "nakagami", "rician", "finite", "markov")
@@ -52,25 +63,35 @@ PROB_TOL = 1e-9
 
 @dataclass(frozen=True)
 class Network:
+    """The ``[network]`` table; ``graph`` is the :class:`~coopt.model.onnx_graph.OnnxNetwork`
+    when the profile is an ONNX file (its live sets, for exporting the split)."""
+
     profile_spec: str
     feature_bits: int
     param_bits: int
     profile: Profile = field(compare=False, repr=False)
+    cuts: str = "all"
+    graph: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Device:
-    cpu_hz: float
-    cycles_per_mac: float
-    kappa: float
+    """The ``[device]`` table; a key the profile's measured columns make unneeded is ``None``."""
+
+    cpu_hz: float | None
+    cycles_per_mac: float | None
+    kappa: float | None
     tx_power_w: float
     idle_power_w: float
+    compute_power_w: float | None = None
 
 
 @dataclass(frozen=True)
 class Edge:
-    cpu_hz: float
-    cycles_per_mac: float
+    """The ``[edge]`` table; ``None`` where the profile measures ``edge_s``."""
+
+    cpu_hz: float | None
+    cycles_per_mac: float | None
 
 
 @dataclass(frozen=True)
@@ -249,17 +270,21 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
         "profile": (_string, REQUIRED),
         "feature_bits": (_int_at_least(1), 32),
         "param_bits": (_int_at_least(1), 32),
+        "cuts": (lambda k, v: _check_choice(k, v, CUTS), "all"),
     },
+    # cpu_hz, cycles_per_mac and kappa are required unless measured columns make them
+    # unneeded: checked against the profile in _check_measured.
     "device": {
-        "cpu_hz": (positive, REQUIRED),
-        "cycles_per_mac": (positive, REQUIRED),
-        "kappa": (nonnegative, REQUIRED),
+        "cpu_hz": (positive, None),
+        "cycles_per_mac": (positive, None),
+        "kappa": (nonnegative, None),
         "tx_power_w": (positive, REQUIRED),
         "idle_power_w": (nonnegative, 0.0),
+        "compute_power_w": (nonnegative, None),
     },
     "edge": {
-        "cpu_hz": (positive, REQUIRED),
-        "cycles_per_mac": (positive, REQUIRED),
+        "cpu_hz": (positive, None),
+        "cycles_per_mac": (positive, None),
     },
     "uplink": {
         "bandwidth_hz": (positive, REQUIRED),
@@ -297,8 +322,37 @@ _SCHEMA: dict[str, dict[str, tuple[Callable[[str, Any], Any], Any]]] = {
     },
 }
 
+# Keys whose value is a list (vectors and matrices).
+_LIST_KEYS = ("channel.gains", "channel.probs", "channel.transition", "channel.initial")
+
 # Tables that later features read; their contents are validated by those features.
 _OPTIONAL_TABLES = ("constraints",)
+
+
+def key_kind(key: str) -> str | None:
+    """The type of value an instance key takes, for tools that write instances (sweeps).
+
+    ``"number"``, ``"integer"``, ``"string"`` or ``"list"`` for a dotted key such as
+    ``"channel.mean_gain"``; ``None`` for a key that is not in the schema. Ranges are not
+    checked here: :func:`parse_instance` does that.
+    """
+    table, _, name = key.partition(".")
+    entry = _SCHEMA.get(table, {}).get(name)
+    if entry is None:
+        return None
+    check = entry[0]
+    if check in (positive, nonnegative, _number):
+        return "number"
+    if check.__qualname__.startswith(_int_at_least.__name__):
+        return "integer"
+    if key in _LIST_KEYS:
+        return "list"
+    return "string"
+
+
+def instance_keys() -> list[str]:
+    """Every dotted key of the schema, table by table."""
+    return [f"{table}.{name}" for table, keys in _SCHEMA.items() for name in keys]
 
 
 def _suggest(word: str, options: list[str]) -> str:
@@ -382,6 +436,30 @@ def _check_correlation(c: dict[str, Any]) -> None:
         )
 
 
+def _check_measured(profile: Profile, device: Device, edge: Edge) -> None:
+    """Require the ``[device]``/``[edge]`` keys that some layer still needs (MODEL.md 10.1)."""
+    measured = profile.measured
+    why = f"network.profile {profile.name!r}"
+    if "device_s" in measured and "device_j" not in measured and device.compute_power_w is None:
+        raise InstanceError(
+            f"device.compute_power_w: missing; required because {why} has a device_s column but no device_j "
+            "(device energy = compute_power_w * device_s; give one, in W, or add a device_j column)"
+        )
+    energy_from_macs = "device_j" not in measured and "device_s" not in measured
+    needs: list[tuple[str, float | None, str]] = []
+    if "device_s" not in measured:
+        reason = "the device's time of a layer is c_L macs / f_L (no device_s column)"
+        needs += [("device.cpu_hz", device.cpu_hz, reason), ("device.cycles_per_mac", device.cycles_per_mac, reason)]
+    if energy_from_macs:
+        needs.append(("device.kappa", device.kappa, "the device's energy is kappa f_L^2 c_L macs (no device_j column)"))
+    if "edge_s" not in measured:
+        reason = "the edge's time of a layer is c_E macs / f_E (no edge_s column)"
+        needs += [("edge.cpu_hz", edge.cpu_hz, reason), ("edge.cycles_per_mac", edge.cycles_per_mac, reason)]
+    for key, value, reason in needs:
+        if value is None:
+            raise InstanceError(f"{key}: missing required key ({reason} in {why})")
+
+
 def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str = "instance") -> Instance:
     """Validate a parsed TOML document (a dict) into an :class:`Instance`.
 
@@ -392,12 +470,19 @@ def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str 
             raise InstanceError(f"[{table}]: unknown table" + _suggest(table, list(_SCHEMA) + list(_OPTIONAL_TABLES)))
     t = {table: _read_table(doc, table) for table in _SCHEMA}
     net = t["network"]
-    profile = load_profile(net["profile"], base_dir)
-    network = Network(net["profile"], net["feature_bits"], net["param_bits"], profile)
+    graph = None
+    if is_onnx_spec(net["profile"]):
+        graph = read_network(resolve_onnx_path(net["profile"], base_dir), net["cuts"])
+        profile = graph.profile
+    else:
+        profile = load_profile(net["profile"], base_dir)
+    network = Network(net["profile"], net["feature_bits"], net["param_bits"], profile, net["cuts"], graph)
     cost = CostWeights(**t["cost"])
     if cost.energy_weight == 0 and cost.time_weight == 0:
         raise InstanceError("cost.energy_weight = 0 and cost.time_weight = 0: at least one weight must be > 0")
     device = Device(**t["device"])
+    edge = Edge(**t["edge"])
+    _check_measured(profile, device, edge)
     wait = Wait(**t["wait"])
     if wait.mode != "never":
         if wait.slot_s is None:
@@ -415,7 +500,7 @@ def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str 
     return Instance(
         network=network,
         device=device,
-        edge=Edge(**t["edge"]),
+        edge=edge,
         uplink=Uplink(**t["uplink"]),
         channel=_build_channel(t["channel"]),
         cost=cost,

@@ -6,16 +6,28 @@ by epoch ``n = 0..N`` (MODEL.md section 2): ``macs[n]`` multiply-accumulates of 
 size ``out_0``) and ``params[n]`` parameters of layer ``n``; ``macs[0] = params[0] = 0``.
 
 On disk a profile is a CSV file with the header ``name,macs,out_elems,params`` (more
-columns may follow and are ignored); the first row is the input and every further row
-one layer, in order. Lines starting with ``#`` are comments (the shipped profiles use
-them to state their provenance). Shipped profiles live in the package data
-``coopt.models`` (the repository's ``models/`` folder) and are found by name.
+columns may follow); the first row is the input and every further row one layer, in
+order.
+
+Measured columns (MODEL.md section 10.1)
+    ``device_s`` (device computing time of the layer, s), ``device_j`` (device
+    computing energy, J), ``edge_s`` (edge computing time, s) and ``out_bits`` (the
+    feature size ``d_n`` in bits; row 0: the raw input). A measured column that is
+    present needs a finite value >= 0 in every layer row; in the input row
+    ``device_s``, ``device_j`` and ``edge_s`` are blank or 0, ``out_bits`` has a value
+    (> 0 in every row). The cost model (:mod:`coopt.model.costs`) uses them instead of
+    the MAC-derived numbers; other columns are ignored.
+
+Lines starting with ``#`` are comments (the shipped profiles use them to state their
+provenance). Shipped profiles live in the package data ``coopt.models`` (the
+repository's ``models/`` folder) and are found by name.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,6 +38,7 @@ from numpy.typing import NDArray
 from coopt.errors import ProfileError
 
 REQUIRED_COLUMNS = ("name", "macs", "out_elems", "params")
+MEASURED_COLUMNS = ("device_s", "device_j", "edge_s", "out_bits")
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +55,9 @@ class Profile:
         Shape ``(N + 1,)``; entry 0 describes the input (``macs[0] = params[0] = 0``).
     source : str
         Where the profile came from (a path or ``"generated"``).
+    device_s, device_j, edge_s, out_bits : NDArray[np.float64] or None
+        Measured columns (module docstring), shape ``(N + 1,)``, ``None`` when absent;
+        entry 0 of the first three is 0.
     """
 
     name: str
@@ -50,6 +66,15 @@ class Profile:
     out_elems: NDArray[np.int64]
     params: NDArray[np.int64]
     source: str = "generated"
+    device_s: NDArray[np.float64] | None = None
+    device_j: NDArray[np.float64] | None = None
+    edge_s: NDArray[np.float64] | None = None
+    out_bits: NDArray[np.float64] | None = None
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        """The measured columns present, in the order of :data:`MEASURED_COLUMNS`."""
+        return tuple(c for c in MEASURED_COLUMNS if getattr(self, c) is not None)
 
     @property
     def n_layers(self) -> int:
@@ -62,9 +87,13 @@ class Profile:
         for line in comments:
             buf.write(f"# {line}\n" if line else "#\n")
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(REQUIRED_COLUMNS)
-        for row in zip(self.layer_names, self.macs, self.out_elems, self.params):
-            writer.writerow([row[0], int(row[1]), int(row[2]), int(row[3])])
+        measured = self.measured
+        writer.writerow(REQUIRED_COLUMNS + measured)
+        columns = [getattr(self, c) for c in measured]
+        for i, row in enumerate(zip(self.layer_names, self.macs, self.out_elems, self.params)):
+            # repr() of a float round-trips exactly, so a written profile reads back equal.
+            extra = [repr(float(col[i])) for col in columns]
+            writer.writerow([row[0], int(row[1]), int(row[2]), int(row[3]), *extra])
         return buf.getvalue()
 
 
@@ -120,10 +149,12 @@ def read_profile_csv(text: str, name: str = "profile", source: str = "<string>")
         )
     col = {c: header.index(c) for c in REQUIRED_COLUMNS}
     names: list[str] = []
+    rows: list[list[str]] = []
     table: dict[str, list[int]] = {c: [] for c in REQUIRED_COLUMNS[1:]}
     for i, row in enumerate(reader, start=1):
         if len(row) < len(header):
             raise ProfileError(f"profile {source}: row {i} has {len(row)} fields, expected {len(header)}")
+        rows.append(row)
         names.append(row[col["name"]].strip())
         for c in REQUIRED_COLUMNS[1:]:
             raw = row[col[c]].strip()
@@ -143,6 +174,7 @@ def read_profile_csv(text: str, name: str = "profile", source: str = "<string>")
     for i, out in enumerate(table["out_elems"]):
         if out < 1:
             raise ProfileError(f"profile {source}: row {i + 1} ({names[i]}) out_elems = {out}: must be an integer >= 1")
+    measured = {c: _measured_column(c, header.index(c), rows, names, source) for c in MEASURED_COLUMNS if c in header}
     return Profile(
         name=name,
         layer_names=tuple(names),
@@ -150,6 +182,72 @@ def read_profile_csv(text: str, name: str = "profile", source: str = "<string>")
         out_elems=np.asarray(table["out_elems"], dtype=np.int64),
         params=np.asarray(table["params"], dtype=np.int64),
         source=source,
+        **measured,
+    )
+
+
+def _measured_column(
+    column: str, index: int, rows: list[list[str]], names: list[str], source: str
+) -> NDArray[np.float64]:
+    """One measured column (MODEL.md 10.1): a finite value >= 0 in every layer row (> 0 for
+    ``out_bits``, also in the input row); the input row of a cost column is blank or 0."""
+    allowed = "a finite number > 0" if column == "out_bits" else "a finite number >= 0"
+    values = np.zeros(len(rows))
+    for i, row in enumerate(rows):
+        raw = row[index].strip()
+        where = f"profile {source}: row {i + 1} ({names[i]}) {column}"
+        if i == 0 and column != "out_bits":
+            if raw not in ("", "0") and _float_or_none(raw) != 0.0:
+                raise ProfileError(f"{where} = {raw!r}: the input row does no work; leave it blank or 0")
+            continue
+        if not raw:
+            raise ProfileError(f"{where} is missing: a {column} column needs {allowed} in every layer row")
+        value = _float_or_none(raw)
+        if value is None or not math.isfinite(value) or value < 0 or (column == "out_bits" and value == 0):
+            raise ProfileError(f"{where} = {raw!r}: must be {allowed}")
+        values[i] = value
+    return values
+
+
+def _float_or_none(raw: str) -> float | None:
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def merge_profiles(device: Profile, edge: Profile) -> Profile:
+    """One profile with ``device_s`` (and ``device_j``) of ``device`` and ``edge_s`` of ``edge``.
+
+    Both must describe the same network: the same layer names, ``macs``, ``out_elems``
+    and ``params`` (as two runs of ``coopt profile MODEL.onnx --measure`` give).
+
+    Raises
+    ------
+    ProfileError
+        The two profiles differ, or a side lacks its measured column.
+    """
+    for column in ("layer_names", "macs", "out_elems", "params"):
+        a, b = getattr(device, column), getattr(edge, column)
+        if len(a) != len(b) or any(x != y for x, y in zip(a, b)):
+            raise ProfileError(
+                f"--merge: {device.source} and {edge.source} differ in {column}; merge two profiles of one network"
+            )
+    if device.device_s is None:
+        raise ProfileError(f"--merge: {device.source} has no device_s column (measure it with --measure device)")
+    if edge.edge_s is None:
+        raise ProfileError(f"--merge: {edge.source} has no edge_s column (measure it with --measure edge)")
+    return Profile(
+        name=device.name,
+        layer_names=device.layer_names,
+        macs=device.macs,
+        out_elems=device.out_elems,
+        params=device.params,
+        source=f"{device.source} + {edge.source}",
+        device_s=device.device_s,
+        device_j=device.device_j,
+        edge_s=edge.edge_s,
+        out_bits=device.out_bits,
     )
 
 

@@ -62,6 +62,7 @@ class Comparison:
     tasks: int
     seed: int | None
     rows: tuple[PolicyRow, ...]
+    measured: tuple[str, ...] = ()  # the profile's measured columns (MODEL.md 10.1)
 
     def row(self, policy: str) -> PolicyRow:
         return next(r for r in self.rows if r.policy == policy)
@@ -72,6 +73,7 @@ class Comparison:
             "tasks": self.tasks,
             "seed": self.seed,
             "gap_percent_definition": GAP_DEFINITION + " (null when Phi* = 0; extra_cost = Phi_b - Phi*)",
+            "measured": list(self.measured),
             "policies": [
                 {
                     "policy": r.policy,
@@ -109,7 +111,14 @@ def compare(
         gap = None if key is None else baseline_gap(exact, best)
         rows.append(PolicyRow(name, placement, exact, sim, gap))
     return Comparison(
-        instance.name, instance.n_layers, instance.channel.law, instance.wait.mode, tasks, seed, tuple(rows)
+        instance.name,
+        instance.n_layers,
+        instance.channel.law,
+        instance.wait.mode,
+        tasks,
+        seed,
+        tuple(rows),
+        instance.profile.measured,
     )
 
 
@@ -121,6 +130,7 @@ def _header(c: Comparison) -> str:
     return (
         f"instance {c.instance_name}: {c.n_layers} layers, {c.law} channel, wait mode {c.wait_mode}; "
         f"{c.tasks} simulated tasks per policy, seed {c.seed}"
+        + (f"; measured layer costs: {', '.join(c.measured)}" if c.measured else "")
     )
 
 

@@ -30,6 +30,12 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
         f"instance {result.instance_name}: {n_layers} layers, {ch.spec.law} channel with {ch.n_states} states, "
         f"rule {result.rule}, wait mode {result.wait_mode}, method {result.method}",
         *_channel_lines(result),
+        "layer costs: "
+        + (
+            f"measured ({', '.join(result.measured)} from the profile; the rest from MACs and out_elems)"
+            if result.measured
+            else "from MACs and out_elems (no measured columns)"
+        ),
         "",
         f"optimal placement  M* = {result.placement} "
         + (

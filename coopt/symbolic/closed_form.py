@@ -74,6 +74,7 @@ from coopt.dp.stopping import (
     tied_or_less,
 )
 from coopt.errors import InstanceError
+from coopt.model.costs import layer_costs
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem
 from coopt.model.profiles import Profile
@@ -113,18 +114,24 @@ def mlp_shape(profile: Profile) -> MlpShape:
         )
     hidden = n_layers - 1
     macs, out, params = profile.macs, profile.out_elems, profile.params
+    # A measured feature size must be as equal as the element counts it replaces.
+    compared: list[tuple[str, NDArray[Any]]] = [("macs", macs), ("out_elems", out), ("params", params)]
+    if profile.out_bits is not None:
+        compared.append(("out_bits", profile.out_bits))
+    feature = compared[-1][1] if profile.out_bits is not None else out
     for layer in range(3, hidden + 1):
-        for what, arr in (("macs", macs), ("out_elems", out), ("params", params)):
+        for what, arr in compared:
             if arr[layer] != arr[2]:
                 raise InstanceError(
                     f"method closed-form: network.profile {profile.name!r} is not an equal-neuron MLP: "
                     f"hidden layer {layer} ({profile.layer_names[layer]}) has {what} = {int(arr[layer])}, "
                     f"layer 2 ({profile.layer_names[2]}) has {int(arr[2])}; layers 2..{hidden} must be identical"
                 )
-    if hidden >= 2 and out[1] != out[2]:
+    if hidden >= 2 and feature[1] != feature[2]:
         raise InstanceError(
             f"method closed-form: network.profile {profile.name!r} is not an equal-neuron MLP: "
-            f"layer 1 outputs {int(out[1])} elements, the hidden layers {int(out[2])}; they must be equal"
+            f"layer 1 outputs {feature[1]:g}, the hidden layers {feature[2]:g} ({compared[-1][0]}); "
+            "they must be equal"
         )
     return MlpShape(
         hidden_layers=hidden,
@@ -286,18 +293,40 @@ class ClosedForm:
     by_placement: tuple[PlacementValue, ...]
 
 
+# Measured layer costs (MODEL.md 10.1) fit the closed form only when they are MAC costs
+# after all: a_i = alpha macs_i and b_i = beta macs_i for one alpha and one beta.
+PROPORTIONAL_RTOL = 1e-9
+
+
+def _per_mac(cost: NDArray[np.float64], macs: NDArray[np.float64], what: str, profile: Profile) -> float:
+    """The one cost per MAC that ``cost`` has on every layer, or :class:`InstanceError`."""
+    per_mac = float(cost @ macs / (macs @ macs)) if macs.any() else 0.0
+    scale = float(np.max(np.abs(cost))) if cost.size else 0.0
+    bad = np.flatnonzero(np.abs(cost - per_mac * macs) > PROPORTIONAL_RTOL * scale)
+    if bad.size:
+        i = int(bad[0])
+        raise InstanceError(
+            f"method closed-form: the measured costs of network.profile {profile.name!r} are not proportional "
+            f"to MACs: layer {i} ({profile.layer_names[i]}) has {what} = {cost[i]:.6g}, {per_mac:.6g} per MAC "
+            f"would give {per_mac * macs[i]:.6g}; the closed form needs one cost per MAC (use --method enumeration)"
+        )
+    return per_mac
+
+
 def instance_values(instance: Instance, shape: MlpShape, c_w: float) -> dict[sp.Symbol, float]:
-    """The value table of the instance's parameters (SI units) for the closed form."""
+    """The value table of the instance's parameters (SI units) for the closed form.
+
+    With measured layer costs (MODEL.md 10.1), :math:`\alpha` and :math:`\beta` are the
+    costs per MAC of the measured :math:`a_i` and :math:`b_i`, which must be proportional
+    to ``macs`` (relative :data:`PROPORTIONAL_RTOL`), and :math:`d_0, d_h` come from
+    ``out_bits`` when it is given.
+    """
     dev, edge, cost, pl = instance.device, instance.edge, instance.cost, instance.placement
-    fb, pb = instance.network.feature_bits, instance.network.param_bits
+    pb = instance.network.param_bits
+    layers = layer_costs(instance)
     values: dict[sp.Symbol, float] = {
         S.w_E: cost.energy_weight,
         S.w_T: cost.time_weight,
-        S.kappa: dev.kappa,
-        S.f_L: dev.cpu_hz,
-        S.c_L: dev.cycles_per_mac,
-        S.f_E: edge.cpu_hz,
-        S.c_E: edge.cycles_per_mac,
         S.P: dev.tx_power_w,
         S.B: instance.uplink.bandwidth_hz,
         S.rho: dev.tx_power_w / instance.uplink.noise_w,
@@ -313,9 +342,25 @@ def instance_values(instance: Instance, shape: MlpShape, c_w: float) -> dict[sp.
         S.s_1: float(shape.params_first * pb),
         S.s_h: float(shape.params_hidden * pb),
         S.s_N: float(shape.params_output * pb),
-        S.d_0: float(shape.input_elems * fb),
-        S.d_h: float(shape.hidden_elems * fb),
+        S.d_0: float(layers.feature_bits[0]),
+        S.d_h: float(layers.feature_bits[1]),
     }
+    prof = instance.profile
+    if {"device_s", "device_j", "edge_s"} & set(prof.measured):
+        macs = prof.macs.astype(np.float64)
+        a = cost.energy_weight * layers.device_j + cost.time_weight * layers.device_s
+        values[S.alpha] = _per_mac(a, macs, "a_i", prof)
+        values[S.beta] = _per_mac(cost.time_weight * layers.edge_s, macs, "b_i", prof)
+        return values
+    values.update(
+        {
+            S.kappa: dev.kappa,
+            S.f_L: dev.cpu_hz,
+            S.c_L: dev.cycles_per_mac,
+            S.f_E: edge.cpu_hz,
+            S.c_E: edge.cycles_per_mac,
+        }
+    )
     alpha_fn, beta_fn = _cost_per_mac()
     values[S.alpha] = alpha_fn(values)
     values[S.beta] = beta_fn(values)

@@ -222,6 +222,7 @@ e_edge = _indexed("e", "e", "quantisation bin edge e_j = -h_mean ln(1 - j/K), e_
 J0_f = _function("J_0", "J_{0}", "Bessel function of the first kind of order 0")
 I0_f = _function("I_0", "I_{0}", "modified Bessel function of the first kind of order 0")
 Q1_f = _function("Q_1", "Q_{1}", "Marcum Q-function of order 1")
+Surv_f = _function("S", "S", "conditional survival function of the power gain, Pr(h' > y | h = x)")
 
 # Derived (not symbols of their own): the per-bit download cost and the pieces of Phi.
 DOWNLOAD_PER_BIT = w_T / r_DL + w_E * e_rx
@@ -1056,7 +1057,9 @@ def mlp_derivation() -> Derivation:
 def fading_survival(x: sp.Expr, y: sp.Expr) -> sp.Expr:
     r""":math:`\Pr(h' > y \mid h = x)` in Marcum-Q form (MODEL.md 10.4)."""
     spread = h_mean * (1 - lam)
-    return Q1_f(sp.sqrt(2 * lam * x / spread), sp.sqrt(2 * y / spread))
+    # Unevaluated roots: SymPy would split sqrt(2 lam x / spread) into five factors.
+    half = sp.Rational(1, 2)
+    return Q1_f(sp.Pow(2 * lam * x / spread, half, evaluate=False), sp.Pow(2 * y / spread, half, evaluate=False))
 
 
 def fading_derivation() -> Derivation:
@@ -1090,6 +1093,11 @@ def fading_derivation() -> Derivation:
                 fading_survival(x_g, y_g),
             ),
             Step(
+                "Write it as a function of the two gains:",
+                r"S(x, y)",
+                fading_survival(x_g, y_g),
+            ),
+            Step(
                 "with",
                 r"Q_{1}(\alpha_{Q}, \beta_{Q})",
                 sp.Integral(v_q * sp.exp(-(v_q**2 + alpha_Q**2) / 2) * I0_f(alpha_Q * v_q), (v_q, beta_Q, sp.oo)),
@@ -1103,9 +1111,7 @@ def fading_derivation() -> Derivation:
                 r"P_{ij}(\Delta_{t})",
                 K
                 * sp.Integral(
-                    sp.exp(-x_g / h_mean)
-                    / h_mean
-                    * (fading_survival(x_g, e_edge[j - 1]) - fading_survival(x_g, e_edge[j])),
+                    sp.exp(-x_g / h_mean) / h_mean * (Surv_f(x_g, e_edge[j - 1]) - Surv_f(x_g, e_edge[j])),
                     (x_g, e_edge[i - 1], e_edge[i]),
                 ),
             ),

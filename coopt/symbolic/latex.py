@@ -23,58 +23,31 @@ a test.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
-from sympy.printing.latex import LatexPrinter
 
 from coopt.model.instance import Instance
 from coopt.symbolic import derive as S
+from coopt.symbolic import printer
 
 __all__ = ["Document", "Emitted", "derivation_document", "instance_document", "to_latex", "write_documents"]
 
 
-class _Printer(LatexPrinter):
-    """SymPy's LaTeX printer with coopt's notation (see the module docstring)."""
-
-    def __init__(self, names: dict[sp.Basic, str]) -> None:
-        symbol_names = {sym: tex for sym, tex in names.items() if isinstance(sym, sp.Symbol)}
-        super().__init__({"mul_symbol": "dot", "symbol_names": symbol_names})
-        self._names = names
-
-    def _print_Indexed(self, expr: sp.Indexed) -> str:
-        base = self._names.get(expr.base, self._print(expr.base.label))
-        return f"{base}_{{{','.join(self._print(i) for i in expr.indices)}}}"
-
-    def _print_log(self, expr: sp.Basic, exp: str | None = None) -> str:
-        # SymPy writes \log{\left(x \right)}; the parser reads a braced argument as running
-        # on over a following product (\log{(2)} \cdot p as log(2p)), parentheses end it.
-        tex = rf"\log\left({self._print(expr.args[0])}\right)"
-        return f"{tex}^{{{exp}}}" if exp else tex
-
-    def _print_exp(self, expr: sp.Basic, exp: str | None = None) -> str:
-        # SymPy writes e^{x}, which the parser reads as a symbol e to a power
-        tex = rf"\exp\left({self._print(expr.args[0])}\right)"
-        return f"{tex}^{{{exp}}}" if exp else tex
-
-    def _print_Function(self, expr: sp.Basic, exp: str | None = None) -> str:
-        if isinstance(expr, AppliedUndef) and expr.func in self._names:
-            name = self._names[expr.func]
-            args = ", ".join(self._print(arg) for arg in expr.args)
-            tex = rf"{name}\left({args}\right)"
-            return f"{tex}^{{{exp}}}" if exp else tex
-        return super()._print_Function(expr, exp)
+def _printer(names: dict[sp.Basic, str] | None, stand_in: dict[sp.Symbol, sp.Basic] | None) -> printer.ModelPrinter:
+    return printer.ModelPrinter(dict(S.LATEX_NAMES) | dict(names or {}), stand_in)
 
 
-def to_latex(expr: sp.Basic, names: dict[sp.Basic, str] | None = None) -> str:
-    """LaTeX of ``expr`` in coopt's notation (``names`` adds to :data:`coopt.symbolic.derive.LATEX_NAMES`)."""
-    table = dict(S.LATEX_NAMES)
-    if names:
-        table.update(names)
-    return _Printer(table).doprint(expr)
+def to_latex(
+    expr: sp.Basic, names: dict[sp.Basic, str] | None = None, stand_in: dict[sp.Symbol, sp.Basic] | None = None
+) -> str:
+    """LaTeX of ``expr`` in the model's notation (``names`` adds to :data:`coopt.symbolic.derive.LATEX_NAMES`;
+    ``stand_in``: see :class:`coopt.symbolic.printer.ModelPrinter`)."""
+    return _printer(names, stand_in).doprint(expr)
 
 
 @dataclass(frozen=True)
@@ -118,7 +91,7 @@ CITATION = (
     r"the one-stage look-ahead rule and the closed-form placement of the equal-neuron MLP) is "
     r"that of Yan, Bi and Zhang~\cite{yan2022}. The precise cost terms, the quantised channel, "
     r"the waiting option and the tie rules are those of coopt's specification~\cite{model}; "
-    r"every formula below is printed by SymPy from the expressions in \texttt{coopt/symbolic.py} "
+    r"every formula below is printed by SymPy from the expressions in \texttt{coopt/symbolic/derive.py} "
     r"and parses back to them."
 )
 
@@ -132,8 +105,31 @@ online splitting} (\texttt{MODEL.md}), the specification this software implement
 """
 
 
+LINE_WIDTH = 72
+"""A displayed sum wider than this (in characters of :func:`_width`) is broken into lines."""
+
+
+def _width(tex: str) -> int:
+    r"""Rough printed width of a formula: one character per command, none for braces,
+    ``\left``/``\right`` and sub/superscript marks."""
+    tex = re.sub(r"\\(left|right)\b", "", tex)
+    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
+    return len(re.sub(r"[{}_^ ]", "", tex))
+
+
+def flatten(tex: str) -> str:
+    r"""A displayed formula without its layout: the alignment marks ``&``, the line breaks
+    ``\\`` and the indentation ``\quad`` removed (the round trip parses this; the
+    marks carry no mathematics)."""
+    return " ".join(re.sub(r"\\\\|&|\\quad", " ", tex).split())
+
+
 class Document:
-    """A LaTeX document under construction: its body and the formulas it emitted."""
+    """A LaTeX document under construction: its body and the formulas it emitted.
+
+    Consecutive formulas (no text between them) form one ``align*`` block, aligned at
+    their ``=``; a sum too wide for a line continues on the next, indented.
+    """
 
     def __init__(self, title: str, names: dict[sp.Basic, str] | None = None) -> None:
         self.title = title
@@ -142,23 +138,53 @@ class Document:
         self.emitted: list[Emitted] = []
         self.used: set[sp.Basic] = set()
         self.values: dict[sp.Symbol, float] = {}
+        self.stand_in: dict[sp.Symbol, sp.Basic] = {}  # number placeholder -> the symbol it replaces
+        self._rows: list[str] = []
 
     # -- pieces
-    def tex(self, expr: sp.Basic) -> str:
-        """Print ``expr``, record it for the round trip, and note the symbols it uses."""
-        latex = to_latex(expr, self.names)
+    def tex(self, expr: sp.Basic, latex: str | None = None) -> str:
+        """Print ``expr`` (or take its ``latex`` as laid out), record it for the round trip,
+        and note the symbols it uses."""
+        if latex is None:
+            latex = to_latex(expr, self.names, self.stand_in)
         placeholders = {sym: self.values[sym] for sym in expr.free_symbols if sym in self.values}
         self.emitted.append(Emitted(latex, expr, placeholders))
         self.used |= expr.free_symbols | {x.base for x in expr.atoms(sp.Indexed)}
         self.used |= {type(f) for f in expr.atoms(AppliedUndef)}
         return latex
 
+    def _lines(self, expr: sp.Basic, lead: int) -> str:
+        """``expr`` printed, a wide sum broken before a sign into lines of at most
+        :data:`LINE_WIDTH` (the first shortened by ``lead``, the width of its left side)."""
+        whole = to_latex(expr, self.names, self.stand_in)
+        if not isinstance(expr, sp.Add) or lead + _width(whole) <= LINE_WIDTH:
+            return whole
+        lines: list[list[str]] = [[]]
+        room = LINE_WIDTH - lead
+        for term in _printer(self.names, self.stand_in).signed_terms(expr):
+            used = sum(_width(t) for t in lines[-1])
+            if lines[-1] and used + _width(term) > room:
+                lines.append([])
+                room = LINE_WIDTH - 4
+            lines[-1].append(term)
+        return " \\\\\n&\\quad ".join(" ".join(line) for line in lines)
+
+    def raw(self, tex: str) -> None:
+        """Append LaTeX to the body as is (after any pending formulas)."""
+        self._flush()
+        self.body.append(tex)
+
+    def _flush(self) -> None:
+        if self._rows:
+            self.body.append("\\begin{align*}\n" + " \\\\\n".join(self._rows) + "\n\\end{align*}\n")
+            self._rows = []
+
     def text(self, paragraph: str) -> None:
         if paragraph:
-            self.body.append(paragraph + "\n")
+            self.raw(paragraph + "\n")
 
     def section(self, title: str, label: str = "") -> None:
-        self.body.append(f"\\section{{{title}}}" + (f"\\label{{sec:{label}}}" if label else "") + "\n")
+        self.raw(f"\\section{{{title}}}" + (f"\\label{{sec:{label}}}" if label else "") + "\n")
 
     def formula(self, lhs: str, rhs: sp.Basic, value: float | None = None) -> None:
         """Display ``lhs = rhs`` (``rhs`` an expression, a Piecewise or, with empty ``lhs``, an
@@ -167,16 +193,21 @@ class Document:
             rows = []
             for expr, cond in rhs.args:
                 cond_tex = r"\text{otherwise}" if cond is sp.true else r"\text{if } " + self.tex(cond)
-                rows.append(f"{self.tex(expr)} & {cond_tex}")
+                rows.append(f"\\displaystyle {self.tex(expr)} & {cond_tex}")
             body = "\\begin{cases}\n" + " \\\\\n".join(rows) + "\n\\end{cases}"
+        elif isinstance(rhs, sp.Eq) and not lhs:
+            sides = (to_latex(side, self.names, self.stand_in) for side in (rhs.lhs, rhs.rhs))
+            body = self.tex(rhs, " &= ".join(sides))
         else:
-            body = self.tex(rhs)
-        line = f"{lhs} = {body}" if lhs else body
+            body = self.tex(rhs, self._lines(rhs, _width(lhs) + 2))
+        line = f"{lhs} &= {body}" if lhs else body
         if value is not None:
             number = _number_tex(value)
-            self.emitted.append(Emitted(number, sp.oo if math.isinf(value) else sp.Float(_rounded(value))))
-            line += f" = {number}"
-        self.body.append("\\begin{equation*}\n" + line + "\n\\end{equation*}\n")
+            shown = printer.bare_number(number)
+            self.emitted.append(Emitted(shown, sp.oo if math.isinf(value) else sp.Float(_rounded(value))))
+            wide = _width(line.rsplit("\\\\", 1)[-1]) + _width(shown) > LINE_WIDTH and "cases" not in line
+            line += f" \\\\\n&= {shown}" if wide else f" = {shown}"
+        self._rows.append(line)
 
     def derivation(self, derivation: S.Derivation) -> None:
         self.section(derivation.title, derivation.name)
@@ -197,13 +228,14 @@ class Document:
             if info.symbol in self.used:
                 unit = _escape(info.unit) if info.unit else "--"
                 rows.append(f"${info.latex}$ & {_escape(info.meaning)} & {unit} \\\\")
-        self.body.append(
+        self.raw(
             "\\begin{longtable}{lp{0.62\\textwidth}l}\n\\hline\nsymbol & meaning & unit \\\\\n\\hline\n"
             + "\n".join(rows)
             + "\n\\hline\n\\end{longtable}\n"
         )
 
     def render(self, header: str) -> str:
+        self._flush()
         return (
             header
             + PREAMBLE
@@ -218,7 +250,7 @@ class Document:
 def _header() -> str:
     return (
         "% Generated by `coopt derive` (SymPy " + sp.__version__ + "): do not edit, regenerate.\n"
-        "% Formulas: coopt/symbolic.py; model: MODEL.md; problem: Yan, Bi and Zhang, IEEE TWC 2022.\n"
+        "% Formulas: coopt/symbolic/derive.py; model: MODEL.md; problem: Yan, Bi and Zhang, IEEE TWC 2022.\n"
     )
 
 
@@ -250,10 +282,12 @@ def _number_tex(x: float) -> str:
         return "0"
     if 1e-3 <= abs(x) < 1e5:
         s = f"{x:.6g}"
-        return f"\\left({s}\\right)" if x < 0 else s
+        return f"({s})" if x < 0 else s
     mant, exp = f"{x:.5e}".split("e")
     mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
-    return f"\\left({mant} \\cdot 10^{{{int(exp)}}}\\right)"
+    power = f"10^{{{int(exp)}}}"
+    number = power if mant == "1" else f"{mant} \\cdot {power}"
+    return f"({number})"
 
 
 def _rounded(x: float) -> float:
@@ -270,14 +304,17 @@ class _Numbers:
         rep = {}
         for sym in sorted(expr.free_symbols, key=lambda x: x.name):  # sets are hash-ordered
             if sym in values:
-                rep[sym] = self.placeholder(values[sym])
+                rep[sym] = self.placeholder(values[sym], sym)
         return expr.xreplace(rep)
 
-    def placeholder(self, x: float) -> sp.Symbol:
+    def placeholder(self, x: float, symbol: sp.Basic | None = None) -> sp.Symbol:
+        """A symbol printed as the number ``x``; written where ``symbol`` would be in a product."""
         idx = len(self.doc.values)
         sym = sp.Symbol(f"num{idx:04d}", real=True)
         self.doc.values[sym] = _rounded(float(x))
         self.doc.names[sym] = _number_tex(float(x))
+        if symbol is not None:
+            self.doc.stand_in[sym] = symbol
         return sym
 
 
@@ -317,11 +354,6 @@ def instance_document(instance: Instance) -> Document:
         S.sigma2: instance.uplink.noise_w,
         S.w_E: instance.cost.energy_weight,
         S.w_T: instance.cost.time_weight,
-        S.kappa: instance.device.kappa,
-        S.f_L: instance.device.cpu_hz,
-        S.c_L: instance.device.cycles_per_mac,
-        S.f_E: instance.edge.cpu_hz,
-        S.c_E: instance.edge.cycles_per_mac,
         S.B: instance.uplink.bandwidth_hz,
         S.rho: costs.rho,
         S.P_idle: instance.device.idle_power_w,
@@ -329,14 +361,31 @@ def instance_document(instance: Instance) -> Document:
     doc.section("Constants")
     doc.text("The model's constants with this instance's numbers (6 significant digits):")
     doc.formula(r"\rho", num(S.P / S.sigma2, base), costs.rho)
-    alpha, beta = S.cost_per_mac()
-    doc.text(
-        "Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):"
-    )
-    alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
-    doc.formula(r"\alpha", num(alpha, base), alpha_v)
-    doc.formula(r"\beta", num(beta, base), beta_v)
-    if instance.wait.mode != "never":
+    measured = [c for c in prof.measured if c != "out_bits"]
+    if measured:
+        doc.text(
+            "Layer costs are measured (profile columns "
+            + ", ".join(f"\\texttt{{{_escape(c)}}}" for c in measured)
+            + "): $a_{i} = w_{E} e_{i} + w_{T} t_{i}$ and $b_{i} = w_{T} t^{E}_{i}$ come from the profile."
+        )
+    else:
+        base.update(
+            {
+                S.kappa: instance.device.kappa,
+                S.f_L: instance.device.cpu_hz,
+                S.c_L: instance.device.cycles_per_mac,
+                S.f_E: instance.edge.cpu_hz,
+                S.c_E: instance.edge.cycles_per_mac,
+            }
+        )
+        alpha, beta = S.cost_per_mac()
+        doc.text(
+            "Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):"
+        )
+        alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
+        doc.formula(r"\alpha", num(alpha, base), alpha_v)
+        doc.formula(r"\beta", num(beta, base), beta_v)
+    if instance.wait.mode != "never" and instance.wait.slot_s is not None:
         base[S.tau] = instance.wait.slot_s
         doc.formula("c_{w}", num(S.w_T * S.tau + S.w_E * S.P_idle * S.tau, base), costs.wait_cost)
 
@@ -489,7 +538,7 @@ def _tables(doc: Document, instance: Instance, result) -> None:
         for n, t in enumerate(th):
             t_tex = "$+\\infty$" if math.isinf(t) else ("0 (always)" if t == 0 else f"${_number_tex(float(t))}$")
             rows.append(f"{n} & \\texttt{{{_escape(names[n])}}} & {t_tex} \\\\")
-        doc.body.append(
+        doc.raw(
             "\\begin{longtable}{rll}\n\\hline\n$n$ & after layer & $\\theta_{n}$ \\\\\n\\hline\n"
             + "\n".join(rows)
             + "\n\\hline\n\\end{longtable}\n"
@@ -502,7 +551,7 @@ def _tables(doc: Document, instance: Instance, result) -> None:
             f"{pv.placement}{mark} & \\texttt{{{_escape(names[pv.placement])}}} & ${_number_tex(pv.objective)}$ & "
             f"${_number_tex(pv.task_cost)}$ & ${_number_tex(pv.download_cost / result.tasks_per_period)}$ \\\\"
         )
-    doc.body.append(
+    doc.raw(
         "\\begin{longtable}{rllll}\n\\hline\n$M$ & last layer & $\\Phi(M)$ & $J(M)$ & $D(M)/K_{tasks}$ \\\\\n\\hline\n"
         + "\n".join(rows)
         + "\n\\hline\n\\end{longtable}\n"
@@ -529,7 +578,7 @@ def write_documents(out_dir: Path, names: list[str] | None = None, instance_path
         path.write_text(doc.render(_header()), encoding="utf-8")
         return [path]
     if not names or names == ["all"]:
-        jobs = [("derivations", None)]
+        jobs: list[tuple[str, list[str] | None]] = [("derivations", None)]
     else:
         jobs = [(name, [name]) for name in names]
     for stem, chosen in jobs:

@@ -1,0 +1,147 @@
+"""Figures from a sweep's results table (``coopt figures --sweep DIR``).
+
+One figure: a column ``y`` of the table (default ``objective``, :math:`\\Phi(M^*)`)
+against a swept axis ``x`` (default the first numeric axis with more than one value),
+one line per series, one panel per combination of the other swept axes (at most
+:data:`MAX_PANELS`):
+
+* ``by = "baseline"`` (default, ``y = objective`` only): the objective of every rule
+  in the table (``optimal``: the joint optimum, ``osla``: the OSLA rule) and the
+  baselines of MODEL.md section 6 (``baselines.<name>.objective`` of the rule
+  ``optimal`` rows; the ``osla`` baseline is left out when the rule ``osla`` is swept,
+  being that same number);
+* ``by = "rule"`` or any swept key: one line per value of that key.
+
+Where the sweep simulated (``[simulate]``), a line whose policy was simulated gets its
+95 % confidence band (``sim.<policy>.ci_low`` to ``ci_high``). The x axis is logarithmic
+when the grid spaced it so (``logspace``/``geomspace``), the y axis when the plotted
+values span more than a factor 20. Failed points and infeasible baselines (empty cells)
+leave gaps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coopt.errors import InstanceError
+from coopt.report.figures import COST_LABEL, STYLE, _figure, _maybe_log, _panel, write_figures
+from coopt.sim.simulate import BASELINE_KEY
+from coopt.sweep import store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+MAX_PANELS = 12
+RULE_KEY = "placement.rule"
+BY_BASELINE = "baseline"
+# baseline key of the solve JSON -> simulation policy name (coopt simulate --policy)
+POLICY_OF = {key: policy for policy, key in BASELINE_KEY.items() if key is not None}
+RULE_LABEL = {"optimal": "joint optimum", "osla": "OSLA rule"}
+
+
+def _float(cell: str | None) -> float:
+    """A table cell as a number; ``nan`` for an empty cell (null, failed point) or a non-number."""
+    try:
+        return float(cell) if cell else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _series(
+    rows: list[dict[str, str]], y: str, by: str, by_values: list[str]
+) -> list[tuple[str, str, list[dict[str, str]], str, str]]:
+    """(label, style name, rows, y column, simulated policy) of every line."""
+    if by != BY_BASELINE:
+        return [(f"{by} = {v}", "", [r for r in rows if r.get(by) == v], y, "rule") for v in by_values]
+    rules = sorted({r.get(RULE_KEY) or r["rule"] for r in rows if r["status"] == "done"})
+    lines = []
+    for rule in rules:
+        own = [r for r in rows if (r.get(RULE_KEY) or r["rule"]) == rule]
+        lines.append((RULE_LABEL.get(rule, rule), rule, own, "objective", "rule"))
+    base_rows = [r for r in rows if (r.get(RULE_KEY) or r["rule"]) == ("optimal" if "optimal" in rules else rules[0])]
+    for key, policy in POLICY_OF.items():
+        if key == "osla" and "osla" in rules:
+            continue
+        lines.append((STYLE[policy]["label"], policy, base_rows, f"baselines.{key}.objective", policy))
+    return lines
+
+
+def _plot(ax: Axes, rows: list[dict[str, str]], x: str, series: list[Any], log_x: bool) -> None:
+    plotted: list[float] = []
+    for i, (label, style_name, own, column, policy) in enumerate(series):
+        pts = sorted((_float(r.get(x)), r) for r in own if not math.isnan(_float(r.get(x))))
+        xs = [p[0] for p in pts]
+        ys = [_float(p[1].get(column)) for p in pts]
+        st = STYLE.get(style_name, {"color": f"C{i}", "ls": "-", "marker": "o", "lw": 1.6})
+        ax.plot(xs, ys, color=st["color"], ls=st["ls"], lw=st["lw"], marker=st["marker"], ms=4, label=label)
+        plotted += ys
+        lo_col, hi_col = f"sim.{policy}.ci_low", f"sim.{policy}.ci_high"
+        if own and lo_col in own[0]:
+            lo = [_float(p[1].get(lo_col)) for p in pts]
+            hi = [_float(p[1].get(hi_col)) for p in pts]
+            ax.fill_between(xs, lo, hi, color=st["color"], alpha=0.2, lw=0)
+    if log_x:
+        ax.set_xscale("log")
+    _maybe_log(ax, plotted)
+    ax.grid(alpha=0.3)
+
+
+def sweep_figure(out: str | Path, x: str | None = None, y: str = "objective", by: str = BY_BASELINE) -> Figure:
+    """The figure of a results directory (see the module docstring)."""
+    out = Path(out)
+    manifest = store.read_manifest(out)
+    rows = store.read_table(out)
+    axes = {a["key"]: a for a in manifest["axes"]}
+    by = RULE_KEY if by == "rule" else by
+    numeric = [
+        k for k, a in axes.items() if len(a["values"]) > 1 and all(isinstance(v, (int, float)) for v in a["values"])
+    ]
+    if x is None:
+        if not numeric:
+            raise InstanceError(f"--sweep {out}: no numeric axis with more than one value to plot against")
+        x = numeric[0]
+    if x not in axes:
+        raise InstanceError(f"--x = {x!r}: not a swept key of {out} (swept: {', '.join(axes)})")
+    if rows and y not in rows[0]:
+        raise InstanceError(f"--y = {y!r}: not a column of {out / store.TABLE}")
+    if by == BY_BASELINE and y != "objective":
+        raise InstanceError(f"--by baseline plots objectives; with --y {y} choose --by rule or a swept key")
+    if by != BY_BASELINE and by not in axes:
+        raise InstanceError(f"--by = {by!r}: must be 'baseline', 'rule' or a swept key ({', '.join(axes)})")
+    fixed = {x, by} | ({RULE_KEY} if by == BY_BASELINE else set())
+    panel_keys = [k for k, a in axes.items() if k not in fixed and len(a["values"]) > 1]
+    panel_values = list(itertools.product(*([str(v) for v in axes[k]["values"]] for k in panel_keys)))
+    if len(panel_values) > MAX_PANELS:
+        raise InstanceError(
+            f"--sweep {out}: {len(panel_values)} panels (one per value of {', '.join(panel_keys)}); "
+            f"at most {MAX_PANELS}: put one of them in --by"
+        )
+    by_values = [] if by == BY_BASELINE else [str(v) for v in axes[by]["values"]]
+    # cells are strings; compare them with the axis values written the same way
+    for row in rows:
+        for k in axes:
+            row[k] = str(_float(row[k])) if k in numeric or k == x else row[k]
+    panel_values = [tuple(str(_float(v)) if k in numeric else v for k, v in zip(panel_keys, p)) for p in panel_values]
+    if by in numeric:
+        by_values = [str(_float(v)) for v in by_values]
+    fig, grid = _figure(len(panel_values))
+    for i, values in enumerate(panel_values):
+        ax = _panel(grid, i)
+        own = [r for r in rows if all(r[k] == v for k, v in zip(panel_keys, values))]
+        _plot(ax, own, x, _series(own, y, by, by_values), bool(axes[x]["log"]))
+        ax.set_title(", ".join(f"{k} = {v}" for k, v in zip(panel_keys, values)) or out.name, fontsize=9)
+        ax.set_xlabel(x)
+        ax.set_ylabel(COST_LABEL if y == "objective" else y)
+    _panel(grid, 0).legend(fontsize=7)
+    return fig
+
+
+def write_sweep_figure(
+    out: str | Path, dest: str | Path | None = None, x: str | None = None, y: str = "objective", by: str = BY_BASELINE
+) -> list[Path]:
+    """Save :func:`sweep_figure` as ``<dest>/sweep.png`` and ``.pdf`` (``dest`` defaults to ``out``)."""
+    return write_figures({"sweep": sweep_figure(out, x, y, by)}, dest if dest is not None else out)

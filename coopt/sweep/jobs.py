@@ -1,0 +1,101 @@
+"""Running jobs: what a worker does with a batch of grid points, anywhere.
+
+:func:`run_batch` is the only function engines send to workers. It returns one record
+per job and never writes a file (the process that owns the results directory is the only
+writer). A job that fails is a record too: status ``failed``, the one-line reason and the
+exit code the CLI would give for it (1 no solution, 2 bad input, 3 internal error), so a
+sweep goes on past it. A MIP that stops at a limit (``solver.termination`` not
+``optimal``) with an incumbent is failed too (exit code 1; a limit is never a success),
+and its row keeps the incumbent's numbers.
+
+A record: ``index``, ``key``, ``status`` (``done`` | ``failed``), ``exit_code`` (0 when
+done), ``reason``, ``result`` (the solve JSON of ``coopt solve --json``, with the
+simulation summaries under ``sim.<policy>``), ``coopt_version``, ``worker``
+(``host:pid``), ``wall_s`` and ``cpu_s`` (the job's wall time, and the CPU time of the thread that ran it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from coopt.errors import CooptError
+from coopt.sweep.spec import RULE_POLICY, Job
+from coopt.sweep.store import encode
+
+SIM_FIELDS = ("mean", "std_error", "ci_low", "ci_high", "exact", "tasks", "seed")
+VERSION = version("coopt")
+
+
+def solve_job(job: Job) -> dict[str, Any]:
+    """The result of one job: the solve JSON, plus ``sim`` when the spec simulates."""
+    from coopt.api import solve
+    from coopt.model.instance import parse_instance
+
+    instance = parse_instance(job.doc, base_dir=Path(job.base_dir), name=job.name)
+    mip_options = None
+    if job.method == "mip":
+        from coopt.mip.highs import MipOptions
+
+        mip_options = MipOptions(**job.mip)
+    result = solve(instance, method=job.method, mip_options=mip_options)
+    out = result.to_dict()
+    if job.simulate is not None:
+        from coopt.sim.simulate import simulate
+
+        sims = {}
+        for policy in job.simulate["policies"]:
+            name = result.rule if policy == RULE_POLICY else policy
+            sim = simulate(instance, name, job.simulate["tasks"], job.simulate["seed"]).to_dict()
+            sims[policy] = {f: sim[f] for f in SIM_FIELDS}
+        out["sim"] = sims
+    return out
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """One job's record (see the module docstring); never raises for a job's own failure."""
+    start, cpu = time.perf_counter(), time.thread_time()  # the job's thread: a Dask worker runs others
+    record: dict[str, Any] = {"index": job.index, "key": job.key}
+    try:
+        result = solve_job(job)
+        termination = result.get("solver", {}).get("termination", "optimal")
+        if termination == "optimal":
+            record.update(status="done", exit_code=0, reason=None, result=result)
+        else:  # an incumbent at a limit is kept in the row, but never counted as solved
+            reason = f"HiGHS stopped ({termination}) with an incumbent that is not proven optimal"
+            record.update(status="failed", exit_code=1, reason=reason, result=result)
+    except CooptError as exc:
+        record.update(status="failed", exit_code=exc.exit_code, reason=str(exc), result=None)
+    except Exception as exc:  # an internal error of one point must not stop the sweep
+        record.update(
+            status="failed", exit_code=3, reason=f"internal error: {exc.__class__.__name__}: {exc}", result=None
+        )
+    record.update(coopt_version=VERSION, worker=f"{socket.gethostname()}:{os.getpid()}")
+    record["wall_s"] = time.perf_counter() - start
+    record["cpu_s"] = time.thread_time() - cpu
+    return record
+
+
+class Finished(NamedTuple):
+    """A job's record as it travels back: its key and status, and the record as a log line."""
+
+    key: str
+    status: str
+    line: str
+
+
+def run_batch(jobs: list[Job]) -> list[Finished]:
+    """The records of a batch of jobs, in order (the unit of work sent to a worker).
+
+    Records are encoded here, on the workers, so that the owner of the results directory
+    only writes lines: its work per job is what limits the scaling of cheap jobs.
+    """
+    out = []
+    for job in jobs:
+        record = run_job(job)
+        out.append(Finished(job.key, record["status"], encode(record)))
+    return out

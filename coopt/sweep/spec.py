@@ -1,0 +1,354 @@
+r"""Sweep specifications: a base instance, a grid of values, and one job per grid point.
+
+A spec is a TOML file::
+
+    base = "cnn_chain.toml"        # the base instance, relative to the spec file
+    method = "enumeration"         # default method of every point (optional)
+    zip = [["device.cpu_hz", "device.kappa"]]   # axes that move together (optional)
+
+    [grid]                         # axis key -> values; axes are crossed, the first slowest
+    "channel.mean_snr_db" = { linspace = [0.0, 30.0, 7] }
+    "placement.tasks_per_period" = { geomspace = [10.0, 1.0e4, 4] }
+    "placement.rule" = ["optimal", "osla"]
+
+    [mip]                          # options of method "mip" (optional)
+    time_limit = 10.0
+
+    [simulate]                     # Monte Carlo per point (optional)
+    tasks = 20000
+    seed = 0
+    policies = ["rule", "static"]  # "rule" is the point's own rule (the default)
+
+Axis keys are instance keys (``table.key`` of MODEL.md section 8, as
+:func:`coopt.model.instance.instance_keys` lists them), ``method``, and
+``channel.mean_snr_db``: the mean SNR :math:`10\log_{10}(\rho\,E[h])` with
+:math:`\rho = P/\sigma^2`, which sets ``channel.mean_gain`` of a continuous law to
+:math:`10^{x/10}\sigma^2/P` after every other axis of the point is applied. Values are
+a non-empty list, or a range ``{linspace = [start, stop, num]}``,
+``{logspace = [start_exponent, stop_exponent, num]}`` (base 10) or
+``{geomspace = [start, stop, num]}`` with NumPy's meaning; logarithmic ranges mark the
+axis for log scales in figures. Zipped axes have equal lengths and form one crossed
+axis, placed where the first of them is.
+
+A **job** is one grid point: the base TOML document with the point's values written
+into it (the *resolved* instance), the method and its options. Its key is the SHA-256
+of that resolved document, the contents of a profile file it names, the method options
+and the simulation settings (canonical JSON), so a job is recognised whatever the grid it came from; the spec's fingerprint is
+the hash of the ordered job keys, which changes whenever the base instance, a value, an
+axis or an option changes. Grid order (the index of a point) is the canonical row order
+of the results table.
+
+Spec errors (an unknown key, an empty range, a value of the wrong type for its key, two
+points that are the same job) raise :class:`~coopt.errors.InstanceError` before anything
+runs. Values that have the right type but that the instance validation refuses (a
+negative bandwidth) are not spec errors: their jobs fail and are recorded as failed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coopt.errors import InstanceError
+from coopt.model.instance import _suggest, instance_keys, key_kind
+
+SNR_KEY = "channel.mean_snr_db"
+METHOD_KEY = "method"
+METHODS = ("enumeration", "mip", "closed-form")
+RANGES = ("linspace", "logspace", "geomspace")
+SPEC_KEYS = ("base", "method", "zip", "grid", "mip", "simulate")
+MIP_KEYS = ("time_limit", "mip_gap", "threads")
+SIMULATE_KEYS = ("tasks", "seed", "policies")
+RULE_POLICY = "rule"  # in simulate.policies: the point's own rule
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept key: its values (JSON scalars) and whether they were spaced logarithmically."""
+
+    key: str
+    values: tuple[Any, ...]
+    log: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    """One grid point, ready to run anywhere (plain data, picklable).
+
+    ``doc`` is the resolved instance document (TOML as a dict), ``base_dir`` where its
+    relative profile path is looked up, ``values`` the point's value of every axis.
+    """
+
+    index: int
+    key: str
+    values: dict[str, Any]
+    doc: dict[str, Any]
+    base_dir: str
+    name: str
+    method: str
+    mip: dict[str, Any]
+    simulate: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed spec: its axes in file order, the zipped groups, and every job in grid order."""
+
+    path: Path
+    axes: tuple[Axis, ...]
+    jobs: tuple[Job, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the ordered job keys and axis names: equal specs, equal fingerprints."""
+        return _sha256({"axes": [a.key for a in self.axes], "jobs": [j.key for j in self.jobs]})
+
+    def manifest(self) -> dict[str, Any]:
+        """What a results directory records about the spec that owns it."""
+        return {
+            "spec": str(self.path),
+            "fingerprint": self.fingerprint,
+            "points": len(self.jobs),
+            "axes": [{"key": a.key, "values": list(a.values), "log": a.log} for a in self.axes],
+        }
+
+
+def _sha256(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _flatten_grid(grid: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``[grid]`` entries as dotted keys: unquoted ``channel.mean_gain = ...`` is a nested table in TOML."""
+    out: dict[str, Any] = {}
+    for name, value in grid.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and not (set(value) & set(RANGES)):
+            out.update(_flatten_grid(value, key + "."))
+        else:
+            out[key] = value
+    return out
+
+
+def _range(key: str, spec: dict[str, Any]) -> tuple[list[float], bool]:
+    if len(spec) != 1 or next(iter(spec)) not in RANGES:
+        raise InstanceError(f"grid.{key} = {spec}: a range is one of {{{' | '.join(RANGES)} = [start, stop, num]}}")
+    kind, args = next(iter(spec.items()))
+    if (
+        not isinstance(args, list)
+        or len(args) != 3
+        or any(isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) for a in args)
+    ):
+        raise InstanceError(f"grid.{key}.{kind} = {args}: must be [start, stop, num] (finite numbers)")
+    start, stop, num = args
+    if not isinstance(num, int) or num < 1:
+        raise InstanceError(f"grid.{key}.{kind} = {args}: num = {num} must be an integer >= 1 (the range is empty)")
+    if kind == "geomspace" and (start == 0 or stop == 0 or (start < 0) != (stop < 0)):
+        raise InstanceError(f"grid.{key}.geomspace = {args}: start and stop must be nonzero with the same sign")
+    values = getattr(np, kind)(start, stop, num)
+    return [float(v) for v in values], kind != "linspace"
+
+
+def _check_value(key: str, kind: str | None, value: Any) -> Any:
+    """A grid value of the right JSON type for its key (ranges are checked by the instance parser)."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if kind == "number" and not (number and math.isfinite(value)):
+        raise InstanceError(f"grid.{key}: value {value!r} is not a number ({key} takes a number)")
+    if kind == "integer":
+        if not number or not float(value).is_integer():
+            raise InstanceError(f"grid.{key}: value {value!r} is not an integer ({key} takes an integer)")
+        return int(value)
+    if kind == "string" and not isinstance(value, str):
+        raise InstanceError(f"grid.{key}: value {value!r} is not a string ({key} takes a string)")
+    if kind == "list" and not isinstance(value, list):
+        raise InstanceError(f"grid.{key}: value {value!r} is not a list ({key} takes a list)")
+    if key == METHOD_KEY and value not in METHODS:
+        raise InstanceError(f"grid.method: value {value!r} is not one of {', '.join(METHODS)}")
+    return value
+
+
+def _axis(key: str, raw: Any) -> Axis:
+    kind = "number" if key == SNR_KEY else (None if key == METHOD_KEY else key_kind(key))
+    if kind is None and key != METHOD_KEY:
+        valid = [*instance_keys(), SNR_KEY, METHOD_KEY]
+        raise InstanceError(f"grid.{key}: unknown key" + _suggest(key, valid))
+    log = False
+    if isinstance(raw, dict):
+        values, log = _range(key, raw)
+    elif isinstance(raw, list):
+        if not raw:
+            raise InstanceError(f"grid.{key} = []: must be a non-empty list of values or a range")
+        values = raw
+    else:
+        raise InstanceError(f"grid.{key} = {raw!r}: must be a non-empty list of values or a range")
+    return Axis(key, tuple(_check_value(key, kind, v) for v in values), log)
+
+
+def _zip_groups(raw: Any, axes: dict[str, Axis]) -> list[list[str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(g, list) and g for g in raw):
+        raise InstanceError(f"zip = {raw!r}: must be a list of lists of grid keys")
+    seen: set[str] = set()
+    for group in raw:
+        for key in group:
+            if key not in axes:
+                raise InstanceError(f"zip: {key!r} is not a key of [grid]")
+            if key in seen:
+                raise InstanceError(f"zip: {key!r} appears in more than one group")
+            seen.add(key)
+        lengths = {len(axes[k].values) for k in group}
+        if len(lengths) > 1:
+            sizes = ", ".join(f"{k}: {len(axes[k].values)}" for k in group)
+            raise InstanceError(f"zip {group}: zipped axes must have equal lengths, got {sizes}")
+    return raw
+
+
+def _options(table: str, raw: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InstanceError(f"{table} = {raw!r}: must be a table [{table}]")
+    for key in raw:
+        if key not in allowed:
+            raise InstanceError(f"{table}.{key}: unknown key" + _suggest(key, list(allowed)))
+    return dict(raw)
+
+
+def _simulate_options(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    from coopt.sim.simulate import POLICIES
+
+    opts = _options("simulate", raw, SIMULATE_KEYS)
+    tasks = opts.get("tasks", 10_000)
+    if isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 2:
+        raise InstanceError(f"simulate.tasks = {tasks!r}: must be an integer >= 2")
+    seed = opts.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InstanceError(f"simulate.seed = {seed!r}: must be an integer >= 0")
+    policies = opts.get("policies", [RULE_POLICY])
+    allowed = (RULE_POLICY, *POLICIES)
+    if not isinstance(policies, list) or not policies or any(p not in allowed for p in policies):
+        raise InstanceError(f"simulate.policies = {policies!r}: must be a non-empty list of {', '.join(allowed)}")
+    return {"tasks": tasks, "seed": seed, "policies": list(dict.fromkeys(policies))}
+
+
+def _set_key(doc: dict[str, Any], key: str, value: Any) -> None:
+    table, _, name = key.partition(".")
+    sub = doc.setdefault(table, {})
+    if not isinstance(sub, dict):
+        raise InstanceError(f"{table} = {sub!r}: must be a table [{table}]")
+    sub[name] = value
+
+
+def _apply_snr(doc: dict[str, Any], snr_db: float) -> None:
+    """``channel.mean_gain`` from the mean SNR; a base that cannot take it fails in the parser."""
+    try:
+        noise, power = doc["uplink"]["noise_w"], doc["device"]["tx_power_w"]
+        gain = 10.0 ** (snr_db / 10.0) * noise / power
+    except (KeyError, TypeError, ZeroDivisionError):
+        raise InstanceError(f"{SNR_KEY} = {snr_db}: needs numeric uplink.noise_w and device.tx_power_w > 0") from None
+    law = doc.get("channel", {}).get("law")
+    if law not in ("rayleigh", "nakagami", "rician"):
+        raise InstanceError(f"{SNR_KEY} = {snr_db}: applies to a continuous channel.law, not {law!r}")
+    _set_key(doc, "channel.mean_gain", gain)
+
+
+def _points(axes: list[Axis], groups: list[list[str]]) -> list[dict[str, Any]]:
+    """Every grid point as ``{axis key: value}``: zipped groups move together, groups are crossed."""
+    zipped = {k: g for g in groups for k in g}
+    blocks: list[list[dict[str, Any]]] = []
+    for axis in axes:
+        group = zipped.get(axis.key, [axis.key])
+        if group[0] != axis.key:
+            continue  # a later member of a zipped group: placed with its first member
+        by_key = {a.key: a.values for a in axes if a.key in group}
+        n = len(by_key[axis.key])
+        blocks.append([{k: by_key[k][i] for k in group} for i in range(n)])
+    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*blocks)]
+
+
+def _profile_digest(doc: dict[str, Any], base_dir: Path) -> str | None:
+    """SHA-256 of a profile file the instance names (a CSV or ONNX path), so that editing
+    the file changes the job keys; ``None`` for a shipped profile (part of ``coopt_version``)."""
+    spec = doc.get("network", {}).get("profile")
+    if not isinstance(spec, str):
+        return None
+    path = Path(spec) if Path(spec).is_absolute() else base_dir / spec
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InstanceError(f"{path}: no such {what} file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise InstanceError(f"{path}: cannot read {what} file ({exc.__class__.__name__})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InstanceError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read a sweep spec and expand it into jobs (see the module docstring).
+
+    Raises
+    ------
+    InstanceError
+        One line naming the spec key, the value and what is allowed.
+    """
+    path = Path(path)
+    raw = _read_toml(path, "sweep spec")
+    for key in raw:
+        if key not in SPEC_KEYS:
+            raise InstanceError(f"{path.name}: {key}: unknown key" + _suggest(key, list(SPEC_KEYS)))
+    base = raw.get("base")
+    if not isinstance(base, str) or not base:
+        raise InstanceError(f"base = {base!r}: must name the base instance file (relative to the spec)")
+    base_path = (path.resolve().parent / base).resolve()
+    base_doc = _read_toml(base_path, "instance")
+    method = raw.get("method", "enumeration")
+    _check_value(METHOD_KEY, None, method)
+    grid = raw.get("grid")
+    if not isinstance(grid, dict) or not grid:
+        raise InstanceError("grid: missing or empty; a spec sweeps at least one key")
+    axes = [_axis(key, values) for key, values in _flatten_grid(grid).items()]
+    groups = _zip_groups(raw.get("zip"), {a.key: a for a in axes})
+    mip = _options("mip", raw.get("mip"), MIP_KEYS)
+    if mip:
+        from coopt.mip.highs import MipOptions
+
+        MipOptions(**mip)  # validates the values now, not in every job
+    sim = _simulate_options(raw.get("simulate"))
+
+    jobs: list[Job] = []
+    first: dict[str, int] = {}
+    for index, values in enumerate(_points(axes, groups)):
+        doc = copy.deepcopy(base_doc)
+        for key, value in values.items():
+            if key not in (METHOD_KEY, SNR_KEY):
+                _set_key(doc, key, value)
+        job_method = values.get(METHOD_KEY, method)
+        job_mip = mip if job_method == "mip" else {}
+        if SNR_KEY in values:
+            try:
+                _apply_snr(doc, values[SNR_KEY])
+            except InstanceError as exc:
+                raise InstanceError(f"grid.{exc}") from None
+        profile = _profile_digest(doc, base_path.parent)
+        key = _sha256({"instance": doc, "profile": profile, "method": job_method, "mip": job_mip, "simulate": sim})
+        if key in first:
+            raise InstanceError(f"grid: points {first[key]} and {index} are the same job ({values}); remove the repeat")
+        first[key] = index
+        jobs.append(Job(index, key, values, doc, str(base_path.parent), base_path.stem, job_method, job_mip, sim))
+    return SweepSpec(path=path, axes=tuple(axes), jobs=tuple(jobs))
