@@ -309,14 +309,20 @@ def test_baselines_from_values_equal_baselines_from_policies():
         assert from_values[name].objective == pytest.approx(b.objective, rel=RTOL_EXACT)
 
 
-def test_markov_channels_use_the_reference():
+def test_markov_channels_are_not_solved_here():
+    """solve_all refuses a Markov channel; enumeration sends it to coopt.dp.markov
+    (tests/test_markov_fast.py), or to the reference with method = "reference"."""
     prob = prepare(tiny.instance(channel="markov3", mode="last"))
     with pytest.raises(ValueError, match="i.i.d."):
         solve_all(prob.Y, prob.channel, "last", prob.costs)
-    values, policies = enumerate_placements(prob.Y, prob.channel, "last", prob.costs, "optimal", prob.placements, 150.0)
+    args = (prob.Y, prob.channel, "last", prob.costs, "optimal", prob.placements, 150.0)
+    values, policies = enumerate_placements(*args, method="reference")
     assert isinstance(policies, dict)
     ref = backward_induction(prob.Y, prob.channel, 2, "last", prob.costs)
     assert values[2].task_cost == ref.value
+    values, policies = enumerate_placements(*args)
+    assert isinstance(policies, PolicyMap)
+    assert values[2].task_cost == pytest.approx(ref.value, rel=RTOL_EXACT, abs=0)
 
 
 def test_model_method_never_forms_the_table_and_refuses_a_foreign_one():

@@ -103,7 +103,7 @@ of any one horizon in :math:`O(MK)` vectorised work, with the reference's decisi
 and thresholds.
 
 Markov channels are not handled here (their continuation values are vectors, not
-scalars); :mod:`coopt.dp.placement` solves them per horizon with the reference code.
+scalars); :mod:`coopt.dp.markov` sweeps them.
 This module uses NumPy only.
 """
 
@@ -111,7 +111,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -228,6 +228,13 @@ class AllPlacements:
         return StoppingSolution(m, values, actions, thresholds, float(self.values[m]))
 
 
+class PolicySource(Protocol):
+    """Anything that builds the full policy of one horizon (:class:`AllPlacements`,
+    :class:`coopt.dp.markov.MarkovPlacements`)."""
+
+    def policy(self, horizon: int) -> StoppingSolution: ...
+
+
 class PolicyMap(MutableMapping[int, StoppingSolution]):
     """``{M: StoppingSolution}`` over a set of placements, each built on first access.
 
@@ -235,7 +242,7 @@ class PolicyMap(MutableMapping[int, StoppingSolution]):
     for the placements nobody looks at.
     """
 
-    def __init__(self, table: AllPlacements, placements: Iterable[int]) -> None:
+    def __init__(self, table: PolicySource, placements: Iterable[int]) -> None:
         self._table = table
         self._keys = list(dict.fromkeys(int(m) for m in placements))
         self._cache: dict[int, StoppingSolution] = {}

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.dp.fast import PolicyMap, solve_all
+from coopt.dp.markov import solve_all_markov
 from coopt.dp.stopping import (
     StoppingSolution,
     backward_induction,
@@ -106,7 +107,9 @@ def enumerate_placements(
     default ``"auto"`` (and ``"model"``, ``"table"``, see :func:`coopt.dp.fast.solve_all`)
     solves every placement of an i.i.d. channel in one sweep of :mod:`coopt.dp.fast`, with
     identical decisions and values equal to rounding; the policies are then built on
-    first access. Markov channels always use the reference.
+    first access. A Markov channel is solved for all placements at once by
+    :func:`coopt.dp.markov.solve_all_markov` (any method but ``"reference"``; ``"model"``
+    and ``"table"`` mean the same there).
     """
     return enumerate_rules(Y, channel, mode, costs, (rule,), placements, tasks_per_period, method=method)[rule]
 
@@ -133,6 +136,15 @@ def enumerate_rules(
             out[rule] = (
                 placement_values(task, costs, placements, tasks_per_period),
                 PolicyMap(tables[rule], placements),
+            )
+        return out
+    if method != "reference":
+        markov = solve_all_markov(Y, channel, mode, costs, rules, placements)
+        for rule in rules:
+            task = {m: float(markov[rule].values[m]) for m in placements}
+            out[rule] = (
+                placement_values(task, costs, placements, tasks_per_period),
+                PolicyMap(markov[rule], placements),
             )
         return out
     for rule in rules:
