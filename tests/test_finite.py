@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coopt.cli.main import main
+from coopt.dp.stopping import tied_or_less
 from coopt.model.instance import RANGES
 from coopt.model.profiles import INT64_MAX
 
@@ -103,8 +104,9 @@ def test_json_numbers_are_finite(tmp_path: Path, capsys, drawn) -> None:
     assert code == 0, err
     result = _strict(out)
     assert all(math.isfinite(x) for x in _numbers(result))
-    # Phi(M*) is the least Phi(M), and the parts add up to it (an independent sum).
-    assert result["objective"] == min(v["objective"] for v in result["by_placement"])
+    # Phi(M*) is the least Phi(M) up to MODEL.md's tie tolerance (ties go to the smaller M),
+    # and the parts add up to it (an independent sum).
+    assert all(tied_or_less(result["objective"], v["objective"]) for v in result["by_placement"])
     bd = result["breakdown"]
     parts = bd["local"] + bd["upload"] + bd["edge"] + bd["waiting"] + bd["download_amortised"]
     assert math.isclose(parts, result["objective"], rel_tol=1e-9, abs_tol=1e-300)
