@@ -35,6 +35,7 @@ from coopt.model.channel import Channel
 from coopt.model.costs import feasible_placements
 
 from . import tiny
+from .test_fast import layer  # the same layer draws as the i.i.d. sweep's tests
 
 RTOL_EXACT = 1e-12  # same arithmetic, different order of summation
 REFERENCE = {"optimal": backward_induction, "osla": osla_policy}
@@ -151,13 +152,6 @@ def markov_channels(draw, k: int):
         initial[0] = 1
     gains = sorted(draw(st.lists(st.sampled_from([5e-11, 2e-10, 1e-9, 4e-9, 2e-8]), min_size=k, max_size=k)))
     return {"law": "markov", "gains": gains, "transition": rows, "initial": [w / sum(initial) for w in initial]}
-
-
-layer = st.tuples(
-    st.sampled_from([0, 0, 250_000, 1_000_000, 3_000_000]),  # zero-MAC layers often
-    st.sampled_from([None, 200, 2000, 9000]),  # None: keep the previous feature size
-    st.sampled_from([0, 0, 1000, 300_000]),  # zero-parameter layers often
-)
 
 
 @st.composite
