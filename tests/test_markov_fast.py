@@ -35,22 +35,12 @@ from coopt.model.channel import Channel
 from coopt.model.costs import feasible_placements
 
 from . import tiny
-from .test_fast import layer  # the same layer draws as the i.i.d. sweep's tests
+from .test_fast import TIED_ROWS, layer  # the i.i.d. sweep's tied layers and layer draws
 
 RTOL_EXACT = 1e-12  # same arithmetic, different order of summation
 REFERENCE = {"optimal": backward_induction, "osla": osla_policy}
 MODES = ("never", "last", "any")
 
-# Layers with exact ties: "pool" has no MACs and no parameters; "id" also keeps the
-# feature size, so its stop costs equal the previous layer's exactly.
-TIED_ROWS = [
-    ("input", 0, 3000, 0),
-    ("conv", 1_500_000, 6000, 2000),
-    ("pool", 0, 1500, 0),
-    ("id", 0, 1500, 0),
-    ("fc1", 800_000, 400, 400_400),
-    ("fc2", 4000, 10, 4010),
-]
 GAINS4 = [1e-10, 6e-10, 2e-9, 1e-8]
 # Reducible: states 0 and 3 absorbing (identity rows: with the tied layers, stop and
 # compute tie exactly there), 1 and 2 transient.
