@@ -1,6 +1,6 @@
 """coopt: optimal model placement and online model splitting for device-edge co-inference.
 
-The model is specified in MODEL.md; it follows Yan, Bi and Zhang, "Optimal Model
+The model is specified in docs/model.md; it follows Yan, Bi and Zhang, "Optimal Model
 Placement and Online Model Splitting for Device-Edge Co-Inference", IEEE Trans.
 Wireless Commun. 21(10), 2022 (arXiv:2105.13618).
 

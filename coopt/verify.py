@@ -310,7 +310,7 @@ def verify(
                 + (
                     ""
                     if res.placement == mip.placement
-                    else f" (MIP incumbent M = {res.placement}, tied; MODEL.md: smaller M)"
+                    else f" (MIP incumbent M = {res.placement}, tied; docs/model.md: smaller M)"
                 ),
             ),
             _value_check(
@@ -329,7 +329,7 @@ def verify(
                 enum.placement == mip.placement and np.array_equal(enum.policy.actions, mip.policy.actions),
                 "the OSLA rule's table at the MIP's M*"
                 if instance.placement.rule == "osla"
-                else "tie order of MODEL.md applied to the MIP's values",
+                else "tie order of docs/model.md applied to the MIP's values",
             ),
             _threshold_check(enum, mip, rtol, instance.placement.rule),
         ]

@@ -1,6 +1,6 @@
 """Generate data/trace_gauss_markov.csv: a synthetic trace of power gains.
 
-Gauss-Markov Rayleigh fading (MODEL.md 10.4): the complex amplitude follows the exact
+Gauss-Markov Rayleigh fading (docs/model.md 10.4): the complex amplitude follows the exact
 recursion g[t+1] = r g[t] + sqrt(1 - r^2) w[t] with r = exp(-dt / T_c) and w[t]
 independent CN(0, mean_gain), g[0] ~ CN(0, mean_gain); the power gain is |g[t]|^2.
 Parameters: 2000 samples at dt = 5 ms, T_c = 20 ms (lag-1 amplitude correlation

@@ -1,4 +1,4 @@
-"""Per-upload overhead (MODEL.md 10.3) and time-correlated Rayleigh fading (10.4).
+"""Per-upload overhead (docs/model.md 10.3) and time-correlated Rayleigh fading (10.4).
 
 The transition matrices are checked against Monte Carlo pairs of correlated complex
 Gaussians, their limits, and their own structure (row sums, symmetry); the solvers on
@@ -25,7 +25,7 @@ from coopt.sim.simulate import simulate
 from . import tiny
 from .conftest import make_doc
 
-ATOL_MATRIX = 1e-12  # MODEL.md 10.4: the quadrature is accurate to 1e-12
+ATOL_MATRIX = 1e-12  # docs/model.md 10.4: the quadrature is accurate to 1e-12
 RTOL_EXACT = 1e-12
 
 

@@ -2,7 +2,7 @@
 
 Every comparison is with :func:`coopt.dp.stopping.backward_induction` /
 :func:`coopt.dp.stopping.osla_policy` run separately for each horizon: decisions must be
-identical (MODEL.md's tie tolerance included), values equal to rounding.
+identical (docs/model.md's tie tolerance included), values equal to rounding.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def test_json_numbers_are_finite(tmp_path: Path, capsys, drawn) -> None:
     assert code == 0, err
     result = _strict(out)
     assert all(math.isfinite(x) for x in _numbers(result))
-    # Phi(M*) is the least Phi(M) up to MODEL.md's tie tolerance (ties go to the smaller M),
+    # Phi(M*) is the least Phi(M) up to docs/model.md's tie tolerance (ties go to the smaller M),
     # and the parts add up to it (an independent sum).
     assert all(tied_or_less(result["objective"], v["objective"]) for v in result["by_placement"])
     bd = result["breakdown"]

@@ -1,4 +1,4 @@
-"""The golden examples of MODEL.md, computed by an independent implementation."""
+"""The golden examples of docs/model.md, computed by an independent implementation."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ per-placement reference recursion of coopt.dp.stopping.
 
 Every comparison is with :func:`coopt.dp.stopping.backward_induction` /
 :func:`coopt.dp.stopping.osla_policy` run separately for each horizon: decisions must be
-identical (MODEL.md's tie tolerance included), values equal to rounding. A
+identical (docs/model.md's tie tolerance included), values equal to rounding. A
 time-inhomogeneous channel is checked against the reference (which reads
 ``channel.step(n)``) and against a direct recursion written here.
 """
@@ -323,7 +323,7 @@ def test_time_inhomogeneous_channel(mode, seed):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("fading", [{"coherence_s": 2e-3}, {"doppler_hz": 40.0}])
 def test_time_correlated_rayleigh_matches_reference(fading, mode):
-    """MODEL.md 10.4: a per-epoch chain built from the device's layer times (and its own
+    """docs/model.md 10.4: a per-epoch chain built from the device's layer times (and its own
     slot matrix) goes through the sweep by default and equals the reference."""
     channel = {"law": "rayleigh", "mean_gain": 2e-9, "states": 5, **fading}
     prob = prepare(tiny.instance(rows=TIED_ROWS, channel=channel, mode=mode, wait__slot_s=1e-3))

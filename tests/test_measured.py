@@ -1,4 +1,4 @@
-"""Measured layer costs (MODEL.md 10.1): device_s, device_j, edge_s and out_bits columns."""
+"""Measured layer costs (docs/model.md 10.1): device_s, device_j, edge_s and out_bits columns."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_keys_no_layer_needs_may_be_omitted(tmp_path, capsys):
 
 def _filled(profile: Profile, doc: dict) -> Profile:
     """The profile with device_s, device_j, edge_s, out_bits equal to the MAC-derived values,
-    computed here from MODEL.md section 2 (in the cost model's order of operations)."""
+    computed here from docs/model.md section 2 (in the cost model's order of operations)."""
     dev, edge, fb = doc["device"], doc["edge"], doc["network"]["feature_bits"]
     macs = profile.macs.astype(np.float64)
     cycles = dev["cycles_per_mac"] * macs

@@ -221,7 +221,7 @@ def test_random_instances(n_layers, k, law, mode, rule, seed):
 
 
 def test_model_structure_follows_wait_mode():
-    """Binaries per feasible M; waiting variables only where MODEL.md allows waiting."""
+    """Binaries per feasible M; waiting variables only where docs/model.md allows waiting."""
     for mode in ("never", "last", "any"):
         problem = prepare(tiny.instance(CHAIN4, CHANNELS["finite3"], mode))
         model = build_placement_model(problem)

@@ -1,4 +1,4 @@
-"""ONNX import (MODEL.md 10.2): units, live sets, MACs and parameters, cuts, errors.
+"""ONNX import (docs/model.md 10.2): units, live sets, MACs and parameters, cuts, errors.
 
 The nine model-zoo graphs come from the installed onnx wheel (``onnx:light/NAME``), never
 from the repository.

@@ -1,4 +1,4 @@
-"""Export of the split (MODEL.md 10.2): head.onnx and tail.onnx, run in onnxruntime.
+"""Export of the split (docs/model.md 10.2): head.onnx and tail.onnx, run in onnxruntime.
 
 ``tail(head(x))`` must equal the whole model to 1e-5 at every cut of AlexNet and
 SqueezeNet and at >= 10 cuts (several inside blocks) of ResNet-50, Inception v1 and

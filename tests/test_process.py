@@ -1,4 +1,4 @@
-"""The continuous fading processes behind correlated channels (MODEL.md 10.4, coopt.sim.process)."""
+"""The continuous fading processes behind correlated channels (docs/model.md 10.4, coopt.sim.process)."""
 
 from __future__ import annotations
 

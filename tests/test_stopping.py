@@ -208,7 +208,7 @@ def test_osla_never_beats_optimal_and_decisions_follow_ties(inst):
         fwd = (occ[:, :, STOP] * prob.Y[: horizon + 1]).sum() + (prob.costs.wait_cost * waits if waits else 0.0)
         assert fwd == pytest.approx(osla.value, rel=RTOL_SOLVE)
         assert occ[:, :, STOP].sum() == pytest.approx(1.0, rel=RTOL_SOLVE)
-        # Stop exactly where stopping ties the optimal value (MODEL.md: ties go to stop).
+        # Stop exactly where stopping ties the optimal value (docs/model.md: ties go to stop).
         assert np.array_equal(opt.actions == STOP, tied_or_less(prob.Y[: horizon + 1], opt.values))
 
 

@@ -307,7 +307,7 @@ def test_mip_time_limit_is_a_failed_point(tmp_path):
 
 
 def test_method_and_network_axes_agree_across_methods(tmp_path):
-    """Sweeping the method and the network: the MIP's rows equal enumeration's (MODEL.md section 5)."""
+    """Sweeping the method and the network: the MIP's rows equal enumeration's (docs/model.md section 5)."""
     body = '[grid]\n"network.profile" = ["lenet5", "alexnet"]\n"method" = ["enumeration", "mip"]\n'
     out = tmp_path / "out"
     assert run_sweep(load_spec(write_spec(tmp_path, body)), out, progress=False).done == 4

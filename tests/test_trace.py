@@ -1,4 +1,4 @@
-"""Channels fitted to a trace (MODEL.md 10.5) and the shipped synthetic trace."""
+"""Channels fitted to a trace (docs/model.md 10.5) and the shipped synthetic trace."""
 
 from __future__ import annotations
 

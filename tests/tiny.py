@@ -52,7 +52,7 @@ CHANNELS: dict[str, dict[str, Any]] = {
     },
     "markov2": {"law": "markov", "gains": [2e-10, 5e-9], "transition": [[0.8, 0.2], [0.3, 0.7]], "initial": [1.0, 0.0]},
     "rayleigh3": {"law": "rayleigh", "mean_gain": 2e-9, "states": 3},
-    # time-correlated fading (MODEL.md 10.4): layer times 4 ms, 0 (identity), 2 ms
+    # time-correlated fading (docs/model.md 10.4): layer times 4 ms, 0 (identity), 2 ms
     "clarke3": {"law": "rayleigh", "mean_gain": 2e-9, "states": 3, "doppler_hz": 200.0},
     "gaussmarkov3": {"law": "rayleigh", "mean_gain": 2e-9, "states": 3, "coherence_s": 0.005},
 }

@@ -2,7 +2,7 @@
 
 ``coopt channel fit TRACE.csv --states K [--column NAME] [--iid] [--instance FILE]``
 prints a ``finite`` (``--iid``) or ``markov`` table ready to paste into an instance
-(:mod:`coopt.model.trace`, MODEL.md section 10.5), preceded by comment lines with the
+(:mod:`coopt.model.trace`, docs/model.md section 10.5), preceded by comment lines with the
 number of samples, the sampling interval (from a ``time_s`` column) and the lag-1
 correlation of the trace and of the fitted chain. With ``--instance`` it warns on stderr
 when the interval is far from the instance's epoch durations (its layers' computing

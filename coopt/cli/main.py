@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_mip_arguments(p)
     add_common(p)
-    p.add_argument("--json", action="store_true", help="print the result as JSON (MODEL.md section 8)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (docs/model.md section 8)")
     p.add_argument(
         "--continuous",
         action="store_true",

@@ -1,4 +1,4 @@
-"""The enumeration oracle (MODEL.md section 5): every feasible placement solved exactly,
+"""The enumeration oracle (docs/model.md section 5): every feasible placement solved exactly,
 then the argmin, with the baselines of section 6."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from coopt.model.problem import Problem
 
 
 def solve_enumeration(problem: Problem) -> SolveResult:
-    """The enumeration oracle of MODEL.md section 5, with the baselines of section 6."""
+    """The enumeration oracle of docs/model.md section 5, with the baselines of section 6."""
     reject_constraints(problem.instance.extra, "enumeration")
     inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
     rule, mode = inst.placement.rule, inst.wait.mode

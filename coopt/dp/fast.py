@@ -1,6 +1,6 @@
 r"""Every placement at once: exact backward induction and exact OSLA values for all horizons.
 
-The placement oracle of MODEL.md section 5 needs :math:`J(M)` for every horizon
+The placement oracle of docs/model.md section 5 needs :math:`J(M)` for every horizon
 :math:`M = 0..N`. Solving the :math:`N + 1` stopping problems one by one with
 :func:`coopt.dp.stopping.backward_induction` costs :math:`O(N^2 K)`. For an i.i.d.
 channel this module gets all of them from one backward sweep over the epochs. It is
@@ -24,7 +24,7 @@ and :math:`\bar Q[t] = \sum_{i\ge t} q_i`,
 a concave piecewise-linear function of :math:`c`, evaluated in :math:`O(\log K)` by a
 binary search (``np.searchsorted``, vectorised over all horizons at once).
 
-Moreover MODEL.md's stop cost has rank one plus a constant:
+Moreover docs/model.md's stop cost has rank one plus a constant:
 :math:`Y_n(g_k) = \beta_n + \gamma_n u_k` with :math:`\beta_n = A_n + R_n`,
 :math:`\gamma_n = (w_E P + w_T) d_n` and :math:`u_k = 1/r(g_k)`. Then
 :math:`S_n[t] = \beta_n Q[t] + \gamma_n U[t]` with :math:`U[t] = \sum_{i<t} q_i u_i`,
@@ -196,7 +196,7 @@ class AllPlacements:
     def policy(self, horizon: int) -> StoppingSolution:
         """The full policy of placement ``horizon``, as the reference solver returns it.
 
-        For the optimal rule :math:`V_n = \\min(Y_n, G_n)` with actions by MODEL.md's
+        For the optimal rule :math:`V_n = \\min(Y_n, G_n)` with actions by docs/model.md's
         tie order; for OSLA the look-ahead decisions and the exact values of that fixed
         policy. ``values (M+1, K)``, ``actions (M+1, K)``, ``thresholds (M+1,)``;
         ``value`` is ``self.values[horizon]``.
@@ -300,7 +300,7 @@ def solve_all(
     rules : iterable of str
         Any of ``"optimal"``, ``"osla"``; they share one sweep.
     method : {"auto", "model", "table"}
-        ``"model"``: the rank-one form of MODEL.md's stop cost; ``"table"``: any table
+        ``"model"``: the rank-one form of docs/model.md's stop cost; ``"table"``: any table
         ``Y``; ``"auto"``: ``"model"`` when ``Y`` is ``None`` or equals
         ``costs.stop_cost(channel.gains)`` exactly (an :math:`O(NK)` comparison),
         ``"table"`` otherwise (e.g. the Lagrangian tables of :mod:`coopt.dp.constraints`).

@@ -1,6 +1,6 @@
 r"""Every placement at once on a Markov (or time-inhomogeneous) channel.
 
-The placement oracle of MODEL.md section 5 needs :math:`J(M)` for every horizon
+The placement oracle of docs/model.md section 5 needs :math:`J(M)` for every horizon
 :math:`M`. :mod:`coopt.dp.fast` gets them in one sweep for an i.i.d. channel, where a
 horizon's continuation value is a scalar. On a Markov channel it is a vector per state,
 :math:`C^{(M)}_n = P_n V^{(M)}_{n+1}`, so this module keeps one row per horizon and runs

@@ -1,4 +1,4 @@
-r"""Placement by enumeration, and the baselines of MODEL.md section 6.
+r"""Placement by enumeration, and the baselines of docs/model.md section 6.
 
 .. math::
 
@@ -180,14 +180,9 @@ def static_split_cost(
     """The static split :math:`n_s` and its exact expected task cost."""
     if not channel.is_markov:
         expected = Y[placements] @ channel.probs
-    else:  # the law of h_n is initial P_0 ... P_{n-1}; placements are increasing
-        expected = np.empty(len(placements))
-        dist, at = channel.initial, 0
-        for i, n in enumerate(placements):
-            for j in range(at, n):
-                dist = dist @ channel.step(j)  # type: ignore[operator]  # a chain's step is a matrix
-            at = n
-            expected[i] = dist @ Y[n]
+    else:  # the law of h_n is initial P_0 ... P_{n-1}
+        dists = channel.distributions(max(placements))
+        expected = np.einsum("ik,ik->i", dists[placements], Y[placements])
     best = 0
     for i in range(1, len(placements)):
         if not tied_or_less(expected[best], expected[i]):
@@ -199,7 +194,7 @@ def static_split_cost(
     if not channel.is_markov:
         return n_s, iid_wait_fixed_point(y, channel.probs, costs.wait_cost)
     values = markov_wait_values(y, channel.wait_step(), costs.wait_cost)  # type: ignore[arg-type]
-    return n_s, float(channel.distribution_at(n_s) @ values)
+    return n_s, float(dists[n_s] @ values)
 
 
 def baselines(
@@ -212,7 +207,7 @@ def baselines(
     osla_values: list[PlacementValue],
     optimal_values: Mapping[int, float] | None = None,
 ) -> dict[str, Baseline | None]:
-    """The five baselines of MODEL.md section 6 (``None`` where infeasible).
+    """The five baselines of docs/model.md section 6 (``None`` where infeasible).
 
     ``osla_values`` is :math:`\\Phi_{OSLA}(M)` over ``placements``; ``optimal_values``
     may give :math:`J^*(M)` already computed (``M = 0`` and ``N`` are solved here if

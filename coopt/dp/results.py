@@ -1,7 +1,7 @@
 """Result objects shared by every solution method, and their JSON form.
 
 :class:`SolveResult` is what :func:`coopt.solve` returns for any ``method``; its
-:meth:`SolveResult.to_dict` is the object of MODEL.md section 8 printed by
+:meth:`SolveResult.to_dict` is the object of docs/model.md section 8 printed by
 ``coopt solve --json``.
 """
 
@@ -109,7 +109,7 @@ def baseline_gap(baseline: float, optimum: float) -> BaselineGap:
 
 
 def _num(x: float) -> float | None:
-    """JSON number, with +inf as ``null`` (MODEL.md: ``null`` for +inf)."""
+    """JSON number, with +inf as ``null`` (docs/model.md: ``null`` for +inf)."""
     return None if math.isinf(x) else float(x)
 
 
@@ -132,16 +132,16 @@ class SolveResult:
     breakdown : Breakdown
         Expected parts of the objective under that policy.
     baselines : dict
-        MODEL.md section 6, keyed ``edge_only`` ... ``osla``; ``None`` if infeasible.
+        docs/model.md section 6, keyed ``edge_only`` ... ``osla``; ``None`` if infeasible.
     channel : Channel
         The finite channel every number was computed on.
     solver : dict
         Method-specific fields (the MIP's termination, bound, gap, wall time, ...).
     overhead_s, overhead_j : float
-        The per-upload overhead of the instance (MODEL.md section 10.3); in the JSON
+        The per-upload overhead of the instance (docs/model.md section 10.3); in the JSON
         object (``uplink_overhead``) only when one of them is not 0.
     measured : tuple of str
-        The profile's measured columns (MODEL.md 10.1) that replaced MAC-derived costs.
+        The profile's measured columns (docs/model.md 10.1) that replaced MAC-derived costs.
     """
 
     instance_name: str
@@ -180,7 +180,7 @@ class SolveResult:
         return None if g is None else g.percent
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of MODEL.md section 8 (plus diagnostic keys)."""
+        """The JSON object of docs/model.md section 8 (plus diagnostic keys)."""
         th = self.policy.thresholds
         bd = self.breakdown
         out: dict[str, Any] = {

@@ -2,7 +2,7 @@ r"""Online splitting for a fixed placement :math:`M`: exact optimal stopping.
 
 Epochs :math:`n = 0..M`; at epoch :math:`n` layers :math:`1..n` are done and the
 device sees the state :math:`k` of a finite channel (gain :math:`g_k`). Actions
-(MODEL.md section 4): **stop** (cost :math:`Y_n(g_k)`), **compute** (only if
+(docs/model.md section 4): **stop** (cost :math:`Y_n(g_k)`), **compute** (only if
 :math:`n < M`), **wait** one slot at cost :math:`c_w` for a fresh state at the same
 epoch (where ``wait.mode`` allows it).
 
@@ -23,7 +23,7 @@ not wait). For a Markov channel the same recursion holds per state,
 (each step a linear solve on the waiting states). :math:`P_n` (epoch ``n`` to ``n + 1``)
 and :math:`P_w` (one slot) come from :meth:`Channel.step` and :meth:`Channel.wait_step`:
 the same matrix for a homogeneous chain, per-epoch matrices for time-correlated fading
-(MODEL.md section 10.4).
+(docs/model.md section 10.4).
 
 The one-stage look-ahead rule (OSLA) compares :math:`Y_n(g)` with
 :math:`L^c_n = E[Y_{n+1}]` and :math:`L^w_n = c_w + E[Y_n]` and is then evaluated
@@ -51,7 +51,7 @@ TIE_RTOL = 1e-12
 
 
 def tied_or_less(x: NDArray[np.float64] | float, y: NDArray[np.float64] | float) -> NDArray[np.bool_]:
-    """``x <= y`` where values within a relative ``TIE_RTOL`` count as equal (MODEL.md ties)."""
+    """``x <= y`` where values within a relative ``TIE_RTOL`` count as equal (docs/model.md ties)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -103,7 +103,7 @@ def markov_wait_values(m: NDArray[np.float64], transition: NDArray[np.float64], 
 
     Starts from "never wait" (a proper policy) and switches states to waiting only
     where that is better beyond the tie tolerance, so it ends at the optimal policy
-    with MODEL.md's tie-breaking; each step solves ``(I - P_WW) V_W = c_w + P_WS m_S``.
+    with docs/model.md's tie-breaking; each step solves ``(I - P_WW) V_W = c_w + P_WS m_S``.
     """
     k = m.shape[0]
     waiting = np.zeros(k, dtype=bool)
@@ -124,11 +124,11 @@ def markov_wait_values(m: NDArray[np.float64], transition: NDArray[np.float64], 
 
 
 def thresholds_from(G: NDArray[np.float64], costs: CostModel, forced: NDArray[np.bool_]) -> NDArray[np.float64]:
-    r"""Stopping thresholds :math:`\theta_n` (MODEL.md section 4) for continuation values ``G``.
+    r"""Stopping thresholds :math:`\theta_n` (docs/model.md section 4) for continuation values ``G``.
 
     :math:`\theta_n = (2^{(w_E P + w_T) d_n / (B (G_n - A_n - R_n - O_n))} - 1)/\rho` when
     :math:`G_n > A_n + R_n + O_n`, :math:`+\infty` otherwise, and 0 where stopping is forced
-    (:math:`O_n` the per-upload overhead of MODEL.md section 10.3).
+    (:math:`O_n` the per-upload overhead of docs/model.md section 10.3).
     """
     n = G.shape[0]
     base = costs.stop_base[:n]
@@ -149,7 +149,7 @@ def _forced(horizon: int, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
 
 
 def choose_by_tie_order(Y: NDArray[np.float64], C: NDArray[np.float64], Wv: NDArray[np.float64]) -> NDArray[np.int8]:
-    """MODEL.md's tie order: stop if ``Y <= min(C, Wv)``, else compute if ``C <= Wv``, else wait.
+    """docs/model.md's tie order: stop if ``Y <= min(C, Wv)``, else compute if ``C <= Wv``, else wait.
 
     ``C`` and ``Wv`` are the values (or look-ahead values) of computing and of waiting,
     ``+inf`` where the action is not allowed.
@@ -171,7 +171,7 @@ def next_state_mean(channel: Channel, v: NDArray[np.float64], n: int | None) -> 
 def backward_induction(
     Y: NDArray[np.float64], channel: Channel, horizon: int, mode: str, costs: CostModel
 ) -> StoppingSolution:
-    """The optimal splitting policy for placement ``horizon`` (MODEL.md section 4).
+    """The optimal splitting policy for placement ``horizon`` (docs/model.md section 4).
 
     Parameters
     ----------

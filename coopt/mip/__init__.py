@@ -1,4 +1,4 @@
-"""The joint placement MIP (MODEL.md section 5): the Pyomo builder
+"""The joint placement MIP (docs/model.md section 5): the Pyomo builder
 (:mod:`~coopt.mip.formulation`, no solve inside), the one module that calls HiGHS
 (:mod:`~coopt.mip.highs`) and the method behind ``solve(method="mip")``
 (:mod:`~coopt.mip.method`). Importing this package does not import Pyomo."""

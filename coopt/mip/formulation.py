@@ -1,4 +1,4 @@
-r"""The joint placement-and-splitting MIP of MODEL.md section 5, as a Pyomo model.
+r"""The joint placement-and-splitting MIP of docs/model.md section 5, as a Pyomo model.
 
 :func:`build_placement_model` is a pure builder (no solver inside; :mod:`coopt.mip.highs`
 solves). The numbers it needs are computed first, in plain NumPy, by
@@ -8,13 +8,13 @@ so that a solution can be checked independently of the solver.
 
 Formulation
 -----------
-Data (MODEL.md symbols): feasible placements :math:`\mathcal M = \{M : \sum_{i\le M}
+Data (docs/model.md symbols): feasible placements :math:`\mathcal M = \{M : \sum_{i\le M}
 s_i \le S_{max}\} = \{0..\bar M\}` (a prefix, since :math:`S_M` is cumulative; the memory
 limit enters through this index set), stop costs :math:`Y_n(k)`, slot cost
 :math:`c_w`, download :math:`D(M)`, the initial law :math:`\iota` and either i.i.d.
 probabilities :math:`p` or Markov matrices: :math:`P_n` from epoch :math:`n` to
 :math:`n+1` and :math:`P_w` for a waiting slot (one matrix :math:`P` for a homogeneous
-chain, per-epoch matrices for time-correlated fading, MODEL.md 10.4). Write
+chain, per-epoch matrices for time-correlated fading, docs/model.md 10.4). Write
 :math:`T(v)_k = p_k \sum_j v_j` (i.i.d.) or :math:`T(v)_k = \sum_j v_j P_{jk}` (Markov,
 with the matrix of that move) for "one fresh draw after leaving states with mass :math:`v`".
 
@@ -24,7 +24,7 @@ Variables (all :math:`\ge 0`):
 * interior copy of epoch :math:`n < \bar M` (used when :math:`M > n`):
   :math:`x_{n,k,a}`, :math:`a \in \{S, C\}` plus :math:`W` in wait mode ``any``;
 * terminal copy of epoch :math:`n` (used when :math:`M = n`): :math:`y_{n,k,a}`,
-  :math:`a \in \{S\}` plus :math:`W` where MODEL.md allows waiting at epoch :math:`n`
+  :math:`a \in \{S\}` plus :math:`W` where docs/model.md allows waiting at epoch :math:`n`
   of placement :math:`n` (mode ``last`` and ``any``, :math:`n < N`);
 * terminal entries :math:`e_{n,k}`: the part of the arrivals at epoch :math:`n` that
   enters the terminal copy; reach :math:`r_n = \sum_k x_{n-1,k,C}`.
@@ -307,7 +307,7 @@ def placement_data(
     parts = physical_parts(costs, ch)
     waiting = bool(interior_allowed[..., WAIT].any() or terminal_allowed[..., WAIT].any())
     c_w = costs.wait_cost if waiting else 0.0
-    expected = [float(ch.distribution_at(n) @ problem.Y[n]) for n in range(n_max + 1)]
+    expected = np.einsum("nk,nk->n", ch.distributions(n_max), problem.Y[: n_max + 1]).tolist()
     scale = min((e for e in expected if e > 0), default=1.0)
     return MipData(
         n_layers=n_layers,

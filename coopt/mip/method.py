@@ -13,7 +13,7 @@ Steps (every number below comes from HiGHS unless said otherwise):
    :math:`J(M) = \Phi(M) - D(M)/K_{tasks}` loses more where the download dominates
    (1.4e-8 relative was seen), so each LP's policy is **evaluated exactly**
    (:func:`evaluated_values`) and ``by_placement`` holds those values; the largest
-   relative difference to the LP objectives is ``solver.by_placement_lp_max_rel_diff``. :math:`M^*` is the argmin by MODEL.md's rule (ties within the
+   relative difference to the LP objectives is ``solver.by_placement_lp_max_rel_diff``. :math:`M^*` is the argmin by docs/model.md's rule (ties within the
    relative ``1e-12`` of :func:`coopt.dp.stopping.tied_or_less` go to the smaller
    :math:`M`), which resolves exact ties the MIP's own choice cannot see.
    ``solver.certified`` says whether the MIP's proven bound confirms this optimum
@@ -27,7 +27,7 @@ Steps (every number below comes from HiGHS unless said otherwise):
      entering every (epoch, state), so that its policy is optimal from *every* state,
      not only from the reached ones. Its exact values :math:`V` (policy evaluation,
      :func:`coopt.dp.stopping.evaluate_policy`) give :math:`C_n = E[V_{n+1}]`,
-     :math:`\bar W_n = E[V_n]`, the decisions by MODEL.md's tie order and the
+     :math:`\bar W_n = E[V_n]`, the decisions by docs/model.md's tie order and the
      thresholds :math:`\theta_n` from :math:`G_n = \min(C_n, c_w + \bar W_n)`, so that the
      JSON can be diffed against enumeration;
    * rule ``osla``: the rule's own table (:func:`coopt.dp.stopping.osla_policy`): the MIP
@@ -141,7 +141,7 @@ def _certified(res: PlacementResult, lp_best: float, options: MipOptions, scale:
 def canonical_policy(
     values: NDArray[np.float64], problem: Problem, horizon: int
 ) -> tuple[NDArray[np.int8], NDArray[np.float64] | None]:
-    """Decisions by MODEL.md's tie order and thresholds from the optimal values ``(M+1, K)``.
+    """Decisions by docs/model.md's tie order and thresholds from the optimal values ``(M+1, K)``.
 
     With :math:`C_n = E[V_{n+1}]` (``+inf`` at :math:`M`) and
     :math:`c_w + \\bar W_n = c_w + E[V_n]` where waiting is allowed (``+inf`` elsewhere),

@@ -1,6 +1,6 @@
 r"""Fading channels: continuous laws, their quantisation, finite and Markov chains.
 
-Block fading (MODEL.md section 3): the power gain :math:`h` is constant during one
+Block fading (docs/model.md section 3): the power gain :math:`h` is constant during one
 decision epoch (a layer's computation or a waiting slot) and redrawn for the next.
 
 Quantisation of a continuous law with CDF :math:`F` into :math:`K` states uses the
@@ -60,7 +60,7 @@ class Channel:
         The instance's ``[channel]`` table this channel was built from.
     epoch_transitions : NDArray[np.float64] or None
         ``(N, K, K)``: the matrices :math:`P_n` from epoch ``n`` to ``n + 1`` of a
-        time-inhomogeneous chain (time-correlated fading, MODEL.md section 10.4, built by
+        time-inhomogeneous chain (time-correlated fading, docs/model.md section 10.4, built by
         :func:`coopt.model.fading.correlate`); ``None`` otherwise.
     slot_transition : NDArray[np.float64] or None
         ``(K, K)``: :math:`P_w`, one waiting slot of that chain (``None`` without a slot).
@@ -91,7 +91,7 @@ class Channel:
     def step(self, n: int) -> NDArray[np.float64] | None:
         """The ``(K, K)`` transition matrix applied from epoch ``n`` to epoch ``n + 1``
         (``None`` for an i.i.d. channel). Solvers ask for it per epoch, so that a
-        time-inhomogeneous chain (MODEL.md section 10.4) needs no other change."""
+        time-inhomogeneous chain (docs/model.md section 10.4) needs no other change."""
         if self.epoch_transitions is not None:
             return self.epoch_transitions[n]
         return self.transition
@@ -106,12 +106,17 @@ class Channel:
 
     def distribution_at(self, n: int) -> NDArray[np.float64]:
         """Distribution of the state seen at epoch ``n`` with no waiting before it."""
-        if not self.is_markov:
-            return self.initial
-        dist = self.initial
-        for i in range(n):
-            dist = dist @ self.step(i)  # type: ignore[operator]  # a chain's step is a matrix
-        return dist
+        return self.distributions(n)[n]
+
+    def distributions(self, n_max: int) -> NDArray[np.float64]:
+        """``(n_max + 1, K)``: the distributions at epochs ``0..n_max`` with no waiting,
+        one step after the other (not one matrix power per epoch)."""
+        dists = np.empty((n_max + 1, self.n_states))
+        dists[0] = self.initial
+        for i in range(n_max):
+            step = self.step(i)
+            dists[i + 1] = dists[i] if step is None else dists[i] @ step
+        return dists
 
 
 def closed_classes(transition: NDArray[np.float64]) -> list[list[int]]:

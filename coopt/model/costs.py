@@ -1,4 +1,4 @@
-r"""The cost model of MODEL.md section 2: numbers only, no decisions.
+r"""The cost model of docs/model.md section 2: numbers only, no decisions.
 
 For layers :math:`i = 1..N` with ``macs_i``, ``out_i`` and ``params_i``:
 
@@ -7,14 +7,14 @@ For layers :math:`i = 1..N` with ``macs_i``, ``out_i`` and ``params_i``:
 * prefix and suffix :math:`A_n = \sum_{i\le n} a_i`, :math:`R_n = \sum_{i>n} b_i`
 * rate :math:`r(h) = B\log_2(1+\rho h)`, :math:`\rho = P/\sigma^2`
 * upload cost :math:`T_n(h) = (w_E P + w_T)\,d_n / r(h)` for :math:`n<N`, :math:`T_N = 0`
-* per-upload overhead (MODEL.md section 10.3) :math:`O_n = w_T o_s + w_E o_J` for
+* per-upload overhead (docs/model.md section 10.3) :math:`O_n = w_T o_s + w_E o_J` for
   :math:`n<N`, :math:`O_N = 0` (``uplink.overhead_s``, ``uplink.overhead_j``)
 * stop cost :math:`Y_n(h) = A_n + T_n(h) + O_n + R_n`; its part that does not depend on
   :math:`h` is ``stop_base`` :math:`= A_n + R_n + O_n`
 * wait cost of one slot :math:`c_w = w_T\tau + w_E P_{idle}\tau`
 * download cost :math:`D(M) = \sum_{i\le M} s_i (w_T/r_{DL} + w_E e_{rx})`
 
-Measured layer costs (MODEL.md 10.1): where the profile has a ``device_s``,
+Measured layer costs (docs/model.md 10.1): where the profile has a ``device_s``,
 ``device_j``, ``edge_s`` or ``out_bits`` column, it replaces the device time
 :math:`t_i = c_L\,\mathrm{macs}_i/f_L`, the device energy
 :math:`e_i = \kappa f_L^2 c_L\,\mathrm{macs}_i` (or ``compute_power_w * device_s``
@@ -158,7 +158,7 @@ def _required(value: float | None) -> float:
 
 def layer_costs(instance: Instance) -> LayerCosts:
     """The per-layer seconds, joules and feature bits: measured where the profile says so
-    (MODEL.md 10.1), else derived from ``macs`` and ``out_elems`` (section 2)."""
+    (docs/model.md 10.1), else derived from ``macs`` and ``out_elems`` (section 2)."""
     prof, dev, edge = instance.profile, instance.device, instance.edge
     macs = prof.macs.astype(np.float64)
     if prof.device_s is not None:
@@ -184,7 +184,7 @@ def layer_costs(instance: Instance) -> LayerCosts:
 
 
 def cost_model(instance: Instance) -> CostModel:
-    """Derive the :class:`CostModel` of an instance (MODEL.md sections 2 and 10.1)."""
+    """Derive the :class:`CostModel` of an instance (docs/model.md sections 2 and 10.1)."""
     dev, cost = instance.device, instance.cost
     w_e, w_t = cost.energy_weight, cost.time_weight
     layers = layer_costs(instance)
@@ -291,7 +291,7 @@ def _value_of(instance: Instance, key: str) -> str:
 
 
 def wait_allowed(mode: str, horizon: int, n_layers: int) -> NDArray[np.bool_]:
-    """Epochs ``0..M`` at which waiting is allowed (MODEL.md section 4), shape ``(M + 1,)``.
+    """Epochs ``0..M`` at which waiting is allowed (docs/model.md section 4), shape ``(M + 1,)``.
 
     ``never``: nowhere; ``last``: only at ``n = M`` and only when ``M < N``;
     ``any``: at every ``n < N``.

@@ -1,4 +1,4 @@
-r"""Time-correlated Rayleigh fading as a time-inhomogeneous Markov chain (MODEL.md 10.4).
+r"""Time-correlated Rayleigh fading as a time-inhomogeneous Markov chain (docs/model.md 10.4).
 
 The complex amplitude :math:`g(t)` is circularly-symmetric Gaussian with power gain
 :math:`h = |g|^2 \sim \mathrm{Exp}(\bar h)` and correlation :math:`r(\Delta t)` over a
@@ -199,7 +199,7 @@ def lag_transition(spec: ChannelSpec, states: int, lag_s: float) -> NDArray[np.f
 
 
 def correlate(channel: Channel, layer_time_s: NDArray[np.float64], slot_s: float | None) -> Channel:
-    """The quantised Rayleigh ``channel`` made time-correlated (MODEL.md 10.4).
+    """The quantised Rayleigh ``channel`` made time-correlated (docs/model.md 10.4).
 
     ``layer_time_s[n]`` is the device's computing time of layer ``n`` (``[0]`` unused),
     ``slot_s`` the waiting slot :math:`\\tau` (``None``: no waiting, no slot matrix).

@@ -1,4 +1,4 @@
-"""Instances: the TOML file of MODEL.md section 8, validated into frozen dataclasses.
+"""Instances: the TOML file of docs/model.md section 8, validated into frozen dataclasses.
 
 This module is the only parser. :func:`load_instance` checks every value at the
 boundary and raises :class:`~coopt.errors.InstanceError` with one line naming the
@@ -12,10 +12,10 @@ key                               default
 ``network.feature_bits``          32
 ``network.param_bits``            32
 ``network.cuts``                  ``"all"`` (ONNX profiles only; ``"single"``: only
-                                  single-tensor cuts, MODEL.md 10.2)
+                                  single-tensor cuts, docs/model.md 10.2)
 ``device.idle_power_w``           0.0
 ``device.compute_power_w``        none; required when the profile has ``device_s``
-                                  but no ``device_j`` (MODEL.md 10.1)
+                                  but no ``device_j`` (docs/model.md 10.1)
 ``channel.states``                16 (continuous laws only)
 ``channel.initial``               the stationary distribution (Markov only)
 ``channel.doppler_hz``            none (i.i.d.); Clarke's model, Rayleigh only
@@ -74,7 +74,7 @@ Keys that the chosen law or wait mode does not use (``channel.gains`` with
 ignored, so that switching a law is a one-line edit. Unknown keys are errors, with
 the closest valid key suggested.
 
-Measured profiles (MODEL.md 10.1): the keys that turn MACs into seconds and joules
+Measured profiles (docs/model.md 10.1): the keys that turn MACs into seconds and joules
 are required only where a layer still needs them. ``device.cpu_hz`` and
 ``device.cycles_per_mac`` when the profile has no ``device_s`` column or no energy
 column; ``device.kappa`` when it has neither ``device_j`` nor ``device_s``;
@@ -166,7 +166,7 @@ class ChannelSpec:
 
     @property
     def is_correlated(self) -> bool:
-        """Rayleigh fading that evolves in real time (MODEL.md section 10.4)."""
+        """Rayleigh fading that evolves in real time (docs/model.md section 10.4)."""
         return self.doppler_hz is not None or self.coherence_s is not None
 
     @property
@@ -543,7 +543,7 @@ def _check_correlation(c: dict[str, Any]) -> None:
 
 
 def _check_measured(profile: Profile, device: Device, edge: Edge) -> None:
-    """Require the ``[device]``/``[edge]`` keys that some layer still needs (MODEL.md 10.1)."""
+    """Require the ``[device]``/``[edge]`` keys that some layer still needs (docs/model.md 10.1)."""
     measured = profile.measured
     why = f"network.profile {profile.name!r}"
     if "device_s" in measured and "device_j" not in measured and device.compute_power_w is None:
@@ -623,7 +623,7 @@ def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str 
 
 
 def load_instance(path: str | Path) -> Instance:
-    """Read and validate an instance file (TOML, MODEL.md section 8).
+    """Read and validate an instance file (TOML, docs/model.md section 8).
 
     Raises
     ------

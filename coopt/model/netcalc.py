@@ -1,7 +1,7 @@
 """Layer profiles of chain DNNs computed from an architecture description.
 
 A network is described as an input shape and a sequence of **rows**; each row is one
-layer ``i`` of MODEL.md section 2 (a candidate split point: exactly one tensor leaves
+layer ``i`` of docs/model.md section 2 (a candidate split point: exactly one tensor leaves
 it) and holds one or more **layer specs** (small frozen dataclasses). The calculator
 propagates the tensor shape through the specs and returns a
 :class:`coopt.model.profiles.Profile` with, per row, ``macs_i``, ``out_i`` (elements of the

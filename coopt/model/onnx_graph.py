@@ -1,4 +1,4 @@
-r"""DAG networks from ONNX files (MODEL.md section 10.2): units, live sets, cuts.
+r"""DAG networks from ONNX files (docs/model.md section 10.2): units, live sets, cuts.
 
 An ONNX graph lists its nodes in topological order. This module reads it with the
 ``onnx`` package (imported lazily: ``coopt solve`` on a CSV profile never loads it) and
@@ -36,7 +36,7 @@ Live set
     ``p <= n < c``; the sums are one difference array, so a graph of thousands of nodes
     takes milliseconds.
 
-MACs (the convention of MODEL.md section 2)
+MACs (the convention of docs/model.md section 2)
     ``Conv``: ``out_elems * (C_in / groups) * k_h * k_w`` (the weight's elements per
     output channel); ``ConvTranspose``: ``in_elems * (C_out / groups) * k_h * k_w``;
     ``Gemm`` and ``MatMul``: ``M N K`` (the output's elements times the contracted
@@ -51,7 +51,7 @@ Where the operator knowledge comes from
     ONNX's shape inference knows every standard operator's shapes, so nothing here
     re-derives a shape. Third-party counters (``onnx-tool``) were considered: they run
     their own shape inference and charge MACs to every operator (activations, norms,
-    pooling) by per-operator constants, which is not MODEL.md's convention; the four
+    pooling) by per-operator constants, which is not docs/model.md's convention; the four
     counting rules above are all the table this module needs.
 """
 
@@ -218,7 +218,7 @@ def _dims(type_proto: Any) -> list[int | None] | None:
         if d.HasField("dim_value"):
             out.append(int(d.dim_value))
         elif axis == 0 and d.HasField("dim_param"):
-            out.append(1)  # a dynamic batch dimension counts as 1 (MODEL.md 10.2)
+            out.append(1)  # a dynamic batch dimension counts as 1 (docs/model.md 10.2)
         else:
             out.append(None)
     return out

@@ -1,4 +1,4 @@
-r"""Measured unit times of an ONNX network on this host (MODEL.md 10.1 and 10.2).
+r"""Measured unit times of an ONNX network on this host (docs/model.md 10.1 and 10.2).
 
 ``coopt profile MODEL.onnx --measure device|edge [--repeats R]`` runs the model with
 ONNX Runtime (the optional extra ``coopt[measure]``) at batch 1 on a seeded random input

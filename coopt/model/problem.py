@@ -1,5 +1,5 @@
 """The numbers every method starts from: an instance with its cost model, its finite
-channel and the stop-cost table ``Y[n, k]`` (MODEL.md sections 2 and 3)."""
+channel and the stop-cost table ``Y[n, k]`` (docs/model.md sections 2 and 3)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Problem:
 def prepare(instance: Instance, states: int | None = None) -> Problem:
     """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``.
 
-    A time-correlated channel (MODEL.md 10.4) needs the layers' computing times and the
+    A time-correlated channel (docs/model.md 10.4) needs the layers' computing times and the
     slot, so it is completed here with the cost model, once the costs are known finite."""
     base = build_channel(instance.channel, states)
     # Overflow here is bad input: computed silently, then named by check_finite.

@@ -1,7 +1,7 @@
 """DNN layer profiles: the per-layer numbers the cost model needs.
 
 A profile describes a chain DNN with layers ``1..N`` by three integer arrays indexed
-by epoch ``n = 0..N`` (MODEL.md section 2): ``macs[n]`` multiply-accumulates of layer
+by epoch ``n = 0..N`` (docs/model.md section 2): ``macs[n]`` multiply-accumulates of layer
 ``n``, ``out_elems[n]`` output elements of layer ``n`` (``out_elems[0]`` is the input
 size ``out_0``) and ``params[n]`` parameters of layer ``n``; ``macs[0] = params[0] = 0``.
 
@@ -9,7 +9,7 @@ On disk a profile is a CSV file with the header ``name,macs,out_elems,params`` (
 columns may follow); the first row is the input and every further row one layer, in
 order.
 
-Measured columns (MODEL.md section 10.1)
+Measured columns (docs/model.md section 10.1)
     ``device_s`` (device computing time of the layer, s), ``device_j`` (device
     computing energy, J), ``edge_s`` (edge computing time, s) and ``out_bits`` (the
     feature size ``d_n`` in bits; row 0: the raw input). A measured column that is
@@ -183,7 +183,7 @@ def read_profile_csv(text: str, name: str = "profile", source: str = "<string>")
 def _measured_column(
     column: str, index: int, rows: list[list[str]], names: list[str], source: str
 ) -> NDArray[np.float64]:
-    """One measured column (MODEL.md 10.1): a finite value >= 0 in every layer row (> 0 for
+    """One measured column (docs/model.md 10.1): a finite value >= 0 in every layer row (> 0 for
     ``out_bits``, also in the input row); the input row of a cost column is blank or 0."""
     allowed = "a finite number > 0" if column == "out_bits" else "a finite number >= 0"
     values = np.zeros(len(rows))
@@ -269,7 +269,7 @@ def mlp_profile(depth: int, width: int, input_size: int, classes: int) -> Profil
     """Equal-neuron MLP: ``depth`` hidden layers of ``width`` neurons, then ``classes`` outputs.
 
     Layer 1 maps ``input_size -> width``, layers ``2..depth`` map ``width -> width``
-    (identical, the structure of MODEL.md's closed form), layer ``depth + 1`` maps
+    (identical, the structure of docs/model.md's closed form), layer ``depth + 1`` maps
     ``width -> classes``. Each fully connected layer ``u -> v`` has ``u v`` MACs and
     ``u v + v`` parameters (weights and biases); activations cost no MACs.
     """

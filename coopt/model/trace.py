@@ -1,4 +1,4 @@
-r"""Channels fitted to a measured trace of power gains (MODEL.md section 10.5).
+r"""Channels fitted to a measured trace of power gains (docs/model.md section 10.5).
 
 A trace is a CSV file with a header: a column of power gains sampled at a fixed
 interval, and optionally a ``time_s`` column giving that interval. With ``K`` states:

@@ -1,7 +1,7 @@
 r"""Every policy of an instance side by side: exact cost, simulated cost, extra cost.
 
 For each policy of :data:`coopt.sim.simulate.POLICIES` (the joint optimum, OSLA and the
-baselines of MODEL.md section 6) the comparison holds its placement, its exact
+baselines of docs/model.md section 6) the comparison holds its placement, its exact
 objective :math:`\Phi` on the quantised channel (the solver's number), a Monte Carlo
 estimate with its 95 % interval (:func:`coopt.sim.simulate.simulate`, same seed for every
 policy) and its **extra cost over the joint optimum**, the same
@@ -62,7 +62,7 @@ class Comparison:
     tasks: int
     seed: int | None
     rows: tuple[PolicyRow, ...]
-    measured: tuple[str, ...] = ()  # the profile's measured columns (MODEL.md 10.1)
+    measured: tuple[str, ...] = ()  # the profile's measured columns (docs/model.md 10.1)
 
     def row(self, policy: str) -> PolicyRow:
         return next(r for r in self.rows if r.policy == policy)

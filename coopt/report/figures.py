@@ -490,7 +490,7 @@ DOPPLER_RANGE_HZ = (1.0, 1000.0)
 
 @dataclass(frozen=True)
 class DopplerSweep:
-    r"""Costs against the Doppler frequency of Clarke fading (MODEL.md 10.4), shape ``(P,)`` each.
+    r"""Costs against the Doppler frequency of Clarke fading (docs/model.md 10.4), shape ``(P,)`` each.
 
     ``optimal``: :math:`\Phi^*` on the correlated chain; ``iid_policy``: the i.i.d.
     model's optimal policy (its placement and decisions) evaluated exactly on the

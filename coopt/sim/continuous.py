@@ -1,6 +1,6 @@
 r"""Values on the continuous fading law, by quadrature instead of quantisation.
 
-MODEL.md section 7: for an i.i.d. Rayleigh, Nakagami or Rician law the optimal and
+docs/model.md section 7: for an i.i.d. Rayleigh, Nakagami or Rician law the optimal and
 the OSLA values can be computed on the law itself; comparing them with the values on
 the quantised channel measures the quantisation error as ``K`` grows.
 
@@ -16,7 +16,7 @@ recursions need reduces to three functions of a threshold :math:`\theta`:
 
 For a constant :math:`c`, :math:`\min(Y_n(h), c) = Y_n(h)` exactly when
 :math:`h \ge \theta_n(c) = (2^{\gamma_n / (B (c - \beta_n))} - 1)/\rho` (the threshold
-formula of MODEL.md section 4; :math:`+\infty` when :math:`c \le \beta_n`), hence
+formula of docs/model.md section 4; :math:`+\infty` when :math:`c \le \beta_n`), hence
 
 .. math::  \Psi_n(c) = E[\min(Y_n(h), c)] = c\,F(\theta_n(c)) + \beta_n S(\theta_n(c)) + \gamma_n J(\theta_n(c)).
 
@@ -29,7 +29,7 @@ relative tolerance is ``QUAD_RTOL``. :math:`S` and :math:`F` are closed forms
 (exponential, regularised incomplete gamma, noncentral chi-square with 2 degrees of
 freedom for Rice).
 
-Optimal rule (i.i.d., MODEL.md section 4), epochs :math:`n = M, \dots, 0`::
+Optimal rule (i.i.d., docs/model.md section 4), epochs :math:`n = M, \dots, 0`::
 
     C_n  = E[V_{n+1}(h)]                      (n < M; C_M = +inf)
     Wbar_n is the root of  g(W) = Psi_n(min(C_n, c_w + W)) - W       (waiting allowed)

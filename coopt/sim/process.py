@@ -1,4 +1,4 @@
-r"""The continuous fading process behind a time-correlated channel (MODEL.md 10.4).
+r"""The continuous fading process behind a time-correlated channel (docs/model.md 10.4).
 
 The chain of :mod:`coopt.model.fading` is exactly Markov for Gauss-Markov fading up to
 quantisation and only approximately so for Clarke's model; simulating the process at
@@ -10,7 +10,7 @@ time advances by the device's computing time of each computed layer and by
 :math:`h = |g|^2` (the quantisation edges :math:`e_j = -\bar h \ln(1 - j/K)`), and the
 cost of stopping is :math:`Y_n(g_k)` at the bin's gain (its conditional mean), as on the
 chain. So the simulated mean differs from the chain's exact value only by the
-non-Markov dependence of the bin process (the quantity MODEL.md 10.4 asks to measure);
+non-Markov dependence of the bin process (the quantity docs/model.md 10.4 asks to measure);
 the quantisation error is the i.i.d. continuous evaluation's business. (Costing at the
 simulated :math:`h` itself would have an infinite mean whenever the policy uploads in
 the lowest bin, since :math:`E[1/r(h)]` diverges there: a Monte Carlo mean of it would

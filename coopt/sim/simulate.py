@@ -1,4 +1,4 @@
-r"""Monte Carlo simulation of a placement and splitting policy (MODEL.md section 7).
+r"""Monte Carlo simulation of a placement and splitting policy (docs/model.md section 7).
 
 A run draws ``tasks`` independent tasks and plays them together, epoch by epoch
 (NumPy arrays over the tasks still running, in batches of ``BATCH`` tasks so that the
@@ -27,7 +27,7 @@ Policies (names as on the command line)
 ``osla``            the OSLA rule at its own best placement
 ``edge-only``       :math:`M = 0` with the optimal wait rule
 ``device-only``     :math:`M = N`, never upload
-``static``          the static split :math:`n_s` of MODEL.md section 6: compute up to
+``static``          the static split :math:`n_s` of docs/model.md section 6: compute up to
                     :math:`n_s`, upload there (waiting there by the optimal wait rule
                     only where ``wait.mode`` allows waiting at :math:`n_s`)
 ``full-placement``  :math:`M = N` with the optimal splitting rule
@@ -47,7 +47,7 @@ for an i.i.d. channel does not depend on :math:`h`. The cost of stopping is
 :math:`Y_n(h_n)` at the drawn gain. Which thresholds:
 
 * ``thresholds="quantised"`` (default): the thresholds the solver computed on the
-  quantised channel (:math:`\theta_n` of MODEL.md section 4, with the solver's
+  quantised channel (:math:`\theta_n` of docs/model.md section 4, with the solver's
   compute/wait choice: :math:`C_n \le c_w + \bar W_n` for the optimal rule,
   :math:`L^c_n \le L^w_n` for OSLA). This is the policy a device would deploy, run on
   the real channel.

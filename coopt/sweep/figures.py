@@ -7,7 +7,7 @@ one line per series, one panel per combination of the other swept axes (at most
 
 * ``by = "baseline"`` (default, ``y = objective`` only): the objective of every rule
   in the table (``optimal``: the joint optimum, ``osla``: the OSLA rule) and the
-  baselines of MODEL.md section 6 (``baselines.<name>.objective`` of the rule
+  baselines of docs/model.md section 6 (``baselines.<name>.objective`` of the rule
   ``optimal`` rows; the ``osla`` baseline is left out when the rule ``osla`` is swept,
   being that same number);
 * ``by = "rule"`` or any swept key: one line per value of that key.

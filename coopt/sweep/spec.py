@@ -19,7 +19,7 @@ A spec is a TOML file::
     seed = 0
     policies = ["rule", "static"]  # "rule" is the point's own rule (the default)
 
-Axis keys are instance keys (``table.key`` of MODEL.md section 8, as
+Axis keys are instance keys (``table.key`` of docs/model.md section 8, as
 :func:`coopt.model.instance.instance_keys` lists them), ``method``, and
 ``channel.mean_snr_db``: the mean SNR :math:`10\log_{10}(\rho\,E[h])` with
 :math:`\rho = P/\sigma^2`, which sets ``channel.mean_gain`` of a continuous law to

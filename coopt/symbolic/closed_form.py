@@ -1,4 +1,4 @@
-r"""The closed-form placement of the equal-neuron MLP under OSLA (MODEL.md section 5).
+r"""The closed-form placement of the equal-neuron MLP under OSLA (docs/model.md section 5).
 
 ``coopt solve --method closed-form`` and ``solve(instance, method="closed-form")``
 land here. The formulas are the SymPy derivations of :mod:`coopt.symbolic.derive`, turned
@@ -30,7 +30,7 @@ The numeric steps
 -----------------
 1. *Stop sets on the quantised channel.* A threshold's stop set is the upper set
    :math:`\{k \ge k_\theta\}` of the states sorted by gain. Membership is decided in
-   cost space, :math:`Y_n(g_k) \le Z_n + \text{margin}` with MODEL.md's tie tolerance
+   cost space, :math:`Y_n(g_k) \le Z_n + \text{margin}` with docs/model.md's tie tolerance
    (at the first epoch of each class: 0, 1, H and the last placed epoch), because a
    state lying exactly on :math:`\theta` must count as stopping, which a comparison
    of gains in floating point cannot promise. :math:`q = \sum_{k\ge k_\theta} p_k`,
@@ -38,10 +38,10 @@ The numeric steps
 2. *Rounding of* :math:`\lceil \ln x / \ln(1-q) \rceil`. When :math:`\ln x/\ln(1-q)`
    is within rounding of an integer the increment at :math:`M_h` is zero to machine
    precision; :math:`M_h` is then confirmed against its two neighbours with
-   MODEL.md's tie rule (``solver["rounding_adjustment"]`` reports a shift, 0 almost
+   docs/model.md's tie rule (``solver["rounding_adjustment"]`` reports a shift, 0 almost
    always).
 3. *Final comparison* of :math:`\Phi(0)`, :math:`\Phi(M_h^*)` and :math:`\Phi(N)` with
-   MODEL.md's tie rule (relative ``1e-12``, ties to the smaller :math:`M`).
+   docs/model.md's tie rule (relative ``1e-12``, ties to the smaller :math:`M`).
 
 Known limit: enumeration scans :math:`\Phi(0), \Phi(1), \dots` keeping the first
 value that no later one beats by more than the tie tolerance; the closed form
@@ -293,7 +293,7 @@ class ClosedForm:
     by_placement: tuple[PlacementValue, ...]
 
 
-# Measured layer costs (MODEL.md 10.1) fit the closed form only when they are MAC costs
+# Measured layer costs (docs/model.md 10.1) fit the closed form only when they are MAC costs
 # after all: a_i = alpha macs_i and b_i = beta macs_i for one alpha and one beta.
 PROPORTIONAL_RTOL = 1e-9
 
@@ -316,7 +316,7 @@ def _per_mac(cost: NDArray[np.float64], macs: NDArray[np.float64], what: str, pr
 def instance_values(instance: Instance, shape: MlpShape, c_w: float) -> dict[sp.Symbol, float]:
     """The value table of the instance's parameters (SI units) for the closed form.
 
-    With measured layer costs (MODEL.md 10.1), :math:`\alpha` and :math:`\beta` are the
+    With measured layer costs (docs/model.md 10.1), :math:`\alpha` and :math:`\beta` are the
     costs per MAC of the measured :math:`a_i` and :math:`b_i`, which must be proportional
     to ``macs`` (relative :data:`PROPORTIONAL_RTOL`), and :math:`d_0, d_h` come from
     ``out_bits`` when it is given.
@@ -439,7 +439,7 @@ def evaluate(
     if hidden_top >= 1:
         best = min(hidden_best, hidden_top)
         # Rounding guard (numeric step 2): the closed-form M_h must beat its neighbours
-        # by MODEL.md's tie rule; move by one where floating point rounded the ceiling.
+        # by docs/model.md's tie rule; move by one where floating point rounded the ceiling.
         if best < hidden_top and not tied_or_less(by_placement[best].objective, by_placement[best + 1].objective):
             best, adjustment = best + 1, 1
         elif best > 1 and tied_or_less(by_placement[best - 1].objective, by_placement[best].objective):

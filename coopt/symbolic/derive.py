@@ -4,11 +4,11 @@ closed-form placement of the equal-neuron MLP.
 This is the only module that imports SymPy at import time; :mod:`coopt.symbolic.closed_form`,
 :mod:`coopt.symbolic.latex` and the CLI import it lazily, so ``import coopt`` and the numeric
 core (:mod:`coopt.dp.stopping`, enumeration) never pay for it. Every symbol is declared
-once below, with its assumptions and its MODEL.md name; :data:`SYMBOLS` is the symbol
+once below, with its assumptions and its docs/model.md name; :data:`SYMBOLS` is the symbol
 table the LaTeX documents print. Library code here builds and solves expressions and
 never calls ``simplify()``; numbers are obtained with ``lambdify``.
 
-The derivations (MODEL.md sections 2, 4 and 5)
+The derivations (docs/model.md sections 2, 4 and 5)
 ==============================================
 
 Thresholds. :math:`Y_n(h) = A_n + R_n + (w_E P + w_T) d_n / r(h)` with
@@ -92,7 +92,7 @@ M = _declare("M", "M", "placement: layers 1..M are on the device", "", integer=T
 N = _declare("N", "N", "number of layers", "", integer=True, positive=True)
 K = _declare("K", "K", "number of channel states", "", integer=True, positive=True)
 
-# Device, edge, link and cost weights (MODEL.md section 2).
+# Device, edge, link and cost weights (docs/model.md section 2).
 w_E = _declare("w_E", "w_{E}", "cost weight of one joule", "1/J", nonnegative=True)
 w_T = _declare("w_T", "w_{T}", "cost weight of one second", "1/s", nonnegative=True)
 kappa = _declare("kappa", r"\kappa", "effective switched capacitance", "J s^2/cycle^3", nonnegative=True)
@@ -120,7 +120,7 @@ p = _indexed("p", "p", "probability of channel state k (i.i.d. channel)", "", po
 eta = _declare("eta", r"\eta", "E[1/r(h)], expected seconds per uploaded bit", "s/bit", positive=True)
 
 # Layers and epochs (generic epoch n).
-mu = _indexed("mu", r"\mu", "MACs of layer i (MODEL.md macs_i)", "MAC", nonnegative=True)
+mu = _indexed("mu", r"\mu", "MACs of layer i (docs/model.md macs_i)", "MAC", nonnegative=True)
 a = _indexed("a", "a", "local cost of layer i", "")
 b = _indexed("b", "b", "edge cost of layer i", "")
 s = _indexed("s", "s", "parameter bits of layer i", "bit", nonnegative=True)
@@ -132,7 +132,7 @@ A_n1 = _declare("A_n1", "A_{n+1}", "local prefix cost at epoch n+1", "", nonnega
 R_n1 = _declare("R_n1", "R_{n+1}", "edge suffix cost at epoch n+1", "", nonnegative=True)
 G_n = _declare("G_n", "G_{n}", "best continuation value at epoch n (optimal rule)", "", real=True)
 C_n = _declare("C_n", "C_{n}", "expected value of computing one more layer", "", real=True)
-W_n = _declare("W_n", "W_{n}", "waiting fixed point (MODEL.md Wbar_n)", "", real=True)
+W_n = _declare("W_n", "W_{n}", "waiting fixed point (docs/model.md Wbar_n)", "", real=True)
 Lc_n = _declare("Lc_n", "L_{n}^{c}", "OSLA look-ahead: compute one layer, then stop", "", real=True)
 Lw_n = _declare("Lw_n", "L_{n}^{w}", "OSLA look-ahead: wait one slot, then stop", "", real=True)
 theta_n = _declare("theta_n", r"\theta_{n}", "stopping threshold at epoch n", "", nonnegative=True)
@@ -147,7 +147,7 @@ r_f = _function("r", "r", "uplink rate")
 J_f = _function("J", "J", "expected task cost of placement M under the rule in force")
 D_f = _function("D", "D", "download cost of placement M, per period")
 
-# Equal-neuron MLP (MODEL.md section 5).
+# Equal-neuron MLP (docs/model.md section 5).
 H = _declare("H", "H", "hidden layers of the MLP (N = H + 1)", "", integer=True, positive=True)
 N_in = _declare("N_in", "N_{in}", "MLP input size (out_0)", "elements", integer=True, positive=True)
 N_h = _declare("N_h", "N_{h}", "MLP width: neurons per hidden layer", "elements", integer=True, positive=True)
@@ -203,7 +203,7 @@ Delta_N = _declare("Delta_N", r"\Delta_{N}", "Delta with omega replaced by omega
 Phi_f = _function("Phi", r"\Phi", "placement objective J(M) + D(M)/K_tasks")
 Geo_f = _function("S", "S", "geometric sum S(M) = sum_{j=1}^{M-1} (1-q)^(j-1)")
 
-# Time-correlated Rayleigh fading (MODEL.md 10.4).
+# Time-correlated Rayleigh fading (docs/model.md 10.4).
 Delta_t = _declare(
     "Delta_t", r"\Delta_{t}", "time elapsed between two decisions (a layer or a slot)", "s", positive=True
 )
@@ -269,7 +269,7 @@ class Derivation:
 
 
 def model_definitions() -> Derivation:
-    """The cost model of MODEL.md section 2 as formulas."""
+    """The cost model of docs/model.md section 2 as formulas."""
     return Derivation(
         "model",
         "The cost model",
@@ -306,7 +306,7 @@ def model_definitions() -> Derivation:
 
 
 def recursion() -> Derivation:
-    """Exact backward induction on a finite i.i.d. channel (MODEL.md section 4)."""
+    """Exact backward induction on a finite i.i.d. channel (docs/model.md section 4)."""
     return Derivation(
         "recursion",
         "Backward induction",
@@ -354,7 +354,7 @@ def _solve_threshold(G: sp.Expr) -> ThresholdSolution:
     # Step 1: Y_n = A_n + R_n + (w_E P + w_T) d_n / r is affine in 1/r; solve for the rate.
     (r_sol,) = sp.solve(sp.Eq(A_n + R_n + UPLOAD_WEIGHT * d_n / rate_sym, G), rate_sym)
     # solve() returns the rate with the signs of numerator and denominator flipped;
-    # print it as MODEL.md does, after checking that the two agree (a rational identity).
+    # print it as docs/model.md does, after checking that the two agree (a rational identity).
     r_model = UPLOAD_WEIGHT * d_n / (G - A_n - R_n)
     if sp.cancel(r_sol - r_model) != 0:  # pragma: no cover - would be a SymPy regression
         raise ArithmeticError(f"threshold rate {r_sol} differs from {r_model}")
@@ -413,7 +413,7 @@ def wait_piece_identity(stopping: int | sp.Expr, states: int | sp.Expr = K) -> s
     """The same root written with :math:`\\sum_{k\\le j} p_k` in the denominator.
 
     With :math:`\\sum_{k=1}^{K} p_k = 1` it equals :func:`wait_piece`; this is the form
-    the document prints, and MODEL.md's numeric solver uses.
+    the document prints, and docs/model.md's numeric solver uses.
     """
     return (sp.Sum(p[k] * mv[k], (k, 1, stopping)) + c_w * sp.Sum(p[k], (k, stopping + 1, states))) / sp.Sum(
         p[k], (k, 1, stopping)
@@ -493,7 +493,7 @@ class MlpStructure:
 
 
 def cost_per_mac() -> tuple[sp.Expr, sp.Expr]:
-    """:math:`(\\alpha, \\beta)`: device and edge cost of one MAC (MODEL.md :math:`a_i, b_i`)."""
+    """:math:`(\\alpha, \\beta)`: device and edge cost of one MAC (docs/model.md :math:`a_i, b_i`)."""
     return w_E * kappa * f_L**2 * c_L + w_T * c_L / f_L, w_T * c_E / f_E
 
 
@@ -974,7 +974,7 @@ def mlp_derivation() -> Derivation:
         Step(
             "($\\theta_{w0}$ likewise with $U_{0}$ at $M = 0$). On the quantised channel a threshold's stop "
             "set is the states $k \\ge k_{h}$ (gains sorted increasingly; $k_{h}$ is the first state that "
-            "stops, found numerically with MODEL.md's tie rule), so",
+            "stops, found numerically with docs/model.md's tie rule), so",
             "q",
             q_sum,
         ),
@@ -1039,7 +1039,7 @@ def mlp_derivation() -> Derivation:
         Step(
             "\\textbf{Placement.} The best hidden feasible placement is $\\min(M_{h}, M_{max})$ (convexity); "
             "the boundary placements are compared with it, infeasible ones counting as $+\\infty$ "
-            "(ties to the smaller $M$, within MODEL.md's relative tolerance $10^{-12}$):",
+            "(ties to the smaller $M$, within docs/model.md's relative tolerance $10^{-12}$):",
             "M^{*}",
             mlp_best_placement(),
         ),
@@ -1055,7 +1055,7 @@ def mlp_derivation() -> Derivation:
 
 
 def fading_survival(x: sp.Expr, y: sp.Expr) -> sp.Expr:
-    r""":math:`\Pr(h' > y \mid h = x)` in Marcum-Q form (MODEL.md 10.4)."""
+    r""":math:`\Pr(h' > y \mid h = x)` in Marcum-Q form (docs/model.md 10.4)."""
     spread = h_mean * (1 - lam)
     # Unevaluated roots: SymPy would split sqrt(2 lam x / spread) into five factors.
     half = sp.Rational(1, 2)
@@ -1103,7 +1103,9 @@ def fading_derivation() -> Derivation:
                 sp.Integral(v_q * sp.exp(-(v_q**2 + alpha_Q**2) / 2) * I0_f(alpha_Q * v_q), (v_q, beta_Q, sp.oo)),
             ),
             Step(
-                "The $K$ equiprobable bins of MODEL.md section 3 have the edges", "e_{j}", -h_mean * sp.log(1 - j / K)
+                "The $K$ equiprobable bins of docs/model.md section 3 have the edges",
+                "e_{j}",
+                -h_mean * sp.log(1 - j / K),
             ),
             Step(
                 "and the state moves from bin $i$ to bin $j$ with the probability of the target bin averaged "

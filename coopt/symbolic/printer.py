@@ -1,4 +1,4 @@
-r"""SymPy's LaTeX printer in the notation of the model (MODEL.md), for formulas a paper can paste.
+r"""SymPy's LaTeX printer in the notation of the model (docs/model.md), for formulas a paper can paste.
 
 SymPy's default LaTeX is correct but mechanical: ``\frac{B \cdot \log\left(h \cdot \rho + 1\right)}
 {\log\left(2\right)}``, ``- A_{n} + G_{n} - R_{n}``, factors in alphabetical order with a
