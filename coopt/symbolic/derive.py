@@ -9,7 +9,7 @@ table the LaTeX documents print. Library code here builds and solves expressions
 never calls ``simplify()``; numbers are obtained with ``lambdify``.
 
 The derivations (docs/model.md sections 2, 4 and 5)
-==============================================
+===================================================
 
 Thresholds. :math:`Y_n(h) = A_n + R_n + (w_E P + w_T) d_n / r(h)` with
 :math:`r(h) = B\log_2(1+\rho h)` falls as :math:`h` grows, so the rule "stop iff
