@@ -4,7 +4,8 @@
 points already done (and the failed ones unless ``retry_failed``), cuts the rest into
 batches, hands them to an engine and records every batch's records as it arrives
 (``as_completed``): appended to the log at once, the table rebuilt atomically every
-:data:`TABLE_EVERY_S` seconds and at the end. Engines are existing schedulers, never a
+:data:`TABLE_EVERY_S` seconds and at the end. Workers send each record both as its log
+line and as its table row, so the owner's work per job is a write. Engines are existing schedulers, never a
 home-made one:
 
 * ``serial``: the batches one after the other in this process (``workers = 1``);
@@ -26,7 +27,6 @@ by the next call. A kill (SIGKILL) loses the same, and at most a torn last log l
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -143,13 +143,6 @@ def _dask(chunks: list[list[Job]], address: str, workers: int) -> Generator[Reco
             cluster.close()
 
 
-def _write_table(out: Path, spec: SweepSpec, records: dict[str, Any], fresh: dict[str, str]) -> None:
-    """The table of every record: the lines of this run are parsed only now, once."""
-    records.update({key: json.loads(line) for key, line in fresh.items()})
-    fresh.clear()
-    store.write_table(out, spec, records)
-
-
 def run_sweep(
     spec: SweepSpec,
     out: str | Path,
@@ -194,7 +187,7 @@ def run_sweep(
         todo = [j for j in spec.jobs if records.get(j.key, {}).get("status") not in keep]
         skipped = len(spec.jobs) - len(todo)
         status = {key: rec["status"] for key, rec in records.items()}
-        fresh: dict[str, str] = {}  # key -> log line of the records of this run not parsed yet
+        table = {j.key: store.row(j, records[j.key]) for j in spec.jobs if j.key in records}
         chunks = batches(todo, workers, batch)
         if dask is not None:
             stream = _dask(chunks, dask, workers)
@@ -214,19 +207,19 @@ def run_sweep(
         try:
             with store.Log(out) as log:
                 for finished in stream:
+                    log.write(f.line for f in finished)
                     for f in finished:
-                        log.write(f.line)
-                        fresh[f.key] = f.line
+                        table[f.key] = f.row
                         status[f.key] = f.status
                     ran += len(finished)
                     bar.update(len(finished))
                     if time.monotonic() - last > TABLE_EVERY_S:
-                        _write_table(out, spec, records, fresh)
+                        store.write_table(out, spec, table)
                         last = time.monotonic()
         finally:
             bar.close()
             stream.close()
-            _write_table(out, spec, records, fresh)
+            store.write_table(out, spec, table)
     final = [status[j.key] for j in spec.jobs if j.key in status]
     return Summary(
         done=final.count("done"),

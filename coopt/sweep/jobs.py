@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from coopt.errors import CooptError
 from coopt.sweep.spec import RULE_POLICY, Job
-from coopt.sweep.store import encode
+from coopt.sweep.store import Row, encode, row
 
 SIM_FIELDS = ("mean", "std_error", "ci_low", "ci_high", "exact", "tasks", "seed")
 VERSION = version("coopt")
@@ -81,21 +81,24 @@ def run_job(job: Job) -> dict[str, Any]:
 
 
 class Finished(NamedTuple):
-    """A job's record as it travels back: its key and status, and the record as a log line."""
+    """A job's record as it travels back: its key and status, the record as a log line, and
+    its row of the results table."""
 
     key: str
     status: str
     line: str
+    row: Row
 
 
 def run_batch(jobs: list[Job]) -> list[Finished]:
     """The records of a batch of jobs, in order (the unit of work sent to a worker).
 
-    Records are encoded here, on the workers, so that the owner of the results directory
-    only writes lines: its work per job is what limits the scaling of cheap jobs.
+    Records are encoded, and their table rows made, here on the workers, so that the
+    owner of the results directory only writes: its work per job is what limits the
+    scaling of cheap jobs.
     """
     out = []
     for job in jobs:
         record = run_job(job)
-        out.append(Finished(job.key, record["status"], encode(record)))
+        out.append(Finished(job.key, record["status"], encode(record), row(job, record)))
     return out

@@ -19,23 +19,25 @@
 
 Cells: numbers as Python's shortest round-trip ``repr``, strings as they are, ``None``
 (JSON ``null``, e.g. a threshold of ``+inf`` or an infeasible baseline) as an empty
-cell, lists as compact JSON.
+cell, lists as compact JSON; quoted as the :mod:`csv` module quotes (and a carriage
+return too). A row is made once, as CSV fields, by the worker that ran its point
+(:func:`row`), and the owner joins the rows (:func:`write_table`).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from coopt.errors import InstanceError
-from coopt.sweep.spec import SweepSpec
+from coopt.sweep.spec import Job, SweepSpec
 
 MANIFEST = "sweep.json"
 LOG = "log.jsonl"
@@ -150,12 +152,15 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def encode(record: dict[str, Any]) -> str:
-    """One log line: compact, strict JSON."""
+_compact = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # one encoder, not one per call
+
+
+def encode(record: Any) -> str:
+    """One log line (or a list cell): compact, strict JSON."""
     try:
-        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+        return _compact(record)
     except ValueError:  # a NaN or infinity somewhere: rare, so the check is not paid per record
-        return json.dumps(_finite(record), separators=(",", ":"), allow_nan=False)
+        return _compact(_finite(record))
 
 
 class Log:
@@ -165,13 +170,14 @@ class Log:
         read_log(out, repair=True)
         self._file = open(out / LOG, "a", encoding="utf-8")
 
-    def write(self, line: str) -> None:
-        """Append one record already encoded by :func:`encode` (workers encode, the owner writes)."""
-        self._file.write(line + "\n")
+    def write(self, lines: Iterable[str]) -> None:
+        """Append records already encoded by :func:`encode` (workers encode, the owner writes),
+        and flush them: a batch is in the log as soon as it arrives."""
+        self._file.write("".join(f"{line}\n" for line in lines))
         self._file.flush()
 
     def append(self, record: dict[str, Any]) -> None:
-        self.write(encode(record))
+        self.write([encode(record)])
 
     def close(self) -> None:
         self._file.flush()
@@ -197,50 +203,65 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_QUOTE = re.compile(r'[,"\r\n]')
+
+
+def field(text: str) -> str:
+    """``text`` as a CSV field, as :mod:`csv` writes it (``QUOTE_MINIMAL``): quoted, with
+    its quotes doubled, when it holds a comma, a quote or a line break."""
+    return '"' + text.replace('"', '""') + '"' if _QUOTE.search(text) else text
+
+
 def _cell(value: Any) -> str:
+    """A table cell as its CSV field (see the module docstring); a non-finite float is
+    ``null``, as in the log."""
+    if type(value) is float:  # most cells: first, before the general cases
+        return repr(value) if math.isfinite(value) else ""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(float(value))  # NumPy scalars too; shortest round-trip form
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    return str(value)
+    if isinstance(value, float):  # NumPy's float64: the shortest round trip of the float
+        return repr(float(value)) if math.isfinite(value) else ""
+    if isinstance(value, (list, tuple, dict)):
+        return field(encode(value))
+    return field(str(value))
 
 
-def rows(spec: SweepSpec, records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The finished points of ``spec`` in grid order, each a flat dict (lead, axes, results, tail)."""
-    out = []
-    for job in spec.jobs:
-        rec = records.get(job.key)
-        if rec is None:
-            continue
-        row = {c: rec.get(c) for c in LEAD_COLUMNS}
-        row.update(job.values)
-        row.update(flatten(rec.get("result") or {}))
-        row.update({c: rec.get(c) for c in TAIL_COLUMNS})
-        out.append(row)
-    return out
+Row = dict[str, str]
 
 
-def columns(spec: SweepSpec, table: Iterable[dict[str, Any]]) -> list[str]:
+def row(job: Job, record: dict[str, Any]) -> Row:
+    """The table row of one job's record: column -> CSV field (lead, axes, results, tail).
+
+    The same fields whether ``record`` is the live record (workers make the rows of the
+    points they run, so that the owner of the directory only joins them) or the record
+    read back from the log (the rows of earlier runs, on resume).
+    """
+    values: dict[str, Any] = {c: record.get(c) for c in LEAD_COLUMNS}
+    values.update(job.values)
+    values.update(flatten(record.get("result") or {}))
+    values.update({c: record.get(c) for c in TAIL_COLUMNS})
+    return {column: _cell(value) for column, value in values.items()}
+
+
+def columns(spec: SweepSpec, table: Iterable[Row]) -> list[str]:
     fixed = [*LEAD_COLUMNS, *(a.key for a in spec.axes), *TAIL_COLUMNS]
-    results = sorted({k for row in table for k in row} - set(fixed))
+    results = sorted(set().union(*table) - set(fixed))
     return [*fixed[: -len(TAIL_COLUMNS)], *results, *TAIL_COLUMNS]
 
 
-def write_table(out: Path, spec: SweepSpec, records: dict[str, dict[str, Any]]) -> int:
-    """Rebuild ``DIR/results.csv`` from ``records`` atomically; returns the number of rows."""
-    table = rows(spec, records)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    cols = columns(spec, table)
-    writer.writerow(cols)
-    for row in table:
-        writer.writerow([_cell(row.get(c)) for c in cols])
-    _atomic_write(out / TABLE, buf.getvalue())
-    return len(table)
+def write_table(out: Path, spec: SweepSpec, table: dict[str, Row]) -> int:
+    """Rebuild ``DIR/results.csv`` atomically from the rows by job key, in grid order.
+
+    Returns the number of rows.
+    """
+    ordered = [table[job.key] for job in spec.jobs if job.key in table]
+    cols = columns(spec, ordered)
+    lines = [",".join(field(c) for c in cols)]
+    lines.extend(",".join([r.get(c, "") for c in cols]) for r in ordered)
+    _atomic_write(out / TABLE, "\n".join(lines) + "\n")
+    return len(ordered)
 
 
 def read_table(out: Path) -> list[dict[str, str]]:
