@@ -16,7 +16,10 @@ in the same process and one after the other:
   ``loop`` and ``serial`` measured beside it.)
 * ``bare 2 processes``: the loop's solves split in two halves on a 2-process pool
   started before the clock, with no sweep at all: what this machine gives two processes
-  of this work, the ceiling of the two engines above.
+  of this work, the ceiling of ``2 processes``;
+* ``bare dask``: the loop's solves in the sweep's batches on the same Dask deployment,
+  nothing returned or recorded: what Dask itself gets here, the ceiling of ``dask 2
+  workers``. On 2 cores its scheduler and the client share the cores with the workers.
 
 Each engine writes a fresh directory; every table is checked equal to the serial one
 (timing columns aside).
@@ -24,9 +27,11 @@ Each engine writes a fresh directory; every table is checked equal to the serial
 Rounds, medians: on a shared virtual machine the speed of a core drifts by tens of per
 cent from one second to the next (the same 1,000 solves took 1.4 to 2.8 s in one
 process here), more than the differences measured. So the engines run interleaved, in
-``--rounds`` rounds, each ratio is taken within its round (``serial`` over the round's
-``loop``, the parallel engines over the round's ``serial``), and the median over the
-rounds is the figure to quote, beside the core count.
+``--rounds`` rounds, each round in the order A B C ... C B A (so that a linear drift
+cancels) and an engine's rate in a round is over its two runs; each ratio is taken
+within its round (``serial`` over the round's ``loop``, the parallel engines over the
+round's ``serial``), and the median over the rounds is the figure to quote, beside the
+core count.
 
 CPU per job, from the last round: the owner process's CPU (``time.process_time``: for
 ``serial`` it includes the solves; for Dask it includes the scheduler, which runs in the
@@ -53,17 +58,18 @@ from pathlib import Path
 from coopt import solve
 from coopt.model.instance import parse_instance
 from coopt.sweep import store
-from coopt.sweep.engines import run_sweep
+from coopt.sweep.engines import batches, run_sweep
 from coopt.sweep.spec import Job, load_spec
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-ENGINES = ("loop", "serial", "2 processes", "dask 2 workers", "bare 2 processes")
+ENGINES = ("loop", "serial", "2 processes", "dask 2 workers", "bare 2 processes", "bare dask")
 # What each rate is divided by, within its round, and the target of the ratio.
 RELATIVE = {
     "serial": ("loop", 0.5),
     "2 processes": ("serial", 1.7),
     "dask 2 workers": ("serial", 1.5),
     "bare 2 processes": ("loop", None),
+    "bare dask": ("loop", None),
 }
 
 
@@ -150,22 +156,31 @@ def main() -> None:
         def split() -> None:
             list(bare.map(loop, [jobs[0::2], jobs[1::2]]))
 
+        def bare_dask() -> None:
+            from distributed import Client, as_completed
+
+            with Client(address) as client:
+                for future in as_completed([client.submit(loop, chunk, pure=False) for chunk in batches(jobs, 2)]):
+                    future.result()
+
         engines: dict[str, Callable[[], Path | None]] = {
             "loop": lambda: loop(jobs),
             "serial": sweep(workers=1),
             "2 processes": sweep(workers=2),
             "dask 2 workers": sweep(workers=2, dask=address),
             "bare 2 processes": split,
+            "bare dask": bare_dask,
         }
         rates: dict[str, list[float]] = {name: [] for name in ENGINES}
         cpu: dict[str, tuple[float, float]] = {}  # engine -> (owner CPU ms per job, jobs' CPU ms per job)
         try:
             print("round  " + "  ".join(f"{name:>16}" for name in ENGINES) + "   (jobs/s)")
             for r in range(args.rounds):
-                for name in ENGINES:
+                seconds = dict.fromkeys(ENGINES, 0.0)
+                for name in [*ENGINES, *reversed(ENGINES)]:  # A B C C B A: a linear drift cancels
                     t, c = time.perf_counter(), time.process_time()
                     out = engines[name]()
-                    rates[name].append(n / (time.perf_counter() - t))
+                    seconds[name] += time.perf_counter() - t
                     owner = 1e3 * (time.process_time() - c) / n
                     if out is not None:
                         table = _table(out)
@@ -174,6 +189,8 @@ def main() -> None:
                         cpu[name] = (owner, 1e3 * sum(float(row["cpu_s"]) for row in _rows(out)) / n)
                     elif name == "loop":
                         cpu[name] = (owner, owner)
+                for name in ENGINES:
+                    rates[name].append(2 * n / seconds[name])
                 print(f"{r + 1:>5}  " + "  ".join(f"{rates[name][-1]:16.1f}" for name in ENGINES), flush=True)
         finally:
             bare.shutdown()

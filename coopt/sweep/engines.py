@@ -35,7 +35,6 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from coopt.errors import InstanceError
 from coopt.sweep import store
@@ -95,8 +94,9 @@ def _processes(chunks: list[list[Job]], workers: int) -> Generator[Records, None
 
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
     try:
-        futures = [pool.submit(run_batch, chunk) for chunk in chunks]
-        for future in as_completed(futures):
+        # No list of the futures is kept: as_completed drops each one it yields, and with
+        # it the batch's records, so the owner's memory does not grow with the sweep.
+        for future in as_completed([pool.submit(run_batch, chunk) for chunk in chunks]):
             yield future.result()
     finally:
         # On Ctrl-C or an error: drop what has not started; what runs finishes in the workers.
@@ -129,13 +129,15 @@ def _dask(chunks: list[list[Job]], address: str, workers: int) -> Generator[Reco
             client = Client(address, timeout="10s")
         except OSError as exc:
             raise InstanceError(f"--dask {address}: cannot reach a Dask scheduler there ({exc})") from None
-    futures: list[Any] = []
+    # with_results: the client fetches each batch's records in the background as soon as
+    # it completes; a yielded future is dropped at once, so the workers free its records.
+    completed = as_completed(with_results=True)
     try:
-        futures = [client.submit(run_batch, chunk, pure=False) for chunk in chunks]
-        for future in as_completed(futures):
-            yield future.result()
+        completed.update(client.submit(run_batch, chunk, pure=False) for chunk in chunks)
+        for _, finished in completed:
+            yield finished
     finally:
-        pending = [f for f in futures if not f.done()]
+        pending = list(completed.futures)
         if pending:
             client.cancel(pending)
         client.close()
