@@ -6,6 +6,7 @@ failure). Both run ``coopt sweep`` in a subprocess, as a user would.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -14,8 +15,17 @@ from pathlib import Path
 import pytest
 
 from coopt.sweep import store
-from tests.test_sweep import table
-from tests.test_sweep_engines import run_cli, serial_reference
+from coopt.sweep.engines import run_sweep
+from coopt.sweep.spec import load_spec
+from tests.test_sweep import table, write_spec
+from tests.test_sweep_engines import (
+    SLOW,
+    assert_interrupted_cleanly,
+    assert_resumes,
+    interrupt,
+    run_cli,
+    serial_reference,
+)
 
 pytest.importorskip("distributed")
 
@@ -33,6 +43,17 @@ def test_dask_local_cluster_writes_the_serial_table(reference, tmp_path):
     assert run.returncode == 1, run.stderr
     assert table(tmp_path / "out") == expected
     assert "Traceback" not in run.stderr and "Warning" not in run.stderr, run.stderr
+
+
+def test_ctrl_c_on_a_local_cluster_then_resume_gives_the_same_table(tmp_path):
+    """Ctrl-C cancels the batches not run and stops the cluster; a rerun finishes the table."""
+    spec_path = write_spec(tmp_path, SLOW)
+    run_sweep(load_spec(spec_path), tmp_path / "reference", workers=1, progress=False)
+    expected = table(tmp_path / "reference")
+    out = tmp_path / "out"
+    run = interrupt(spec_path, out, signal.SIGINT, 3, "--dask", "local", "--workers", "2")
+    assert_interrupted_cleanly(run, out, expected)
+    assert_resumes(spec_path, out, expected)
 
 
 def _free_port() -> int:
