@@ -5,8 +5,8 @@ points already done (and the failed ones unless ``retry_failed``), cuts the rest
 batches, hands them to an engine and records every batch's records as it arrives
 (``as_completed``): appended to the log at once, the table rebuilt atomically every
 :data:`TABLE_EVERY_S` seconds and at the end. Workers send each record both as its log
-line and as its table row, so the owner's work per job is a write. Engines are existing schedulers, never a
-home-made one:
+line and as its table row, so the owner's work per job is a write. Engines are existing
+schedulers, never a home-made one:
 
 * ``serial``: the batches one after the other in this process (``workers = 1``);
 * ``processes``: :class:`concurrent.futures.ProcessPoolExecutor` with ``workers``
