@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from coopt.sweep import store
-from coopt.sweep.engines import run_sweep
+from coopt.sweep.engines import MAX_BATCH, MIN_BATCH, batches, run_sweep
 from coopt.sweep.spec import load_spec
 from tests.test_sweep import table, write_spec
 
@@ -58,6 +58,22 @@ def run_cli(spec: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*SWEEP, str(spec), "--out", str(out), "--no-progress", *extra], capture_output=True, text=True
     )
+
+
+@pytest.mark.parametrize(("points", "workers"), [(1000, 2), (72, 2), (72, 8), (3, 4), (0, 2)])
+def test_guided_batches_cover_the_jobs_in_order_largest_first(tmp_path, points, workers):
+    spec = load_spec(
+        write_spec(tmp_path, f'[grid]\n"placement.tasks_per_period" = {{ linspace = [1.0, 1e4, {max(points, 1)}] }}\n')
+    )
+    jobs = list(spec.jobs)[:points]
+    chunks = batches(jobs, workers)
+    assert [j for chunk in chunks for j in chunk] == jobs
+    sizes = [len(c) for c in chunks]
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(MIN_BATCH <= n <= MAX_BATCH for n in sizes[:-1]) and all(0 < n <= MAX_BATCH for n in sizes)
+    if points >= MAX_BATCH * 2 * workers:
+        assert sizes[0] == MAX_BATCH
+    assert all(len(c) == 7 for c in batches(jobs, workers, size=7)[:-1])
 
 
 def test_two_local_processes_write_the_serial_table(reference, tmp_path):

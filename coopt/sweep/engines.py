@@ -16,9 +16,8 @@ schedulers, never a home-made one:
   (``dask = "local"``). Dask is imported only here, only then.
 
 Batches: a DP solve takes about a millisecond, less than a scheduler's round trip, so
-jobs go to workers in batches of up to :data:`MAX_BATCH` (at least
-:data:`BATCHES_PER_WORKER` batches per worker, so that the load stays balanced);
-simulating jobs are long and go one by one.
+jobs go to workers in batches of decreasing sizes, from :data:`MAX_BATCH` down to
+:data:`MIN_BATCH` (:func:`batches`); simulating jobs are long and go one by one.
 
 Interruption: Ctrl-C (``KeyboardInterrupt``) cancels the batches not started, writes
 the table of everything recorded and re-raises; batches in flight are lost and rerun
@@ -41,8 +40,9 @@ from coopt.sweep import store
 from coopt.sweep.jobs import Finished, run_batch
 from coopt.sweep.spec import Job, SweepSpec
 
-MAX_BATCH = 25
-BATCHES_PER_WORKER = 4
+MAX_BATCH = 100
+MIN_BATCH = 5
+BATCHES_PER_WORKER = 2
 TABLE_EVERY_S = 30.0
 
 Records = list[Finished]
@@ -73,11 +73,26 @@ class Summary:
 
 
 def batches(jobs: list[Job], workers: int, size: int | None = None) -> list[list[Job]]:
-    """``jobs`` in consecutive batches (see the module docstring for the default size)."""
-    if size is None:
-        size = 1 if jobs and jobs[0].simulate else min(MAX_BATCH, math.ceil(len(jobs) / (BATCHES_PER_WORKER * workers)))
-    size = max(1, size)
-    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    """``jobs`` in consecutive batches of ``size``, or by default of decreasing sizes.
+
+    The default is guided self-scheduling: each batch takes ``1 / (BATCHES_PER_WORKER *
+    workers)`` of the jobs left, between :data:`MIN_BATCH` and :data:`MAX_BATCH`. Engines
+    hand batches out in order, so the large ones go first (few tasks: a Dask task costs
+    milliseconds of scheduling) and the small ones last (the workers finish together).
+    Simulating jobs are long and go one by one.
+    """
+    if size is None and jobs and jobs[0].simulate:
+        size = 1
+    out, start = [], 0
+    while start < len(jobs):
+        if size is None:
+            guided = math.ceil((len(jobs) - start) / (BATCHES_PER_WORKER * workers))
+            n = min(MAX_BATCH, max(MIN_BATCH, guided))
+        else:
+            n = max(1, size)
+        out.append(jobs[start : start + n])
+        start += n
+    return out
 
 
 def _serial(chunks: list[list[Job]]) -> Generator[Records, None, None]:
