@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -236,13 +237,14 @@ def row(job: Job, record: dict[str, Any]) -> Row:
 
     The same fields whether ``record`` is the live record (workers make the rows of the
     points they run, so that the owner of the directory only joins them) or the record
-    read back from the log (the rows of earlier runs, on resume).
+    read back from the log (the rows of earlier runs, on resume). Column names are
+    interned: one string each, shared by every row (and pickled once per batch).
     """
     values: dict[str, Any] = {c: record.get(c) for c in LEAD_COLUMNS}
     values.update(job.values)
     values.update(flatten(record.get("result") or {}))
     values.update({c: record.get(c) for c in TAIL_COLUMNS})
-    return {column: _cell(value) for column, value in values.items()}
+    return {sys.intern(column): _cell(value) for column, value in values.items()}
 
 
 def columns(spec: SweepSpec, table: Iterable[Row]) -> list[str]:
