@@ -76,6 +76,13 @@ def test_guided_batches_cover_the_jobs_in_order_largest_first(tmp_path, points, 
     assert all(len(c) == 7 for c in batches(jobs, workers, size=7)[:-1])
 
 
+def test_simulating_and_mip_sweeps_go_one_job_at_a_time(tmp_path):
+    grid = '[grid]\n"placement.tasks_per_period" = [10.0, 100.0, 1000.0]\n"method" = ["enumeration", "mip"]\n'
+    assert [len(c) for c in batches(list(load_spec(write_spec(tmp_path, grid)).jobs), 2)] == [1] * 6
+    spec = load_spec(write_spec(tmp_path, "[simulate]\ntasks = 100\n" + grid.replace(', "mip"', ""), "sim.toml"))
+    assert [len(c) for c in batches(list(spec.jobs), 2)] == [1] * 3
+
+
 def test_two_local_processes_write_the_serial_table(reference, tmp_path):
     spec_path, expected = reference
     run = run_cli(spec_path, tmp_path / "out", "--workers", "2", "--batch", "5")

@@ -17,7 +17,8 @@ schedulers, never a home-made one:
 
 Batches: a DP solve takes about a millisecond, less than a scheduler's round trip, so
 jobs go to workers in batches of decreasing sizes, from :data:`MAX_BATCH` down to
-:data:`MIN_BATCH` (:func:`batches`); simulating jobs are long and go one by one.
+:data:`MIN_BATCH` (:func:`batches`); simulating and MIP jobs are long and go one by
+one.
 
 Interruption: Ctrl-C (``KeyboardInterrupt``) cancels the batches not started, writes
 the table of everything recorded and re-raises; batches in flight are lost and rerun
@@ -79,9 +80,10 @@ def batches(jobs: list[Job], workers: int, size: int | None = None) -> list[list
     workers)`` of the jobs left, between :data:`MIN_BATCH` and :data:`MAX_BATCH`. Engines
     hand batches out in order, so the large ones go first (few tasks: a Dask task costs
     milliseconds of scheduling) and the small ones last (the workers finish together).
-    Simulating jobs are long and go one by one.
+    Simulating and MIP jobs take from tens of milliseconds to minutes, so a sweep with
+    any goes one job at a time: progress shows, and an interruption loses little.
     """
-    if size is None and jobs and jobs[0].simulate:
+    if size is None and any(job.simulate or job.method == "mip" for job in jobs):
         size = 1
     out, start = [], 0
     while start < len(jobs):
