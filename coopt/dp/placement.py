@@ -129,22 +129,17 @@ def enumerate_rules(
     if method not in ENUMERATION_METHODS:
         raise ValueError(f"method = {method!r}: must be one of {', '.join(ENUMERATION_METHODS)}")
     out: dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]] = {}
-    if not channel.is_markov and method != "reference":
-        tables = solve_all(Y, channel, mode, costs, rules, method=method)
+    if method != "reference":  # every horizon of a rule in one sweep
+        tables = (
+            solve_all_markov(Y, channel, mode, costs, rules, placements)
+            if channel.is_markov
+            else solve_all(Y, channel, mode, costs, rules, method=method)
+        )
         for rule in rules:
             task = {m: float(tables[rule].values[m]) for m in placements}
             out[rule] = (
                 placement_values(task, costs, placements, tasks_per_period),
                 PolicyMap(tables[rule], placements),
-            )
-        return out
-    if method != "reference":
-        markov = solve_all_markov(Y, channel, mode, costs, rules, placements)
-        for rule in rules:
-            task = {m: float(markov[rule].values[m]) for m in placements}
-            out[rule] = (
-                placement_values(task, costs, placements, tasks_per_period),
-                PolicyMap(markov[rule], placements),
             )
         return out
     for rule in rules:
