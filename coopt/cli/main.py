@@ -245,6 +245,12 @@ _SEED = _ranged(int, 0, "an integer >= 0")
 _TASKS = _ranged(int, 2, "an integer >= 2")
 
 
+def _add_monte_carlo(p: argparse.ArgumentParser, tasks_help: str) -> None:
+    """``--tasks`` (default 100000) and ``--seed`` (default 0) of a simulating command."""
+    p.add_argument("--tasks", type=_TASKS, default=100_000, help=tasks_help)
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random generator (default 0)")
+
+
 def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
     # Their ranges are checked in one place, coopt.mip.highs.MipOptions, before any work.
     p.add_argument(
@@ -312,8 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="Monte Carlo simulation of a policy: mean cost with a 95%% interval")
     p.add_argument("instance", help="instance file (TOML)")
     add_common(p)
-    p.add_argument("--tasks", type=_TASKS, default=100_000, help="number of simulated tasks (default 100000)")
-    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random generator (default 0)")
+    _add_monte_carlo(p, "number of simulated tasks (default 100000)")
     p.add_argument(
         "--policy",
         default="optimal",
@@ -337,8 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="every policy's exact and simulated cost, and the saving of the joint optimum")
     p.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance files (TOML)")
     add_common(p, force="the --markdown FILE")
-    p.add_argument("--tasks", type=_TASKS, default=100_000, help="simulated tasks per policy (default 100000)")
-    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random generator (default 0)")
+    _add_monte_carlo(p, "simulated tasks per policy (default 100000)")
     p.add_argument(
         "--markdown",
         nargs="?",
@@ -353,8 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
     p.add_argument("--out", help="output directory (required with INSTANCEs; default with --sweep: DIR)")
     add_common(p, force="figures in --out")
-    p.add_argument("--tasks", type=_TASKS, default=100_000, help="simulated tasks for the split-epoch figure")
-    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random generator (default 0)")
+    _add_monte_carlo(p, "simulated tasks for the split-epoch figure")
     p.add_argument(
         "--points",
         type=_ranged(int, 2, "an integer >= 2"),
