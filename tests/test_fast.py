@@ -166,11 +166,18 @@ layer = st.tuples(
 
 
 @st.composite
-def problems(draw):
+def chains(draw):
+    """Profile rows of a chain of 1 to 9 layers (``tiny.instance`` rows)."""
     out0 = draw(st.sampled_from([500, 4000, 20_000]))
     rows = [("input", 0, out0, 0)]
     for i, (macs, out, params) in enumerate(draw(st.lists(layer, min_size=1, max_size=9)), start=1):
         rows.append((f"l{i}", macs, rows[-1][2] if out is None else out, params))
+    return rows
+
+
+@st.composite
+def problems(draw):
+    rows = draw(chains())
     k = draw(st.integers(1, 7))
     gains = sorted(draw(st.lists(st.sampled_from([5e-11, 2e-10, 1e-9, 4e-9, 2e-8]), min_size=k, max_size=k)))
     weights = draw(st.lists(st.sampled_from([0, 1, 2, 5]), min_size=k, max_size=k))

@@ -35,7 +35,7 @@ from coopt.model.channel import Channel
 from coopt.model.costs import feasible_placements
 
 from . import tiny
-from .test_fast import TIED_ROWS, layer  # the i.i.d. sweep's tied layers and layer draws
+from .test_fast import TIED_ROWS, chains  # the i.i.d. sweep's tied layers and chain draws
 
 RTOL_EXACT = 1e-12  # same arithmetic, different order of summation
 REFERENCE = {"optimal": backward_induction, "osla": osla_policy}
@@ -146,10 +146,7 @@ def markov_channels(draw, k: int):
 
 @st.composite
 def problems(draw):
-    out0 = draw(st.sampled_from([500, 4000, 20_000]))
-    rows = [("input", 0, out0, 0)]
-    for i, (macs, out, params) in enumerate(draw(st.lists(layer, min_size=1, max_size=9)), start=1):
-        rows.append((f"l{i}", macs, rows[-1][2] if out is None else out, params))
+    rows = draw(chains())
     channel = draw(markov_channels(draw(st.integers(1, 6))))
     mode = draw(st.sampled_from(MODES))
     inst = tiny.instance(

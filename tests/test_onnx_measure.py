@@ -35,40 +35,9 @@ def test_attribution_by_node_by_written_tensor_and_by_order():
 
 def test_measure_merge_and_solve(tmp_path, capsys):
     dev, edge, merged = tmp_path / "dev.csv", tmp_path / "edge.csv", tmp_path / "merged.csv"
-    assert (
-        main(
-            [
-                "profile",
-                "onnx:light/squeezenet",
-                "--cuts",
-                "single",
-                "--measure",
-                "device",
-                "--repeats",
-                "2",
-                "--csv",
-                str(dev),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "profile",
-                "onnx:light/squeezenet",
-                "--cuts",
-                "single",
-                "--measure",
-                "edge",
-                "--repeats",
-                "2",
-                "--csv",
-                str(edge),
-            ]
-        )
-        == 0
-    )
+    for side, csv in (("device", dev), ("edge", edge)):
+        argv = ["profile", "onnx:light/squeezenet", "--cuts", "single", "--measure", side, "--repeats", "2"]
+        assert main([*argv, "--csv", str(csv)]) == 0
     assert main(["profile", "--merge", str(dev), str(edge), "--csv", str(merged)]) == 0
     capsys.readouterr()
     d, e, m = (read_profile_csv(p.read_text()) for p in (dev, edge, merged))
