@@ -230,19 +230,39 @@ def osla_policy(
     Markov channel (:math:`L^c_n = P_n Y_{n+1}`, :math:`L^w_n = c_w + P_w Y_n`). The
     returned ``values`` are the exact values of this policy.
     """
-    n_layers = Y.shape[0] - 1
-    k = Y.shape[1]
-    allowed = wait_allowed(mode, horizon, n_layers)
-    actions = np.empty((horizon + 1, k), dtype=np.int8)
-    L_scalar = np.empty(horizon + 1)
-    for n in range(horizon + 1):
-        Lc = next_state_mean(channel, Y[n + 1], n) if n < horizon else np.full(k, np.inf)
-        Lw = costs.wait_cost + next_state_mean(channel, Y[n], None) if allowed[n] else np.full(k, np.inf)
-        actions[n] = choose_by_tie_order(Y[n], Lc, Lw)
-        L_scalar[n] = min(Lc[0], Lw[0])
+    actions, thresholds = lookahead_policy(Y, Y, channel, horizon, mode, costs)
     values = evaluate_policy(actions, Y, channel, costs.wait_cost)
-    thresholds = None if channel.is_markov else thresholds_from(L_scalar, costs, _forced(horizon, allowed))
     return StoppingSolution(horizon, values, actions, thresholds, float(channel.initial @ values[0]))
+
+
+def lookahead_policy(
+    Y: NDArray[np.float64],
+    ahead: NDArray[np.float64],
+    channel: Channel,
+    horizon: int,
+    mode: str,
+    costs: CostModel,
+) -> tuple[NDArray[np.int8], NDArray[np.float64] | None]:
+    r"""Decisions by the tie order against values one step ahead, and their thresholds.
+
+    With :math:`C_n = E[\text{ahead}_{n+1}]` (``+inf`` at ``horizon``) and
+    :math:`c_w + E[\text{ahead}_n]` where waiting is allowed (``+inf`` elsewhere), the
+    decision at :math:`(n, k)` is :func:`choose_by_tie_order` of :math:`Y_n(g_k)`
+    against them; thresholds (i.i.d. channels only, else ``None``) follow from their
+    minimum. ``ahead = Y`` is the OSLA rule; the optimal values :math:`V` give the
+    optimal rule's canonical decisions (how the MIP reads its policy).
+    """
+    k = Y.shape[1]
+    allowed = wait_allowed(mode, horizon, Y.shape[0] - 1)
+    actions = np.empty((horizon + 1, k), dtype=np.int8)
+    G = np.empty(horizon + 1)
+    for n in range(horizon + 1):
+        C = next_state_mean(channel, ahead[n + 1], n) if n < horizon else np.full(k, np.inf)
+        Wv = costs.wait_cost + next_state_mean(channel, ahead[n], None) if allowed[n] else np.full(k, np.inf)
+        actions[n] = choose_by_tie_order(Y[n], C, Wv)
+        G[n] = min(C[0], Wv[0])
+    thresholds = None if channel.is_markov else thresholds_from(G, costs, _forced(horizon, allowed))
+    return actions, thresholds
 
 
 def evaluate_policy(

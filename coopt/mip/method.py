@@ -65,12 +65,10 @@ from coopt.dp.stopping import (
     STOP,
     Occupation,
     StoppingSolution,
-    choose_by_tie_order,
     evaluate_policy,
     evaluate_randomised_policy,
-    next_state_mean,
+    lookahead_policy,
     osla_policy,
-    thresholds_from,
 )
 from coopt.errors import NoSolutionError
 from coopt.mip.formulation import (
@@ -92,7 +90,6 @@ from coopt.mip.highs import (
     solve_fixed,
     solve_mip,
 )
-from coopt.model.costs import wait_allowed
 from coopt.model.problem import Problem
 
 INFEASIBLE = (Termination.INFEASIBLE, Termination.INFEASIBLE_OR_UNBOUNDED)
@@ -138,34 +135,6 @@ def _certified(res: PlacementResult, lp_best: float, options: MipOptions, scale:
     return bool(res.bound <= lp_best + tol and res.objective - lp_best <= options.mip_gap * abs(res.objective) + tol)
 
 
-def canonical_policy(
-    values: NDArray[np.float64], problem: Problem, horizon: int
-) -> tuple[NDArray[np.int8], NDArray[np.float64] | None]:
-    """Decisions by docs/model.md's tie order and thresholds from the optimal values ``(M+1, K)``.
-
-    With :math:`C_n = E[V_{n+1}]` (``+inf`` at :math:`M`) and
-    :math:`c_w + \\bar W_n = c_w + E[V_n]` where waiting is allowed (``+inf`` elsewhere),
-    the decision at :math:`(n, k)` is stop if :math:`Y_n(k) \\le \\min(C_n, c_w + \\bar W_n)`,
-    else compute if :math:`C_n \\le c_w + \\bar W_n`, else wait; thresholds follow from
-    :math:`G_n = \\min(C_n, c_w + \\bar W_n)` (i.i.d. channels only).
-    """
-    ch, costs, Y = problem.channel, problem.costs, problem.Y
-    k = ch.n_states
-    allowed = wait_allowed(problem.instance.wait.mode, horizon, costs.n_layers)
-    actions = np.empty((horizon + 1, k), dtype=np.int8)
-    G = np.empty(horizon + 1)
-    for n in range(horizon + 1):
-        C = next_state_mean(ch, values[n + 1], n) if n < horizon else np.full(k, np.inf)
-        Wv = costs.wait_cost + next_state_mean(ch, values[n], None) if allowed[n] else np.full(k, np.inf)
-        actions[n] = choose_by_tie_order(Y[n], C, Wv)
-        G[n] = min(C[0], Wv[0])
-    if ch.is_markov:
-        return actions, None
-    forced = np.zeros(horizon + 1, dtype=bool)
-    forced[horizon] = not allowed[horizon]
-    return actions, thresholds_from(G, costs, forced)
-
-
 def _complete_optimal_policy(
     problem: Problem, horizon: int, options: MipOptions, deadline: Deadline
 ) -> StoppingSolution:
@@ -181,7 +150,9 @@ def _complete_optimal_policy(
         raise NoSolutionError(f"HiGHS stopped ({res.termination.value}) on the policy LP at M = {horizon}")
     actions = res.policy.actions()
     values = evaluate_policy(actions, problem.Y, problem.channel, problem.costs.wait_cost)
-    decisions, thresholds = canonical_policy(values, problem, horizon)
+    decisions, thresholds = lookahead_policy(
+        problem.Y, values, problem.channel, horizon, problem.instance.wait.mode, problem.costs
+    )
     return StoppingSolution(horizon, values, decisions, thresholds, float(problem.channel.initial @ values[0]))
 
 
