@@ -51,7 +51,15 @@ Objective (scaled by a constant, see :attr:`MipData.scale`)::
 
 QoS rows (:mod:`coopt.dp.constraints`): :math:`\sum \ell_n(k)(x+y)_{n,k,S} + \tau \sum
 (x+y)_{W} \le` ``max_latency_s`` and the same with :math:`\epsilon` and
-:math:`P_{idle}\tau` for ``max_energy_j``.
+:math:`P_{idle}\tau` for ``max_energy_j``, each row divided by its bound (right-hand side 1).
+
+Small probabilities. HiGHS ignores matrix entries at or below its ``small_matrix_value``
+and says so on stdout. coopt lowers that option to 1e-12, HiGHS's smallest, and moves
+every positive probability of the LP's laws at or below :data:`SMALL_FLOW` = 1e-12 onto
+the largest entry of its row (:func:`lp_law`; counted in :attr:`MipData.small_flows`), so
+the LP is the model up to at most :math:`K \cdot 10^{-12}` of probability per row. The
+values reported by :mod:`coopt.mip.method` do not depend on it: every policy is
+evaluated exactly on the true channel.
 
 Why it is exact. For integer :math:`z` with :math:`z_M = 1`: no task computes at or
 beyond :math:`M` (first row), so nothing arrives after :math:`M`; at :math:`n < M`
@@ -115,6 +123,12 @@ from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
 
 ACTIONS = (STOP, COMPUTE, WAIT)
+# HiGHS ignores every matrix entry at or below its option ``small_matrix_value`` (default
+# 1e-9, smallest allowed 1e-12) and prints a warning on stdout. coopt.mip.highs sets it to
+# 1e-12, and the model's laws keep no positive entry at or below it: such a probability is
+# moved onto the largest entry of its row (:func:`lp_law`), so that every row of the LP is
+# still a probability law and nothing is dropped unannounced.
+SMALL_FLOW = 1e-12
 # Visits below this (in probability units) count as "never reached" when a policy table
 # is read off a solution: LP solutions carry round-off of order 1e-15.
 REACH_TOL = 1e-9
@@ -176,6 +190,11 @@ class MipData:
         The objective in the model is :math:`\\Phi` / ``scale`` (``scale`` = the least
         expected stop cost :math:`\\min_n E[Y_n]`), so that its coefficients are of order
         one and HiGHS's absolute tolerances act as relative ones.
+    small_flows, small_flow_mass : int, float
+        How many positive probabilities of ``probs``, ``steps`` and ``wait_step`` were at
+        or below :data:`SMALL_FLOW` and moved onto their row's largest entry
+        (:func:`lp_law`), and the largest mass so moved in one row. ``probs``, ``steps``
+        and ``wait_step`` are the laws after that move; the channel itself is unchanged.
     """
 
     n_layers: int
@@ -201,6 +220,8 @@ class MipData:
     rule: str
     mode: str
     scale: float
+    small_flows: int = 0
+    small_flow_mass: float = 0.0
 
     @property
     def n_states(self) -> int:
@@ -242,6 +263,25 @@ def osla_actions(problem: Problem, n_max: int) -> tuple[NDArray[np.int8], NDArra
             lw_int = costs.wait_cost + next_state_mean(ch, Y[n], None) if mode == "any" and n < n_layers else inf
             interior[n] = choose_by_tie_order(Y[n], next_state_mean(ch, Y[n + 1], n), lw_int)
     return interior, terminal
+
+
+def lp_law(law: NDArray[np.float64]) -> tuple[NDArray[np.float64], int, float]:
+    """``law`` (a probability vector or row-stochastic matrix) with every positive entry at
+    or below :data:`SMALL_FLOW` moved onto the largest entry of its row.
+
+    Returns the new law, how many entries moved and the largest mass moved in one row
+    (at most ``K * SMALL_FLOW``). Rows without such entries are returned bit-identical.
+    """
+    rows = np.array(law, dtype=np.float64, ndmin=2)
+    small = (rows > 0) & (rows <= SMALL_FLOW)
+    if not small.any():
+        return np.asarray(law, dtype=np.float64), 0, 0.0
+    moved = np.where(small, rows, 0.0).sum(axis=1)
+    rows[small] = 0.0
+    top = np.argmax(rows, axis=1)
+    rows[np.arange(rows.shape[0]), top] += moved
+    out = rows.reshape(np.shape(law))
+    return out, int(small.sum()), float(moved.max())
 
 
 def placement_data(
@@ -309,6 +349,22 @@ def placement_data(
     c_w = costs.wait_cost if waiting else 0.0
     expected = np.einsum("nk,nk->n", ch.distributions(n_max), problem.Y[: n_max + 1]).tolist()
     scale = min((e for e in expected if e > 0), default=1.0)
+    small_flows, small_flow_mass = 0, 0.0
+
+    def law(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        nonlocal small_flows, small_flow_mass
+        out, count, mass = lp_law(x)
+        small_flows += count
+        small_flow_mass = max(small_flow_mass, mass)
+        return out
+
+    probs = None if ch.is_markov else law(ch.probs)
+    steps = (
+        np.stack([law(ch.step(n)) for n in range(n_max)])  # type: ignore[arg-type]
+        if ch.is_markov and n_max > 0
+        else None
+    )
+    wait_step = law(ch.wait_step()) if ch.is_markov and waiting else None  # type: ignore[arg-type]
     return MipData(
         n_layers=n_layers,
         placements=tuple(placements),
@@ -317,9 +373,9 @@ def placement_data(
         wait_cost=float(c_w),
         download_per_task=costs.download[: n_max + 1] / inst.placement.tasks_per_period,
         initial=ch.initial,
-        probs=None if ch.is_markov else ch.probs,
-        steps=np.stack([ch.step(n) for n in range(n_max)]) if ch.is_markov and n_max > 0 else None,  # type: ignore[misc]
-        wait_step=ch.wait_step() if ch.is_markov and waiting else None,
+        probs=probs,
+        steps=steps,
+        wait_step=wait_step,
         interior_allowed=interior_allowed,
         terminal=terminal,
         terminal_allowed=terminal_allowed,
@@ -333,6 +389,8 @@ def placement_data(
         rule=rule,
         mode=mode,
         scale=scale,
+        small_flows=small_flows,
+        small_flow_mass=small_flow_mass,
     )
 
 
@@ -536,10 +594,14 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
     check()
     m.energy_j = pyo.Expression(expr=weighted(d.stop_energy_j, d.wait_energy_j))
     check()
+    # QoS rows divided by their bound: coefficients in seconds or joules can be far below
+    # HiGHS's small_matrix_value, relative to the bound they are of order one.
     if d.qos is not None and d.qos.max_latency_s is not None:
-        m.qos_latency = pyo.Constraint(expr=m.latency_s <= d.qos.max_latency_s)
+        b = float(d.qos.max_latency_s)
+        m.qos_latency = pyo.Constraint(expr=weighted(d.stop_latency_s / b, d.wait_latency_s / b) <= 1.0)
     if d.qos is not None and d.qos.max_energy_j is not None:
-        m.qos_energy = pyo.Constraint(expr=m.energy_j <= d.qos.max_energy_j)
+        b = float(d.qos.max_energy_j)
+        m.qos_energy = pyo.Constraint(expr=weighted(d.stop_energy_j / b, d.wait_energy_j / b) <= 1.0)
     m.objective = pyo.Objective(expr=m.phi / d.scale, sense=pyo.minimize)
     return m
 

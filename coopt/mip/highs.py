@@ -24,6 +24,13 @@ A solver's claim of optimality is not taken on trust: :mod:`coopt.mip.method` ch
 the proven bound against an exact LP of every placement and re-solves with
 :data:`FALLBACK_OPTIONS` when they disagree.
 
+Output. HiGHS writes its log and warnings from C++ to file descriptor 1. Pyomo captures
+them around its own set-up and solve calls, :func:`load_model` around the rows it adds,
+so ``coopt solve --json`` prints nothing but the result. HiGHS ignores matrix entries at
+or below its ``small_matrix_value``; coopt sets it to 1e-12
+(:data:`coopt.mip.formulation.SMALL_FLOW`, HiGHS's smallest) and its model has no positive entry at or below that
+(:func:`coopt.mip.formulation.lp_law`).
+
 Time limit. :attr:`MipOptions.time_limit` is the wall time of the whole ``mip`` method
 (:class:`Deadline`): building the model, handing it to HiGHS (:func:`load_model`, in
 chunks of rows, since Pyomo's translation is the slowest step on long chains), the MIP,
@@ -38,6 +45,7 @@ highspy are imported only when a solve is requested.
 from __future__ import annotations
 
 import enum
+import io
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -182,6 +190,9 @@ def load_model(model: pyo.ConcreteModel, solver: Any, deadline: Deadline, rows_p
     took about 1 s at N = 1,000 on the loaded test machine).
     """
     import pyomo.environ as pyo
+    from pyomo.common.tee import capture_output
+
+    from coopt.mip.formulation import SMALL_FLOW
 
     blocks = list(model.component_objects(pyo.Constraint, active=True))
     objectives = list(model.component_objects(pyo.Objective, active=True))
@@ -193,11 +204,30 @@ def load_model(model: pyo.ConcreteModel, solver: Any, deadline: Deadline, rows_p
     finally:
         for c in blocks + objectives:
             c.activate()
-    for i in range(0, len(rows), rows_per_chunk):
-        deadline.check(f"handing the model to HiGHS ({i} of {len(rows)} rows)")
-        solver.add_constraints(rows[i : i + rows_per_chunk])
-    for obj in objectives:
-        solver.set_objective(obj)
+    # Pyomo captures HiGHS's output around set_instance and solve, not around
+    # add_constraints, where HiGHS (C++, file descriptor 1) reports matrix entries it
+    # ignores; stdout must carry only coopt's result, so the descriptors are captured here.
+    with capture_output(io.StringIO(), capture_fd=True):
+        _highs(solver).setOptionValue("small_matrix_value", SMALL_FLOW)
+        for i in range(0, len(rows), rows_per_chunk):
+            deadline.check(f"handing the model to HiGHS ({i} of {len(rows)} rows)")
+            solver.add_constraints(rows[i : i + rows_per_chunk])
+        for obj in objectives:
+            solver.set_objective(obj)
+
+
+def _highs(solver: Any) -> Any:
+    """The ``highspy.Highs`` object behind Pyomo's persistent interface.
+
+    Pyomo applies ``solver_options`` only when it solves, after the rows are in; the
+    option ``small_matrix_value`` (:data:`coopt.mip.formulation.SMALL_FLOW`) must be set before HiGHS first sees them.
+    """
+    highs = getattr(solver, "_solver_model", None)
+    if highs is None or not hasattr(highs, "setOptionValue"):  # pragma: no cover - Pyomo changed
+        raise SolverUnavailableError(
+            "this Pyomo's HiGHS interface has no _solver_model; use the pinned 'pyomo>=6.8,<7'"
+        )
+    return highs
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,7 +344,7 @@ def solver_version(opt: Any) -> str:
 def _run(
     model: pyo.ConcreteModel, options: MipOptions, opt: Any, tolerance: float, settings: dict[str, Any]
 ) -> PlacementResult:
-    from coopt.mip.formulation import policy_table, read_solution
+    from coopt.mip.formulation import SMALL_FLOW, policy_table, read_solution
 
     d = model.coopt_data
     start = time.perf_counter()
@@ -330,6 +360,7 @@ def _run(
             "primal_feasibility_tolerance": tolerance,
             "dual_feasibility_tolerance": tolerance,
             "mip_feasibility_tolerance": tolerance,
+            "small_matrix_value": SMALL_FLOW,
             **settings,
         },
     )

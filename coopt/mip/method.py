@@ -62,13 +62,16 @@ from coopt.dp.placement import argmin_placement, enumerate_placements, placement
 from coopt.dp.results import SolveResult, assemble_result
 from coopt.dp.stopping import (
     ACTION_NAMES,
+    COMPUTE,
     STOP,
+    WAIT,
     Occupation,
     StoppingSolution,
+    choose_by_tie_order,
     evaluate_policy,
     evaluate_randomised_policy,
     lookahead_policy,
-    osla_policy,
+    tied_or_less,
 )
 from coopt.errors import NoSolutionError
 from coopt.mip.formulation import (
@@ -90,6 +93,7 @@ from coopt.mip.highs import (
     solve_fixed,
     solve_mip,
 )
+from coopt.model.costs import wait_allowed
 from coopt.model.problem import Problem
 
 INFEASIBLE = (Termination.INFEASIBLE, Termination.INFEASIBLE_OR_UNBOUNDED)
@@ -135,25 +139,108 @@ def _certified(res: PlacementResult, lp_best: float, options: MipOptions, scale:
     return bool(res.bound <= lp_best + tol and res.objective - lp_best <= options.mip_gap * abs(res.objective) + tol)
 
 
-def _complete_optimal_policy(
-    problem: Problem, horizon: int, options: MipOptions, deadline: Deadline
-) -> StoppingSolution:
-    """The optimal rule at ``horizon`` read from an LP with mass entering every state."""
-    k = problem.channel.n_states
-    model = build_placement_model(
-        problem, qos=None, placements=[horizon], extra_entry=np.ones((horizon + 1, k)), deadline=deadline
-    )
-    opt = new_solver()
-    load_model(model, opt, deadline)
-    res = solve_mip(model, deadline.options(options, f"solving the policy LP at M = {horizon}"), opt)
-    if not res.optimal or res.policy is None:
-        raise NoSolutionError(f"HiGHS stopped ({res.termination.value}) on the policy LP at M = {horizon}")
-    actions = res.policy.actions()
-    values = evaluate_policy(actions, problem.Y, problem.channel, problem.costs.wait_cost)
-    decisions, thresholds = lookahead_policy(
-        problem.Y, values, problem.channel, horizon, problem.instance.wait.mode, problem.costs
-    )
-    return StoppingSolution(horizon, values, decisions, thresholds, float(problem.channel.initial @ values[0]))
+@dataclass(frozen=True, eq=False)
+class CertifiedPolicy:
+    """The splitting policy of one placement, read from its LP and made exact (:func:`certified_policy`).
+
+    Attributes
+    ----------
+    solution : StoppingSolution
+        Decisions, their exact values and thresholds (i.i.d. channels).
+    changed : int
+        States the LP reaches (more than :data:`~coopt.mip.formulation.REACH_TOL` visits)
+        whose action the certification changed.
+    unvisited : int
+        States without any LP visit, whose action the LP does not say.
+    improvements : int
+        Rounds of policy improvement (rule ``optimal``; 0 when the LP's policy was already
+        greedy on its own values).
+    """
+
+    solution: StoppingSolution
+    changed: int
+    unvisited: int
+    improvements: int
+
+
+def _action_values(problem: Problem, values: NDArray[np.float64], horizon: int, c_w: float) -> NDArray[np.float64]:
+    """``(M + 1, K, 3)``: stop, compute and wait at each state, followed by ``values``.
+
+    Compute is :math:`E[V_{n+1}]` (``+inf`` at ``M``), wait :math:`c_w + E_w[V_n]` where
+    ``wait.mode`` allows it (``+inf`` elsewhere); states of zero probability do not count,
+    even with infinite values (a policy that waits forever somewhere).
+    """
+    ch, k = problem.channel, problem.channel.n_states
+    allowed = wait_allowed(problem.instance.wait.mode, horizon, problem.costs.n_layers)
+
+    def mean(v: NDArray[np.float64], n: int | None) -> NDArray[np.float64] | float:
+        """:math:`E[v(h')]` per current state, after the step from ``n`` (``None``: a slot)."""
+        P = (ch.wait_step() if n is None else ch.step(n)) if ch.is_markov else ch.probs
+        with np.errstate(invalid="ignore"):  # 0 * inf: a state never reached costs nothing
+            return np.where(P > 0, P * v, 0.0).sum(axis=-1)  # type: ignore[operator]
+
+    q = np.full((horizon + 1, k, 3), np.inf)
+    q[:, :, STOP] = problem.Y[: horizon + 1]
+    for n in range(horizon + 1):
+        if n < horizon:
+            q[n, :, COMPUTE] = mean(values[n + 1], n)
+        if allowed[n]:
+            q[n, :, WAIT] = c_w + mean(values[n], None)
+    return q
+
+
+def certified_policy(policy: PolicyTable, problem: Problem) -> CertifiedPolicy:
+    r"""The rule's policy at the LP's placement, from the LP's policy, with exact values.
+
+    HiGHS does not resolve states reached with probability below its tolerances (an
+    optimal policy may reach late epochs with probability ~1e-11), so the LP's policy
+    says nothing, or nothing reliable, there; the certification does, on every state:
+
+    * rule ``osla``: the policy is the rule's table (:func:`coopt.dp.stopping.lookahead_policy`
+      with ``ahead = Y``); the LP, which has variables for the rule's actions only,
+      confirms it on the states it reaches (``changed`` counts where it does not);
+    * rule ``optimal``: policy iteration from the LP's policy (its most likely actions,
+      stop where it has no visits): evaluate exactly (:func:`coopt.dp.stopping.evaluate_policy`),
+      switch every state whose best action beats its current one beyond the tie
+      tolerance, until none does. The result satisfies Bellman's equation at every
+      state, so it is optimal from every state; its decisions are then read by
+      docs/model.md's tie order against its values, as backward induction's are.
+
+    The values returned are those of the returned decisions, evaluated exactly.
+    """
+    costs, ch, Y = problem.costs, problem.channel, problem.Y
+    mode, rule = problem.instance.wait.mode, problem.instance.placement.rule
+    horizon = policy.placement
+    c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
+    total = policy.visits.sum(axis=2)
+    lp_actions = np.full(total.shape, STOP, dtype=np.int8)
+    lp_actions[total > 0] = np.argmax(policy.visits[total > 0], axis=1)
+    improvements = 0
+    if rule == "osla":
+        actions, thresholds = lookahead_policy(Y, Y, ch, horizon, mode, costs)
+        values = evaluate_policy(actions, Y, ch, c_w)
+    else:
+        actions = lp_actions
+        while True:
+            values = evaluate_policy(actions, Y, ch, c_w)
+            q = _action_values(problem, values, horizon, c_w)
+            best = choose_by_tie_order(q[:, :, STOP], q[:, :, COMPUTE], q[:, :, WAIT])
+            now = np.take_along_axis(q, actions[..., None], axis=2)[..., 0]
+            better = np.take_along_axis(q, best[..., None], axis=2)[..., 0]
+            switch = ~tied_or_less(now, better)
+            if not switch.any():
+                break
+            improvements += 1
+            if improvements > 3 * actions.size + 3:  # pragma: no cover - each round strictly improves
+                raise RuntimeError(f"policy iteration at M = {horizon} did not converge; please report this instance")
+            actions = np.where(switch, best, actions).astype(np.int8)
+        canonical, thresholds = lookahead_policy(Y, values, ch, horizon, mode, costs)
+        if not np.array_equal(canonical, actions):  # tied actions: docs/model.md's order
+            actions, values = canonical, evaluate_policy(canonical, Y, ch, c_w)
+    changed = int(np.count_nonzero(policy.reached & (actions != lp_actions)))
+    unvisited = int(np.count_nonzero(total <= 0))
+    solution = StoppingSolution(horizon, values, actions, thresholds, float(ch.initial @ values[0]))
+    return CertifiedPolicy(solution, changed, unvisited, improvements)
 
 
 def _randomised_rows(res: PlacementResult) -> list[dict[str, Any]]:
@@ -266,9 +353,11 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     # Only the best LP so far keeps its solution (see MipRun.fixed); M* is re-solved in
     # the rare case that the tie rule of argmin_placement picks another one.
     fixed: dict[int, PlacementResult] = {}
+    kept_cert: dict[int, CertifiedPolicy] = {}
     task: dict[int, float] = {}
     skipped: dict[int, str] = {}
     lp_diff, lp_time_s, kept_objective = 0.0, 0.0, math.inf
+    changed = unvisited = improved = 0
     for i, m in enumerate(placements):
         step = f"solving the per-placement LPs ({i} of {len(placements)} done)"
         r = solve_fixed(model, m, deadline.options(options, step), opt)
@@ -276,11 +365,18 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
             raise deadline.expired(step)  # a missing placement would silently change M*
         if r.optimal and r.objective is not None and r.policy is not None:
             lp_time_s += r.wall_time_s
-            task[m] = float(channel.initial @ evaluated_values(r.policy, problem)[0][0])
+            if qos is None:
+                cert = certified_policy(r.policy, problem)
+                task[m] = cert.solution.value
+                changed, unvisited = changed + cert.changed, unvisited + cert.unvisited
+                improved += cert.improvements > 0
+            else:
+                task[m] = float(channel.initial @ evaluated_values(r.policy, problem)[0][0])
             exact = task[m] + costs.download[m] / k_tasks
             lp_diff = max(lp_diff, abs(r.objective - exact) / max(abs(r.objective), abs(exact), data.scale))
             if exact < kept_objective:
                 fixed, kept_objective = {m: r}, exact
+                kept_cert = {m: cert} if qos is None else {}
         else:
             skipped[m] = r.termination.value
     values = placement_values(task, costs, list(task), k_tasks)
@@ -290,6 +386,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     star = best.placement
     if star not in fixed:
         fixed = {star: solve_fixed(model, star, deadline.options(options, "re-solving the LP of M*"), opt)}
+        kept_cert = {}
     certified = _certified(res, best.objective, options, data.scale)
     retried = False
     if res.optimal and not certified:
@@ -307,10 +404,8 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     if qos is not None:
         vals, _ = evaluated_values(lp.policy, problem)
         policy = StoppingSolution(star, vals, lp.policy.actions(), None, best.task_cost)
-    elif rule == "osla":
-        policy = osla_policy(Y, channel, star, mode, costs)
     else:
-        policy = _complete_optimal_policy(problem, star, options, deadline)
+        policy = (kept_cert.get(star) or certified_policy(lp.policy, problem)).solution
 
     osla_values = (
         values
@@ -331,8 +426,18 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
             "flow_residual": flow_residual(data, res.solution),
             "by_placement_lp_time_s": lp_time_s,
             "by_placement_lp_max_rel_diff": lp_diff,
+            "lp_small_flows": data.small_flows,
+            "lp_small_flow_mass": data.small_flow_mass,
         }
     )
+    if qos is None:
+        solver.update(
+            {
+                "by_placement_changed_states": changed,
+                "by_placement_unvisited_states": unvisited,
+                "by_placement_improved": improved,
+            }
+        )
     if skipped:
         solver["by_placement_skipped"] = {str(m): t for m, t in skipped.items()}
     lag = None
