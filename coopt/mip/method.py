@@ -11,27 +11,37 @@ Steps (every number below comes from HiGHS unless said otherwise):
    them are left out. HiGHS's objective is accurate to its tolerances on the scale of
    the model (about 1e-12 of :attr:`~coopt.mip.formulation.MipData.scale`), and
    :math:`J(M) = \Phi(M) - D(M)/K_{tasks}` loses more where the download dominates
-   (1.4e-8 relative was seen), so each LP's policy is **evaluated exactly**
-   (:func:`evaluated_values`) and ``by_placement`` holds those values; the largest
-   relative difference to the LP objectives is ``solver.by_placement_lp_max_rel_diff``. :math:`M^*` is the argmin by docs/model.md's rule (ties within the
-   relative ``1e-12`` of :func:`coopt.dp.stopping.tied_or_less` go to the smaller
-   :math:`M`), which resolves exact ties the MIP's own choice cannot see.
-   ``solver.certified`` says whether the MIP's proven bound confirms this optimum
-   (:func:`_certified`); if HiGHS claimed optimality but an exact LP beats its bound,
-   the MIP is solved once more on a different search path
-   (``solver.retried_with_fallback``), and a result that stays uncertified is flagged
-   in the report and fails ``coopt verify``.
+   (1.4e-8 relative was seen). Worse, HiGHS does not resolve states reached with
+   probability below its tolerances: an optimal (or OSLA) policy can reach late
+   epochs with probability 1e-11, where the LP shows no visits and so no action
+   (stopping there instead moved an OSLA :math:`\Phi(M)` by 4e-11 relative and an
+   optimal one on a correlated channel by 1e-9). So each LP's policy is
+   **certified** (:func:`certified_policy`): under OSLA it is the rule's own table,
+   which the LP confirms where it has visits; under the optimal rule, policy iteration
+   from the LP's policy makes it greedy on its own exact values at every state. The
+   resulting policy is **evaluated exactly** (:func:`coopt.dp.stopping.evaluate_policy`)
+   and ``by_placement`` holds those values. ``solver`` reports the largest relative
+   difference to the LP objectives (``by_placement_lp_max_rel_diff``), how many states
+   the LP reaches whose action the certification changed
+   (``by_placement_changed_states``), how many the LP never visits
+   (``by_placement_unvisited_states``) and at how many placements policy iteration
+   improved the LP's policy (``by_placement_improved``). With QoS bounds the LP's
+   (possibly randomised) policy is evaluated as it is (:func:`evaluated_values`): it
+   cannot be improved without looking at the bounds. :math:`M^*` is the argmin by
+   docs/model.md's rule (ties within the relative ``1e-12`` of
+   :func:`coopt.dp.stopping.tied_or_less` go to the smaller :math:`M`), which resolves
+   exact ties the MIP's own choice cannot see. ``solver.certified`` says whether the
+   MIP's proven bound confirms this optimum (:func:`_certified`); if HiGHS claimed
+   optimality but an exact LP beats its bound, the MIP is solved once more on a
+   different search path (``solver.retried_with_fallback``), and a result that stays
+   uncertified is flagged in the report and fails ``coopt verify``.
 3. The policy at :math:`M^*`:
 
-   * rule ``optimal``, no QoS bounds: one more LP at :math:`M^*` with unit mass
-     entering every (epoch, state), so that its policy is optimal from *every* state,
-     not only from the reached ones. Its exact values :math:`V` (policy evaluation,
-     :func:`coopt.dp.stopping.evaluate_policy`) give :math:`C_n = E[V_{n+1}]`,
-     :math:`\bar W_n = E[V_n]`, the decisions by docs/model.md's tie order and the
-     thresholds :math:`\theta_n` from :math:`G_n = \min(C_n, c_w + \bar W_n)`, so that the
-     JSON can be diffed against enumeration;
-   * rule ``osla``: the rule's own table (:func:`coopt.dp.stopping.osla_policy`): the MIP
-     chose the placement, the rule fixes the policy;
+   * without QoS bounds: the certified policy of step 2 (decisions by docs/model.md's
+     tie order against its exact values, and the thresholds :math:`\theta_n` from
+     :math:`G_n = \min(C_n, c_w + \bar W_n)`), so that the JSON can be diffed against
+     enumeration; under the optimal rule it is optimal from every state, not only from
+     the ones the LP reaches;
    * with QoS bounds: the (possibly randomised) policy of the LP at :math:`M^*`; its
      ``decisions`` are the most likely actions, the randomised states are listed in
      ``solver.randomised_decisions``, and there are no thresholds.
@@ -262,6 +272,10 @@ def evaluated_values(policy: PolicyTable, problem: Problem) -> tuple[NDArray[np.
     optimal policy may reach late epochs with probability ~1e-10, and stopping there
     instead moved one :math:`\\Phi(M)` of data/vit_b_16.toml by 2.3e-9 relative. States
     without visits stop. Returns the values and how they were obtained, in words.
+
+    The values of the LP's policy as it is, for QoS-bounded LPs and for ``coopt verify``'s
+    check of the MIP incumbent; without bounds ``by_placement`` holds
+    :func:`certified_policy`'s values.
     """
     costs = problem.costs
     c_w = 0.0 if math.isnan(costs.wait_cost) else costs.wait_cost
