@@ -49,7 +49,7 @@ from .test_stopping import all_policies, independent_values
 RTOL_MIP = 1e-7  # HiGHS (LP arithmetic, tolerances 1e-9) against backward induction
 RTOL_EVAL = 1e-9  # the same policy evaluated two ways
 RTOL_QOS = 1e-7  # a QoS row is met to HiGHS's feasibility tolerance
-RTOL_BY_PLACEMENT = 1e-9  # by_placement: each LP's policy evaluated exactly, vs backward induction
+RTOL_BY_PLACEMENT = 1e-12  # by_placement: each LP's certified policy evaluated exactly, vs enumeration
 
 CHANNELS = {
     **tiny.CHANNELS,
@@ -738,3 +738,57 @@ def test_read_solution_roundtrip():
     assert close(objective_from_values(model.coopt_data, sol), pyo.value(model.phi), 1e-12)
     d = placement_data(problem)
     assert d.n_max == model.coopt_data.n_max and d.mass == 1.0
+
+
+def test_lp_law_moves_tiny_probabilities_onto_the_largest_entry():
+    """Entries in (0, SMALL_FLOW] go to their row's largest entry; rows still sum to 1."""
+    from coopt.mip.formulation import SMALL_FLOW, lp_law
+
+    P = np.array([[0.5, 0.5 - 3e-13, 3e-13], [0.2, 0.3, 0.5], [1e-20, 0.0, 1.0 - 1e-20]])
+    out, count, mass = lp_law(P)
+    assert count == 2 and mass == pytest.approx(3e-13, rel=1e-12)
+    assert out[0, 2] == 0.0 and out[0, 0] == 0.5 + 3e-13 and out[2, 0] == 0.0
+    assert np.array_equal(out[1], P[1])  # untouched rows are bit-identical
+    assert np.allclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-16)
+    assert not ((out > 0) & (out <= SMALL_FLOW)).any()
+    p = np.array([0.25, 0.75])
+    assert lp_law(p)[0] is not None and np.array_equal(lp_law(p)[0], p) and lp_law(p)[1] == 0
+
+
+def test_the_model_keeps_no_probability_highs_would_drop():
+    """A Gauss-Markov chain with entries down to 1e-41: the LP's laws have none <= 1e-12."""
+    inst = tiny.instance(tiny.CHAIN3, {"law": "rayleigh", "mean_gain": 2e-9, "states": 8, "coherence_s": 0.3}, "any")
+    d = placement_data(prepare(inst))
+    assert d.small_flows > 0 and 0 < d.small_flow_mass <= 8e-12
+    for law in [*d.steps, d.wait_step]:
+        assert not ((law > 0) & (law <= 1e-12)).any()
+        assert np.allclose(law.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    got = solve(inst, method="mip")
+    assert got.solver["lp_small_flows"] == d.small_flows
+    assert_by_placement_equal(got, solve(inst))
+
+
+@pytest.mark.parametrize("rule", ["optimal", "osla"])
+@pytest.mark.parametrize("channel", ["finite3", "markov3", "gaussmarkov3"])
+def test_certified_policy_from_an_empty_lp_is_the_rules_policy(rule, channel):
+    """An LP policy without any visits says nothing: the certification alone gives the
+    rule's policy (OSLA: its table; optimal: policy iteration to backward induction's)."""
+    from coopt.dp.stopping import backward_induction
+    from coopt.mip.formulation import PolicyTable
+    from coopt.mip.method import certified_policy
+
+    inst = tiny.instance(CHAIN4, CHANNELS[channel], "any").with_rule(rule)
+    problem = prepare(inst)
+    m = 3
+    k = problem.channel.n_states
+    empty = PolicyTable(m, np.zeros((m + 1, k, 3)), np.full((m + 1, k, 3), np.nan))
+    cert = certified_policy(empty, problem)
+    ref = (osla_policy if rule == "osla" else backward_induction)(problem.Y, problem.channel, m, "any", problem.costs)
+    assert np.array_equal(cert.solution.actions, ref.actions)
+    assert close(cert.solution.value, ref.value, 1e-13)
+    assert np.allclose(cert.solution.values, ref.values, rtol=1e-13, atol=0)
+    assert cert.unvisited == (m + 1) * k and cert.changed == 0
+    if rule == "osla":
+        assert cert.solution.value == ref.value and cert.improvements == 0  # the rule's own evaluation
+    else:
+        assert cert.improvements >= 1

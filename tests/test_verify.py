@@ -36,6 +36,9 @@ EXPECTED_ROWS = {
     "MIP objective recomputed",
     "largest row violation",
     "MIP policy evaluated by the DP",
+    "baseline edge_only",
+    "baseline static_split",
+    "baseline osla",
 }
 
 
@@ -49,9 +52,16 @@ def test_verify_golden_exit_0(name, capsys):
 
 @pytest.mark.parametrize("path", EXAMPLE_INSTANCES, ids=lambda p: p.stem)
 def test_verify_examples(path):
-    report = verify(load_instance(path))
+    inst = load_instance(path)
+    report = verify(inst)
     assert report.ok, report.table()
-    assert EXPECTED_ROWS <= {c.name for c in report.checks}
+    names = {c.name for c in report.checks}
+    assert EXPECTED_ROWS <= names
+    lp_row = "LP policies are the OSLA rule" if inst.placement.rule == "osla" else "LP policies certified"
+    assert lp_row in names
+    exact = {c.name: c.tolerance for c in report.checks}
+    assert exact["by_placement: objective Phi(M)"] == "rel 1e-12"
+    assert exact["objective Phi(M*): MIP incumbent"] == "rel 1e-09"
 
 
 def test_verify_json(capsys):
@@ -165,3 +175,25 @@ def test_verify_rule_override_checks_the_closed_form(capsys):
     assert main(["verify", str(EXAMPLES / "mlp.toml"), "--rule", "osla"]) == 0
     out = capsys.readouterr().out
     assert "closed form: placement M*" in out and "all checks passed" in out
+
+
+def test_verify_detects_a_drifted_baseline(monkeypatch):
+    """A baseline 1e-10 off (below the old 1e-9) fails its row: values the DP evaluates compare at 1e-12."""
+    real = verify_module.solve_enumeration
+
+    def drifted(problem):
+        r = real(problem)
+        b = r.baselines["edge_only"]
+        return replace(r, baselines={**r.baselines, "edge_only": replace(b, objective=b.objective * (1 + 1e-10))})
+
+    monkeypatch.setattr(verify_module, "solve_enumeration", drifted)
+    report = verify(load_instance(GOLDEN / "golden-finite-last.toml"))
+    assert [c.name for c in report.failures] == ["baseline edge_only"]
+
+
+def test_verify_osla_checks_by_placement_under_osla():
+    """The instance's own rule: under OSLA the per-placement rows compare OSLA values."""
+    report = verify(load_instance(GOLDEN / "golden-rayleigh-osla.toml"))
+    assert report.ok, report.table()
+    row = next(c for c in report.checks if c.name == "by_placement: objective Phi(M)")
+    assert "osla" in row.note and row.tolerance == "rel 1e-12"
