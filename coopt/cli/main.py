@@ -413,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rtol",
         type=_ranged(float, 0, "a relative tolerance > 0", strict=True),
         default=1e-9,
-        help="relative tolerance of value comparisons (default 1e-9)",
+        help="relative tolerance of comparisons with HiGHS's own numbers (default 1e-9); values evaluated exactly "
+        "are compared to 1e-12, or to --rtol if smaller",
     )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     _add_mip_arguments(p)

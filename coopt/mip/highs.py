@@ -34,7 +34,7 @@ or below its ``small_matrix_value``; coopt sets it to 1e-12
 Time limit. :attr:`MipOptions.time_limit` is the wall time of the whole ``mip`` method
 (:class:`Deadline`): building the model, handing it to HiGHS (:func:`load_model`, in
 chunks of rows, since Pyomo's translation is the slowest step on long chains), the MIP,
-the per-placement LPs, the policy LP and any re-solve each get what is left, and the
+the per-placement LPs and any re-solve each get what is left, and the
 method raises :class:`~coopt.errors.NoSolutionError` naming the step where it ran out.
 HiGHS itself may overrun its share slightly (it checks its clock between phases).
 
