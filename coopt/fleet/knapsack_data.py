@@ -131,6 +131,20 @@ def knapsack_data(
     return data
 
 
+def undominated(data: KnapsackData) -> NDArray[np.bool_]:
+    """``(G, P)`` mask of the pairs worth considering: finite, and no pair with at most the
+    same shares (one smaller) costs as little. Dropping the others changes no optimum
+    (moving a copy to its dominating pair keeps both capacities and does not raise F), nor
+    the LP relaxation, nor the Lagrangian bound."""
+    nx, ny = len(data.x_levels), len(data.y_levels)
+    C = data.cost.reshape(data.kinds, nx, ny)
+    cm = np.minimum.accumulate(np.minimum.accumulate(C, axis=1), axis=2)
+    below = np.full_like(C, np.inf)  # the least cost over pairs (i', j') <= (i, j), excluding (i, j)
+    below[:, 1:, :] = cm[:, :-1, :]
+    below[:, :, 1:] = np.minimum(below[:, :, 1:], cm[:, :, :-1])
+    return (np.isfinite(C) & (C < below)).reshape(data.kinds, -1)
+
+
 def check_fits(data: KnapsackData) -> None:
     """Raise :class:`NoSolutionError` when the fleet is infeasible for a simple reason.
 
@@ -181,4 +195,4 @@ def grid_units(levels: NDArray[np.float64]) -> tuple[int, NDArray[np.int64]] | N
     return L, k.astype(np.int64)
 
 
-__all__ = ["KnapsackData", "check_fits", "grid_units", "infeasible_message", "knapsack_data"]
+__all__ = ["KnapsackData", "check_fits", "grid_units", "infeasible_message", "knapsack_data", "undominated"]
