@@ -49,7 +49,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-count", type=int, default=19, help="copies per kind: uniform on 1..this")
     args = ap.parse_args()
-    print(f"{'G':>5} {'U':>6} {'LP s':>7} {'Lagr s':>7} {'Lagr gap':>9} {'MIP s':>7} {'MIP status':>11} {'MIP gap':>8} {'Lagr/MIP-1':>10}")
+    print(
+        f"{'G':>5} {'U':>6} {'LP s':>7} {'Lagr s':>7} {'Lagr gap':>9} {'MIP s':>7} {'MIP status':>11} {'MIP gap':>8} {'Lagr/MIP-1':>10}"
+    )
     for G in args.kinds:
         tables, counts, weights = random_fleet(G, args.seed + G, args.max_count)
         t0 = time.perf_counter()

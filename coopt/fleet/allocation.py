@@ -50,8 +50,9 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -485,13 +486,13 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
         V = new
     if not np.isfinite(V).any():
         raise NoSolutionError(infeasible_message(data))
-    sx, sy = np.unravel_index(int(np.argmin(V)), V.shape)
+    sx, sy = (int(v) for v in np.unravel_index(int(np.argmin(V)), V.shape))
     n = np.zeros(data.cost.shape, dtype=np.int64)
     for d in range(len(kinds) - 1, -1, -1):
-        p = int(choice[d, sx, sy])
-        n[kinds[d], p] += 1
-        sx -= int(ux[p])
-        sy -= int(uy[p])
+        q = int(choice[d, sx, sy])
+        n[kinds[d], q] += 1
+        sx -= int(ux[q])
+        sy -= int(uy[q])
     F = _objective(data, n)
     return _result(data, n, lp, "exact", start, bound=F, optimal=True)
 
@@ -591,7 +592,12 @@ def _level_index(levels: ArrayLike, share: float, name: str) -> int:
 
 
 def _baseline(
-    tables: Sequence[ArrayLike], counts: ArrayLike, weights: ArrayLike, x_levels: ArrayLike, y_levels: ArrayLike, s: float
+    tables: Sequence[ArrayLike],
+    counts: ArrayLike,
+    weights: ArrayLike,
+    x_levels: ArrayLike,
+    y_levels: ArrayLike,
+    s: float,
 ) -> float | None:
     data = knapsack_data(tables, counts, weights, x_levels, y_levels, check=False)
     i = _level_index(x_levels, s, "x_levels")

@@ -63,8 +63,14 @@ def build_knapsack_model(data: KnapsackData) -> pyo.ConcreteModel:
         by_kind[g].append(p)
     m.K = pyo.RangeSet(0, data.kinds - 1)
     m.one_pair = pyo.Constraint(m.K, rule=lambda m, g: sum(m.n[g, p] for p in by_kind[g]) == int(data.counts[g]))
-    m.band = pyo.Constraint(expr=sum(float(data.x[p]) * m.n[g, p] for g, p in index if data.x[p] > 0) <= 1)
-    m.edge = pyo.Constraint(expr=sum(float(data.y[p]) * m.n[g, p] for g, p in index if data.y[p] > 0) <= 1)
+
+    def capacity(share: NDArray[np.float64]) -> Any:
+        terms = [float(share[p]) * m.n[g, p] for g, p in index if share[p] > 0]
+        # no kept pair uses this share: the row holds trivially (Pyomo refuses a constant row)
+        return pyo.Constraint(expr=sum(terms) <= 1) if terms else pyo.Constraint(rule=pyo.Constraint.Skip)
+
+    m.band = capacity(data.x)
+    m.edge = capacity(data.y)
     m.obj = pyo.Objective(expr=sum(float(data.cost[g, p]) / scale * m.n[g, p] for g, p in index), sense=pyo.minimize)
     return m
 
@@ -108,7 +114,9 @@ class KnapsackResult:
         return self.termination is Termination.OPTIMAL and self.has_solution
 
 
-def solve_knapsack(model: pyo.ConcreteModel, options: MipOptions | None = None, solver: Any | None = None) -> KnapsackResult:
+def solve_knapsack(
+    model: pyo.ConcreteModel, options: MipOptions | None = None, solver: Any | None = None
+) -> KnapsackResult:
     """Solve a model of :func:`build_knapsack_model` with HiGHS.
 
     Raises

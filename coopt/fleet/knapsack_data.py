@@ -11,9 +11,9 @@ copies. No Pyomo here (:mod:`coopt.fleet.knapsack` builds the model from this).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
