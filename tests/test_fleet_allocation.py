@@ -132,6 +132,13 @@ def test_integrality_gap_bound_and_prices_by_hand(method):
         assert a.termination is Termination.OPTIMAL and a.solver.startswith("HiGHS")
 
 
+def test_auto_proves_with_the_mip_only_where_the_lagrangian_leaves_a_gap():
+    gapped = allocate(GAPPED, [2], [1.0], GAPPED_X, GAPPED_Y, method="auto")
+    assert gapped.method == "mip" and gapped.optimal and close(gapped.objective, 11.5, RTOL_EXACT)
+    twins = allocate(TWINS, [2], [1.0], HALF, HALF, method="auto")
+    assert twins.method == "lagrangian" and twins.optimal and twins.termination is None
+
+
 def test_baselines_by_hand():
     assert alone(RIVALS, [1, 1], [1.0, 2.0], HALF, HALF) == 1 + 2 * 2
     assert device_only(RIVALS, [1, 1], [1.0, 2.0], HALF, HALF) == 5 + 2 * 3

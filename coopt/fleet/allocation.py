@@ -37,9 +37,9 @@ Methods (:func:`allocate`):
 * ``exact``: levels on grids :math:`k/L_x`, :math:`k/L_y` (detected): dynamic programming over
   the devices with the capacity units used as the state; the exact optimum.
 * ``brute_force``: every allocation of a tiny fleet.
-* ``auto``: ``mip`` while the fleet has at most :data:`AUTO_MIP_MAX_KINDS` distinct kinds,
-  ``lagrangian`` beyond. Measured by bench/bench_fleet_alloc.py (random monotone tables,
-  17 x 17 levels, 10 copies per kind, 2 cores shared): see :data:`AUTO_MIP_MAX_KINDS`.
+* ``auto``: ``lagrangian`` first (well under a second for 10,000 devices); when its certified
+  gap is zero it is optimal and returned, otherwise ``mip`` runs if the model is small
+  enough to prove quickly (:data:`AUTO_MIP_MAX_COLUMNS`, with the measurements behind it).
 
 Capacities hold to :data:`CAPACITY_TOLERANCE`. Ties (MODEL.md 11): allocations whose
 :math:`F` agree to a relative 1e-12 are equally optimal; methods may return different ones.
@@ -66,15 +66,31 @@ LP_TOLERANCE = 1e-10  # HiGHS primal and dual feasibility in the LP relaxation
 FRACTION_TOLERANCE = 1e-9  # an LP count within this of an integer is that integer
 BRUTE_FORCE_MAX = 2_000_000  # allocations brute_force enumerates at most
 DP_MAX_WORK = 2e9  # devices x states x pairs the exact DP accepts
-AUTO_MIP_MAX_KINDS = 50
-"""``auto`` uses the MIP up to this many distinct kinds and the Lagrangian beyond.
+AUTO_MIP_MAX_COLUMNS = 30_000
+"""``auto`` runs the MIP only when the Lagrangian's gap is not zero and the MIP has at most this
+many integer columns (undominated kind-pair entries; about 100 kinds on 17 x 17 levels).
 
-Measured with bench/bench_fleet_alloc.py (17 x 17 levels, random monotone tables, 10
-copies per kind): the MIP's wall time (mostly Pyomo's translation of ``G x 289`` integer
-columns) grows from about 0.1 s at G = 10 to several seconds at G = 200, while the
-Lagrangian stays well under a second and its certified gap falls below 1e-3 once the fleet
-has tens of kinds (one rounded kind is a small part of F). Below the threshold the MIP is
-cheap and gives a proof; beyond it the proof costs more than the gap it closes."""
+Measured with bench/bench_fleet_alloc.py on random monotone tables, 17 x 17 levels, 2 shared
+cores (wall s, MIP proven optimal throughout):
+
+=====  ======  ==========  ==========  ===============
+G      U       Lagrangian  MIP         Lagrangian gap
+=====  ======  ==========  ==========  ===============
+10     13      0.014       0.16        5.7e-3
+20     29      0.068       0.36        2.1e-3
+50     476     0.024       0.51        0
+100    961     0.032       1.07        2.0e-5
+200    2104    0.067       2.55        3.5e-16
+500    5073    0.099       8.57        0
+1000   10118   0.197       17.45       0
+=====  ======  ==========  ==========  ===============
+
+The Lagrangian stays under 0.2 s up to 10,000 devices; the MIP grows about linearly in its
+columns (Pyomo's model build and translation dominate) and passes 1 s at about 100 kinds.
+The Lagrangian's certified gap is largest on small, contested fleets (few devices per level,
+where one rounded device is a sizeable part of F), exactly where the MIP is cheap; on large
+fleets it is 0 or below 1e-4, and a proof would cost seconds to close it."""
+AUTO_MIP_MAX_KINDS = AUTO_MIP_MAX_COLUMNS // 289  # the same threshold in kinds at 17 x 17 levels
 
 Method = Literal["auto", "mip", "lagrangian", "exact", "brute_force"]
 METHODS: tuple[str, ...] = ("auto", "mip", "lagrangian", "exact", "brute_force")
@@ -122,8 +138,8 @@ class Allocation:
     lagrangian_bound : float
         :math:`\\max L = ` the LP relaxation.
     gap : float
-        ``(F - bound) / |F|`` (0 when both are 0, ``inf`` when ``F = 0 < bound`` cannot
-        happen and ``F = 0 > bound`` gives ``inf``); see :func:`coopt.mip.highs.relative_gap`.
+        ``(F - bound) / |F|``, 0 when ``F = bound`` (also both 0), ``inf`` when ``F = 0`` and
+        the bound is negative (only with negative costs); :func:`coopt.mip.highs.relative_gap`.
     prices : tuple[float, float]
         :math:`(\\lambda^*, \\mu^*)` per unit share (divide by :math:`B`, :math:`f_E` for per Hz).
     shares_used : tuple[float, float]
@@ -296,7 +312,9 @@ def _result(
         raise AssertionError("allocation: a device got an infeasible pair")  # pragma: no cover
     F = _objective(data, n)
     lower = lp.value if bound is None else max(bound, lp.value)
-    lower = min(lower, F)  # a bound above F is F (float noise of the LP or of the MIP's bound)
+    if lower > F + 1e-7 * max(abs(F), 1.0):
+        raise AssertionError(f"allocation: bound {lower!r} above F = {F!r}")  # pragma: no cover
+    lower = min(lower, F)  # a bound above F by float noise (the LP's or HiGHS's tolerance) is F
     gap = relative_gap(F, lower)
     assert gap is not None
     dev_g = np.repeat(np.arange(data.kinds), data.counts)
@@ -573,7 +591,10 @@ def allocate(
     data = knapsack_data(tables, counts, weights, x_levels, y_levels)
     lp = _lp(data)
     if method == "auto":
-        method = "mip" if data.kinds <= AUTO_MIP_MAX_KINDS else "lagrangian"
+        lag = _lagrangian(data, lp, start, options)
+        if lag.optimal or int(np.count_nonzero(undominated(data))) > AUTO_MIP_MAX_COLUMNS:
+            return lag
+        return _mip(data, lp, start, options)
     if method == "mip":
         return _mip(data, lp, start, options)
     if method == "lagrangian":
@@ -624,6 +645,7 @@ def device_only(
 
 
 __all__ = [
+    "AUTO_MIP_MAX_COLUMNS",
     "AUTO_MIP_MAX_KINDS",
     "CAPACITY_TOLERANCE",
     "METHODS",
