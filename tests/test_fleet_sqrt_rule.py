@@ -4,6 +4,8 @@ a concrete KKT system solved by SymPy, and against the grid optimum of the fleet
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -95,5 +97,5 @@ def test_grid_optimum_approaches_the_continuous_one():
         grid = allocate(tables, [1, 1, 1], [1.0, 1.0, 1.0], levels, levels, method="exact")
         gaps.append(grid.objective / F_star - 1)
     assert all(g >= -RTOL_EXACT for g in gaps)  # the grid never beats the continuous optimum
-    assert all(later <= earlier + RTOL_EXACT for earlier, later in zip(gaps, gaps[1:]))  # nested grids
+    assert all(later <= earlier + RTOL_EXACT for earlier, later in itertools.pairwise(gaps))  # nested grids
     assert gaps[-1] < 0.01 and gaps[-1] < gaps[0] / 4
