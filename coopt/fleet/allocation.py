@@ -121,7 +121,7 @@ class Allocation:
 
     Attributes
     ----------
-    counts : NDArray[np.int64], shape (G, |X|, |Y|)
+    counts : NDArray[np.int64], shape ``(G, len(X), len(Y))``
         Copies of kind ``g`` at level pair ``(i, j)``; each row sums to ``counts[g]``.
     levels : NDArray[np.int64], shape (U, 2)
         Level indices ``(i, j)`` of every device, in device order (the copies of kind 0,
@@ -136,7 +136,7 @@ class Allocation:
         The best proven lower bound on :math:`F^*`: the Lagrangian bound, the MIP's bound
         when larger, :math:`F` itself for ``exact`` and ``brute_force``.
     lagrangian_bound : float
-        :math:`\\max L = ` the LP relaxation.
+        :math:`\\max L`, which is the LP relaxation.
     gap : float
         ``(F - bound) / |F|``, 0 when ``F = bound`` (also both 0), ``inf`` when ``F = 0`` and
         the bound is negative (only with negative costs); :func:`coopt.mip.highs.relative_gap`.
@@ -564,13 +564,13 @@ def allocate(
 
     Parameters
     ----------
-    tables : sequence of G arrays, each (|X|, |Y|)
+    tables : sequence of G arrays, each of shape ``(len(X), len(Y))``
         :math:`\\Phi_g(X_i, Y_j)`, ``+inf`` where infeasible.
     counts : (G,) ints >= 1
         Identical copies of each kind.
     weights : (G,) floats > 0
         :math:`\\omega_g`.
-    x_levels, y_levels : (|X|,), (|Y|,)
+    x_levels, y_levels : arrays of shapes ``(len(X),)``, ``(len(Y),)``
         Strictly increasing shares in [0, 1].
     method : {"auto", "mip", "lagrangian", "exact", "brute_force"}
     options : MipOptions, optional

@@ -2,7 +2,7 @@ r"""The data of the fleet allocation (MODEL.md 11), in plain NumPy: validated ta
 
 :func:`knapsack_data` checks the inputs of every allocation method once and flattens them:
 the level pairs :math:`p = (i, j)` of :math:`X \times Y` in row-major order
-(:math:`p = i |Y| + j`), with shares :math:`x_p = X_i`, :math:`y_p = Y_j`, and the weighted
+(:math:`p = i \cdot \mathrm{len}(Y) + j`), with shares :math:`x_p = X_i`, :math:`y_p = Y_j`, and the weighted
 costs :math:`c_{g,p} = \omega_g \Phi_g(X_i, Y_j)` (``+inf`` where :math:`\Phi_g` is
 infeasible) of the :math:`G` distinct kinds, kind :math:`g` having ``counts[g]`` identical
 copies. No Pyomo here (:mod:`coopt.fleet.knapsack` builds the model from this).
@@ -31,14 +31,14 @@ class KnapsackData:
     Attributes
     ----------
     cost : NDArray[np.float64], shape (G, P)
-        :math:`c_{g,p} = \\omega_g \\Phi_g(x_p, y_p)`, ``+inf`` where infeasible; ``P = |X| |Y|``.
+        :math:`c_{g,p} = \\omega_g \\Phi_g(x_p, y_p)`, ``+inf`` where infeasible; ``P = len(X) len(Y)``.
     phi : NDArray[np.float64], shape (G, P)
         The unweighted tables, flattened the same way.
     counts : NDArray[np.int64], shape (G,)
         Copies of each kind (>= 1).
     weights : NDArray[np.float64], shape (G,)
         :math:`\\omega_g > 0`.
-    x_levels, y_levels : NDArray[np.float64], shapes (|X|,), (|Y|,)
+    x_levels, y_levels : NDArray[np.float64], shapes ``(len(X),)``, ``(len(Y),)``
         The level sets (sorted, in [0, 1]).
     x, y : NDArray[np.float64], shape (P,)
         Shares of each pair.
