@@ -281,6 +281,33 @@ def test_bound_is_the_lp_relaxation_and_the_dual_maximum(fleet, lam, mu):
     assert lp.prices[0] >= 0 and lp.prices[1] >= 0
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets())
+def test_lp_split_uses_only_minimisers_at_the_prices(fleet):
+    # complementary slackness: the Lagrangian's starting split puts copies only on pairs that attain
+    # min_p c_gp + lam x_p + mu y_p, and a capacity with a positive price is used up
+    tables, counts, weights, xl, yl = fleet
+    try:
+        lp = lp_relaxation(*fleet)
+    except NoSolutionError:
+        return
+    lam, mu = lp.prices
+    X, Y = np.meshgrid(xl, yl, indexing="ij")
+    used_x = used_y = 0.0
+    for g, t in enumerate(tables):
+        reduced = (weights[g] * np.asarray(t) + lam * X + mu * Y).reshape(-1)
+        split = lp.n[g]
+        assert split.sum() == pytest.approx(counts[g], rel=1e-9)
+        tol = 1e-7 * max(1.0, float(np.min(reduced)))
+        assert np.all(reduced[split > 1e-9] <= np.min(reduced) + tol)
+        used_x += float(split @ X.reshape(-1))
+        used_y += float(split @ Y.reshape(-1))
+    if lam > 1e-7:
+        assert used_x == pytest.approx(1.0, abs=1e-8)
+    if mu > 1e-7:
+        assert used_y == pytest.approx(1.0, abs=1e-8)
+
+
 def test_lagrangian_scales_to_ten_thousand_devices():
     rng = np.random.default_rng(7)
     levels = np.arange(17) / 16
