@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="NAME",
         help="derivations to write, one standalone NAME.tex each: model, recursion, thresholds, "
-        "waiting, osla, mlp (default: all of them in derivations.tex)",
+        "waiting, osla, mlp, fading, fleet (default: all of them in derivations.tex)",
     )
     p.add_argument(
         "--instance",

@@ -35,6 +35,11 @@ from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.symbolic import derive as S
 from coopt.symbolic import printer
+from coopt.symbolic.fleet import fleet_derivation
+
+DERIVATION_NAMES = S.DERIVATION_NAMES | {"fleet": fleet_derivation}
+"""The derivations ``coopt derive NAME`` knows, in document order (the fleet's lives in
+:mod:`coopt.symbolic.fleet`, above :mod:`coopt.symbolic.derive`)."""
 
 __all__ = ["Document", "Emitted", "derivation_document", "instance_document", "to_latex", "write_documents"]
 
@@ -257,17 +262,17 @@ def _header() -> str:
 
 def derivation_document(names: list[str] | None = None) -> Document:
     """The general derivations ``names`` (default: all, in order) in one document."""
-    chosen = list(S.DERIVATION_NAMES) if not names else names
-    unknown = [x for x in chosen if x not in S.DERIVATION_NAMES]
+    chosen = list(DERIVATION_NAMES) if not names else names
+    unknown = [x for x in chosen if x not in DERIVATION_NAMES]
     if unknown:
         from coopt.errors import InstanceError
 
-        raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(S.DERIVATION_NAMES)}")
-    title = "coopt: derivations" if len(chosen) == len(S.DERIVATION_NAMES) else "coopt: " + ", ".join(chosen)
+        raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(DERIVATION_NAMES)}")
+    title = "coopt: derivations" if len(chosen) == len(DERIVATION_NAMES) else "coopt: " + ", ".join(chosen)
     doc = Document(title)
     doc.text(CITATION)
     for name in chosen:
-        doc.derivation(S.DERIVATION_NAMES[name]())
+        doc.derivation(DERIVATION_NAMES[name]())
     doc.symbol_table()
     return doc
 
@@ -576,11 +581,11 @@ def output_names(names: list[str] | None = None, instance_path: Path | None = No
         return [f"{Path(instance_path).stem}{INSTANCE_SUFFIX}.tex"]
     if not names or names == ["all"]:
         return ["derivations.tex"]
-    unknown = [x for x in names if x not in S.DERIVATION_NAMES]
+    unknown = [x for x in names if x not in DERIVATION_NAMES]
     if unknown:
         from coopt.errors import InstanceError
 
-        raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(S.DERIVATION_NAMES)}")
+        raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(DERIVATION_NAMES)}")
     return [f"{name}.tex" for name in names]
 
 
