@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
 import pytest
 
+import coopt
 from coopt import list_profiles, load_instance, solve
-from coopt.cli.main import main
+from coopt.cli.main import build_parser, main
 
 from .conftest import EXAMPLE_INSTANCES, EXAMPLES, make_doc, to_toml
 
@@ -244,3 +246,34 @@ def test_bad_arguments_one_line_exit_2(argv, fragment, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert err.count("\n") == 1 and fragment in err and "--help" in err
+
+
+# ------------------------------------------------------------------ --help and --version
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every (sub)command path of the parser, read from the parser itself, so that a new
+    subcommand is covered without editing this test."""
+    paths = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                paths += _commands(sub, (*prefix, name))
+    return paths
+
+
+@pytest.mark.parametrize("path", _commands(build_parser()), ids=lambda p: " ".join(p) or "coopt")
+def test_every_help_prints(path, capsys):
+    """argparse expands % in help texts: a bare % (as in '50% of RAM') crashed `solve --help`."""
+    with pytest.raises(SystemExit) as exc:
+        main([*path, "--help"])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 0 and err == ""
+    assert out.startswith("usage: coopt")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    out, _ = capsys.readouterr()
+    assert exc.value.code == 0 and out.strip() == f"coopt {coopt.__version__}"

@@ -77,7 +77,7 @@ def add_memory_argument(parser: argparse.ArgumentParser) -> None:
         type=parse_size,
         default=None,
         metavar="SIZE",
-        help=f"refuse instances estimated to need more memory (default {DEFAULT_FRACTION:.0%} of RAM; e.g. 2GiB)",
+        help=f"refuse instances estimated to need more memory (default {DEFAULT_FRACTION * 100:.0f}%% of RAM; e.g. 2GiB)",
     )
 
 
