@@ -135,8 +135,8 @@ WAIT_MODES = ("never", "last", "any")
 METHODS = ("auto", "model", "table")
 BLOCK_ELEMENTS = 1 << 20
 """Stop-cost entries per row block of ``method="table"`` (8 MiB per temporary array)."""
-KEEP_ELEMENTS = 1 << 20
-"""Up to ``(N + 1)^2`` of this (``N <= 1023``, 8 MiB per rule) the sweep also keeps every
+KEEP_ELEMENTS = 1 << 12
+"""Up to ``(N + 1)^2`` of this (``N <= 63``, 32 KiB per rule) the sweep also keeps every
 :math:`E[V^{(M)}_n]`, so that a policy needs no backward pass; beyond, memory stays
 :math:`O(N)` and :meth:`AllPlacements.policy` makes one pass at its horizon."""
 TIE_BAND = 4.0 * TIE_RTOL
@@ -640,8 +640,8 @@ class _SweepData:
         self.mean = np.empty(size)
         self.w_opt = np.full(size, np.nan)
         self.w_osla = np.full(size, np.nan)
-        self.a_osla = np.full(size, np.nan)
-        self.b_osla = np.full(size, np.nan)
+        self.a_osla = np.empty(size)  # written for every row by an OSLA sweep
+        self.b_osla = np.empty(size)
         self.values: dict[str, NDArray[np.float64]] = {}
         self.kept: dict[str, NDArray[np.float64]] = {}
         self.rows: _ModelRows | None = None
@@ -721,8 +721,8 @@ def _sweep(
     data = _SweepData(n_layers, mode, c_w)
     waits, waits_inside = data.waits, data.waits_inside
     mean_stop, w_opt, w_osla = data.mean, data.w_opt, data.w_osla
-    ev = np.empty(size) if do_opt else np.empty(0)
-    eo = np.empty(size) if do_osla else np.empty(0)
+    ev = np.empty(size if do_opt and not keep else 0)
+    eo = np.empty(size if do_osla and not keep else 0)
     EV = np.full((size, size), np.nan) if do_opt and keep else None
     EO = np.full((size, size), np.nan) if do_osla and keep else None
     next_mean = np.nan  # E[Y_n] of the row after the current block
@@ -758,33 +758,32 @@ def _sweep(
         for i in range(nb - 1, -1, -1):
             n = start + i
             last = n == n_layers
+            # Kept: row n of the matrix from row n + 1; otherwise the one vector in place.
             if do_opt:
+                dst = EV[n] if EV is not None else ev
                 if not last:
-                    c = ev[n + 1 :]
+                    c = (EV[n + 1] if EV is not None else ev)[n + 1 :]
                     if waits_inside:
                         c = np.minimum(c, c_w + w_opt[n])
-                    ev[n + 1 :] = blk.expect_min(i, c)
-                ev[n] = mean[i] if last or not waits else w_opt[n]
-                if EV is not None:
-                    EV[n, n:] = ev[n:]
+                    dst[n + 1 :] = blk.expect_min(i, c)
+                dst[n] = mean[i] if last or not waits else w_opt[n]
             if do_osla:
+                dst = EO[n] if EO is not None else eo
                 if not last:
                     if slope[i] == 0.0:
-                        eo[n + 1 :] = offset[i]
+                        dst[n + 1 :] = offset[i]
                     else:
-                        tail = eo[n + 1 :]
-                        np.multiply(tail, slope[i], out=tail)
+                        tail = dst[n + 1 :]
+                        np.multiply((EO[n + 1] if EO is not None else eo)[n + 1 :], slope[i], out=tail)
                         np.add(tail, offset[i], out=tail)
-                eo[n] = mean[i] if last or not waits else w_osla[n]
-                if EO is not None:
-                    EO[n, n:] = eo[n:]
+                dst[n] = mean[i] if last or not waits else w_osla[n]
         next_mean = mean[0]
     if do_opt:
-        data.values["optimal"] = ev
+        data.values["optimal"] = ev if EV is None else EV[0].copy()
         if EV is not None:
             data.kept["optimal"] = EV
     if do_osla:
-        data.values["osla"] = eo
+        data.values["osla"] = eo if EO is None else EO[0].copy()
         if EO is not None:
             data.kept["osla"] = EO
     return data
