@@ -24,6 +24,22 @@ placement: the fast solver's median against 20 ms and against 10 x the floor.
 
 Table 3: peak memory (tracemalloc) of quantising the channel, building Y and solving
 every placement for N = 1000, K = 16384, against 1 GB.
+
+Table 4 (``--scale``; issue 19 item 1): N = 2,000 .. 50,000 units, K = 256, wait mode
+``last``, every placement, both rules. In this process: the sweep (both rules, then the
+policy at M* by one backward pass) against a plain O(N)-memory recursion (optimal rule
+only: one vector of continuation values, each row sorted with its prefix sums, the
+waiting root of :func:`coopt.dp.stopping.iid_wait_fixed_point`), same J(M) to 1e-12. As a
+fresh process: ``coopt solve --json`` under ``/usr/bin/time -v`` (wall time, peak RSS).
+Exponents are least-squares slopes of log time (or log of the RSS above the 50-unit
+run's) against log N. Targets at N = 20,000: peak RSS <= 500 MB, sweep <= 1.5 x the
+recursion.
+
+The instances are generated CSV profiles (the chain of ``bench/chains.py``'s generator,
+as in ``bench_solve_cli.py``) with a TOML beside them; to build the 20,000-unit one::
+
+    python bench/bench_fast.py --write-instance 20000 /tmp/big  # /tmp/big/chain20000.{csv,toml}
+    /usr/bin/time -v coopt solve /tmp/big/chain20000.toml --json > /dev/null
 """
 
 from __future__ import annotations
@@ -32,24 +48,34 @@ import argparse
 import math
 import os
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench_solve_cli import CHAIN_TOML, chain_csv, coopt_command
 from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
 from coopt import parse_instance
 from coopt.dp.fast import solve_all
 from coopt.dp.placement import argmin_placement, enumerate_rules
+from coopt.dp.stopping import iid_wait_fixed_point
 from coopt.model.problem import Problem, prepare
 
 RTOL_DP = 1e-12
+SCALE_N = [2000, 5000, 10_000, 20_000, 50_000]
+SCALE_K = 256
+TARGET_RSS_BYTES = 500 * 10**6
+TARGET_RATIO = 1.5
 RTOL_MIP = 1e-9
 QE_MEMORY_LIMIT = 2 * 2**30  # bytes quantecon's backward_induction may allocate for one placement
 
@@ -330,6 +356,119 @@ def table_three(n: int = 1000, k: int = 16384) -> bool:
     return peak < 2**30
 
 
+def write_instance(n_layers: int, folder: Path) -> Path:
+    """``folder/chain{N}.csv`` (bench_solve_cli's generated chain profile) and the TOML
+    that uses it: i.i.d. Rayleigh, K = 256, wait mode ``last``. Returns the TOML's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"chain{n_layers}.csv").write_text(chain_csv(n_layers), encoding="utf-8")
+    toml = folder / f"chain{n_layers}.toml"
+    text = CHAIN_TOML.replace("chain50.csv", f"chain{n_layers}.csv").replace("50-layer", f"{n_layers}-layer")
+    toml.write_text(text.replace("states = 256", f"states = {SCALE_K}"), encoding="utf-8")
+    return toml
+
+
+def plain_recursion(Y: np.ndarray, p: np.ndarray, c_w: float) -> np.ndarray:
+    """J*(M) for every M, wait mode ``last``, in O(N) memory: one vector ``e[M]`` of
+    E[V_n^(M)] updated from n = N down to 0 (each row sorted, prefix sums, a binary search
+    per horizon); ``e[n]`` starts horizon n at its waiting root (or E[Y_N])."""
+    n_rows, k = Y.shape
+    e = np.empty(n_rows)
+    for n in range(n_rows - 1, -1, -1):
+        order = np.argsort(Y[n], kind="stable")
+        z, q = Y[n][order], p[order]
+        S = np.concatenate([[0.0], np.cumsum(z * q)])
+        tail = np.concatenate([np.cumsum(q[::-1])[::-1], [0.0]])
+        if n < n_rows - 1:
+            c = e[n + 1 :]
+            t = z.searchsorted(c, side="right")
+            e[n + 1 :] = S[t] + c * tail[t]
+        e[n] = iid_wait_fixed_point(Y[n], p, c_w) if n < n_rows - 1 else S[k]
+    return e
+
+
+def peak_rss(cmd: list[str]) -> tuple[float, int]:
+    """Wall time and peak RSS (bytes) of ``cmd`` as a fresh process: ``/usr/bin/time -v``
+    where it exists, else the child's own ``getrusage`` from a wrapper."""
+    if shutil.which("/usr/bin/time"):
+        t0 = time.perf_counter()
+        run = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t0
+        line = next(x for x in run.stderr.splitlines() if "Maximum resident set size" in x)
+        return wall, int(line.split(":")[-1]) * 1024
+    code = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code] + cmd, capture_output=True, text=True, check=True).stdout
+    wall_s, kib = out.split()
+    return float(wall_s), int(kib) * 1024
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of log y against log x (the fitted exponent)."""
+    good = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if y > 0]
+    return float(np.polyfit([g[0] for g in good], [g[1] for g in good], 1)[0]) if len(good) >= 2 else math.nan
+
+
+def table_four(sizes: list[int]) -> bool:
+    print(
+        f"\nTable 4: N units, K = {SCALE_K}, i.i.d. Rayleigh, wait mode last, every placement; "
+        "sweep = both rules + policy at M*; plain = O(N) recursion, optimal only (one run each)"
+    )
+    print(
+        f"{'N':>7} {'sweep':>9} {'plain':>9} {'sweep/plain':>11} {'max rel J':>9}  "
+        f"{'coopt solve --json':>18} {'peak RSS':>10} {'estimate':>10}"
+    )
+    from coopt.cli.limits import estimate_bytes
+    from coopt.model.instance import load_instance
+
+    ok = True
+    rows: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="bench_fast_") as tmp:
+        _, base_rss = peak_rss(coopt_command() + ["solve", str(write_instance(50, Path(tmp))), "--json"])
+        for n in sizes:
+            problem = make_problem(n, SCALE_K, "last")
+            t0 = time.perf_counter()
+            tables = solve_all(None, problem.channel, "last", problem.costs)
+            best = int(np.argmin(tables["optimal"].values))
+            tables["optimal"].policy(best)
+            t_sweep = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            plain = plain_recursion(problem.Y, problem.channel.probs, problem.costs.wait_cost)
+            t_plain = time.perf_counter() - t0
+            rel = float(np.max(np.abs(tables["optimal"].values - plain) / plain))
+            del tables, problem
+            toml = write_instance(n, Path(tmp))
+            wall, rss = peak_rss(coopt_command() + ["solve", str(toml), "--json", "--max-memory", "1TB"])
+            estimate = estimate_bytes("solve", load_instance(toml))
+            rows.append({"N": n, "sweep": t_sweep, "plain": t_plain, "wall": wall, "rss": rss})
+            flag = "" if rel <= RTOL_DP else " MISMATCH"
+            ok &= rel <= RTOL_DP and rss <= estimate
+            print(
+                f"{n:>7} {fmt_time(t_sweep):>9} {fmt_time(t_plain):>9} {t_sweep / t_plain:>11.2f} {rel:>9.0e}  "
+                f"{fmt_time(wall):>18} {rss / 1e6:>7.0f} MB {estimate / 1e6:>7.0f} MB{flag}",
+                flush=True,
+            )
+    ns = [r["N"] for r in rows]
+    print(
+        f"  fitted exponents (time ~ N^a): sweep {slope(ns, [r['sweep'] for r in rows]):.2f}, "
+        f"plain {slope(ns, [r['plain'] for r in rows]):.2f}, coopt solve {slope(ns, [r['wall'] for r in rows]):.2f}; "
+        f"peak RSS above the 50-unit run's ({base_rss / 1e6:.0f} MB) ~ N^"
+        f"{slope(ns, [r['rss'] - base_rss for r in rows]):.2f}"
+    )
+    at = next((r for r in rows if r["N"] == 20_000), None)
+    if at is not None:
+        rss_ok, ratio_ok = at["rss"] <= TARGET_RSS_BYTES, at["sweep"] <= TARGET_RATIO * at["plain"]
+        print(
+            f"  N = 20,000: peak RSS {at['rss'] / 1e6:.0f} MB (target <= {TARGET_RSS_BYTES / 1e6:.0f} MB: "
+            f"{'met' if rss_ok else 'MISSED'}); sweep / plain {at['sweep'] / at['plain']:.2f} "
+            f"(target <= {TARGET_RATIO}: {'met' if ratio_ok else 'MISSED'})"
+        )
+        ok &= rss_ok and ratio_ok
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="*", default=[50, 200, 1000])
@@ -339,7 +478,18 @@ def main(argv: list[str] | None = None) -> int:
         "--mip-max", type=int, nargs=2, default=[50, 64], metavar=("N", "K"), help="largest size given to the MIP"
     )
     ap.add_argument("--skip-targets", action="store_true")
+    ap.add_argument(
+        "--scale", type=int, nargs="*", default=None, metavar="N", help=f"only Table 4, at these N (empty: {SCALE_N})"
+    )
+    ap.add_argument(
+        "--write-instance", nargs=2, metavar=("N", "DIR"), help="write DIR/chainN.csv and DIR/chainN.toml, then exit"
+    )
     args = ap.parse_args(argv)
+    if args.write_instance:
+        print(write_instance(int(args.write_instance[0]), Path(args.write_instance[1])))
+        return 0
+    if args.scale is not None:
+        return 0 if table_four(args.scale or SCALE_N) else 1
     print(f"machine: {os.cpu_count()} cores (nproc), numpy {np.__version__}, python {sys.version.split()[0]}")
     rows = table_one([(n, k) for n in args.n for k in args.k], args.budget, tuple(args.mip_max))
     ok = all("MISMATCH" not in c for r in rows for c in r["checks"])
@@ -353,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_targets:
         ok &= table_two()
         ok &= table_three()
+        ok &= table_four(SCALE_N)
     print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:.0f} MiB")
     return 0 if ok else 1
 

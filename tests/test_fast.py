@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coopt import prepare
-from coopt.dp.fast import METHODS, AllPlacements, PolicyMap, _ModelRows, _TableRows, solve_all
+from coopt.dp import fast
+from coopt.dp.fast import METHODS, RULES, AllPlacements, PolicyMap, _ModelRows, _TableRows, solve_all
 from coopt.dp.placement import baselines, enumerate_placements, enumerate_rules
 from coopt.dp.stopping import COMPUTE, STOP, WAIT, backward_induction, osla_policy, tied_or_less
 
@@ -381,3 +382,54 @@ def test_solve_route_imports_no_slow_module(write_instance, channel):
     )
     run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+# --------------------------------------------------------------------------- O(N) memory
+
+
+@pytest.fixture
+def no_kept_matrix(monkeypatch):
+    """Every sweep as for large N: no (N+1) x (N+1) matrix, one backward pass per policy."""
+    monkeypatch.setattr(fast, "KEEP_ELEMENTS", 0)
+
+
+@pytest.mark.parametrize("method", FAST_METHODS)
+@pytest.mark.parametrize("mode", ["never", "last", "any"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_pass_policies_match_reference(case, mode, method, no_kept_matrix):
+    rows, channel = CASES[case]
+    prob = prepare(tiny.instance(rows=rows, channel=channel, mode=mode))
+    tables = solve_all(prob.Y, prob.channel, mode, prob.costs, method=method)
+    assert all(not t.sweep.kept for t in tables.values())
+    assert_matches_reference(prob, mode, tables)
+
+
+@pytest.mark.parametrize("method", FAST_METHODS)
+@pytest.mark.parametrize("mode", ["never", "last", "any"])
+def test_backward_pass_is_the_kept_column_bit_for_bit(mode, method, monkeypatch):
+    """A policy's backward pass at M does the sweep's floating-point operations on one
+    horizon: its column equals the kept matrix's column exactly, and its first entry is
+    J(M) exactly; the values of a sweep without the matrix are the same numbers too."""
+    rng = np.random.default_rng(11)
+    n = 40
+    rows = [("input", 0, 150_528, 0)] + [
+        (f"l{i}", int(rng.integers(0, 4) * 400_000), int(rng.integers(1, 9) * 2000), int(rng.integers(0, 3) * 50_000))
+        for i in range(1, n + 1)
+    ]
+    prob = prepare(tiny.instance(rows=rows, channel={"law": "rayleigh", "mean_gain": 1e-9, "states": 33}, mode=mode))
+    kept = solve_all(prob.Y, prob.channel, mode, prob.costs, method=method)
+    monkeypatch.setattr(fast, "KEEP_ELEMENTS", 0)
+    lean = solve_all(prob.Y, prob.channel, mode, prob.costs, method=method)
+    for rule in RULES:
+        matrix = kept[rule].sweep.kept[rule]
+        assert rule not in lean[rule].sweep.kept
+        np.testing.assert_array_equal(lean[rule].values, kept[rule].values)
+        np.testing.assert_array_equal(lean[rule].values, matrix[0])
+        for m in range(n + 1):
+            column = lean[rule].expected_column(m)
+            np.testing.assert_array_equal(column, matrix[: m + 1, m])
+            assert column[0] == lean[rule].values[m]
+        # the full matrix on request: a second sweep that keeps it
+        np.testing.assert_array_equal(lean[rule].expected, matrix)
+        with pytest.raises(ValueError, match="horizon"):
+            lean[rule].expected_column(n + 1)

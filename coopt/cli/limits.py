@@ -9,8 +9,13 @@ rounded up:
 
 * every command: the profile, cost arrays, ``Y`` and a policy object per placement:
   about ``64 (N+1) K + 4096 (N+1)`` bytes;
-* enumeration on an i.i.d. channel (:mod:`coopt.dp.fast`): two ``(N+1) x (N+1)`` float
-  tables, ``16 (N+1)^2``;
+* enumeration on an i.i.d. channel (:mod:`coopt.dp.fast`): one vector per rule and a few
+  per-epoch vectors and temporaries, :data:`IID_BYTES_PER_EPOCH` ``(N+1)``, plus the two
+  ``(N+1) x (N+1)`` tables that the sweep keeps only while ``(N+1)^2 <=``
+  :data:`coopt.dp.fast.KEEP_ELEMENTS` (``N <= 63``); the policy at ``M*`` (one backward
+  pass and ``O(M K)`` arrays) is inside the first term. Measured (``coopt solve --json``,
+  K = 256, wait mode ``last``, peak RSS): 137 MB at N = 20,000, against an estimate of
+  about 600 MiB;
 * enumeration on a Markov channel: one policy per placement and rule, ``9 K (N+1)^2``;
 * the MIP (Pyomo + HiGHS): about :data:`MIP_BYTES_PER_CELL` per (epoch, state) cell;
 * simulation: ``8`` arrays of ``tasks`` floats plus the batches.
@@ -22,6 +27,7 @@ import argparse
 import os
 import re
 
+from coopt.dp.fast import KEEP_ELEMENTS
 from coopt.errors import InstanceError
 from coopt.model.instance import Instance
 
@@ -29,6 +35,7 @@ DEFAULT_FRACTION = 0.5
 MIP_BYTES_PER_CELL = 40_000  # Pyomo components per (epoch, state): variables, rows, expressions
 SIM_BATCH_BYTES = 64 * (1 << 15) * 8  # coopt.sim.simulate.BATCH tasks x a few float arrays
 BASE_BYTES = 200 * 2**20  # the interpreter, NumPy and SciPy themselves
+IID_BYTES_PER_EPOCH = 256  # coopt.dp.fast: ~10 vectors of N + 1 floats and the sweep's temporaries
 
 _UNITS = {
     "": 1,
@@ -91,7 +98,7 @@ def estimate_bytes(command: str, instance: Instance, tasks: int = 0) -> int:
     n1 = instance.n_layers + 1
     k = _states(instance)
     markov = instance.channel.is_markov
-    dp = 9 * k * n1 * n1 if markov else 16 * n1 * n1
+    dp = 9 * k * n1 * n1 if markov else IID_BYTES_PER_EPOCH * n1 + 16 * min(n1 * n1, KEEP_ELEMENTS)
     total = BASE_BYTES + 64 * n1 * k + 4096 * n1 + dp
     if command.endswith("mip") or command == "verify":
         total += MIP_BYTES_PER_CELL * n1 * k

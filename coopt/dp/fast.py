@@ -94,13 +94,25 @@ Cost
 ----
 ``method="model"``: :math:`O(K)` once (the gains are already sorted),
 :math:`O(N \log K)` for the waiting roots and the OSLA stop sets, and
-:math:`O(N^2 \log K)` (optimal) plus :math:`O(N^2)` (OSLA) for the horizon updates;
-memory :math:`O(K + N^2)`. ``method="table"`` adds :math:`O(NK)` for the prefix sums,
-in row blocks of about ``BLOCK_ELEMENTS`` numbers. Both record :math:`e^{(M)}_n` for
-all :math:`n \le M` (``8 (N+1)^2`` bytes per rule), from which
-:meth:`AllPlacements.policy` builds the full :class:`~coopt.dp.stopping.StoppingSolution`
-of any one horizon in :math:`O(MK)` vectorised work, with the reference's decisions
-and thresholds.
+:math:`O(N^2 \log K)` (optimal) plus :math:`O(N^2)` (OSLA) for the horizon updates.
+``method="table"`` adds :math:`O(NK)` for the prefix sums, in row blocks of about
+``BLOCK_ELEMENTS`` numbers. Memory is :math:`O(N + K)` beyond the table: the sweep
+keeps one vector per rule, :math:`e^{(M)}_n` for every :math:`M \ge n`, overwritten in
+place as :math:`n` falls, so that at the end it holds :math:`J(M)`; the per-epoch
+scalars (:math:`\bar W^*_n`, OSLA's wait values and affine steps :math:`a_n, b_n`) are
+kept too. :meth:`AllPlacements.policy` needs :math:`e^{(M)}_n` for one :math:`M` and
+all :math:`n \le M`: one backward pass at :math:`M` in :math:`O(M \log K)` (OSLA:
+:math:`O(M)`) by the sweep's own floating-point operations on that one horizon (so the
+column is the sweep's, bit for bit), then the full
+:class:`~coopt.dp.stopping.StoppingSolution` in :math:`O(MK)` vectorised work, with the
+reference's decisions and thresholds. Up to :math:`(N+1)^2 \le` ``KEEP_ELEMENTS``
+(:math:`N \le 63`) the sweep also keeps the :math:`(N+1) \times (N+1)` matrices, which
+saves the pass; :attr:`AllPlacements.expected` builds them on request otherwise
+(:math:`8 (N+1)^2` bytes per rule). Measured on 2 shared cores (``bench/bench_fast.py
+--scale``, :math:`K = 256`, wait mode ``last``, both rules and the policy at
+:math:`M^*`): 1.2 s at :math:`N = 20{,}000`, 0.73 times a plain :math:`O(N)`-memory
+recursion of the optimal rule alone; the whole ``coopt solve --json`` 2.6 s and 140 MB
+peak RSS (it was 18 s and 6.4 GB with the matrices).
 
 Markov channels are not handled here (their continuation values are vectors, not
 scalars); :mod:`coopt.dp.markov` sweeps them.
@@ -109,9 +121,10 @@ This module uses NumPy only.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -134,6 +147,10 @@ WAIT_MODES = ("never", "last", "any")
 METHODS = ("auto", "model", "table")
 BLOCK_ELEMENTS = 1 << 20
 """Stop-cost entries per row block of ``method="table"`` (8 MiB per temporary array)."""
+KEEP_ELEMENTS = 1 << 12
+"""Up to ``(N + 1)^2`` of this (``N <= 63``, 32 KiB per rule) the sweep also keeps every
+:math:`E[V^{(M)}_n]`, so that a policy needs no backward pass; beyond, memory stays
+:math:`O(N)` and :meth:`AllPlacements.policy` makes one pass at its horizon."""
 TIE_BAND = 4.0 * TIE_RTOL
 """Relative half-width of the band around a threshold whose entries are tie-checked."""
 
@@ -153,10 +170,6 @@ class AllPlacements:
         ``wait.mode``.
     values : NDArray[np.float64]
         ``(N + 1,)``: the expected task cost :math:`J(M)` for ``M = 0..N``.
-    expected : NDArray[np.float64]
-        ``(N + 1, N + 1)``: ``expected[n, M]`` is :math:`E[V^{(M)}_n]`, the expected
-        cost from epoch ``n`` with a fresh state under this rule and placement ``M``,
-        for ``n <= M``; ``nan`` below the diagonal. ``values = expected[0]``.
     wait_values : NDArray[np.float64]
         ``(N + 1,)``: per epoch, the expected cost after deciding to wait, excluding
         the slot: :math:`\bar W^*_n` for the optimal rule, the OSLA policy's wait value
@@ -171,17 +184,20 @@ class AllPlacements:
         ``(N + 1, K)``: the stop costs, if the caller had them; otherwise the rows a
         policy needs are computed from ``costs`` and ``gains`` exactly as
         :meth:`CostModel.stop_cost` does.
+    sweep : _SweepData
+        What a backward pass at one horizon needs (the row source and the per-epoch
+        scalars of the sweep), shared by the rules of one :func:`solve_all` call.
     """
 
     rule: str
     mode: str
     values: NDArray[np.float64]
-    expected: NDArray[np.float64]
     wait_values: NDArray[np.float64]
     mean_stop: NDArray[np.float64]
     costs: CostModel
     gains: NDArray[np.float64]
     Y: NDArray[np.float64] | None = None
+    sweep: _SweepData | None = field(default=None, repr=False)
 
     @property
     def n_layers(self) -> int:
@@ -193,23 +209,50 @@ class AllPlacements:
             return self.Y[:rows]
         return _stop_rows(self.costs, self.gains, rows)
 
+    def expected_column(self, horizon: int) -> NDArray[np.float64]:
+        """``(M + 1,)``: :math:`E[V^{(M)}_n]` for ``n = 0..M`` at ``M = horizon``.
+
+        From the matrix the sweep kept (``(N + 1)^2 <= KEEP_ELEMENTS``), else by one
+        backward pass at ``M`` in :math:`O(M \\log K)`, with the sweep's floating-point
+        operations (so ``expected_column(M)[0] == values[M]`` exactly).
+        """
+        n_layers = self.n_layers
+        if not 0 <= horizon <= n_layers:
+            raise ValueError(f"horizon = {horizon}: must be in 0..{n_layers}")
+        if self.sweep is None:
+            raise ValueError("this AllPlacements carries no sweep data")
+        return self.sweep.column(self.rule, horizon)
+
+    @property
+    def expected(self) -> NDArray[np.float64]:
+        """``(N + 1, N + 1)``: ``expected[n, M]`` is :math:`E[V^{(M)}_n]` for ``n <= M``,
+        ``nan`` below the diagonal; ``values = expected[0]``.
+
+        Kept by the sweep only for small ``N``; otherwise computed here by a second sweep
+        that keeps every row (:math:`8 (N+1)^2` bytes: 3.2 GB at ``N = 20,000``). Prefer
+        :meth:`expected_column`.
+        """
+        if self.sweep is None:
+            raise ValueError("this AllPlacements carries no sweep data")
+        return self.sweep.matrix(self.rule)
+
     def policy(self, horizon: int) -> StoppingSolution:
         """The full policy of placement ``horizon``, as the reference solver returns it.
 
         For the optimal rule :math:`V_n = \\min(Y_n, G_n)` with actions by docs/model.md's
         tie order; for OSLA the look-ahead decisions and the exact values of that fixed
         policy. ``values (M+1, K)``, ``actions (M+1, K)``, ``thresholds (M+1,)``;
-        ``value`` is ``self.values[horizon]``.
+        ``value`` is ``self.values[horizon]``. The continuation values come from
+        :meth:`expected_column` (one backward pass at ``M`` when ``N`` is large).
         """
-        n_layers = self.n_layers
-        if not 0 <= horizon <= n_layers:
-            raise ValueError(f"horizon = {horizon}: must be in 0..{n_layers}")
         m = horizon
+        column = self.expected_column(m)
+        n_layers = self.n_layers
         allowed = wait_allowed(self.mode, m, n_layers)
         c_w = self.costs.wait_cost
         Y = self.stop_rows(m + 1)
         cont = np.full(m + 1, np.inf)
-        cont[:m] = self.expected[1 : m + 1, m]
+        cont[:m] = column[1 : m + 1]
         wait = np.full(m + 1, np.inf)
         wait[allowed] = c_w + self.wait_values[: m + 1][allowed]
         if self.rule == "optimal":
@@ -337,25 +380,29 @@ def solve_all(
             raise ValueError("channel.gains must be non-decreasing")
         if Y is not None and not _is_model_table(Y, costs, gains, rows_only=True):
             raise ValueError('Y is not costs.stop_cost(channel.gains); use method = "table" for other tables')
-        blocks: Iterable[_ModelRows | _TableRows] = [_ModelRows(costs, gains, probs)]
+        model_rows: _ModelRows | None = _ModelRows(costs, gains, probs)
+        blocks: Iterable[_ModelRows | _TableRows] = [model_rows]  # type: ignore[list-item]
     else:
         if Y is None:
             raise ValueError('method = "table" needs the table Y')
+        model_rows = None
         blocks = _table_blocks(Y, probs)
-    sweep = _sweep(blocks, n_rows - 1, mode, c_w, "optimal" in rules, "osla" in rules)
+    keep = n_rows * n_rows <= KEEP_ELEMENTS
+    data = _sweep(blocks, n_rows - 1, mode, c_w, "optimal" in rules, "osla" in rules, keep)
+    data.rows = model_rows
+    data.Y, data.probs = Y, probs
     out: dict[str, AllPlacements] = {}
     for rule in rules:
-        expected, wait_values = sweep[rule]
         out[rule] = AllPlacements(
             rule=rule,
             mode=mode,
-            values=expected[0].copy(),
-            expected=expected,
-            wait_values=wait_values,
-            mean_stop=sweep["mean_stop"],
+            values=data.values[rule],
+            wait_values=data.w_opt if rule == "optimal" else data.w_osla,
+            mean_stop=data.mean,
             costs=costs,
             gains=gains,
             Y=Y,
+            sweep=data,
         )
     return out
 
@@ -404,6 +451,7 @@ class _ModelRows:
         self.inv_gamma = np.divide(1.0, self.gamma, out=np.full_like(self.gamma, np.inf), where=self.gamma > 0)
         # Python floats: scalar arithmetic in the per-epoch loop is cheaper on them.
         self._beta, self._gamma, self._inv_gamma = self.beta.tolist(), self.gamma.tolist(), self.inv_gamma.tolist()
+        self._lists: tuple[list[float], list[float], list[float], list[float]] | None = None
 
     def mean(self) -> NDArray[np.float64]:
         return self.beta * self.Q[self.k] + self.gamma * self.U[self.k]
@@ -452,6 +500,18 @@ class _ModelRows:
             return self.Q[self.k] * np.minimum(beta, c)
         t = self.u.searchsorted((c - beta) * self._inv_gamma[n], side="right")
         return (beta * self.Q.take(t) + gamma * self.U.take(t)) + c * self.Qt.take(t)
+
+    def expect_min_scalar(self, n: int, c: float) -> float:
+        """:math:`F_n(c)` for one float, by the floating-point operations of
+        :meth:`expect_min` (``bisect_right`` is ``searchsorted(side="right")``)."""
+        if self._lists is None:
+            self._lists = (self.u.tolist(), self.Q.tolist(), self.U.tolist(), self.Qt.tolist())
+        u, Q, U, Qt = self._lists
+        beta, gamma = self._beta[n], self._gamma[n]
+        if gamma <= 0:
+            return Q[self.k] * min(beta, c)
+        t = bisect_right(u, (c - beta) * self._inv_gamma[n])
+        return (beta * Q[t] + gamma * U[t]) + c * Qt[t]
 
 
 class _TableRows:
@@ -575,22 +635,108 @@ def _search_root(
 # ----------------------------------------------------------------------------- the sweep
 
 
+class _SweepData:
+    """What one sweep leaves behind: :math:`J(M)` per rule, the per-epoch scalars that do
+    not depend on the horizon, and what a backward pass at one horizon needs.
+
+    ``a_osla[n] + b_osla[n] e`` is OSLA's affine step at an interior epoch ``n``
+    (``b_osla[n] = 0``: the others wait, and the step is ``a_osla[n]``). ``kept`` holds the
+    full ``(N + 1) x (N + 1)`` matrices when the sweep was asked to keep them.
+    """
+
+    def __init__(self, n_layers: int, mode: str, c_w: float) -> None:
+        size = n_layers + 1
+        self.n_layers, self.mode, self.c_w = n_layers, mode, c_w
+        self.waits = mode != "never"  # waiting possible at every epoch n < N of some placement
+        self.waits_inside = mode == "any"  # ... also before the last placed epoch
+        self.mean = np.empty(size)
+        self.w_opt = np.full(size, np.nan)
+        self.w_osla = np.full(size, np.nan)
+        self.a_osla = np.empty(size)  # written for every row by an OSLA sweep
+        self.b_osla = np.empty(size)
+        self.values: dict[str, NDArray[np.float64]] = {}
+        self.kept: dict[str, NDArray[np.float64]] = {}
+        self.rows: _ModelRows | None = None
+        self.Y: NDArray[np.float64] | None = None
+        self.probs: NDArray[np.float64] | None = None
+
+    def start_value(self, rule: str, m: int) -> float:
+        """:math:`e^{(M)}_M`: the expected cost at the last placed epoch."""
+        if m == self.n_layers or not self.waits:
+            return float(self.mean[m])
+        return float(self.w_opt[m] if rule == "optimal" else self.w_osla[m])
+
+    def column(self, rule: str, m: int) -> NDArray[np.float64]:
+        """:math:`E[V^{(M)}_n]` for ``n = 0..M``: the kept matrix's column, or one backward
+        pass at ``M`` by the sweep's operations on one horizon (the same numbers)."""
+        if rule in self.kept:
+            return self.kept[rule][: m + 1, m].copy()
+        col = np.empty(m + 1)
+        col[m] = self.start_value(rule, m)
+        if rule == "osla":
+            a, b = self.a_osla.tolist(), self.b_osla.tolist()
+            e = col[m]
+            for n in range(m - 1, -1, -1):
+                e = a[n] if b[n] == 0.0 else a[n] + b[n] * e
+                col[n] = e
+            return col
+        c_w, inside, w = self.c_w, self.waits_inside, self.w_opt.tolist()
+        if self.rows is not None:
+            rows = self.rows
+            e = float(col[m])
+            for n in range(m - 1, -1, -1):
+                e = rows.expect_min_scalar(n, min(e, c_w + w[n]) if inside else e)
+                col[n] = e
+            return col
+        assert self.Y is not None and self.probs is not None
+        for blk in _table_blocks(self.Y[: m + 1], self.probs):
+            for i in range(blk.stop - blk.start - 1, -1, -1):
+                n = blk.start + i
+                if n < m:
+                    c = col[n + 1 : n + 2]
+                    if inside:
+                        c = np.minimum(c, c_w + w[n])
+                    col[n] = blk.expect_min(i, c)[0]
+        return col
+
+    def matrix(self, rule: str) -> NDArray[np.float64]:
+        """The full ``(N + 1) x (N + 1)`` matrix of ``rule``: kept, or by a second sweep."""
+        if rule not in self.kept:
+            blocks: Iterable[_ModelRows | _TableRows]
+            if self.rows is not None:
+                blocks = [self.rows]
+            else:
+                assert self.Y is not None and self.probs is not None
+                blocks = _table_blocks(self.Y, self.probs)
+            again = _sweep(blocks, self.n_layers, self.mode, self.c_w, rule == "optimal", rule == "osla", keep=True)
+            self.kept[rule] = again.kept[rule]
+        return self.kept[rule]
+
+
 def _sweep(
-    blocks: Iterable[_ModelRows | _TableRows], n_layers: int, mode: str, c_w: float, do_opt: bool, do_osla: bool
-) -> dict[str, Any]:
+    blocks: Iterable[_ModelRows | _TableRows],
+    n_layers: int,
+    mode: str,
+    c_w: float,
+    do_opt: bool,
+    do_osla: bool,
+    keep: bool = False,
+) -> _SweepData:
     """Backward sweep over the epochs ``n = N..0`` updating every horizon ``M >= n``.
 
-    ``EV[n, M]`` (optimal) and ``EO[n, M]`` (OSLA) are filled row by row from the
-    row below: ``EV[n, n+1:] = F_n(G)`` with ``G`` from ``EV[n+1, n+1:]``.
+    One vector per rule holds :math:`e^{(M)}_n` for every ``M >= n`` and is updated in
+    place: ``ev[n+1:] = F_n(G)`` with ``G`` from ``ev[n+1:]``, then ``ev[n]`` starts
+    horizon ``n``; memory :math:`O(N)` beyond the row source. ``keep``: also record
+    every row in ``(N + 1) x (N + 1)`` matrices (``nan`` below the diagonal).
     """
     size = n_layers + 1
-    waits = mode != "never"  # waiting possible at every epoch n < N of some placement
-    waits_inside = mode == "any"  # ... also before the last placed epoch
-    mean_stop = np.empty(size)
-    EV = np.full((size, size), np.nan) if do_opt else np.empty((0, 0))
-    EO = np.full((size, size), np.nan) if do_osla else np.empty((0, 0))
-    w_opt = np.full(size, np.nan)
-    w_osla = np.full(size, np.nan)
+    data = _SweepData(n_layers, mode, c_w)
+    waits, waits_inside = data.waits, data.waits_inside
+    mean_stop, w_opt, w_osla = data.mean, data.w_opt, data.w_osla
+    ev = np.empty(size if do_opt and not keep else 0)
+    eo = np.empty(size if do_osla and not keep else 0)
+    EV = np.full((size, size), np.nan) if do_opt and keep else None
+    EO = np.full((size, size), np.nan) if do_osla and keep else None
     next_mean = np.nan  # E[Y_n] of the row after the current block
     for blk in blocks:
         start, stop = blk.start, blk.stop
@@ -619,22 +765,37 @@ def _sweep(
             computes = tied_or_less(look_c, look_w)
             slope = np.where(computes, Qt_t, 0.0)
             offset = np.where(computes, S_t, w_osla[start:stop])
+            data.b_osla[start:stop] = slope
+            data.a_osla[start:stop] = offset
         for i in range(nb - 1, -1, -1):
             n = start + i
             last = n == n_layers
+            # Kept: row n of the matrix from row n + 1; otherwise the one vector in place.
             if do_opt:
+                dst = EV[n] if EV is not None else ev
                 if not last:
-                    c = EV[n + 1, n + 1 :]
+                    c = (EV[n + 1] if EV is not None else ev)[n + 1 :]
                     if waits_inside:
                         c = np.minimum(c, c_w + w_opt[n])
-                    EV[n, n + 1 :] = blk.expect_min(i, c)
-                EV[n, n] = mean[i] if last or not waits else w_opt[n]
+                    dst[n + 1 :] = blk.expect_min(i, c)
+                dst[n] = mean[i] if last or not waits else w_opt[n]
             if do_osla:
+                dst = EO[n] if EO is not None else eo
                 if not last:
                     if slope[i] == 0.0:
-                        EO[n, n + 1 :] = offset[i]
+                        dst[n + 1 :] = offset[i]
                     else:
-                        EO[n, n + 1 :] = offset[i] + slope[i] * EO[n + 1, n + 1 :]
-                EO[n, n] = mean[i] if last or not waits else w_osla[n]
+                        tail = dst[n + 1 :]
+                        np.multiply((EO[n + 1] if EO is not None else eo)[n + 1 :], slope[i], out=tail)
+                        np.add(tail, offset[i], out=tail)
+                dst[n] = mean[i] if last or not waits else w_osla[n]
         next_mean = mean[0]
-    return {"optimal": (EV, w_opt), "osla": (EO, w_osla), "mean_stop": mean_stop}
+    if do_opt:
+        data.values["optimal"] = ev if EV is None else EV[0].copy()
+        if EV is not None:
+            data.kept["optimal"] = EV
+    if do_osla:
+        data.values["osla"] = eo if EO is None else EO[0].copy()
+        if EO is not None:
+            data.kept["osla"] = EO
+    return data
