@@ -228,16 +228,19 @@ def _distances(where: str, raw: Any, count: int, path_loss: PathLoss | None) -> 
     if isinstance(raw, dict):
         _check_keys(f"{where}.distance_m", raw, ("disc", "seed"))
         disc, seed = raw.get("disc"), raw.get("seed")
-        numbers = isinstance(disc, list) and len(disc) == 2
-        numbers = numbers and all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in disc)
-        if not numbers or not 0 <= disc[0] < disc[1] < math.inf:  # type: ignore[index]
+        if not (
+            isinstance(disc, list)
+            and len(disc) == 2
+            and all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in disc)
+            and 0 <= disc[0] < disc[1] < math.inf
+        ):
             raise InstanceError(
                 f"{where}.distance_m.disc = {disc!r}: must be [r0, r1] with 0 <= r0 < r1, in metres (an annulus)"
             )
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise InstanceError(f"{where}.distance_m.seed = {seed!r}: must be an integer >= 0")
         rng = np.random.default_rng(seed)
-        r0, r1 = (float(r) for r in disc)  # type: ignore[union-attr]
+        r0, r1 = float(disc[0]), float(disc[1])
         d = np.sqrt(rng.uniform(r0**2, r1**2, count))
         if np.any(d <= 0):  # r0 = 0 draws 0 with probability 0, but a gain at d = 0 is infinite
             raise InstanceError(f"{where}.distance_m.disc = {disc!r}: drew a distance of 0 m; use r0 > 0")
