@@ -49,6 +49,7 @@ from coopt.dp.constraints import parse_constraints
 from coopt.dp.enumeration import solve_enumeration
 from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
+from coopt.fleet.files import Fleet
 from coopt.mip.highs import MipOptions
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
@@ -531,3 +532,133 @@ def _qos_checks(run: Any, problem: Problem, rtol: float, scale: float) -> list[C
 
 
 __all__ = ["CLOSED_FORM", "RTOL_EXACT", "RTOL_VERIFY", "Check", "VerifyReport", "closed_form_checks", "verify"]
+
+
+# ----------------------------------------------------------------------------- fleets (MODEL.md 11)
+
+FLEET_SAMPLE = 12  # distinct devices whose chosen table entry is re-solved by coopt.solve
+
+
+def verify_fleet(fleet: Fleet, options: MipOptions | None = None, rtol: float = RTOL_VERIFY) -> VerifyReport:
+    r"""``coopt verify FLEET``: every allocation method, the bound and the tables, compared.
+
+    * each method of :func:`coopt.fleet.allocation.allocate` that applies (``mip``,
+      ``lagrangian``, ``exact`` on a common grid, ``brute_force`` on a tiny fleet): a proven
+      optimum equals the smallest :math:`F` found (``rtol``); the Lagrangian's :math:`F` lies
+      within its certified gap;
+    * the bound: the LP relaxation is :math:`\le F^*`, and :math:`L(\lambda^*, \mu^*)` (the
+      dual evaluated in plain NumPy at the prices) equals it;
+    * ``alone`` is :math:`\le F^*` when every device's rule is ``optimal``;
+    * tables: under rule ``optimal`` each table is non-increasing in ``x`` and ``y`` and never
+      above :math:`\Phi(0, 0)`; for up to :data:`FLEET_SAMPLE` distinct devices, the entry
+      at the shares the optimum gives them equals :func:`coopt.solve` of the device's
+      instance at those shares (a fresh ``prepare``, both rules' sweep), to :data:`RTOL_EXACT`.
+    """
+    from coopt.fleet.allocation import METHODS as ALLOCATION_METHODS
+    from coopt.fleet.allocation import lagrangian_dual
+    from coopt.fleet.solve import baselines, solve_fleet
+    from coopt.fleet.tables import fleet_tables, instance_at
+
+    tables = fleet_tables(fleet)
+    checks: list[Check] = []
+    results = {}
+    for method in ALLOCATION_METHODS:
+        if method == "auto":
+            continue
+        try:
+            results[method] = solve_fleet(fleet, method, options, tables=tables)  # type: ignore[arg-type]
+        except InstanceError as exc:  # exact off a grid, brute force on a large fleet
+            checks.append(Check(f"allocation {method}", None, None, None, "-", True, f"not applicable: {exc}"))
+    best = min(r.objective for r in results.values())
+    scale = abs(best)
+    for method, r in results.items():
+        if r.optimal:
+            checks.append(_value_check(f"allocation {method}: F (proven optimal)", best, r.objective, rtol, scale))
+        else:
+            ok = r.bound <= best * (1 + rtol) and best <= r.objective * (1 + rtol)
+            checks.append(
+                Check(f"allocation {method}: bound <= F* <= F", best, r.objective, r.gap, "certified gap", ok, "")
+            )
+        over = max(r.shares_used) - 1.0
+        checks.append(
+            Check(f"allocation {method}: sum of shares <= 1", 1.0, max(r.shares_used), over, "1e-12", over <= 1e-12)
+        )
+    some = next(iter(results.values()))
+    groups = {(d.kind, d.weight) for d in fleet.devices}
+    kinds = sorted(groups)
+    counts = [sum(1 for d in fleet.devices if (d.kind, d.weight) == g) for g in kinds]
+    dual = lagrangian_dual(
+        [tables[k].phi for k, _ in kinds],
+        counts,
+        [w for _, w in kinds],
+        fleet.shared.x_levels,
+        fleet.shared.y_levels,
+        *some.prices,
+    )
+    checks.append(_value_check("bound: L(lambda*, mu*) = LP relaxation", some.lagrangian_bound, dual, rtol, scale))
+    checks.append(
+        Check(
+            "bound: LP relaxation <= F*",
+            best,
+            some.lagrangian_bound,
+            None,
+            f"rel {rtol:g}",
+            some.lagrangian_bound <= best * (1 + rtol),
+        )
+    )
+    all_optimal = all(inst.placement.rule == "optimal" for inst in fleet.kinds)
+    alone = baselines(fleet, tables)["alone"]
+    if all_optimal and alone is not None:
+        checks.append(
+            Check(
+                "baseline alone <= F* (every rule optimal)",
+                best,
+                alone,
+                None,
+                f"rel {rtol:g}",
+                alone <= best * (1 + rtol),
+            )
+        )
+    for k, inst in enumerate(fleet.kinds):
+        if inst.placement.rule != "optimal":
+            continue
+        phi = tables[k].phi
+        with np.errstate(invalid="ignore"):
+            rises = np.concatenate(
+                [
+                    (np.diff(phi, axis=0) > RTOL_EXACT * np.abs(phi[1:])).ravel(),
+                    (np.diff(phi, axis=1) > RTOL_EXACT * np.abs(phi[:, 1:])).ravel(),
+                ]
+            )
+        above = phi > phi[0, 0] * (1 + RTOL_EXACT)
+        if rises.any() or above.any():
+            checks.append(
+                Check(
+                    f"table {k} ({inst.name}): falls in x and y",
+                    None,
+                    None,
+                    None,
+                    "exact",
+                    False,
+                    f"{int(rises.sum())} rises, {int(above.sum())} entries above Phi(0, 0)",
+                )
+            )
+    optimum = min(results.values(), key=lambda r: r.objective)
+    seen: set[tuple[int, float, float]] = set()
+    for dev, share in zip(fleet.devices, optimum.devices):
+        key = (dev.kind, share.x, share.y)
+        if key in seen or len(seen) >= FLEET_SAMPLE or share.x == 0 or share.y == 0:
+            continue
+        seen.add(key)
+        inst = instance_at(fleet.kinds[dev.kind], fleet.shared, share.x, share.y)
+        alone_solve = api.solve(inst)
+        checks.append(
+            _value_check(
+                f"table {dev.kind} at ({share.x:g}, {share.y:g}): Phi = coopt.solve",
+                alone_solve.objective,
+                share.objective,
+                min(rtol, RTOL_EXACT),
+                scale,
+            )
+        )
+    return VerifyReport(fleet.name, tuple(checks))

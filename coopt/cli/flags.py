@@ -18,3 +18,13 @@ def add_common(p: argparse.ArgumentParser, memory: bool = True, force: str | Non
         add_memory_argument(p)
     if force:
         p.add_argument("--force", action="store_true", help=f"overwrite existing {force}")
+
+
+def mip_options(args: argparse.Namespace):  # -> coopt.mip.highs.MipOptions | None
+    """The MIP options given on the command line (``None`` when none is given)."""
+    given = {k: getattr(args, k) for k in ("time_limit", "mip_gap", "threads") if getattr(args, k, None) is not None}
+    if not given:
+        return None
+    from coopt.mip.highs import MipOptions
+
+    return MipOptions(**given)

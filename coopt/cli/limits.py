@@ -29,6 +29,7 @@ import re
 
 from coopt.dp.fast import KEEP_ELEMENTS
 from coopt.errors import InstanceError
+from coopt.fleet.files import Fleet
 from coopt.model.instance import Instance
 
 DEFAULT_FRACTION = 0.5
@@ -125,4 +126,32 @@ def check_memory(command: str, instance: Instance, limit: int | None, tasks: int
             f"coopt {command}: instance {instance.name} ({instance.n_layers} layers, {_states(instance)} channel "
             f"states) needs about {_size(need)}, more than the limit {_size(limit)} ({source}); "
             "use fewer channel.states or a smaller --tasks, or raise --max-memory"
+        )
+
+
+TABLE_BYTES_PER_ENTRY = 512  # per (kind, level pair): the tables, the knapsack data, the LP's columns
+
+
+def fleet_estimate_bytes(command: str, fleet: Fleet, tasks: int = 0) -> int:
+    """Estimated peak memory of ``command`` on a fleet: the largest device's own solve (its
+    tables are built one pair at a time) plus the tables and the allocation's data."""
+    pairs = len(fleet.shared.x_levels) * len(fleet.shared.y_levels)
+    device = max(estimate_bytes(command if command != "verify" else "solve", k, tasks) for k in fleet.kinds)
+    allocation = TABLE_BYTES_PER_ENTRY * len(fleet.kinds) * pairs
+    if command == "verify":  # the MIP: a few Pyomo components per column
+        allocation += MIP_BYTES_PER_CELL * len(fleet.kinds) * pairs // 16
+    return device + allocation
+
+
+def check_fleet_memory(command: str, fleet: Fleet, limit: int | None, tasks: int = 0) -> None:
+    """Raise :class:`InstanceError` when :func:`fleet_estimate_bytes` exceeds ``limit``."""
+    limit = default_limit() if limit is None else limit
+    need = fleet_estimate_bytes(command, fleet, tasks)
+    if need > limit:
+        source = "--max-memory" if limit != default_limit() else f"{DEFAULT_FRACTION:.0%} of this machine's RAM"
+        pairs = len(fleet.shared.x_levels) * len(fleet.shared.y_levels)
+        raise InstanceError(
+            f"coopt {command}: fleet {fleet.name} ({fleet.size} devices, {len(fleet.kinds)} distinct, {pairs} level "
+            f"pairs) needs about {_size(need)}, more than the limit {_size(limit)} ({source}); "
+            "use fewer share levels or distinct devices, or raise --max-memory"
         )

@@ -23,21 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from coopt.cli.flags import DEBUG_HELP, add_common
+from coopt.cli.flags import DEBUG_HELP, add_common, mip_options
+from coopt.cli.fleet import fleet_command
 from coopt.cli.limits import check_memory
 from coopt.cli.output import COMPARE_UNITS, SIMULATE_UNITS, SOLVE_UNITS, VERIFY_UNITS, dumps, version, with_units
 from coopt.errors import CooptError, InstanceError
 from coopt.model.files import check_output, check_output_dir, write_atomic
-
-
-def _mip_options(args: argparse.Namespace):  # -> coopt.mip.highs.MipOptions | None
-    """The MIP options given on the command line (``None`` when none is given)."""
-    given = {k: getattr(args, k) for k in ("time_limit", "mip_gap", "threads") if getattr(args, k, None) is not None}
-    if not given:
-        return None
-    from coopt.mip.highs import MipOptions
-
-    return MipOptions(**given)
 
 
 def _load(args: argparse.Namespace, path: str):  # -> coopt.model.instance.Instance
@@ -53,11 +44,13 @@ def _verify(args: argparse.Namespace) -> int:
     from coopt.mip.highs import MipOptions
     from coopt.verify import verify
 
+    if (code := fleet_command("verify", args)) is not None:
+        return code
     instance = _load(args, args.instance)
     if args.rule:
         instance = instance.with_rule(args.rule)
     check_memory("verify", instance, args.max_memory)
-    report = verify(instance, _mip_options(args) or MipOptions(), rtol=args.rtol)
+    report = verify(instance, mip_options(args) or MipOptions(), rtol=args.rtol)
     print(dumps(with_units(report.to_dict(), VERIFY_UNITS)) if args.json else report.table())
     return 0 if report.ok else 1
 
@@ -79,9 +72,11 @@ def _solve(args: argparse.Namespace) -> int:
     from coopt.api import solve
     from coopt.report.text import solve_report
 
+    if (code := fleet_command("solve", args)) is not None:
+        return code
     instance = _load(args, args.instance)
     check_memory(f"solve --method {args.method}", instance, args.max_memory)
-    result = solve(instance, rule=args.rule, method=args.method, mip_options=_mip_options(args))
+    result = solve(instance, rule=args.rule, method=args.method, mip_options=mip_options(args))
     continuous = None
     if args.continuous:
         from coopt.model.problem import prepare
@@ -150,6 +145,8 @@ def _split(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from coopt.sim.simulate import simulate, simulation_report
 
+    if (code := fleet_command("simulate", args)) is not None:
+        return code
     if args.thresholds is not None and not args.continuous:
         raise InstanceError(f"--thresholds {args.thresholds}: needs --continuous (it chooses the continuous policy)")
     instance = _load(args, args.instance)
@@ -263,6 +260,18 @@ def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="MIP: HiGHS threads")
 
 
+def _add_allocation_argument(p: argparse.ArgumentParser) -> None:
+    from coopt.fleet.allocation import METHODS
+
+    p.add_argument(
+        "--allocation",
+        choices=METHODS,
+        default=None,
+        help="fleets: how the band and the edge are divided (default auto: the Lagrangian, then the MIP "
+        "while the fleet is small enough to prove quickly)",
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the one-line error of every other bad input (usage stays in --help)."""
 
@@ -280,8 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("solve", help="solve an instance: optimal placement M*, thresholds, baselines")
-    p.add_argument("instance", help="instance file (TOML)")
+    p = sub.add_parser(
+        "solve", help="solve an instance (optimal placement M*, thresholds, baselines) or a fleet (shares, prices)"
+    )
+    p.add_argument("instance", help="instance file or fleet file (TOML; a fleet has a [shared] table)")
     p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule")
     p.add_argument(
         "--method",
@@ -291,9 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
         "mixed-integer program solved by HiGHS, which also imposes [constraints]; "
         "closed-form: the equal-neuron MLP's closed-form placement under OSLA)",
     )
+    _add_allocation_argument(p)
     _add_mip_arguments(p)
     add_common(p)
-    p.add_argument("--json", action="store_true", help="print the result as JSON (docs/model.md section 8)")
+    p.add_argument(
+        "--json", action="store_true", help="print the result as JSON (docs/model.md section 8; a fleet: section 11.2)"
+    )
     p.add_argument(
         "--continuous",
         action="store_true",
@@ -315,8 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cuts", choices=("all", "single"), default="all", help="how epochs are numbered (as network.cuts)")
     p.set_defaults(handler=_split)
 
-    p = sub.add_parser("simulate", help="Monte Carlo simulation of a policy: mean cost with a 95%% interval")
-    p.add_argument("instance", help="instance file (TOML)")
+    p = sub.add_parser(
+        "simulate", help="Monte Carlo simulation of a policy (or a fleet): mean cost with a 95%% interval"
+    )
+    p.add_argument("instance", help="instance file or fleet file (TOML)")
     add_common(p)
     _add_monte_carlo(p, "number of simulated tasks (default 100000)")
     p.add_argument(
@@ -403,9 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_derive)
 
     p = sub.add_parser(
-        "verify", help="solve by enumeration, the MIP (and the closed form) and compare; exit 1 on a mismatch"
+        "verify",
+        help="solve by enumeration, the MIP (and the closed form), or a fleet by every allocation method, "
+        "and compare; exit 1 on a mismatch",
     )
-    p.add_argument("instance", help="instance file (TOML)")
+    p.add_argument("instance", help="instance file or fleet file (TOML)")
     p.add_argument(
         "--rule", choices=("optimal", "osla"), help="override placement.rule (osla: the closed form is checked too)"
     )
@@ -417,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
         "are compared to 1e-12, or to --rtol if smaller",
     )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(allocation=None)
     _add_mip_arguments(p)
     add_common(p)
     p.set_defaults(handler=_verify)

@@ -86,6 +86,40 @@ VERIFY_UNITS: dict[str, str] = {
 }
 
 
+FLEET_UNITS: dict[str, str] = {
+    "cost": COST_UNIT,
+    "objective": "weighted sum of the devices' cost per task",
+    "bound": "weighted sum of the devices' cost per task",
+    "lagrangian_bound": "weighted sum of the devices' cost per task",
+    "gap": "relative (1)",
+    "prices.bandwidth": "cost per unit share of the band",
+    "prices.edge": "cost per unit share of the edge clock",
+    "prices.bandwidth_per_hz": "cost per Hz",
+    "prices.edge_per_hz": "cost per cycle/s",
+    "shares_used.*": "share (1)",
+    "devices.x": "share of the band (1)",
+    "devices.y": "share of the edge clock (1)",
+    "devices.bandwidth_hz": "Hz",
+    "devices.edge_hz": "Hz (cycles/s)",
+    "devices.objective": _PER_TASK,
+    "devices.distance_m": "m",
+    "devices.mean_gain": "power gain (linear)",
+    "baselines.*.objective": "weighted sum of the devices' cost per task",
+    "baselines.*.gap_percent": "%",
+    "levels.*": "share (1)",
+    "wall_time_s.*": "s",
+    "mean": "weighted sum of the devices' cost per task",
+    "std_error": "weighted sum of the devices' cost per task",
+    "ci_low": "weighted sum of the devices' cost per task",
+    "ci_high": "weighted sum of the devices' cost per task",
+    "exact": "weighted sum of the devices' cost per task",
+    "z_score": "standard errors",
+    "groups.mean": _PER_TASK,
+    "groups.std_error": _PER_TASK,
+    "groups.exact": _PER_TASK,
+}
+
+
 def version() -> str:
     """The installed coopt version (``0+unknown`` when run from an uninstalled tree)."""
     try:

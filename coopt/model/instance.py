@@ -460,6 +460,16 @@ def instance_keys() -> list[str]:
     return [f"{table}.{name}" for table, keys in _SCHEMA.items() for name in keys]
 
 
+def set_key(doc: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted key ``table.name`` of a parsed TOML document (a sweep point, a fleet's
+    ``set``); the value is checked when the document is parsed."""
+    table, _, name = key.partition(".")
+    sub = doc.setdefault(table, {})
+    if not isinstance(sub, dict):
+        raise InstanceError(f"{table} = {sub!r}: must be a table [{table}]")
+    sub[name] = value
+
+
 def _suggest(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
     return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(options)}"

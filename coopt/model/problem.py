@@ -30,17 +30,20 @@ class Problem:
         return feasible_placements(self.costs, self.instance.placement.memory_bits)
 
 
-def prepare(instance: Instance, states: int | None = None) -> Problem:
+def prepare(instance: Instance, states: int | None = None, channel: Channel | None = None) -> Problem:
     """Derive the cost model, the channel (``states`` overrides ``channel.states``) and ``Y``.
 
     A time-correlated channel (docs/model.md 10.4) needs the layers' computing times and the
-    slot, so it is completed here with the cost model, once the costs are known finite."""
-    base = build_channel(instance.channel, states)
+    slot, so it is completed here with the cost model, once the costs are known finite.
+    ``channel`` is a channel already prepared for this instance's channel, layer times and
+    slot (a fleet's share levels change none of them): it is used as it is."""
+    base = build_channel(instance.channel, states) if channel is None else channel
     # Overflow here is bad input: computed silently, then named by check_finite.
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         costs = cost_model(instance)
         rates = costs.rate_bps(base.gains)
         Y = costs.stop_cost(base.gains)
     check_finite(costs, rates, Y, instance)
-    channel = correlate(base, costs.layer_time_s, instance.wait.slot_s)
+    if channel is None:
+        channel = correlate(base, costs.layer_time_s, instance.wait.slot_s)
     return Problem(instance, costs, channel, Y)

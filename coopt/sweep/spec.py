@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from coopt.errors import InstanceError
-from coopt.model.instance import _suggest, instance_keys, key_kind
+from coopt.model.instance import _suggest, instance_keys, key_kind, set_key
 
 SNR_KEY = "channel.mean_snr_db"
 METHOD_KEY = "method"
@@ -243,14 +243,6 @@ def _simulate_options(raw: Any) -> dict[str, Any] | None:
     return {"tasks": tasks, "seed": seed, "policies": list(dict.fromkeys(policies))}
 
 
-def _set_key(doc: dict[str, Any], key: str, value: Any) -> None:
-    table, _, name = key.partition(".")
-    sub = doc.setdefault(table, {})
-    if not isinstance(sub, dict):
-        raise InstanceError(f"{table} = {sub!r}: must be a table [{table}]")
-    sub[name] = value
-
-
 def _apply_snr(doc: dict[str, Any], snr_db: float) -> None:
     """``channel.mean_gain`` from the mean SNR; a base that cannot take it fails in the parser."""
     try:
@@ -261,7 +253,7 @@ def _apply_snr(doc: dict[str, Any], snr_db: float) -> None:
     law = doc.get("channel", {}).get("law")
     if law not in ("rayleigh", "nakagami", "rician"):
         raise InstanceError(f"{SNR_KEY} = {snr_db}: applies to a continuous channel.law, not {law!r}")
-    _set_key(doc, "channel.mean_gain", gain)
+    set_key(doc, "channel.mean_gain", gain)
 
 
 def _points(axes: list[Axis], groups: list[list[str]]) -> list[dict[str, Any]]:
@@ -337,7 +329,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         doc = copy.deepcopy(base_doc)
         for key, value in values.items():
             if key not in (METHOD_KEY, SNR_KEY):
-                _set_key(doc, key, value)
+                set_key(doc, key, value)
         job_method = values.get(METHOD_KEY, method)
         job_mip = mip if job_method == "mip" else {}
         if SNR_KEY in values:

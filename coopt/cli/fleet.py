@@ -1,0 +1,91 @@
+"""The fleet's side of ``coopt solve``, ``verify`` and ``simulate`` (docs/model.md section 11).
+
+A file with a ``[shared]`` table is a fleet: :func:`fleet_command` routes the verb to the
+fleet handler, after refusing the flags that apply to one instance only.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from coopt.cli.flags import mip_options
+from coopt.cli.limits import check_fleet_memory
+from coopt.cli.output import FLEET_UNITS, VERIFY_UNITS, dumps, with_units
+from coopt.errors import InstanceError
+from coopt.fleet.files import Fleet, load_fleet
+
+# Flags of a single instance, with the value that means "not given".
+_INSTANCE_ONLY = {
+    "rule": (None, "--rule"),
+    "continuous": (False, "--continuous"),
+    "split_out": (None, "--split-out"),
+    "thresholds": (None, "--thresholds"),
+}
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    for attr, (unset, flag) in _INSTANCE_ONLY.items():
+        if getattr(args, attr, unset) != unset:
+            raise InstanceError(f"{flag}: applies to one instance, not to a fleet ({args.instance} has [shared])")
+    if getattr(args, "method", "enumeration") != "enumeration":
+        raise InstanceError(
+            f"--method {args.method}: a fleet's tables are always solved by enumeration; "
+            "choose the allocation with --allocation auto|mip|lagrangian|exact|brute_force"
+        )
+    if getattr(args, "policy", "optimal") != "optimal":
+        raise InstanceError(f"--policy {args.policy}: a fleet simulates each device's own rule at its shares")
+
+
+def _load(args: argparse.Namespace, command: str) -> Fleet:
+    _check_flags(args)
+    fleet = load_fleet(args.instance)
+    args.loaded.extend(fleet.kinds)
+    check_fleet_memory(command, fleet, args.max_memory, tasks=getattr(args, "tasks", 0))
+    return fleet
+
+
+def solve(args: argparse.Namespace) -> int:
+    from coopt.fleet.solve import solve_fleet
+    from coopt.report.fleet import fleet_report
+
+    fleet = _load(args, "solve")
+    result = solve_fleet(fleet, args.allocation or "auto", mip_options(args))
+    print(dumps(with_units(result.to_dict(), FLEET_UNITS)) if args.json else fleet_report(result))
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    from coopt.verify import verify_fleet
+
+    if args.allocation:
+        raise InstanceError("--allocation: verify runs every allocation method")
+    fleet = _load(args, "verify")
+    report = verify_fleet(fleet, mip_options(args), rtol=args.rtol)
+    print(dumps(with_units(report.to_dict(), VERIFY_UNITS)) if args.json else report.table())
+    return 0 if report.ok else 1
+
+
+def simulate(args: argparse.Namespace) -> int:
+    from coopt.fleet.simulate import fleet_simulation_report, simulate_fleet
+
+    fleet = _load(args, "simulate")
+    sim = simulate_fleet(fleet, args.tasks, args.seed)
+    print(dumps(with_units(sim.to_dict(), FLEET_UNITS)) if args.json else fleet_simulation_report(sim))
+    return 0
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {"solve": solve, "verify": verify, "simulate": simulate}
+
+
+def fleet_command(command: str, args: argparse.Namespace) -> int | None:
+    """Run ``command`` on a fleet when ``args.instance`` is one, else ``None`` (an instance).
+
+    Also refuses ``--allocation`` on a single instance."""
+    from coopt.fleet.files import is_fleet_file
+
+    if not is_fleet_file(args.instance):
+        if getattr(args, "allocation", None):
+            raise InstanceError(f"--allocation: applies to a fleet file (with [shared]), not to {args.instance}")
+        return None
+    return HANDLERS[command](args)

@@ -1,0 +1,130 @@
+r"""The share tables :math:`\Phi_u(x, y)` of a fleet (docs/model.md section 11).
+
+Device ``u`` at shares :math:`(x, y)` is its own instance with ``uplink.bandwidth_hz = x B``,
+``uplink.noise_w = x sigma2`` (so its rate is :math:`x B \log_2(1 + P h / (x \sigma^2))`), the
+edge clock ``edge.cpu_hz = y f_E`` (:math:`b_i = w_T c_E \mathrm{macs}_i / (y f_E)`) and a
+measured ``edge_s`` divided by :math:`y` (:func:`instance_at`). Everything else is the
+instance's own. :math:`\Phi_u(x, y)` is that instance's section-5 optimum
+:math:`\Phi(M^*)`, solved by the enumeration of :mod:`coopt.dp.placement` (one sweep of every
+placement, the same code as ``coopt solve``); at :math:`x = 0` or :math:`y = 0` the device
+cannot offload and :math:`\Phi_u = A_N + D(N) / K_\mathrm{tasks}` (``+inf`` when the memory
+limit forbids :math:`M = N`).
+
+The channel (its quantised gains and, for correlated fading, its transition matrices)
+depends on neither share, so it is prepared once per device and reused at every level pair.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from coopt.dp.placement import argmin_placement, enumerate_rules
+from coopt.fleet.files import Fleet, Shared
+from coopt.model.instance import Instance
+from coopt.model.problem import Problem, prepare
+
+DEVICE_ONLY = -1  # ``placement`` where a device cannot run at all (Phi = inf)
+
+
+@dataclass(frozen=True, eq=False)
+class ShareTable:
+    """:math:`\\Phi(X_i, Y_j)` of one device and the placement behind each entry.
+
+    Attributes
+    ----------
+    phi : NDArray[np.float64], shape ``(len(X), len(Y))``
+        ``+inf`` where infeasible.
+    placement : NDArray[np.int64], same shape
+        :math:`M^*` at each pair (``N`` where the device runs everything), :data:`DEVICE_ONLY`
+        (``-1``) where infeasible.
+    """
+
+    phi: NDArray[np.float64] = field(repr=False)
+    placement: NDArray[np.int64] = field(repr=False)
+
+
+def instance_at(instance: Instance, shared: Shared, x: float, y: float) -> Instance:
+    """Device ``instance`` (parsed at full shares) with the band share ``x`` and edge share ``y``
+    (both ``> 0``; module docstring)."""
+    if not (0 < x <= 1 and 0 < y <= 1):
+        raise ValueError(f"shares (x, y) = ({x}, {y}): each must be in (0, 1]; at 0 the device runs alone")
+    uplink = replace(instance.uplink, bandwidth_hz=x * shared.bandwidth_hz, noise_w=x * shared.noise_w)
+    edge = replace(instance.edge, cpu_hz=y * shared.edge_cpu_hz)
+    network = instance.network
+    if instance.profile.edge_s is not None:  # measured on the whole server: a slice y takes edge_s / y
+        network = replace(network, profile=replace(instance.profile, edge_s=instance.profile.edge_s / y))
+    return replace(instance, uplink=uplink, edge=edge, network=network)
+
+
+def device_only_value(problem: Problem) -> float:
+    """:math:`A_N + D(N) / K_\\mathrm{tasks}`, or ``inf`` when the memory limit forbids :math:`M = N`."""
+    n = problem.costs.n_layers
+    if n not in problem.placements:
+        return math.inf
+    return float(problem.costs.A[n] + problem.costs.download[n] / problem.instance.placement.tasks_per_period)
+
+
+def optimum(problem: Problem) -> tuple[float, int]:
+    """:math:`(\\Phi(M^*), M^*)` of a prepared device under its own rule, by enumeration
+    (``(inf, -1)`` when no placement is feasible)."""
+    inst = problem.instance
+    placements = problem.placements
+    if not placements:
+        return math.inf, DEVICE_ONLY
+    rule = inst.placement.rule
+    values, _ = enumerate_rules(
+        problem.Y,
+        problem.channel,
+        inst.wait.mode,
+        problem.costs,
+        (rule,),
+        placements,
+        inst.placement.tasks_per_period,
+        method="model",
+    )[rule]
+    best = argmin_placement(values)
+    return best.objective, best.placement
+
+
+def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None) -> tuple[float, int]:
+    """:math:`(\\Phi_u(x, y), M^*)` of one device at any shares in ``[0, 1]`` (also off the
+    level grid, e.g. the equal-shares baseline). ``base`` is the device prepared at full
+    shares, when the caller has it."""
+    base = prepare(instance) if base is None else base
+    if x == 0 or y == 0:
+        value = device_only_value(base)
+        return value, (base.costs.n_layers if math.isfinite(value) else DEVICE_ONLY)
+    return optimum(prepare(instance_at(instance, shared, x, y), channel=base.channel))
+
+
+def share_table(instance: Instance, shared: Shared) -> ShareTable:
+    """:math:`\\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring)."""
+    base = prepare(instance)
+    shape = (len(shared.x_levels), len(shared.y_levels))
+    phi = np.empty(shape)
+    placement = np.empty(shape, dtype=np.int64)
+    for i, x in enumerate(shared.x_levels):
+        for j, y in enumerate(shared.y_levels):
+            phi[i, j], placement[i, j] = phi_at(instance, shared, x, y, base)
+    return ShareTable(phi, placement)
+
+
+def fleet_tables(fleet: Fleet) -> list[ShareTable]:
+    """One :class:`ShareTable` per distinct device (:attr:`Fleet.kinds`), in order."""
+    return [share_table(instance, fleet.shared) for instance in fleet.kinds]
+
+
+__all__ = [
+    "DEVICE_ONLY",
+    "ShareTable",
+    "device_only_value",
+    "fleet_tables",
+    "instance_at",
+    "optimum",
+    "phi_at",
+    "share_table",
+]
