@@ -108,7 +108,7 @@ def test_golden_fleet_cli_json_is_model_md_11_2(capsys):
         assert dev["bandwidth_hz"] == pytest.approx(dev["x"] * 2.0e6, rel=1e-15)
     assert "distance_m" in out["devices"][0] and "mean_gain" in out["devices"][0]
     assert "distance_m" not in out["devices"][2]
-    assert set(out["baselines"]) == {"equal_shares", "alone", "device_only"}
+    assert set(out["baselines"]) == {"equal_shares", "alone", "device_only", "independent_splits", "alternating"}
     assert out["devices"][0]["mean_gain"] == pytest.approx(1e-4 * 30.0**-3.0, rel=1e-15)
 
 
@@ -418,3 +418,25 @@ def test_fleet_cell_example_says_what_it_shows(capsys):
     far = max(sensors, key=lambda d: d["distance_m"])
     assert near["placement"] == 0 and near["x"] > 0 and far["x"] == 0
     assert all(d["x"] > 0 for d in out["devices"] if d["name"].startswith("vgg16"))
+
+
+def test_fixed_split_baselines_are_above_the_optimum_and_alternating_improves():
+    """independent_splits and alternating restrict the placements: both >= F*, alternating <=
+    independent (it starts there and only re-splits to lower costs), and both are evaluated
+    from each device's Phi(M) at fixed M."""
+    result = solve_fleet(load_fleet(GOLDEN))
+    ind, alt = result.baselines["independent_splits"], result.baselines["alternating"]
+    assert ind is not None and alt is not None
+    assert result.objective <= alt * (1 + 1e-12) and alt <= ind * (1 + 1e-12)
+    for table in result.tables:  # Phi is the least of Phi(M) over the placements
+        assert np.array_equal(table.phi, table.by_placement.min(axis=2))
+
+
+def test_independent_splits_that_cannot_fit_are_infeasible():
+    """data/fleet_cell.toml: alone, all 24 devices would offload, and 24 copies of the least
+    share 1/16 exceed the band: the fixed-split baselines have no allocation."""
+    result_fleet = load_fleet(DATA / "fleet_cell.toml")
+    result = solve_fleet(result_fleet)
+    alone_splits = [phi_at(inst, result_fleet.shared, 1.0, 1.0)[1] for inst in result_fleet.kinds]
+    assert all(m < inst.n_layers for m, inst in zip(alone_splits, result_fleet.kinds))
+    assert result.baselines["independent_splits"] is None and result.baselines["alternating"] is None

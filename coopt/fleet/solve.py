@@ -8,7 +8,15 @@ baselines of MODEL.md 11 exactly, off the level grid where need be:
 * ``equal_shares``: :math:`x_u = y_u = 1/U` for every device;
 * ``alone``: :math:`\sum_u \omega_u \Phi_u(1, 1)` (a lower bound on :math:`F^*` when every
   device's rule is ``optimal``);
-* ``device_only``: :math:`\sum_u \omega_u \Phi_u(0, 0)`.
+* ``device_only``: :math:`\sum_u \omega_u \Phi_u(0, 0)`;
+* ``independent_splits``: each device fixes the split it would choose alone (its :math:`M^*` at
+  :math:`(1, 1)`), then the shares are allocated optimally for those splits (a device whose
+  split leaves layers to the edge cannot take a zero share);
+* ``alternating`` (the iterative alternating optimisation of the literature): from those
+  splits, allocate, re-split every device optimally at its shares, and repeat until no split
+  changes (at most :data:`MAX_ROUNDS` rounds); its :math:`F` at the end.
+
+Both fixed-split baselines are :math:`\ge F^*` (they restrict the placements).
 
 Each is ``None`` when some device's :math:`\Phi_u` is infeasible there. The prices are
 reported per unit share and per Hz (:math:`\lambda^*/B`) and per cycle per second
@@ -25,11 +33,12 @@ from typing import Any
 from coopt.errors import NoSolutionError
 from coopt.fleet.allocation import Allocation, Method, allocate
 from coopt.fleet.files import Fleet
-from coopt.fleet.tables import ShareTable, device_only_value, fleet_tables, phi_at
+from coopt.fleet.tables import ShareTable, _best, device_only_value, fleet_tables, phi_at
 from coopt.mip.highs import MipOptions
 from coopt.model.problem import prepare
 
-BASELINES = ("equal_shares", "alone", "device_only")
+BASELINES = ("equal_shares", "alone", "device_only", "independent_splits", "alternating")
+MAX_ROUNDS = 50  # re-split / re-allocate rounds of the alternating baseline
 MAX_NAMED = 8  # devices an error message names at most
 
 
@@ -171,18 +180,6 @@ class FleetResult:
         }
 
 
-def _groups(fleet: Fleet) -> list[list[int]]:
-    """The devices of each allocation kind: one kind per (table, weight), in first-appearance order."""
-    index: dict[tuple[int, float], int] = {}
-    groups: list[list[int]] = []
-    for u, dev in enumerate(fleet.devices):
-        g = index.setdefault((dev.kind, dev.weight), len(groups))
-        if g == len(groups):
-            groups.append([])
-        groups[g].append(u)
-    return groups
-
-
 def _names(fleet: Fleet, devices: list[int]) -> str:
     shown = ", ".join(f"{fleet.devices[u].name} (device.{fleet.devices[u].entry})" for u in devices[:MAX_NAMED])
     return shown + (f" and {len(devices) - MAX_NAMED} more" if len(devices) > MAX_NAMED else "")
@@ -202,7 +199,63 @@ def baselines(fleet: Fleet, tables: list[ShareTable]) -> dict[str, float | None]
                 per_kind[k] = phi_at(instance, fleet.shared, s, s)[0]
         total = math.fsum(d.weight * per_kind[d.kind] for d in fleet.devices)
         out[name] = total if math.isfinite(total) else None
+    alone_split = {k: phi_at(inst, fleet.shared, 1.0, 1.0)[1] for k, inst in enumerate(fleet.kinds)}
+    splits = [alone_split[d.kind] for d in fleet.devices]
+    fixed = _allocate_fixed(fleet, tables, splits)
+    out["independent_splits"] = None if fixed is None else fixed[0]
+    for _ in range(MAX_ROUNDS):
+        if fixed is None:
+            break
+        resplit = [int(_best(tables[d.kind].by_placement[i, j])[1]) for d, (i, j) in zip(fleet.devices, fixed[1])]
+        if resplit == splits:
+            break
+        splits = resplit
+        fixed = _allocate_fixed(fleet, tables, splits)
+    out["alternating"] = None if fixed is None else fixed[0]
     return out
+
+
+def _grouped(keys: list[tuple]) -> list[list[int]]:
+    """Device indices grouped by equal keys, groups in first-appearance order."""
+    index: dict[tuple, int] = {}
+    groups: list[list[int]] = []
+    for u, key in enumerate(keys):
+        g = index.setdefault(key, len(groups))
+        if g == len(groups):
+            groups.append([])
+        groups[g].append(u)
+    return groups
+
+
+def _levels_of(groups: list[list[int]], alloc: Allocation) -> list[tuple[int, int]]:
+    """Every device's level indices ``(i, j)`` from an allocation over ``groups`` (its rows are
+    the copies of group 0, then group 1, ...)."""
+    out: list[tuple[int, int]] = [(0, 0)] * sum(len(g) for g in groups)
+    row = 0
+    for members in groups:
+        for u in members:
+            out[u] = (int(alloc.levels[row, 0]), int(alloc.levels[row, 1]))
+            row += 1
+    return out
+
+
+def _allocate_fixed(
+    fleet: Fleet, tables: list[ShareTable], splits: list[int]
+) -> tuple[float, list[tuple[int, int]]] | None:
+    """The best allocation when device ``u`` must split at ``splits[u]`` (``None`` if infeasible)."""
+    groups = _grouped([(d.kind, d.weight, m) for d, m in zip(fleet.devices, splits)])
+    firsts = [(fleet.devices[g[0]], splits[g[0]]) for g in groups]
+    try:
+        alloc = allocate(
+            [tables[d.kind].by_placement[:, :, m] for d, m in firsts],
+            [len(g) for g in groups],
+            [d.weight for d, _ in firsts],
+            fleet.shared.x_levels,
+            fleet.shared.y_levels,
+        )
+    except NoSolutionError:
+        return None
+    return alloc.objective, _levels_of(groups, alloc)
 
 
 def solve_fleet(
@@ -230,7 +283,7 @@ def solve_fleet(
     start = time.perf_counter()
     tables = fleet_tables(fleet) if tables is None else tables
     table_time = time.perf_counter() - start
-    groups = _groups(fleet)
+    groups = _grouped([(d.kind, d.weight) for d in fleet.devices])
     kinds = [fleet.devices[g[0]].kind for g in groups]
     try:
         alloc = allocate(
@@ -256,27 +309,24 @@ def solve_fleet(
         raise NoSolutionError(
             f"fleet {fleet.name} infeasible: no allocation of the band and the edge meets both capacities; {who}"
         ) from None
-    devices: list[DeviceShare | None] = [None] * fleet.size
-    row = 0
-    for g, members in enumerate(groups):
-        for u in members:
-            i, j = (int(v) for v in alloc.levels[row])
-            dev = fleet.devices[u]
-            x, y = fleet.shared.x_levels[i], fleet.shared.y_levels[j]
-            devices[u] = DeviceShare(
+    devices = []
+    for dev, (i, j) in zip(fleet.devices, _levels_of(groups, alloc)):
+        x, y = fleet.shared.x_levels[i], fleet.shared.y_levels[j]
+        devices.append(
+            DeviceShare(
                 name=dev.name,
                 entry=dev.entry,
                 x=x,
                 y=y,
                 bandwidth_hz=x * fleet.shared.bandwidth_hz,
                 edge_hz=y * fleet.shared.edge_cpu_hz,
-                placement=int(tables[kinds[g]].placement[i, j]),
-                objective=float(alloc.phi[row]),
+                placement=int(tables[dev.kind].placement[i, j]),
+                objective=float(tables[dev.kind].phi[i, j]),
                 weight=dev.weight,
                 distance_m=dev.distance_m,
                 mean_gain=dev.mean_gain,
             )
-            row += 1
+        )
     return FleetResult(
         name=fleet.name,
         objective=alloc.objective,
@@ -285,7 +335,7 @@ def solve_fleet(
         gap=alloc.gap,
         prices=alloc.prices,
         shares_used=alloc.shares_used,
-        devices=tuple(d for d in devices if d is not None),
+        devices=tuple(devices),
         baselines=baselines(fleet, tables),
         method=alloc.method,
         optimal=alloc.optimal,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.placement import argmin_placement, enumerate_rules
+from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_rules
 from coopt.fleet.files import Fleet, Shared
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
@@ -41,10 +41,14 @@ class ShareTable:
     placement : NDArray[np.int64], same shape
         :math:`M^*` at each pair (``N`` where the device runs everything), :data:`DEVICE_ONLY`
         (``-1``) where infeasible.
+    by_placement : NDArray[np.float64], shape ``(len(X), len(Y), N + 1)``
+        :math:`\\Phi(M)` at each pair for every placement (``+inf`` where infeasible; at a zero
+        share only :math:`M = N` is finite): the splits the baselines fix.
     """
 
     phi: NDArray[np.float64] = field(repr=False)
     placement: NDArray[np.int64] = field(repr=False)
+    by_placement: NDArray[np.float64] = field(repr=False)
 
 
 def instance_at(instance: Instance, shared: Shared, x: float, y: float) -> Instance:
@@ -71,10 +75,17 @@ def device_only_value(problem: Problem) -> float:
 def optimum(problem: Problem) -> tuple[float, int]:
     """:math:`(\\Phi(M^*), M^*)` of a prepared device under its own rule, by enumeration
     (``(inf, -1)`` when no placement is feasible)."""
+    return _best(placement_values(problem))
+
+
+def placement_values(problem: Problem) -> NDArray[np.float64]:
+    """:math:`\\Phi(M)` for every placement ``M = 0..N`` under the device's own rule, shape
+    ``(N + 1,)`` (``+inf`` where the memory limit forbids ``M``)."""
     inst = problem.instance
     placements = problem.placements
+    out = np.full(problem.costs.n_layers + 1, math.inf)
     if not placements:
-        return math.inf, DEVICE_ONLY
+        return out
     rule = inst.placement.rule
     values, _ = enumerate_rules(
         problem.Y,
@@ -86,31 +97,52 @@ def optimum(problem: Problem) -> tuple[float, int]:
         inst.placement.tasks_per_period,
         method="model",
     )[rule]
-    best = argmin_placement(values)
-    return best.objective, best.placement
+    for v in values:
+        out[v.placement] = v.objective
+    return out
 
 
 def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None) -> tuple[float, int]:
     """:math:`(\\Phi_u(x, y), M^*)` of one device at any shares in ``[0, 1]`` (also off the
     level grid, e.g. the equal-shares baseline). ``base`` is the device prepared at full
     shares, when the caller has it."""
+    return _best(values_at(instance, shared, x, y, base))
+
+
+def values_at(
+    instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None
+) -> NDArray[np.float64]:
+    """:math:`\\Phi_u(M; x, y)` for every placement (:func:`placement_values`); at a zero share only
+    device-only, :math:`M = N`, is finite."""
     base = prepare(instance) if base is None else base
     if x == 0 or y == 0:
-        value = device_only_value(base)
-        return value, (base.costs.n_layers if math.isfinite(value) else DEVICE_ONLY)
-    return optimum(prepare(instance_at(instance, shared, x, y), channel=base.channel))
+        out = np.full(base.costs.n_layers + 1, math.inf)
+        out[-1] = device_only_value(base)
+        return out
+    return placement_values(prepare(instance_at(instance, shared, x, y), channel=base.channel))
 
 
 def share_table(instance: Instance, shared: Shared) -> ShareTable:
     """:math:`\\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring)."""
     base = prepare(instance)
     shape = (len(shared.x_levels), len(shared.y_levels))
+    by_placement = np.empty((*shape, base.costs.n_layers + 1))
     phi = np.empty(shape)
     placement = np.empty(shape, dtype=np.int64)
     for i, x in enumerate(shared.x_levels):
         for j, y in enumerate(shared.y_levels):
-            phi[i, j], placement[i, j] = phi_at(instance, shared, x, y, base)
-    return ShareTable(phi, placement)
+            by_placement[i, j] = values_at(instance, shared, x, y, base)
+            phi[i, j], placement[i, j] = _best(by_placement[i, j])
+    return ShareTable(phi, placement, by_placement)
+
+
+def _best(values: NDArray[np.float64]) -> tuple[float, int]:
+    """The argmin of :math:`\\Phi(M)` with the tie rule of coopt solve (the smaller ``M``)."""
+    finite = [PlacementValue(m, float(v), 0.0, 0.0) for m, v in enumerate(values) if math.isfinite(v)]
+    if not finite:
+        return math.inf, DEVICE_ONLY
+    best = argmin_placement(finite)
+    return best.objective, best.placement
 
 
 def fleet_tables(fleet: Fleet) -> list[ShareTable]:
