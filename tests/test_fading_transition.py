@@ -40,7 +40,7 @@ def laguerre_matrix(k: int, delta: float) -> np.ndarray:
     """P by the Laguerre (Hille-Hardy) series, terms by scipy.special.eval_laguerre."""
     rho = 1.0 - delta
     edges = np.concatenate([[0.0], fading.interior_edges(k)])
-    terms = 1 if rho <= 0.0 else int(math.ceil(math.log(1e-18 * delta / 4.0) / math.log(rho)))
+    terms = 1 if rho <= 0.0 else math.ceil(math.log(1e-18 * delta / 4.0) / math.log(rho))
     rows = []
     for n in range(terms + 1):
         lag = special.eval_laguerre(n, edges) - (special.eval_laguerre(n - 1, edges) if n else 0.0)
