@@ -65,6 +65,7 @@ from coopt.model.instance import ChannelSpec
 QUAD_ATOL = 5e-13  # absolute error per matrix entry (quadrature tolerance QUAD_ATOL / (2K) per integral)
 DELTA_SWITCH = 1e-4  # below it the noncentrality exceeds ~7e5 at the quadrature's far nodes
 GH_NODES = 64
+DELTA_IDENTITY = 1e-60  # below it P is the identity to 1e-13 (see _limit)
 
 
 def correlation_model(spec: ChannelSpec) -> str:
@@ -140,34 +141,58 @@ def _breakpoints(x_lo: float, x_hi: float, delta: float) -> list[float] | None:
     r"""Quadrature breakpoints (in ``u``) that resolve the steps of :math:`S_j` at the source
     bin's own edges: the conditional spread of :math:`h'` is about :math:`\sqrt{2x\delta}`,
     so for small ``delta`` the crossing mass sits within a few spreads of the edges,
-    too narrow for an adaptive rule to find unaided."""
+    too narrow for an adaptive rule to find unaided. Only points strictly inside the
+    bin's ``u`` interval are kept (near ``u = 1`` they round onto the end)."""
     pts: list[float] = []
     half = (min(x_hi, x_lo + 40.0) - x_lo) / 2.0  # the last bin is infinite; e^-40 is beyond double
+    u_lo, u_hi = -math.expm1(-x_lo), (1.0 if math.isinf(x_hi) else -math.expm1(-x_hi))
     for edge, sign in ((x_lo, 1.0), (x_hi, -1.0)):
         if edge <= 0.0 or not math.isfinite(edge):
             continue
         width = math.sqrt(2.0 * edge * delta) / 4.0
         while width < half:
-            pts.append(-math.expm1(-(edge + sign * width)))
+            u = -math.expm1(-(edge + sign * width))
+            if u_lo < u < u_hi:
+                pts.append(u)
             width *= 2.0
-    return sorted(pts) or None
+    return sorted(set(pts)) or None
+
+
+def _limit(states: int, delta: float) -> NDArray[np.float64] | None:
+    r"""The exact matrix where ``delta`` is at (or, within double precision, at) an end.
+
+    ``delta >= 1``: every entry ``1/K`` (i.i.d.). ``delta <= DELTA_IDENTITY``: the
+    identity, to within the mass that leaves a bin: a gain crosses one of its bin's two
+    edges :math:`e` only if :math:`h` lies within :math:`t` of :math:`e` (probability
+    :math:`\le t`, the density being at most 1) or :math:`|h' - h| \ge t` (at most
+    :math:`2\delta/t^2`, Chebyshev with :math:`E(h'-h)^2 = 2\delta`); with
+    :math:`t = (4\delta)^{1/3}` the off-diagonal mass of a row is at most
+    :math:`6K(4\delta)^{1/3}`, below 1e-13 for every allowed ``K`` (up to 10^6) at
+    1e-60. There the mixture's :math:`\sigma = \sqrt{\delta/2}` would also underflow.
+    One state: ``[[1]]``. ``None`` in between.
+    """
+    if not delta > DELTA_IDENTITY:  # also NaN: never reached from decorrelation()
+        return np.eye(states)
+    if delta >= 1.0 or states == 1:  # one state: [[1]] (no edge to integrate)
+        return np.full((states, states), 1.0 / states)
+    return None
 
 
 @lru_cache(maxsize=256)
-def _transition(states: int, delta: float) -> NDArray[np.float64]:
+def _transition_adaptive(states: int, delta: float) -> NDArray[np.float64]:
+    """The matrix by adaptive Gauss-Kronrod per source bin (the reference implementation)."""
     from scipy import integrate
 
     k = states
-    if delta >= 1.0:
-        out = np.full((k, k), 1.0 / k)
-    elif delta <= 0.0:
-        out = np.eye(k)
-    else:
+    out = _limit(k, delta)
+    if out is None:
         edges = interior_edges(k)
         survival = _survival_ncx2 if delta >= DELTA_SWITCH else _survival_mixture
+        at_infinity = np.ones(k - 1)  # S_j(x) -> 1 as x -> oo (u -> 1)
 
         def f(u: float) -> NDArray[np.float64]:
-            return survival(edges, -math.log1p(-u), delta)
+            # a Gauss-Kronrod node of a tiny interval next to u = 1 rounds onto it
+            return at_infinity if u >= 1.0 else survival(edges, -math.log1p(-u), delta)
 
         out = np.empty((k, k))
         bounds = np.concatenate([[0.0], edges, [np.inf]])
@@ -179,9 +204,13 @@ def _transition(states: int, delta: float) -> NDArray[np.float64]:
             )
             s = np.concatenate([[1.0], k * np.asarray(mean_s), [0.0]])
             out[i] = s[:-1] - s[1:]
-        out = np.maximum(out, 0.0)  # differences of survival values that round to 1 or 0
+        out = np.clip(out, 0.0, 1.0)  # differences of survival values that round to 1 or 0
     out.setflags(write=False)
     return out
+
+
+def _transition(states: int, delta: float) -> NDArray[np.float64]:
+    return _transition_adaptive(states, delta)
 
 
 def transition_matrix(states: int, delta: float) -> NDArray[np.float64]:
