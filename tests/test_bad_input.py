@@ -509,3 +509,20 @@ def test_report_units_and_markov_state_labels(capsys):
     assert [float(x) for x in lines[at].split()[2:]] == pytest.approx(gains, rel=1e-3)
     db = [float(x) for x in lines[at + 1].replace("dB", "").split()[3:]]
     assert db == pytest.approx([10 * math.log10(g) for g in gains], abs=0.006)
+
+
+def test_zero_weights_joint_condition_is_documented_and_enforced(tmp_path, capsys):
+    """Issue 22 item 9: each weight 0 .. 1e12, not both 0; README, docs/model.md and the parser agree."""
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    row = next(
+        line for line in readme.splitlines() if "`cost.energy_weight`, `cost.time_weight`" in line and " .. " in line
+    )
+    assert "not both 0" in row and "at least one weight must be > 0" in row
+    assert "at least one weight must\nbe > 0" in (root / "docs" / "model.md").read_text(encoding="utf-8")
+    (tmp_path / "z.toml").write_text(_instance(cost__energy_weight=0.0, cost__time_weight=0.0))
+    code, out, err = _in_process(["solve", str(tmp_path / "z.toml")], capsys)
+    assert code == 2 and out == "" and "at least one weight must be > 0" in err
+    for w in ({"cost__energy_weight": 0.0}, {"cost__time_weight": 0.0}):
+        (tmp_path / "one.toml").write_text(_instance(**w))
+        assert _in_process(["solve", str(tmp_path / "one.toml")], capsys)[0] == 0
