@@ -526,3 +526,20 @@ def test_iid_memory_estimate_is_linear_in_the_layers(tmp_path):
     small, large = estimate(10_000) - limits.BASE_BYTES, estimate(20_000) - limits.BASE_BYTES
     assert large == pytest.approx(2 * small, rel=1e-3)
     assert estimate(20_000) <= 600 * 2**20
+
+
+def test_zero_weights_joint_condition_is_documented_and_enforced(tmp_path, capsys):
+    """Issue 22 item 9: each weight 0 .. 1e12, not both 0; README, docs/model.md and the parser agree."""
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    row = next(
+        line for line in readme.splitlines() if "`cost.energy_weight`, `cost.time_weight`" in line and " .. " in line
+    )
+    assert "not both 0" in row and "at least one weight must be > 0" in row
+    assert "at least one weight must\nbe > 0" in (root / "docs" / "model.md").read_text(encoding="utf-8")
+    (tmp_path / "z.toml").write_text(_instance(cost__energy_weight=0.0, cost__time_weight=0.0))
+    code, out, err = _in_process(["solve", str(tmp_path / "z.toml")], capsys)
+    assert code == 2 and out == "" and "at least one weight must be > 0" in err
+    for w in ({"cost__energy_weight": 0.0}, {"cost__time_weight": 0.0}):
+        (tmp_path / "one.toml").write_text(_instance(**w))
+        assert _in_process(["solve", str(tmp_path / "one.toml")], capsys)[0] == 0

@@ -4,7 +4,9 @@
 prints a ``finite`` (``--iid``) or ``markov`` table ready to paste into an instance
 (:mod:`coopt.model.trace`, docs/model.md section 10.5), preceded by comment lines with the
 number of samples, the sampling interval (from a ``time_s`` column) and the lag-1
-correlation of the trace and of the fitted chain. With ``--instance`` it warns on stderr
+correlation of the trace and of the fitted chain. When equal gains leave fewer states
+than ``--states`` asks for (a trace of fewer distinct gains, module :mod:`coopt.model.trace`),
+a comment line and a note on stderr say so. With ``--instance`` it warns on stderr
 when the interval is far from the instance's epoch durations (its layers' computing
 times and its waiting slot).
 """
@@ -44,8 +46,12 @@ def run_channel(args: argparse.Namespace) -> int:
     interval = "unknown (no time_s column)" if trace.interval_s is None else f"{trace.interval_s:g} s"
     out = [
         f"# fitted from {args.trace}, column {trace.column!r}: {fit.samples} samples, sampling interval {interval}",
-        f"# lag-1 correlation of the gains: trace {fit.lag1_trace:.4f}, fitted {fit.law} channel {fit.lag1_chain:.4f}",
+        f"# lag-1 correlation of the gains: trace {_corr(fit.lag1_trace)}, fitted {fit.law} channel "
+        f"{_corr(fit.lag1_chain)}",
     ]
+    note = fit.note()
+    if note is not None:
+        out.append(f"# {note}")
     warning = None
     if instance is not None:
         costs = cost_model(instance)
@@ -61,6 +67,12 @@ def run_channel(args: argparse.Namespace) -> int:
             out.append(f"# the interval is within a factor 2 of the median epoch of {args.instance}")
     print("\n".join(out))
     print(fit.to_toml(), end="")
+    if note is not None:
+        print(f"coopt: note: {note}", file=sys.stderr)
     if warning is not None:
         print(f"coopt: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _corr(value: float | None) -> str:
+    return "undefined (constant gains)" if value is None else f"{value:.4f}"

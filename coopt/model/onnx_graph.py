@@ -176,6 +176,30 @@ def load_model(path: Path) -> Any:
         raise ProfileError(f"{path}: not a readable ONNX model ({exc.__class__.__name__})") from None
 
 
+def check_external_data(model: Any, path: Path) -> None:
+    """Refuse, naming the file and the tensor, an initializer whose external data file
+    (relative to ``path``'s directory) is missing, not a file, or shorter than the
+    tensor's ``offset + length``: a command that reads the weights would otherwise fail
+    inside onnx, after it had started."""
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    base = Path(path).resolve().parent
+    for tensor in model.graph.initializer:
+        if not uses_external_data(tensor):
+            continue
+        info = ExternalDataInfo(tensor)
+        where = base / info.location
+        what = f"{path}: initializer {tensor.name!r}: its external data file {str(where)!r}"
+        if not where.exists():
+            raise ProfileError(f"{what} does not exist; put it beside the model")
+        if not where.is_file():
+            raise ProfileError(f"{what} is not a regular file")
+        size = where.stat().st_size
+        end = (info.offset or 0) + (info.length or 0)
+        if end > size:
+            raise ProfileError(f"{what} has {size} bytes; the tensor needs {end}")
+
+
 def _infer_shapes(model: Any) -> Any:
     """``model`` with ``value_info`` from ``infer_shapes(..., data_prop=True)``.
 
@@ -419,6 +443,7 @@ def splittable_model(network: OnnxNetwork) -> Any:
     reads the types of the new inputs and outputs from there). Load it once to cut many
     splits."""
     model = load_model(network.path)
+    check_external_data(model, network.path)
     if model.ir_version < 4:
         # IR < 4 lists every initializer among the graph inputs; the halves are written
         # with IR 4, where an initializer is not an input.

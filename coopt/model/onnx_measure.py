@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.errors import ProfileError
-from coopt.model.onnx_graph import OnnxNetwork, load_model
+from coopt.model.onnx_graph import OnnxNetwork, check_external_data, load_model
 
 SIDES = ("device", "edge")
 KERNEL_SUFFIX = "_kernel_time"
@@ -101,11 +101,13 @@ def measure_units(network: OnnxNetwork, repeats: int = 10, warmup: int = 2, seed
     Raises
     ------
     ProfileError
-        ``repeats < 1``, ONNX Runtime missing, or a graph input without a fixed shape.
+        ``repeats < 1``, ONNX Runtime missing, a missing external data file, or a graph
+        input without a fixed shape.
     """
     if repeats < 1:
         raise ProfileError(f"--repeats = {repeats}: must be an integer >= 1")
     ort = _runtime()
+    check_external_data(load_model(network.path), network.path)  # before ONNX Runtime reads the weights
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix="coopt-measure-") as tmp:
         options = ort.SessionOptions()

@@ -3,17 +3,30 @@ r"""Channels fitted to a measured trace of power gains (docs/model.md section 10
 A trace is a CSV file with a header: a column of power gains sampled at a fixed
 interval, and optionally a ``time_s`` column giving that interval. With ``K`` states:
 
-* the samples are put in ``K`` equiprobable empirical quantile bins by rank (sample of
-  rank ``r`` of ``n`` in bin ``floor(r K / n)``, so every bin holds ``n/K`` samples up
-  to one); a state's gain is the mean of its bin (the empirical conditional mean);
-* ``finite`` (i.i.d.): probability ``1/K`` each;
+* the samples are put in ``K`` empirical quantile bins by rank: the sample of rank ``r``
+  of ``n`` goes to bin ``floor(r K / n)``, so every bin holds ``n/K`` samples up to one,
+  except that equal samples always share a bin: a group of ``c`` equal samples whose
+  first has rank ``s`` goes whole into the bin of its middle sample, rank
+  ``s + floor((c - 1)/2)``. Bins left empty are dropped, so a trace with ``D < K``
+  distinct gains (or with ties across bin edges) gets fewer states than asked for: the
+  fit's :attr:`TraceFit.requested_states` keeps ``K`` and the CLI says so. (Splitting
+  a tie by position, as the rule without this exception would, gives several states
+  of one gain, and a chain whose moves between them record only the order in time.)
+  A state's gain is the mean of its bin (the empirical conditional mean), so the gains
+  increase strictly;
+* ``finite`` (i.i.d.): each state's probability is its bin's share of the samples
+  (``1/K`` up to ``1/n`` without ties), so the law's mean is the trace's;
 * ``markov``: ``P[i, j]`` = the frequency of moves from bin ``i`` to bin ``j`` between
   consecutive samples, each row normalised. A state never left (all its moves stay in
-  it) would be absorbing: that is bad input, and the message names the fix.
+  it) would be absorbing: that is bad input, and the message names the fix. (A trace of
+  one distinct gain is the exception: its chain is the one state ``P = [[1]]``.)
 
-The lag-1 correlation of the trace is the Pearson correlation of consecutive gains; that
-of the fitted chain is :math:`(\sum_{ij}\pi_i P_{ij} g_i g_j - \mu^2)/(\sum_i \pi_i g_i^2 - \mu^2)`
-with :math:`\pi` its stationary law and :math:`\mu = \pi \cdot g` (0 for ``finite``).
+The lag-1 correlation of the trace is the Pearson correlation of consecutive gains
+(undefined, ``None``, when either of the two shifted series is constant); that of the
+fitted chain is :math:`\sum_{ij}\pi_i P_{ij} (g_i - \mu)(g_j - \mu) / \sum_i \pi_i (g_i - \mu)^2`
+with :math:`\pi` its stationary law and :math:`\mu = \pi \cdot g` (0 for ``finite``;
+``None`` with one state). Gains must lie in the range of ``channel.gains``
+(``1e-30 .. 1e6``), so that the fitted table is a valid instance.
 The chain makes one move per epoch and per waiting slot, so it is faithful when the
 sampling interval is close to an epoch's duration; :func:`epoch_mismatch` compares them.
 """
@@ -32,6 +45,7 @@ from numpy.typing import NDArray
 from coopt.errors import InstanceError
 from coopt.model.channel import stationary_distribution
 from coopt.model.files import read_text
+from coopt.model.instance import RANGES
 
 TIME_COLUMN = "time_s"
 INTERVAL_RTOL = 1e-6  # the time column's steps must agree to this relative tolerance
@@ -49,25 +63,53 @@ class Trace:
 
 @dataclass(frozen=True, eq=False)
 class TraceFit:
-    """A fitted ``[channel]``: ``gains (K,)``, ``transition (K, K)`` for ``markov`` (else ``None``)."""
+    """A fitted ``[channel]``: ``gains (K,)`` increasing, ``probs (K,)`` the bins' shares of
+    the samples, ``transition (K, K)`` for ``markov`` (else ``None``). ``K`` is at most
+    ``requested_states``: fewer when the trace has fewer distinct gains, or ties across bin
+    edges (module docstring). A lag-1 correlation is ``None`` where it is undefined."""
 
     law: str
     gains: NDArray[np.float64]
+    probs: NDArray[np.float64]
     transition: NDArray[np.float64] | None
     samples: int
-    lag1_trace: float
-    lag1_chain: float
+    lag1_trace: float | None
+    lag1_chain: float | None
+    requested_states: int
+    distinct: int
+
+    @property
+    def states(self) -> int:
+        """The number of fitted states ``K``."""
+        return int(self.gains.shape[0])
+
+    def note(self) -> str | None:
+        """Why the fit has fewer states than asked for, else ``None``."""
+        if self.states == self.requested_states:
+            return None
+        why = (
+            f"the trace has {_count(self.distinct, 'distinct gain')}"
+            if self.distinct <= self.requested_states
+            else f"equal gains straddle the bin edges ({_count(self.distinct, 'distinct gain')})"
+        )
+        return (
+            f"fitted {_count(self.states, 'state')}, not the {self.requested_states} asked for: {why}, "
+            "and equal gains always share a state"
+        )
 
     def to_toml(self) -> str:
         """The ``[channel]`` table, ready to paste into an instance."""
-        k = self.gains.shape[0]
         lines = ["[channel]", f'law = "{self.law}"', "gains = [" + ", ".join(f"{g:.9e}" for g in self.gains) + "]"]
         if self.transition is None:
-            lines.append("probs = [" + ", ".join(f"{1.0 / k:.15g}" for _ in range(k)) + "]")
+            lines.append("probs = [" + ", ".join(f"{p:.15g}" for p in self.probs) + "]")
         else:
             rows = ["  [" + ", ".join(f"{p:.15g}" for p in row) + "]," for row in self.transition]
             lines += ["transition = [", *rows, "]"]
         return "\n".join(lines) + "\n"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def read_trace(path: str | Path, column: str | None = None) -> Trace:
@@ -113,8 +155,34 @@ def read_trace(path: str | Path, column: str | None = None) -> Trace:
     return Trace(gains, column, interval)
 
 
+def _lag1(g: NDArray[np.float64]) -> float | None:
+    """Pearson correlation of ``g[:-1]`` and ``g[1:]``; ``None`` when either is constant."""
+    if g[:-1].min() == g[:-1].max() or g[1:].min() == g[1:].max():
+        return None  # (the centred series of a constant need not be exactly 0)
+    a, b = g[:-1] - g[:-1].mean(), g[1:] - g[1:].mean()
+    saa, sbb = float(a @ a), float(b @ b)
+    return max(-1.0, min(1.0, float(a @ b) / math.sqrt(saa * sbb)))
+
+
+def tie_bins(g: NDArray[np.float64], states: int) -> NDArray[np.intp]:
+    """The bin ``(n,)`` of each sample, ``0 .. K'-1`` with ``K' <= states``: rank bins
+    ``floor(r K / n)``, each group of equal samples whole in the bin of its middle sample,
+    empty bins dropped (module docstring)."""
+    n = g.shape[0]
+    k = min(int(states), n)  # K >= n gives every rank its own bin, as K = n does
+    order = np.argsort(g, kind="stable")
+    ranked = g[order]
+    first = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # first rank of each group
+    count = np.diff(np.r_[first, n])
+    group_bin = ((first + (count - 1) // 2) * k) // n
+    _, label = np.unique(group_bin, return_inverse=True)  # drop the empty bins
+    state = np.empty(n, dtype=np.intp)
+    state[order] = np.repeat(label.reshape(-1), count)
+    return state
+
+
 def fit_trace(gains: NDArray[np.float64], states: int, iid: bool = False, where: str = "trace") -> TraceFit:
-    """Fit a ``finite`` (``iid``) or ``markov`` channel with ``states`` states to the gains."""
+    """Fit a ``finite`` (``iid``) or ``markov`` channel with at most ``states`` states to the gains."""
     g = np.asarray(gains, dtype=np.float64)
     n, k = g.shape[0], int(states)
     if k < 1:
@@ -125,18 +193,30 @@ def fit_trace(gains: NDArray[np.float64], states: int, iid: bool = False, where:
     bad = np.flatnonzero(g <= 0)
     if bad.size:
         raise InstanceError(f"{where}: sample {bad[0] + 1} = {g[bad[0]]:g}: power gains must be > 0")
-    if n < 2 * k or n < 3:
+    low, high, _ = RANGES["channel.gains"]
+    bad = np.flatnonzero((g < low) | (g > high))
+    if bad.size:
+        raise InstanceError(
+            f"{where}: sample {bad[0] + 1} = {g[bad[0]]:g}: power gains must be in [{low:g}, {high:g}] "
+            "(the range of channel.gains)"
+        )
+    if n < 3:
         raise InstanceError(f"{where}: {n} samples: too short for {k} states; needs at least {max(2 * k, 3)}")
-    order = np.argsort(g, kind="stable")
-    state = np.empty(n, dtype=np.intp)
-    state[order] = (np.arange(n) * k) // n
-    means = np.bincount(state, weights=g, minlength=k) / np.bincount(state, minlength=k)
-    lag1 = float(np.corrcoef(g[:-1], g[1:])[0, 1])
+    state = tie_bins(g, k)
+    fitted = int(state.max()) + 1
+    if n < 2 * fitted:
+        asked = f"{k} states" if fitted == min(k, n) else f"{fitted} states (its distinct gains; {k} asked for)"
+        raise InstanceError(f"{where}: {n} samples: too short for {asked}; needs at least {2 * fitted}")
+    sizes = np.bincount(state, minlength=fitted)
+    means = np.bincount(state, weights=g, minlength=fitted) / sizes
+    distinct = int(np.unique(g).size)
+    lag1 = _lag1(g)
+    probs = sizes / n
     if iid:
-        return TraceFit("finite", means, None, n, lag1, 0.0)
-    counts = np.zeros((k, k))
+        return TraceFit("finite", means, probs, None, n, lag1, 0.0 if fitted > 1 else None, k, distinct)
+    counts = np.zeros((fitted, fitted))
     np.add.at(counts, (state[:-1], state[1:]), 1.0)
-    for i in range(k):
+    for i in range(fitted if fitted > 1 else 0):
         if counts[i].sum() == counts[i, i]:
             lo, hi = g[state == i].min(), g[state == i].max()
             raise InstanceError(
@@ -145,10 +225,12 @@ def fit_trace(gains: NDArray[np.float64], states: int, iid: bool = False, where:
             )
     P = counts / counts.sum(axis=1, keepdims=True)
     pi = stationary_distribution(P)
-    mu = float(pi @ means)
-    var = float(pi @ means**2) - mu * mu
-    chain_lag1 = (float(pi @ (P @ means * means)) - mu * mu) / var if var > 0 else 0.0
-    return TraceFit("markov", means, P, n, lag1, chain_lag1)
+    chain_lag1 = None
+    if fitted > 1:
+        d = means - float(pi @ means)
+        var = float(pi @ (d * d))
+        chain_lag1 = float(pi @ (P @ d * d)) / var if var > 0 else None
+    return TraceFit("markov", means, probs, P, n, lag1, chain_lag1, k, distinct)
 
 
 def epoch_mismatch(interval_s: float, epoch_s: list[float]) -> str | None:
