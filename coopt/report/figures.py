@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from coopt.api import solve
 from coopt.dp.results import SolveResult
 from coopt.dp.stopping import STOP, backward_induction, evaluate_policy, occupation, osla_policy
+from coopt.engines import run_batches
 from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
@@ -378,12 +379,21 @@ def sweep(
     current: float,
     tick: Callable[[], None] = lambda: None,
 ) -> Sweep:
+    """:math:`\\Phi` of every policy at each ``modify(instance, x)``, on the serial engine of
+    :mod:`coopt.engines`: ``modify`` is a closure (not picklable, so no worker process can
+    take it), a point costs milliseconds, and ``tick`` advances the caller's own progress bar."""
     cost: dict[str, list[float]] = {name: [] for name in POLICIES}
-    for x in xs:
-        objs = policy_objectives(solve(modify(instance, float(x)), rule="optimal"))
-        for name in POLICIES:
-            cost[name].append(objs[name])
-        tick()
+
+    def solve_points(batch: list[float]) -> list[dict[str, float]]:
+        return [policy_objectives(solve(modify(instance, float(x)), rule="optimal")) for x in batch]
+
+    def record(_: list[float], results: list[dict[str, float]]) -> None:
+        for objs in results:
+            for name in POLICIES:
+                cost[name].append(objs[name])
+            tick()
+
+    run_batches([float(x) for x in xs], solve_points, engine="serial", batch=1, on_result=record, progress=False)
     return Sweep(np.asarray(xs, dtype=np.float64), {k: np.asarray(v) for k, v in cost.items()}, current)
 
 
@@ -528,7 +538,10 @@ def doppler_sweep(
     iid = solve(with_doppler(instance, None))
     m_iid = iid.placement
     out: dict[str, list[float]] = {"optimal": [], "iid_policy": [], "chain_error": [], "error_ci": []}
-    for f in xs:
+
+    # The points run on the serial engine of coopt.engines, one by one in order: the figure
+    # command has no workers option, and `tick` advances the caller's progress bar.
+    def point(f: float) -> dict[str, float]:
         inst = with_doppler(instance, float(f))
         problem = prepare(inst)
         res = solve(inst)
@@ -536,11 +549,27 @@ def doppler_sweep(
         values = evaluate_policy(iid.policy.actions, problem.Y, problem.channel, c_w)
         download = problem.costs.download[m_iid] / inst.placement.tasks_per_period
         sim = simulate(problem, "optimal", tasks, seed, continuous=True, solved=res)
-        out["optimal"].append(res.objective)
-        out["iid_policy"].append(float(problem.channel.initial @ values[0]) + float(download))
-        out["chain_error"].append((sim.mean - sim.exact) / sim.exact)
-        out["error_ci"].append((sim.ci_high - sim.mean) / sim.exact)
-        tick()
+        return {
+            "optimal": res.objective,
+            "iid_policy": float(problem.channel.initial @ values[0]) + float(download),
+            "chain_error": (sim.mean - sim.exact) / sim.exact,
+            "error_ci": (sim.ci_high - sim.mean) / sim.exact,
+        }
+
+    def record(_: list[float], results: list[dict[str, float]]) -> None:
+        for values in results:
+            for key, value in values.items():
+                out[key].append(value)
+            tick()
+
+    run_batches(
+        [float(f) for f in xs],
+        lambda b: [point(f) for f in b],
+        engine="serial",
+        batch=1,
+        on_result=record,
+        progress=False,
+    )
     return DopplerSweep(
         doppler_hz=xs,
         optimal=np.asarray(out["optimal"]),
