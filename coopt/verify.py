@@ -20,8 +20,8 @@ Checks (one row each in :meth:`VerifyReport.table`):
   :math:`M^*`: decisions exactly and the thresholds (exact; enumeration keeps no policy
   for the other placements); every baseline's placement and objective (exact);
 * the MIP objective **recomputed** from its variable values in plain NumPy
-  (:func:`coopt.mip.formulation.objective_from_values`) and the largest violation of any row
-  (:func:`coopt.mip.formulation.flow_residual`), independent of Pyomo and HiGHS;
+  (:func:`coopt.mip.solution.objective_from_values`) and the largest violation of any row
+  (:func:`coopt.mip.solution.flow_residual`), independent of Pyomo and HiGHS;
 * the MIP's own policy **evaluated exactly by the DP code**
   (:func:`coopt.dp.stopping.evaluate_policy`; a randomised policy by
   :func:`coopt.dp.stopping.evaluate_randomised_policy`) plus :math:`D(M)/K_{tasks}`,

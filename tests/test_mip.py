@@ -30,15 +30,10 @@ from coopt.dp.constraints import (
 from coopt.dp.enumeration import solve_enumeration
 from coopt.dp.stopping import COMPUTE, STOP, WAIT, evaluate_randomised_policy, osla_policy
 from coopt.errors import InstanceError, NoSolutionError, SolverUnavailableError
-from coopt.mip.formulation import (
-    build_placement_model,
-    flow_residual,
-    objective_from_values,
-    osla_actions,
-    placement_data,
-    read_solution,
-)
+from coopt.mip.data import osla_actions, placement_data
+from coopt.mip.formulation import build_placement_model
 from coopt.mip.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
+from coopt.mip.solution import flow_residual, objective_from_values, read_solution
 from coopt.model.costs import wait_allowed
 from coopt.model.profiles import mlp_profile
 
@@ -485,7 +480,7 @@ def test_enumeration_refuses_constraints(write_instance, capsys):
 def test_termination_table_covers_pyomo():
     from pyomo.contrib.solver.common.results import TerminationCondition
 
-    from coopt.mip.highs import _TERMINATION
+    from coopt.mip.highs import TERMINATION as _TERMINATION
 
     assert set(_TERMINATION) == set(TerminationCondition.__members__)
     assert _TERMINATION["maxTimeLimit"] is Termination.TIME_LIMIT
@@ -742,7 +737,7 @@ def test_read_solution_roundtrip():
 
 def test_lp_law_moves_tiny_probabilities_onto_the_largest_entry():
     """Entries in (0, SMALL_FLOW] go to their row's largest entry; rows still sum to 1."""
-    from coopt.mip.formulation import SMALL_FLOW, lp_law
+    from coopt.mip.data import SMALL_FLOW, lp_law
 
     P = np.array([[0.5, 0.5 - 3e-13, 3e-13], [0.2, 0.3, 0.5], [1e-20, 0.0, 1.0 - 1e-20]])
     out, count, mass = lp_law(P)
@@ -774,8 +769,8 @@ def test_certified_policy_from_an_empty_lp_is_the_rules_policy(rule, channel):
     """An LP policy without any visits says nothing: the certification alone gives the
     rule's policy (OSLA: its table; optimal: policy iteration to backward induction's)."""
     from coopt.dp.stopping import backward_induction
-    from coopt.mip.formulation import PolicyTable
     from coopt.mip.method import certified_policy
+    from coopt.mip.solution import PolicyTable
 
     inst = tiny.instance(CHAIN4, CHANNELS[channel], "any").with_rule(rule)
     problem = prepare(inst)

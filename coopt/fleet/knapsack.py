@@ -11,7 +11,7 @@ pair with smaller shares costs as little; dropping those changes no optimum)::
          sum_{g,p} y_p n[g,p] <= 1         (edge clock)
 
 ``scale`` (the largest finite cost) brings the objective to order one, as
-:attr:`coopt.mip.formulation.MipData.scale` does for the placement MIP. The LP relaxation of
+:attr:`coopt.mip.data.MipData.scale` does for the placement MIP. The LP relaxation of
 this model is the Lagrangian bound of MODEL.md 11 (:func:`coopt.fleet.allocation.lp_relaxation`).
 
 :func:`build_knapsack_model` is a pure builder; :func:`solve_knapsack` runs HiGHS through
@@ -33,8 +33,8 @@ from numpy.typing import NDArray
 
 from coopt.fleet.knapsack_data import KnapsackData, undominated
 from coopt.mip.highs import (
-    _TERMINATION,  # the one status table of the HiGHS boundary, shared on purpose
     MIP_TOLERANCE,
+    TERMINATION,  # the one status table of the HiGHS boundary, shared on purpose
     MipOptions,
     Termination,
     new_solver,
@@ -144,7 +144,7 @@ def solve_knapsack(
         },
     )
     wall = time.perf_counter() - start
-    termination = _TERMINATION.get(res.termination_condition.name, Termination.UNKNOWN)
+    termination = TERMINATION.get(res.termination_condition.name, Termination.UNKNOWN)
     has_solution = res.incumbent_objective is not None
     n = None
     objective = bound = None

@@ -2,7 +2,8 @@ r"""The joint placement-and-splitting MIP of docs/model.md section 5, as a Pyomo
 
 :func:`build_placement_model` is a pure builder (no solver inside; :mod:`coopt.mip.highs`
 solves). The numbers it needs are computed first, in plain NumPy, by
-:func:`placement_data`; :func:`objective_from_values` and :func:`flow_residual`
+:func:`coopt.mip.data.placement_data`; :func:`coopt.mip.solution.objective_from_values` and
+:func:`coopt.mip.solution.flow_residual`
 recompute the objective and every balance row from variable values, without Pyomo,
 so that a solution can be checked independently of the solver.
 
@@ -44,7 +45,7 @@ Linking, big-M free because every right-hand side is a probability::
     sum_{k,a} x[n,k,a] <= sum_{M > n} z_M  (only where the interior copy cannot wait
                                             and a terminal copy exists: visits <= 1)
 
-Objective (scaled by a constant, see :attr:`MipData.scale`)::
+Objective (scaled by a constant, see :attr:`coopt.mip.data.MipData.scale`)::
 
     Phi = sum_{n,k} Y_n(k) (x[n,k,S] + y[n,k,S]) + c_w sum (x[.,.,W] + y[.,.,W])
           + sum_M z_M D(M) / K_tasks
@@ -55,8 +56,9 @@ QoS rows (:mod:`coopt.dp.constraints`): :math:`\sum \ell_n(k)(x+y)_{n,k,S} + \ta
 
 Small probabilities. HiGHS ignores matrix entries at or below its ``small_matrix_value``
 and says so on stdout. coopt lowers that option to 1e-12, HiGHS's smallest, and moves
-every positive probability of the LP's laws at or below :data:`SMALL_FLOW` = 1e-12 onto
-the largest entry of its row (:func:`lp_law`; counted in :attr:`MipData.small_flows`), so
+every positive probability of the LP's laws at or below :data:`~coopt.mip.data.SMALL_FLOW` = 1e-12 onto
+the largest entry of its row (:func:`~coopt.mip.data.lp_law`; counted in
+:attr:`~coopt.mip.data.MipData.small_flows`), so
 the LP is the model up to at most :math:`K \cdot 10^{-12}` of probability per row. The
 values reported by :mod:`coopt.mip.method` do not depend on it: every policy is
 evaluated exactly on the true channel.
@@ -102,321 +104,35 @@ unconstrained energy: 12 %); HiGHS closes them at the root node or after a few b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 import pyomo.environ as pyo
 from numpy.typing import NDArray
 
-from coopt.dp.constraints import QoS, parse_constraints, physical_parts
-from coopt.dp.stopping import (
-    COMPUTE,
-    STOP,
-    WAIT,
-    choose_by_tie_order,
-    next_state_mean,
-)
-from coopt.model.channel import Channel
-from coopt.model.costs import wait_allowed
-from coopt.model.instance import Instance
-from coopt.model.problem import Problem, prepare
-
-ACTIONS = (STOP, COMPUTE, WAIT)
-# HiGHS ignores every matrix entry at or below its option ``small_matrix_value`` (default
-# 1e-9, smallest allowed 1e-12) and prints a warning on stdout. coopt.mip.highs sets it to
-# 1e-12, and the model's laws keep no positive entry at or below it: such a probability is
-# moved onto the largest entry of its row (:func:`lp_law`), so that every row of the LP is
-# still a probability law and nothing is dropped unannounced.
-SMALL_FLOW = 1e-12
-# Visits below this (in probability units) count as "never reached" when a policy table
-# is read off a solution: LP solutions carry round-off of order 1e-15.
-REACH_TOL = 1e-9
-
-_FROM_INSTANCE = object()
-
-
-class BuildDeadline(Protocol):
-    """What the builder needs of a time limit (:class:`coopt.mip.highs.Deadline`)."""
-
-    def passed(self) -> bool: ...
-
-    def check(self, step: str) -> None: ...
-
-
-@dataclass(frozen=True, eq=False)
-class MipData:
-    """Everything the MIP needs, as NumPy arrays (no Pyomo).
-
-    Attributes
-    ----------
-    n_layers : int
-        :math:`N`.
-    placements : tuple of int
-        Feasible placements ``0..Mbar`` (memory limit) or a given subset.
-    n_max : int
-        :math:`\\bar M`, the largest placement in ``placements``.
-    Y : NDArray[np.float64]
-        ``(Mbar + 1, K)`` stop costs.
-    wait_cost : float
-        :math:`c_w` (0 when waiting is impossible).
-    download_per_task : NDArray[np.float64]
-        ``(Mbar + 1,)``: :math:`D(M)/K_{tasks}`.
-    initial, probs, steps, wait_step
-        The channel: ``probs`` for i.i.d.; for a Markov chain ``steps`` ``(Mbar, K, K)``
-        (:math:`P_n`, epoch ``n`` to ``n + 1``) and ``wait_step`` :math:`P_w` (``None``
-        where there is no slot); the others ``None``.
-    interior_allowed : NDArray[numpy.bool]
-        ``(Mbar + 1, K, 3)``: actions with a variable in the interior copy (row
-        ``Mbar`` is all False: there is no interior copy there).
-    terminal : NDArray[numpy.bool]
-        ``(Mbar + 1,)``: whether epoch ``n`` has a terminal copy.
-    terminal_allowed : NDArray[numpy.bool]
-        ``(Mbar + 1, K, 3)``: actions with a variable in the terminal copy.
-    entry : NDArray[np.float64]
-        ``(Mbar + 1, K)``: arrivals from outside; row 0 is the initial law plus any
-        extra mass (see :func:`placement_data`).
-    mass : float
-        Total outside arrivals (1 for the placement problem); the linking rows' scale.
-    stop_latency_s, stop_energy_j : NDArray[np.float64]
-        ``(Mbar + 1, K)`` physical parts of stopping.
-    wait_latency_s, wait_energy_j : float
-        Physical parts of one slot.
-    qos : QoS or None
-        The QoS bounds imposed.
-    rule, mode : str
-        ``placement.rule`` and ``wait.mode``.
-    scale : float
-        The objective in the model is :math:`\\Phi` / ``scale`` (``scale`` = the least
-        expected stop cost :math:`\\min_n E[Y_n]`), so that its coefficients are of order
-        one and HiGHS's absolute tolerances act as relative ones.
-    small_flows, small_flow_mass : int, float
-        How many positive probabilities of ``probs``, ``steps`` and ``wait_step`` were at
-        or below :data:`SMALL_FLOW` and moved onto their row's largest entry
-        (:func:`lp_law`), and the largest mass so moved in one row. ``probs``, ``steps``
-        and ``wait_step`` are the laws after that move; the channel itself is unchanged.
-    """
-
-    n_layers: int
-    placements: tuple[int, ...]
-    n_max: int
-    Y: NDArray[np.float64]
-    wait_cost: float
-    download_per_task: NDArray[np.float64]
-    initial: NDArray[np.float64]
-    probs: NDArray[np.float64] | None
-    steps: NDArray[np.float64] | None
-    wait_step: NDArray[np.float64] | None
-    interior_allowed: NDArray[np.bool_]
-    terminal: NDArray[np.bool_]
-    terminal_allowed: NDArray[np.bool_]
-    entry: NDArray[np.float64]
-    mass: float
-    stop_latency_s: NDArray[np.float64]
-    stop_energy_j: NDArray[np.float64]
-    wait_latency_s: float
-    wait_energy_j: float
-    qos: QoS | None
-    rule: str
-    mode: str
-    scale: float
-    small_flows: int = 0
-    small_flow_mass: float = 0.0
-
-    @property
-    def n_states(self) -> int:
-        return int(self.Y.shape[1])
-
-    def has_interior(self, n: int) -> bool:
-        return n < self.n_max
-
-    def later(self, n: int) -> list[int]:
-        """Placements :math:`M > n`."""
-        return [m for m in self.placements if m > n]
-
-    def interior_waits(self, n: int) -> bool:
-        return bool(self.interior_allowed[n, :, WAIT].any())
-
-    def visits_link(self, n: int) -> bool:
-        """Whether the interior visits of epoch ``n`` are linked (not only its computes)."""
-        return self.has_interior(n) and bool(self.terminal[n]) and not self.interior_waits(n)
-
-
-def osla_actions(problem: Problem, n_max: int) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
-    """The OSLA rule's action at every epoch as an interior epoch and as the last placed one.
-
-    Returns ``(interior, terminal)``, each ``(n_max + 1, K)``: ``interior[n]`` is the
-    action at ``n`` under any placement ``M > n`` (it does not depend on ``M``);
-    ``terminal[n]`` is the action at ``n = M`` (row ``n_max`` of ``interior`` is unused).
-    """
-    Y, ch, costs = problem.Y, problem.channel, problem.costs
-    mode, n_layers = problem.instance.wait.mode, costs.n_layers
-    k = ch.n_states
-    inf = np.full(k, np.inf)
-    interior = np.zeros((n_max + 1, k), dtype=np.int8)
-    terminal = np.zeros((n_max + 1, k), dtype=np.int8)
-    for n in range(n_max + 1):
-        lw_ok = wait_allowed(mode, n, n_layers)[n]
-        lw_term = costs.wait_cost + next_state_mean(ch, Y[n], None) if lw_ok else inf
-        terminal[n] = choose_by_tie_order(Y[n], inf, lw_term)
-        if n < n_max:
-            lw_int = costs.wait_cost + next_state_mean(ch, Y[n], None) if mode == "any" and n < n_layers else inf
-            interior[n] = choose_by_tie_order(Y[n], next_state_mean(ch, Y[n + 1], n), lw_int)
-    return interior, terminal
-
-
-def lp_law(law: NDArray[np.float64]) -> tuple[NDArray[np.float64], int, float]:
-    """``law`` (a probability vector or row-stochastic matrix) with every positive entry at
-    or below :data:`SMALL_FLOW` moved onto the largest entry of its row.
-
-    Returns the new law, how many entries moved and the largest mass moved in one row
-    (at most ``K * SMALL_FLOW``). Rows without such entries are returned bit-identical.
-    """
-    rows = np.array(law, dtype=np.float64, ndmin=2)
-    small = (rows > 0) & (rows <= SMALL_FLOW)
-    if not small.any():
-        return np.asarray(law, dtype=np.float64), 0, 0.0
-    moved = np.where(small, rows, 0.0).sum(axis=1)
-    rows[small] = 0.0
-    top = np.argmax(rows, axis=1)
-    rows[np.arange(rows.shape[0]), top] += moved
-    out = rows.reshape(np.shape(law))
-    return out, int(small.sum()), float(moved.max())
-
-
-def placement_data(
-    problem: Problem,
-    *,
-    placements: list[int] | None = None,
-    qos: QoS | None = None,
-    extra_entry: NDArray[np.float64] | None = None,
-) -> MipData:
-    """The MIP's numbers for a prepared problem (plain NumPy).
-
-    Parameters
-    ----------
-    problem : Problem
-        From :func:`coopt.model.problem.prepare`.
-    placements : list of int, optional
-        A subset of the feasible placements (a prefix ``0..Mbar`` is not required, but
-        epochs run to its largest element); default: all feasible placements.
-    qos : QoS, optional
-        Bounds to impose.
-    extra_entry : NDArray, optional
-        ``(Mbar + 1, K)`` mass entering each (epoch, state) from outside, beyond the
-        initial law at epoch 0. A strictly positive one makes the LP's policy optimal
-        from every state (used to read a complete decision table).
-    """
-    inst, costs, ch = problem.instance, problem.costs, problem.channel
-    feasible = problem.placements
-    if placements is None:
-        placements = feasible
-    bad = [m for m in placements if m not in feasible]
-    if bad or not placements:
-        raise ValueError(f"placements {placements}: must be a non-empty subset of the feasible {feasible}")
-    placements = sorted(set(placements))
-    n_max = placements[-1]
-    n_layers = costs.n_layers
-    mode, rule = inst.wait.mode, inst.placement.rule
-    k = ch.n_states
-    Y = problem.Y[: n_max + 1]
-    interior_allowed = np.zeros((n_max + 1, k, 3), dtype=bool)
-    terminal_allowed = np.zeros((n_max + 1, k, 3), dtype=bool)
-    terminal = np.zeros(n_max + 1, dtype=bool)
-    for n in range(n_max + 1):
-        if n < n_max:
-            interior_allowed[n, :, STOP] = True
-            interior_allowed[n, :, COMPUTE] = True
-            interior_allowed[n, :, WAIT] = mode == "any" and n < n_layers
-        terminal[n] = n in placements and (n == n_max or rule == "osla" or (mode == "last" and n < n_layers))
-        if terminal[n]:
-            terminal_allowed[n, :, STOP] = True
-            terminal_allowed[n, :, WAIT] = bool(wait_allowed(mode, n, n_layers)[n])
-    if rule == "osla":
-        a_int, a_term = osla_actions(problem, n_max)
-        onehot_int = np.eye(3, dtype=bool)[a_int]
-        onehot_term = np.eye(3, dtype=bool)[a_term]
-        interior_allowed &= onehot_int
-        terminal_allowed &= onehot_term
-    # A placement outside a given subset has no binary; its epoch keeps its interior
-    # copy (a task may stop there under any larger placement) but has no terminal copy.
-    entry = np.zeros((n_max + 1, k))
-    entry[0] = ch.initial
-    if extra_entry is not None:
-        entry = entry + np.asarray(extra_entry, dtype=np.float64)[: n_max + 1]
-    parts = physical_parts(costs, ch)
-    waiting = bool(interior_allowed[..., WAIT].any() or terminal_allowed[..., WAIT].any())
-    c_w = costs.wait_cost if waiting else 0.0
-    expected = np.einsum("nk,nk->n", ch.distributions(n_max), problem.Y[: n_max + 1]).tolist()
-    scale = min((e for e in expected if e > 0), default=1.0)
-    small_flows, small_flow_mass = 0, 0.0
-
-    def law(x: NDArray[np.float64]) -> NDArray[np.float64]:
-        nonlocal small_flows, small_flow_mass
-        out, count, mass = lp_law(x)
-        small_flows += count
-        small_flow_mass = max(small_flow_mass, mass)
-        return out
-
-    probs = None if ch.is_markov else law(ch.probs)
-    steps = (
-        np.stack([law(ch.step(n)) for n in range(n_max)])  # type: ignore[arg-type]
-        if ch.is_markov and n_max > 0
-        else None
-    )
-    wait_step = law(ch.wait_step()) if ch.is_markov and waiting else None  # type: ignore[arg-type]
-    return MipData(
-        n_layers=n_layers,
-        placements=tuple(placements),
-        n_max=n_max,
-        Y=Y,
-        wait_cost=float(c_w),
-        download_per_task=costs.download[: n_max + 1] / inst.placement.tasks_per_period,
-        initial=ch.initial,
-        probs=probs,
-        steps=steps,
-        wait_step=wait_step,
-        interior_allowed=interior_allowed,
-        terminal=terminal,
-        terminal_allowed=terminal_allowed,
-        entry=entry,
-        mass=float(entry.sum()),
-        stop_latency_s=parts.stop_latency_s[: n_max + 1],
-        stop_energy_j=parts.stop_energy_j[: n_max + 1],
-        wait_latency_s=parts.wait_latency_s if waiting else 0.0,
-        wait_energy_j=parts.wait_energy_j if waiting else 0.0,
-        qos=qos,
-        rule=rule,
-        mode=mode,
-        scale=scale,
-        small_flows=small_flows,
-        small_flow_mass=small_flow_mass,
-    )
+from coopt.dp.constraints import QoS
+from coopt.dp.stopping import COMPUTE, STOP, WAIT
+from coopt.mip.data import BuildDeadline, MipData, placement_data
+from coopt.model.problem import Problem
 
 
 def build_placement_model(
-    instance: Instance | Problem,
-    channel: Channel | None = None,
+    problem: Problem,
     *,
-    qos: QoS | object | None = _FROM_INSTANCE,
+    qos: QoS | None = None,
     placements: list[int] | None = None,
     extra_entry: NDArray[np.float64] | None = None,
     deadline: BuildDeadline | None = None,
 ) -> pyo.ConcreteModel:
-    """Build the joint placement MIP (module docstring) for an instance. No solve inside.
+    """Build the joint placement MIP (module docstring) for a prepared problem. No solve inside.
 
     Parameters
     ----------
-    instance : Instance or Problem
-        An instance (its cost model and channel are derived here) or a prepared
-        :class:`~coopt.model.problem.Problem`.
-    channel : Channel, optional
-        The finite channel to use with an :class:`Instance` (default: its quantised
-        ``[channel]``); must be omitted with a Problem.
+    problem : Problem
+        From :func:`coopt.model.problem.prepare` (its cost model and finite channel).
     qos : QoS or None, optional
-        QoS bounds; default: the instance's ``[constraints]`` table.
+        QoS bounds to impose (:mod:`coopt.mip.method` passes the instance's
+        ``[constraints]``); default: none.
     placements, extra_entry
-        See :func:`placement_data`.
+        See :func:`coopt.mip.data.placement_data`.
     deadline : BuildDeadline, optional
         The ``mip`` method's time limit: once it has passed, the remaining rows of the
         component being built are skipped and :class:`~coopt.errors.NoSolutionError`
@@ -428,24 +144,14 @@ def build_placement_model(
         With variables ``z`` (binary, per placement), ``x`` (interior occupation,
         indexed ``(n, k, a)``), ``y`` (terminal occupation), ``e`` (terminal entries),
         ``r`` (reach); expressions ``phi`` (:math:`\\Phi`, unscaled), ``latency_s``,
-        ``energy_j``; and the :class:`MipData` as ``model.coopt_data``.
+        ``energy_j``; and the :class:`~coopt.mip.data.MipData` as ``model.coopt_data``.
     """
-    if isinstance(instance, Problem):
-        if channel is not None:
-            raise ValueError("pass the channel inside the Problem, not beside it")
-        problem = instance
-    else:
-        problem = prepare(instance)
-        if channel is not None:
-            problem = Problem(instance, problem.costs, channel, problem.costs.stop_cost(channel.gains))
-    if qos is _FROM_INSTANCE:
-        qos = parse_constraints(problem.instance.extra)
-    data = placement_data(problem, placements=placements, qos=qos, extra_entry=extra_entry)  # type: ignore[arg-type]
+    data = placement_data(problem, placements=placements, qos=qos, extra_entry=extra_entry)
     return _assemble(data, deadline)
 
 
 def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.ConcreteModel:
-    """The Pyomo model of :class:`MipData` (module docstring's rows, in order)."""
+    """The Pyomo model of :class:`~coopt.mip.data.MipData` (module docstring's rows, in order)."""
     step = f"building the MIP ({len(d.placements)} placements, {d.n_max} epochs, {d.n_states} channel states)"
 
     def check() -> None:
@@ -606,170 +312,6 @@ def _assemble(d: MipData, deadline: BuildDeadline | None = None) -> pyo.Concrete
     return m
 
 
-# ----------------------------------------------------------------------------- solutions
-
-
-@dataclass(frozen=True, eq=False)
-class MipSolution:
-    """Variable values of a solved model, as arrays.
-
-    Attributes
-    ----------
-    z : dict
-        Placement -> value of :math:`z_M`.
-    interior, terminal : NDArray[np.float64]
-        ``(Mbar + 1, K, 3)`` occupation of the two copies (0 where no variable).
-    entry : NDArray[np.float64]
-        ``(Mbar + 1, K)`` terminal entries :math:`e_{n,k}`.
-    """
-
-    z: dict[int, float]
-    interior: NDArray[np.float64]
-    terminal: NDArray[np.float64]
-    entry: NDArray[np.float64]
-
-    @property
-    def visits(self) -> NDArray[np.float64]:
-        """Occupation of each (epoch, state, action), both copies summed: ``(Mbar + 1, K, 3)``."""
-        return self.interior + self.terminal
-
-    @property
-    def placement(self) -> int:
-        """The chosen placement: the largest :math:`z_M` (ties: smaller :math:`M`)."""
-        return max(self.z, key=lambda q: (self.z[q], -q))
-
-
-def read_solution(model: pyo.ConcreteModel) -> MipSolution:
-    """The values currently loaded in ``model``'s variables (``None`` values read as 0)."""
-    d: MipData = model.coopt_data
-    shape = (d.n_max + 1, d.n_states, 3)
-    interior, terminal = np.zeros(shape), np.zeros(shape)
-    entry = np.zeros(shape[:2])
-    for (n, k, a), v in model.x.items():
-        interior[n, k, a] = v.value or 0.0
-    for (n, k, a), v in model.y.items():
-        terminal[n, k, a] = v.value or 0.0
-    for (n, k), v in model.e.items():
-        entry[n, k] = v.value or 0.0
-    z = {q: float(model.z[q].value or 0.0) for q in d.placements}
-    return MipSolution(z, interior, terminal, entry)
-
-
-def objective_from_values(d: MipData, sol: MipSolution) -> float:
-    """:math:`\\Phi` recomputed from variable values in plain NumPy (no Pyomo expression)."""
-    v = sol.visits
-    task = float(np.sum(d.Y * v[:, :, STOP]) + d.wait_cost * np.sum(v[:, :, WAIT]))
-    return task + sum(d.download_per_task[q] * sol.z[q] for q in d.placements)
-
-
-def expectations_from_values(d: MipData, sol: MipSolution) -> dict[str, float]:
-    """Expected task cost, latency (s) and device energy (J) from variable values."""
-    v = sol.visits
-    waits = float(np.sum(v[:, :, WAIT]))
-    return {
-        "task_cost": float(np.sum(d.Y * v[:, :, STOP])) + d.wait_cost * waits,
-        "latency_s": float(np.sum(d.stop_latency_s * v[:, :, STOP])) + d.wait_latency_s * waits,
-        "energy_j": float(np.sum(d.stop_energy_j * v[:, :, STOP])) + d.wait_energy_j * waits,
-    }
-
-
-def flow_residual(d: MipData, sol: MipSolution) -> float:
-    """Largest violation of any row of the model by ``sol``, recomputed in NumPy.
-
-    Checks nonnegativity, :math:`\\sum z = 1`, both balance rows of every copy, the
-    linking rows and the QoS rows (QoS violations relative to the bound).
-    """
-    x, y, e = sol.interior, sol.terminal, sol.entry
-    worst = max(0.0, -float(min(x.min(), y.min(), e.min(), min(sol.z.values()))))
-    worst = max(worst, abs(sum(sol.z.values()) - 1.0))
-
-    def draw(v: NDArray[np.float64], P: NDArray[np.float64] | None) -> NDArray[np.float64]:
-        if d.probs is not None:
-            return d.probs * v.sum()
-        return v @ P if P is not None else np.zeros_like(v)
-
-    for n in range(d.n_max + 1):
-        step = None if d.steps is None or n == 0 else d.steps[n - 1]
-        arrive = d.entry[n] + (draw(x[n - 1, :, COMPUTE], step) if n > 0 else 0.0)
-        later = sum(sol.z[q] for q in d.later(n))
-        if d.has_interior(n):
-            lhs = x[n].sum(axis=1) + (e[n] if d.terminal[n] else 0.0)
-            worst = max(worst, float(np.abs(lhs - arrive - draw(x[n, :, WAIT], d.wait_step)).max()))
-            worst = max(worst, float(x[n, :, COMPUTE].sum() - d.mass * later))
-            if d.visits_link(n):
-                worst = max(worst, float(x[n].sum() - d.mass * later))
-        if d.terminal[n]:
-            inflow = e[n] if d.has_interior(n) else arrive
-            worst = max(worst, float(np.abs(y[n].sum(axis=1) - inflow - draw(y[n, :, WAIT], d.wait_step)).max()))
-            if d.has_interior(n):
-                worst = max(worst, float(e[n].sum() - d.mass * sol.z[n]))
-        worst = max(worst, float(np.abs(x[n][~d.interior_allowed[n]]).max(initial=0.0)))
-        worst = max(worst, float(np.abs(y[n][~d.terminal_allowed[n]]).max(initial=0.0)))
-    if d.qos is not None:
-        ex = expectations_from_values(d, sol)
-        for key, got in (("max_latency_s", ex["latency_s"]), ("max_energy_j", ex["energy_j"])):
-            bound = getattr(d.qos, key)
-            if bound is not None:
-                worst = max(worst, (got - bound) / bound)
-    return worst
-
-
-@dataclass(frozen=True, eq=False)
-class PolicyTable:
-    """The (possibly randomised) splitting policy of a solution at its placement.
-
-    Attributes
-    ----------
-    placement : int
-        :math:`M`.
-    visits : NDArray[np.float64]
-        ``(M + 1, K, 3)`` expected visits.
-    probs : NDArray[np.float64]
-        ``(M + 1, K, 3)``: :math:`\\pi(a|n,k)`; ``nan`` rows where the state is never
-        reached (fewer than :data:`REACH_TOL` expected visits).
-    """
-
-    placement: int
-    visits: NDArray[np.float64]
-    probs: NDArray[np.float64]
-
-    @property
-    def reached(self) -> NDArray[np.bool_]:
-        """``(M + 1, K)``: states visited with positive probability."""
-        return ~np.isnan(self.probs[:, :, 0])
-
-    def randomised(self, tol: float = 1e-7) -> list[tuple[int, int, NDArray[np.float64]]]:
-        """``(n, k, probs)`` of the reached states where no action has probability >= 1 - tol."""
-        out = []
-        for n, k in zip(*np.nonzero(self.reached)):
-            if self.probs[n, k].max() < 1.0 - tol:
-                out.append((int(n), int(k), self.probs[n, k]))
-        return out
-
-    def actions(self) -> NDArray[np.int8]:
-        """The most likely action per state (``STOP`` where never reached), ``(M + 1, K)``."""
-        act = np.full(self.probs.shape[:2], STOP, dtype=np.int8)
-        reached = self.reached
-        act[reached] = np.argmax(self.probs[reached], axis=1)
-        return act
-
-    def completed_probs(self) -> NDArray[np.float64]:
-        """``probs`` with unreached states set to stop (for exact evaluation)."""
-        out = self.probs.copy()
-        out[~self.reached] = np.eye(3)[STOP]
-        return out
-
-
-def policy_table(sol: MipSolution, placement: int | None = None) -> PolicyTable:
-    """The policy :math:`\\pi(a|n,k) = v_{n,k,a} / \\sum_a v_{n,k,a}` at the chosen placement."""
-    m = sol.placement if placement is None else placement
-    visits = np.clip(sol.visits[: m + 1], 0.0, None)
-    total = visits.sum(axis=2, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        probs = np.where(total > REACH_TOL, visits / total, np.nan)
-    return PolicyTable(m, visits, probs)
-
-
 def model_size(model: pyo.ConcreteModel, nonzeros: bool = True) -> dict[str, int]:
     """Rows, columns, binaries (and nonzeros, which take a pass over every row) as built."""
     from pyomo.repn import generate_standard_repn
@@ -785,17 +327,4 @@ def model_size(model: pyo.ConcreteModel, nonzeros: bool = True) -> dict[str, int
     return out
 
 
-__all__ = [
-    "MipData",
-    "MipSolution",
-    "PolicyTable",
-    "build_placement_model",
-    "expectations_from_values",
-    "flow_residual",
-    "model_size",
-    "objective_from_values",
-    "osla_actions",
-    "placement_data",
-    "policy_table",
-    "read_solution",
-]
+__all__ = ["build_placement_model", "model_size"]

@@ -19,7 +19,7 @@ primal, dual and integrality tolerances of 1e-9 for the MIP (defaults 1e-7, 1e-7
 moved one LP objective of data/resnet50.toml by 1.5e-9; the MIP's branch and bound is
 less reliable at 1e-10), and absolute gap 0 (default 1e-6, which is large against costs
 of order 1e-3); the model's objective is scaled to order one
-(:attr:`coopt.mip.formulation.MipData.scale`). See :data:`PRIMARY_OPTIONS` for the search settings.
+(:attr:`coopt.mip.data.MipData.scale`). See :data:`PRIMARY_OPTIONS` for the search settings.
 A solver's claim of optimality is not taken on trust: :mod:`coopt.mip.method` checks
 the proven bound against an exact LP of every placement and re-solves with
 :data:`FALLBACK_OPTIONS` when they disagree.
@@ -28,8 +28,8 @@ Output. HiGHS writes its log and warnings from C++ to file descriptor 1. Pyomo c
 them around its own set-up and solve calls, :func:`load_model` around the rows it adds,
 so ``coopt solve --json`` prints nothing but the result. HiGHS ignores matrix entries at
 or below its ``small_matrix_value``; coopt sets it to 1e-12
-(:data:`coopt.mip.formulation.SMALL_FLOW`, HiGHS's smallest) and its model has no positive entry at or below that
-(:func:`coopt.mip.formulation.lp_law`).
+(:data:`coopt.mip.data.SMALL_FLOW`, HiGHS's smallest) and its model has no positive entry at or below that
+(:func:`coopt.mip.data.lp_law`).
 
 Time limit. :attr:`MipOptions.time_limit` is the wall time of the whole ``mip`` method
 (:class:`Deadline`): building the model, handing it to HiGHS (:func:`load_model`, in
@@ -52,11 +52,11 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from coopt.errors import InstanceError, NoSolutionError, SolverUnavailableError
+from coopt.mip.data import SMALL_FLOW
+from coopt.mip.solution import MipSolution, PolicyTable, policy_table, read_solution
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyomo.environ as pyo
-
-    from coopt.mip.formulation import MipSolution, PolicyTable
 
 MIP_TOLERANCE = 1e-9
 LP_TOLERANCE = 1e-10
@@ -91,8 +91,9 @@ class Termination(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-# The one table from Pyomo's TerminationCondition (by member name) to ours.
-_TERMINATION: dict[str, Termination] = {
+# The one table from Pyomo's TerminationCondition (by member name) to ours (also used by
+# coopt.fleet.knapsack).
+TERMINATION: dict[str, Termination] = {
     "convergenceCriteriaSatisfied": Termination.OPTIMAL,
     "provenInfeasible": Termination.INFEASIBLE,
     "locallyInfeasible": Termination.INFEASIBLE,
@@ -108,6 +109,7 @@ _TERMINATION: dict[str, Termination] = {
     "emptyModel": Termination.UNKNOWN,
     "unknown": Termination.UNKNOWN,
 }
+_TERMINATION = TERMINATION  # the former private name, kept for callers not yet moved
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,6 @@ def load_model(model: pyo.ConcreteModel, solver: Any, deadline: Deadline, rows_p
     import pyomo.environ as pyo
     from pyomo.common.tee import capture_output
 
-    from coopt.mip.formulation import SMALL_FLOW
-
     blocks = list(model.component_objects(pyo.Constraint, active=True))
     objectives = list(model.component_objects(pyo.Objective, active=True))
     rows = list(model.component_data_objects(pyo.Constraint, active=True, descend_into=True))
@@ -220,7 +220,7 @@ def _highs(solver: Any) -> Any:
     """The ``highspy.Highs`` object behind Pyomo's persistent interface.
 
     Pyomo applies ``solver_options`` only when it solves, after the rows are in; the
-    option ``small_matrix_value`` (:data:`coopt.mip.formulation.SMALL_FLOW`) must be set before HiGHS first sees them.
+    option ``small_matrix_value`` (:data:`coopt.mip.data.SMALL_FLOW`) must be set before HiGHS first sees them.
     """
     highs = getattr(solver, "_solver_model", None)
     if highs is None or not hasattr(highs, "setOptionValue"):  # pragma: no cover - Pyomo changed
@@ -344,8 +344,6 @@ def solver_version(opt: Any) -> str:
 def _run(
     model: pyo.ConcreteModel, options: MipOptions, opt: Any, tolerance: float, settings: dict[str, Any]
 ) -> PlacementResult:
-    from coopt.mip.formulation import SMALL_FLOW, policy_table, read_solution
-
     d = model.coopt_data
     start = time.perf_counter()
     res = opt.solve(
@@ -365,7 +363,7 @@ def _run(
         },
     )
     wall = time.perf_counter() - start
-    termination = _TERMINATION.get(res.termination_condition.name, Termination.UNKNOWN)
+    termination = TERMINATION.get(res.termination_condition.name, Termination.UNKNOWN)
     has_solution = res.incumbent_objective is not None
     objective = bound = None
     solution = policy = None
@@ -441,6 +439,7 @@ def solve_fixed(
 
 
 __all__ = [
+    "TERMINATION",
     "Deadline",
     "MipOptions",
     "PlacementResult",

@@ -9,7 +9,7 @@ Steps (every number below comes from HiGHS unless said otherwise):
 2. ``by_placement``: the same model with :math:`z` fixed to each feasible :math:`M` (an
    LP each, warm persistent solver); under QoS bounds, placements that cannot meet
    them are left out. HiGHS's objective is accurate to its tolerances on the scale of
-   the model (about 1e-12 of :attr:`~coopt.mip.formulation.MipData.scale`), and
+   the model (about 1e-12 of :attr:`~coopt.mip.data.MipData.scale`), and
    :math:`J(M) = \Phi(M) - D(M)/K_{tasks}` loses more where the download dominates
    (1.4e-8 relative was seen). Worse, HiGHS does not resolve states reached with
    probability below its tolerances: an optimal (or OSLA) policy can reach late
@@ -84,15 +84,8 @@ from coopt.dp.stopping import (
     tied_or_less,
 )
 from coopt.errors import NoSolutionError
-from coopt.mip.formulation import (
-    MipData,
-    PolicyTable,
-    build_placement_model,
-    expectations_from_values,
-    flow_residual,
-    model_size,
-    objective_from_values,
-)
+from coopt.mip.data import MipData
+from coopt.mip.formulation import build_placement_model, model_size
 from coopt.mip.highs import (
     Deadline,
     MipOptions,
@@ -103,6 +96,7 @@ from coopt.mip.highs import (
     solve_fixed,
     solve_mip,
 )
+from coopt.mip.solution import PolicyTable, expectations_from_values, flow_residual, objective_from_values
 from coopt.model.costs import wait_allowed
 from coopt.model.problem import Problem
 
@@ -158,7 +152,7 @@ class CertifiedPolicy:
     solution : StoppingSolution
         Decisions, their exact values and thresholds (i.i.d. channels).
     changed : int
-        States the LP reaches (more than :data:`~coopt.mip.formulation.REACH_TOL` visits)
+        States the LP reaches (more than :data:`~coopt.mip.data.REACH_TOL` visits)
         whose action the certification changed.
     unvisited : int
         States without any LP visit, whose action the LP does not say.
@@ -268,7 +262,7 @@ def evaluated_values(policy: PolicyTable, problem: Problem) -> tuple[NDArray[np.
     (:func:`coopt.dp.stopping.evaluate_randomised_policy`); otherwise its most likely
     actions are, so that probabilities of order HiGHS's tolerance do not count
     (:func:`coopt.dp.stopping.evaluate_policy`). Every state with positive visits
-    keeps the LP's action, also below :data:`~coopt.mip.formulation.REACH_TOL`: an
+    keeps the LP's action, also below :data:`~coopt.mip.data.REACH_TOL`: an
     optimal policy may reach late epochs with probability ~1e-10, and stopping there
     instead moved one :math:`\\Phi(M)` of data/vit_b_16.toml by 2.3e-9 relative. States
     without visits stop. Returns the values and how they were obtained, in words.
