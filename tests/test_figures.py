@@ -127,7 +127,7 @@ def test_cost_figure_plots_solver_values(solved) -> None:
         ref = policy_objectives(solve(scaled, rule="optimal"))
         assert line(bottom, "joint optimum").get_ydata()[1] == ref["optimal"]
         assert line(bottom, "OSLA").get_ydata()[1] == ref["osla"]
-        assert "[dB]" in bottom.get_xlabel()
+        assert "(dB)" in bottom.get_xlabel()
 
 
 def test_split_figure_plots_simulated_and_exact(solved) -> None:
@@ -149,11 +149,11 @@ def test_write_figures_png_and_pdf(tmp_path: Path) -> None:
     figs = make_figures(insts, tasks=2_000, points=3)
     assert set(figs) == set(FIGURES)
     paths = write_figures(figs, tmp_path / "out")
-    assert len(paths) == 2 * len(FIGURES)
+    assert len(paths) == 3 * len(FIGURES)
     for p in paths:
         data = p.read_bytes()
         assert len(data) > 5_000
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" if p.suffix == ".png" else data[:5] == b"%PDF-"
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" if p.suffix == ".png" else data[:5] in (b"%PDF-", b"<?xml")
 
 
 def test_cli_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,7 +165,7 @@ def test_cli_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         == 0
     )
     written = capsys.readouterr().out.split()
-    assert sorted(Path(w).name for w in written) == sorted(f"{f}.{e}" for f in FIGURES for e in ("png", "pdf"))
+    assert sorted(Path(w).name for w in written) == sorted(f"{f}.{e}" for f in FIGURES for e in ("png", "pdf", "svg"))
     assert all(Path(w).stat().st_size > 0 for w in written)
 
 
@@ -194,3 +194,115 @@ def test_solve_does_not_import_matplotlib() -> None:
 
 def test_policies_cover_every_baseline() -> None:
     assert set(POLICIES) == {"optimal", "osla", "static", "edge-only", "device-only", "full-placement"}
+
+
+def _font_subtypes(pdf: bytes) -> set[str]:
+    """The /Subtype of every font dictionary of a PDF (matplotlib writes them uncompressed)."""
+    import re
+
+    return set(re.findall(rb"/Type\s*/Font\b[^>]*?/Subtype\s*/(\w+)", pdf)) | set(
+        re.findall(rb"/Subtype\s*/(\w+)[^>]*?/Type\s*/Font\b", pdf)
+    )
+
+
+def _pdffonts_types(path: Path) -> list[str]:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdffonts") is None:
+        return []
+    out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    return [line.split()[-6] if len(line.split()) >= 7 else line for line in out.splitlines()[2:]]
+
+
+@pytest.mark.parametrize("size", ["column", "page"])
+def test_print_sizes_fit_the_width_with_8_to_9_pt_and_truetype_fonts(tmp_path: Path, size: str) -> None:
+    from matplotlib.text import Text
+
+    from coopt.report.figures import PRINT_FONT_PT, SIZES
+
+    insts = [load_instance(instance_path("golden-finite-last")), load_instance(instance_path("golden-markov-any"))]
+    figs = make_figures(insts, tasks=500, points=2, size=size)
+    figs["doppler_free"] = phi_figure([solve_both(i) for i in insts], size=size, title=False)
+    for name, fig in figs.items():
+        assert fig.get_figwidth() == pytest.approx(SIZES[size]), name
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text()]
+        assert sizes and all(PRINT_FONT_PT[0] <= s <= PRINT_FONT_PT[1] for s in sizes), (name, sorted(set(sizes)))
+    assert not any(ax.get_title() for ax in figs["doppler_free"].axes)
+    for path in write_figures(figs, tmp_path):
+        if path.suffix != ".pdf":
+            continue
+        pdf = path.read_bytes()
+        subtypes = _font_subtypes(pdf)
+        assert subtypes and b"Type3" not in subtypes and subtypes <= {b"TrueType", b"Type0", b"CIDFontType2"}, (
+            path.name,
+            subtypes,
+        )
+        types = _pdffonts_types(path)
+        assert all("Type 3" not in t for t in types), (path.name, types)
+        # the page is the figure's width (points), so print size is 1:1
+        import re
+
+        box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+        assert box is not None and float(box.group(1)) == pytest.approx(72 * SIZES[size], abs=0.5)
+
+
+def test_pdffonts_finds_no_type3_font(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdffonts") is None:
+        pytest.skip("pdffonts (poppler-utils) not installed")
+    s = solve_both(load_instance(instance_path("golden-finite-last")))
+    (path,) = [p for p in write_figures({"phi": phi_figure(s, size="column")}, tmp_path) if p.suffix == ".pdf"]
+    out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    rows = out.splitlines()[2:]
+    assert rows and all("TrueType" in r for r in rows) and "Type 3" not in out, out
+
+
+def test_figure_functions_take_a_solve_result_and_an_ax() -> None:
+    from matplotlib.figure import Figure
+
+    inst = load_instance(instance_path("cnn_chain"))
+    res = solve(inst)
+    fig = Figure()
+    left, right, third = fig.subplots(1, 3)
+    assert phi_figure(res, ax=left) is fig
+    ln = line(left, "optimal rule")
+    assert list(ln.get_xdata()) == [v.placement for v in res.by_placement]
+    assert np.array_equal(ln.get_ydata(), [v.objective for v in res.by_placement])
+    assert threshold_figure(res, ax=right) is fig
+    th = line(right, "optimal $\\theta_n$").get_ydata()
+    finite = np.isfinite(res.policy.thresholds) & (res.policy.thresholds > 0)
+    assert np.allclose(np.asarray(th)[finite], 10 * np.log10(res.policy.thresholds[finite]), rtol=1e-14, atol=0)
+    assert split_figure(res, ax=third) is fig
+    assert np.allclose(line(third, "exact").get_ydata(), res.breakdown.stop_prob, rtol=0, atol=1e-15)
+    osla = solve(inst, rule="osla")
+    assert list(line(phi_figure(osla).axes[0], "OSLA rule").get_ydata()) == [v.objective for v in osla.by_placement]
+    markov = solve(load_instance(instance_path("markov")))
+    mfig = threshold_figure(markov)
+    stops = line(mfig.axes[0], "optimal: uploads in this state")
+    assert len(stops.get_xdata()) == int((markov.policy.actions == STOP).sum())
+
+
+def test_figures_reject_a_bad_size_and_two_items_on_one_ax(solved) -> None:
+    from matplotlib.figure import Figure
+
+    from coopt.errors import InstanceError
+
+    with pytest.raises(InstanceError, match="--size = 'letter'"):
+        phi_figure(solved, size="letter")
+    with pytest.raises(InstanceError, match="ax=: draws one panel"):
+        phi_figure(solved, ax=Figure().subplots())
+
+
+def test_cli_figures_size_and_no_title(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "figs"
+    args = ["figures", str(instance_path("golden-finite-last")), "--out", str(out), "--tasks", "500"]
+    assert main([*args, "--points", "2", "--size", "column", "--no-title"]) == 0
+    written = capsys.readouterr().out.split()
+    assert any(w.endswith(".svg") for w in written)
+    assert b"<svg" in (out / "phi.svg").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--size", "letter"])
+    assert exc.value.code == 2

@@ -392,3 +392,32 @@ def test_edited_profile_file_changes_the_keys(tmp_path):
     before = load_spec(spec).fingerprint
     csv_path.write_text(mlp_profile(3, 65, 100, 10).to_csv(), encoding="utf-8")
     assert load_spec(spec).fingerprint != before
+
+
+def test_sweep_figure_speaks_quantities_with_safe_styles_and_integer_steps(tmp_path):
+    from coopt.report.figures import STYLE
+    from coopt.sweep.figures import sweep_figure
+    from coopt.symbolic.notation import axis_label
+
+    out = tmp_path / "out"
+    run_sweep(load_spec(write_spec(tmp_path, GRID)), out, progress=False)
+    fig = sweep_figure(out, x="channel.mean_snr_db", y="placement", by="placement.tasks_per_period")
+    assert len(fig.axes) == 2  # one panel per rule
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == axis_label("channel.mean_snr_db") == "mean SNR $\\rho\\,E[h]$ (dB)"
+    assert ax.get_ylabel() == "placement $M$"
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert labels == ["$K_{\\mathrm{tasks}}$ = 10", "$K_{\\mathrm{tasks}}$ = 100", "$K_{\\mathrm{tasks}}$ = 1000"]
+    styles = {(ln.get_color(), ln.get_linestyle(), ln.get_marker()) for ln in ax.get_lines()}
+    assert len(styles) == 3  # no two lines alike
+    okabe_ito = {st["color"].lower() for st in STYLE.values()}
+    assert {ln.get_color().lower() for ln in ax.get_lines()} <= okabe_ito
+    assert all(ln.get_drawstyle() == "steps-mid" for ln in ax.get_lines())
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+    rows = [r for r in table(out) if r["placement.rule"] == "optimal" and float(r["placement.tasks_per_period"]) == 10]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [float(r["placement"]) for r in rows])
+    assert [a.get_title() for a in fig.axes] == ["optimal rule", "OSLA rule"]
+    page = sweep_figure(out, x="placement.tasks_per_period", by="rule", size="page", title=False)
+    assert page.get_figwidth() == pytest.approx(7.16) and not any(a.get_title() for a in page.axes)
+    assert page.axes[0].get_xlabel() == "inference tasks per period $K_{\\mathrm{tasks}}$"
+    assert [ln.get_label() for ln in page.axes[0].get_lines()] == ["joint optimum", "OSLA rule"]

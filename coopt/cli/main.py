@@ -198,7 +198,9 @@ def _figures(args: argparse.Namespace) -> int:
             raise InstanceError("figures: give INSTANCE files or --sweep DIR, not both")
         from coopt.sweep.figures import write_sweep_figure
 
-        for path in write_sweep_figure(args.sweep, args.out, x=args.x, y=args.y, by=args.by):
+        for path in write_sweep_figure(
+            args.sweep, args.out, x=args.x, y=args.y, by=args.by, size=args.size, title=not args.no_title
+        ):
             print(path)
         return 0
     if not args.instances or args.out is None:
@@ -208,13 +210,20 @@ def _figures(args: argparse.Namespace) -> int:
     names = [f"{name}.{fmt}" for name in (("doppler",) if args.doppler else FIGURES) for fmt in FORMATS]
     check_output_dir(args.out, names, "--out", args.force)
     points = args.points if args.points is not None else (13 if args.doppler else 25)
+    title = not args.no_title
     instances = [_load(args, path) for path in args.instances]
     for inst in instances:
         check_memory("figures", inst, args.max_memory, tasks=args.tasks)
     if args.doppler:
-        figures = {"doppler": doppler_figure(instances, points, tasks=args.tasks, seed=args.seed, progress=None)}
+        figures = {
+            "doppler": doppler_figure(
+                instances, points, tasks=args.tasks, seed=args.seed, progress=None, size=args.size, title=title
+            )
+        }
     else:
-        figures = make_figures(instances, tasks=args.tasks, seed=args.seed, points=points, progress=None)
+        figures = make_figures(
+            instances, tasks=args.tasks, seed=args.seed, points=points, progress=None, size=args.size, title=title
+        )
     for path in write_figures(figures, args.out):
         print(path)
     return 0
@@ -369,7 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per instance")
     p.set_defaults(handler=_compare)
 
-    p = sub.add_parser("figures", help="write the figures (PNG and PDF): Phi(M), thresholds, cost sweeps, split epochs")
+    p = sub.add_parser(
+        "figures", help="write the figures (PNG, PDF and SVG): Phi(M), thresholds, cost sweeps, split epochs"
+    )
     p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
     p.add_argument("--out", help="output directory (required with INSTANCEs; default with --sweep: DIR)")
     add_common(p, force="figures in --out")
@@ -383,9 +394,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--doppler",
         action="store_true",
-        help="write only doppler.png/pdf: costs and the Markov chain's error against Clarke Doppler 1 Hz-1 kHz",
+        help="write only doppler.png/pdf/svg: costs and the Markov chain's error against Clarke Doppler 1 Hz-1 kHz",
     )
-    p.add_argument("--sweep", metavar="DIR", help="plot the results of `coopt sweep` in DIR instead (sweep.png/.pdf)")
+    p.add_argument(
+        "--size",
+        choices=("column", "page"),
+        default=None,
+        help="lay the panels out for print: one IEEE column (3.5 in) or the page width (7.16 in), 8-9 pt text",
+    )
+    p.add_argument("--no-title", action="store_true", help="no panel titles (a paper's caption says it)")
+    p.add_argument(
+        "--sweep", metavar="DIR", help="plot the results of `coopt sweep` in DIR instead (sweep.png/.pdf/.svg)"
+    )
     p.add_argument("--x", metavar="KEY", help="--sweep: the swept key on the x axis (default: the first numeric one)")
     p.add_argument("--y", default="objective", metavar="COLUMN", help="--sweep: the plotted column (default objective)")
     p.add_argument(

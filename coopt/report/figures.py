@@ -31,12 +31,23 @@ Four figures, one panel per instance (network) in each:
 Every builder returns a :class:`matplotlib.figure.Figure` (created without pyplot, so
 nothing global changes and no window opens; saving uses the Agg renderer), whose
 ``lines`` carry exactly the plotted numbers. Matplotlib is imported lazily.
+
+For a paper: ``size="column"`` or ``"page"`` (:data:`SIZES`, IEEE's 3.5 in and
+7.16 in) lays the panels out at that width and sets every text to 8-9 pt at print
+size (:data:`PRINT_FONT_PT`); ``title=False`` drops the panel titles. The phi,
+thresholds and splits builders also take the :class:`~coopt.dp.results.SolveResult` a
+user already has (one rule, no instance needed) and ``ax=`` to draw one panel into an
+axes of the caller's figure; they return the figure drawn into. :func:`write_figures`
+writes PDF (TrueType fonts, ``pdf.fonttype`` 42: no Type 3 font for a publisher's
+checker), SVG (text as paths) and PNG. Axis labels of instance keys come from the one
+notation table :mod:`coopt.symbolic.notation`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,13 +63,21 @@ from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
 from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
+from coopt.symbolic.notation import axis_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 FIGURES = ("phi", "thresholds", "costs", "splits")
-FORMATS = ("png", "pdf")
+FORMATS = ("png", "pdf", "svg")
+SIZES = {"column": 3.5, "page": 7.16}
+"""Figure widths (in) for ``size=``: one IEEE column and the full text width."""
+PANEL_HEIGHT_IN = {"column": 2.5, "page": 2.7}
+PRINT_FONT_PT = (8.0, 9.0)
+"""Every text of a figure built with ``size=`` is between these sizes (titles the larger)."""
+SAVE_RC: dict[str, Any] = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "path"}
+"""Saving: TrueType (Type 42) fonts in the PDF, never Type 3; SVG text as paths."""
 # Okabe-Ito colours (distinguishable with colour-vision deficiencies and in greyscale by marker)
 STYLE: dict[str, dict[str, Any]] = {
     "optimal": {"color": "#000000", "ls": "-", "marker": "o", "lw": 2.2, "label": "joint optimum"},
@@ -89,20 +108,74 @@ def solve_both(instance: Instance) -> Solved:
     return Solved(instance, prepare(instance), solve(instance, rule="optimal"), solve(instance, rule="osla"))
 
 
+def check_size(size: str | None) -> None:
+    from coopt.errors import InstanceError
+
+    if size is not None and size not in SIZES:
+        raise InstanceError(f"--size = {size!r}: must be one of {', '.join(SIZES)}")
+
+
 def _figure(
-    n_panels: int, rows_per_panel: int = 1, height: float = 3.6, width: float = 5.0
+    n_panels: int, rows_per_panel: int = 1, height: float = 3.6, width: float = 5.0, size: str | None = None
 ) -> tuple[Figure, NDArray[Any]]:
-    """A figure with one column per instance (at most 3 per row) and ``rows_per_panel`` rows each."""
+    """A figure with one column per instance (at most 3 per row) and ``rows_per_panel`` rows
+    each; with ``size`` (:data:`SIZES`) the whole figure is that wide: one column of
+    panels at column width, up to three at page width."""
     from matplotlib.figure import Figure
 
-    ncols = min(n_panels, 3)
+    check_size(size)
+    if size is None:
+        ncols = min(n_panels, 3)
+        figsize = (width * ncols, height * rows_per_panel * math.ceil(n_panels / ncols))
+    else:
+        ncols = 1 if size == "column" else min(n_panels, 3 if rows_per_panel == 1 else 2)
+        figsize = (SIZES[size], PANEL_HEIGHT_IN[size] * rows_per_panel * math.ceil(n_panels / ncols))
     block_rows = math.ceil(n_panels / ncols)
-    fig = Figure(figsize=(width * ncols, height * rows_per_panel * block_rows), layout="constrained")
+    fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(rows_per_panel * block_rows, ncols, squeeze=False)
     for extra in range(n_panels, ncols * block_rows):  # unused panels of the last block row
         for r in range(rows_per_panel):
             axes[(extra // ncols) * rows_per_panel + r, extra % ncols].set_visible(False)
     return fig, axes
+
+
+def finish(fig: Figure, size: str | None = None, title: bool = True) -> Figure:
+    """The paper layout of a built figure: without ``title`` no panel titles; with
+    ``size`` every text between :data:`PRINT_FONT_PT` (titles at the larger, wrapped to
+    their panel's width) and legends without a frame shadow."""
+    from matplotlib.text import Text
+
+    if not title:
+        for ax in fig.axes:
+            ax.set_title("")
+    if size is None:
+        return fig
+    lo, hi = PRINT_FONT_PT
+    for sub in fig.findobj(lambda o: hasattr(o, "tick_params")):  # the secondary axes too
+        sub.tick_params(labelsize=lo)  # type: ignore[attr-defined]
+    for ax in fig.axes:
+        _narrow_epoch_labels(ax, fig)
+        if ax.get_title():
+            width_in = ax.get_position().width * fig.get_figwidth()
+            chars = max(20, int(width_in * 72.0 / (0.5 * hi)))
+            ax.set_title(textwrap.fill(ax.get_title().replace("\n", " "), chars), fontsize=hi)
+    for text in fig.findobj(Text):
+        if text.get_text():
+            text.set_fontsize(min(max(float(text.get_fontsize()), lo), hi))
+    return fig
+
+
+def _narrow_epoch_labels(ax: Axes, fig: Figure) -> None:
+    """Epoch numbers only where the layer names of :func:`_epoch_ticks` would collide at
+    print size (less than 0.45 in per name below its number, 0.16 in per slanted one)."""
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    if not labels or not any(label.strip() for label in labels):
+        return
+    per_tick = ax.get_position().width * fig.get_figwidth() / len(labels)
+    stacked = any("\n" in label for label in labels)
+    if (stacked and per_tick < 0.45) or (not stacked and " " in labels[0] and per_tick < 0.16):
+        numbers = [label.split("\n")[0] if stacked else label.rsplit(" ", 1)[-1] for label in labels]
+        ax.set_xticks(ax.get_xticks(), numbers, rotation=0, ha="center")
 
 
 def _panel(axes: NDArray[Any], i: int, row: int = 0, rows_per_panel: int = 1) -> Axes:
@@ -142,40 +215,94 @@ def _epoch_ticks(ax: Axes, layer_names: tuple[str, ...], epochs: list[int]) -> N
 # ----------------------------------------------------------------------------- (a) Phi(M)
 
 
-def phi_figure(solved: list[Solved]) -> Figure:
-    """:math:`\\Phi(M)` against :math:`M` for both rules, :math:`M^*` marked."""
-    fig, axes = _figure(len(solved))
-    for i, s in enumerate(solved):
-        ax = _panel(axes, i)
-        values: list[float] = []
-        for rule, res in (("optimal", s.optimal), ("osla", s.osla)):
-            st = STYLE[rule]
-            x = [v.placement for v in res.by_placement]
-            y = [v.objective for v in res.by_placement]
-            values += y
-            label = "optimal rule" if rule == "optimal" else "OSLA rule"
-            ax.plot(x, y, color=st["color"], ls=st["ls"], marker=st["marker"], lw=st["lw"], ms=5, label=label)
-            # the optimal rule's star is drawn larger, so both show where the rules agree on M*
-            ax.plot(
-                [res.placement],
-                [res.objective],
-                ls="none",
-                marker="*",
-                ms=20 if rule == "optimal" else 12,
-                color=st["color"],
-                markeredgecolor="white",
-                markeredgewidth=0.8,
-                zorder=5 if rule == "optimal" else 6,
-                label=f"$M^*$ = {res.placement} ({'optimal' if rule == 'optimal' else 'OSLA'})",
-            )
-        _maybe_log(ax, values)
-        _epoch_ticks(ax, s.instance.profile.layer_names, [v.placement for v in s.optimal.by_placement])
-        ax.set_xlabel("placement $M$ (layers 1..$M$ on the device)")
-        ax.set_ylabel(COST_LABEL)
-        ax.set_title(f"{s.name}: $\\Phi(M) = J(M) + D(M)/K_{{tasks}}$")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return fig
+Drawable = Solved | SolveResult
+"""What the phi, thresholds and splits builders draw: an instance solved under both rules
+(:func:`solve_both`), or one :class:`~coopt.dp.results.SolveResult` (its own rule only)."""
+
+
+def _items(data: Any) -> list[Any]:
+    return list(data) if isinstance(data, (list, tuple)) else [data]
+
+
+def _layout(
+    items: list[Any], ax: Axes | None, size: str | None, rows_per_panel: int = 1, height: float = 3.6
+) -> tuple[Figure, Callable[[int, int], Axes]]:
+    """The figure and a ``panel(i, row)`` lookup: a new grid, or the caller's ``ax`` (one item)."""
+    if ax is not None:
+        from coopt.errors import InstanceError
+
+        if len(items) != 1 or rows_per_panel != 1:
+            raise InstanceError(f"ax=: draws one panel, got {len(items)} items to draw")
+        fig = ax.get_figure()
+        assert fig is not None
+        return fig, lambda i, row: ax  # type: ignore[return-value]
+    fig, axes = _figure(len(items), rows_per_panel=rows_per_panel, height=height, size=size)
+    return fig, lambda i, row: _panel(axes, i, row, rows_per_panel)
+
+
+def _rules(item: Drawable) -> list[tuple[str, SolveResult]]:
+    if isinstance(item, Solved):
+        return [("optimal", item.optimal), ("osla", item.osla)]
+    return [("optimal" if item.rule == "optimal" else "osla", item)]
+
+
+def _item_name(item: Drawable) -> str:
+    return item.name if isinstance(item, Solved) else item.instance_name
+
+
+def _layer_names(item: Drawable) -> tuple[str, ...] | None:
+    return item.instance.profile.layer_names if isinstance(item, Solved) else None
+
+
+def _integer_ticks(ax: Axes, layer_names: tuple[str, ...] | None, epochs: list[int]) -> None:
+    if layer_names is None:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        _epoch_ticks(ax, layer_names, epochs)
+
+
+def phi_figure(
+    solved: Drawable | Sequence[Drawable], *, ax: Axes | None = None, size: str | None = None, title: bool = True
+) -> Figure:
+    """:math:`\\Phi(M)` against :math:`M` for both rules (or a result's own rule), :math:`M^*` marked."""
+    items = _items(solved)
+    fig, panel = _layout(items, ax, size)
+    for i, s in enumerate(items):
+        _phi_panel(panel(i, 0), s)
+    return finish(fig, size, title)
+
+
+def _phi_panel(ax: Axes, s: Drawable) -> None:
+    values: list[float] = []
+    for rule, res in _rules(s):
+        st = STYLE[rule]
+        x = [v.placement for v in res.by_placement]
+        y = [v.objective for v in res.by_placement]
+        values += y
+        label = "optimal rule" if rule == "optimal" else "OSLA rule"
+        ax.plot(x, y, color=st["color"], ls=st["ls"], marker=st["marker"], lw=st["lw"], ms=5, label=label)
+        # the optimal rule's star is drawn larger, so both show where the rules agree on M*
+        ax.plot(
+            [res.placement],
+            [res.objective],
+            ls="none",
+            marker="*",
+            ms=20 if rule == "optimal" else 12,
+            color=st["color"],
+            markeredgecolor="white",
+            markeredgewidth=0.8,
+            zorder=5 if rule == "optimal" else 6,
+            label=f"$M^*$ = {res.placement} ({'optimal' if rule == 'optimal' else 'OSLA'})",
+        )
+    _maybe_log(ax, values)
+    _integer_ticks(ax, _layer_names(s), [v.placement for v in _rules(s)[0][1].by_placement])
+    ax.set_xlabel("placement $M$ (layers 1..$M$ on the device)")
+    ax.set_ylabel(COST_LABEL)
+    ax.set_title(f"{_item_name(s)}: $\\Phi(M) = J(M) + D(M)/K_\\mathrm{{tasks}}$")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 # ----------------------------------------------------------------------------- (b) thresholds
@@ -207,71 +334,91 @@ def to_db(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
-def threshold_figure(solved: list[Solved]) -> Figure:
-    """Thresholds per epoch in dB, optimal against OSLA at the same placement."""
-    fig, axes = _figure(len(solved))
-    for i, s in enumerate(solved):
-        ax = _panel(axes, i)
+def threshold_figure(
+    solved: Drawable | Sequence[Drawable], *, ax: Axes | None = None, size: str | None = None, title: bool = True
+) -> Figure:
+    """Thresholds per epoch in dB, optimal against OSLA at the same placement (a
+    :class:`~coopt.dp.results.SolveResult`: its own rule's thresholds at its :math:`M^*`)."""
+    items = _items(solved)
+    fig, panel = _layout(items, ax, size)
+    for i, s in enumerate(items):
+        _threshold_panel(panel(i, 0), s)
+    if ax is None:
+        _figure_legend(fig, size)
+    else:
+        ax.legend(fontsize=8)
+    return finish(fig, size, title)
+
+
+def _threshold_panel(ax: Axes, s: Drawable) -> None:
+    channel = s.problem.channel if isinstance(s, Solved) else s.channel
+    rho = s.problem.costs.rho if isinstance(s, Solved) else None
+    if channel.is_markov:
+        _markov_stop_states(ax, s)
+        return
+    if isinstance(s, Solved):
         tv = threshold_values(s)
-        if tv is None:
-            _markov_stop_states(ax, s)
-            continue
+        assert tv is not None
         M, opt, osl = tv
-        epochs = np.arange(M + 1)
-        mean_db = 10.0 * math.log10(float(s.problem.channel.initial @ s.problem.channel.gains))
-        finite = [v for v in np.concatenate([to_db(opt), to_db(osl)]) if np.isfinite(v)] + [mean_db]
-        lo, hi = min(finite) - 4.0, max(finite) + 4.0
-        ax.set_ylim(lo, hi)
-        for rule, th, dx in (("optimal", opt, -0.06), ("osla", osl, 0.06)):
-            st = STYLE[rule]
-            name = "optimal" if rule == "optimal" else "OSLA"
+        rules = [("optimal", opt, -0.06), ("osla", osl, 0.06)]
+    else:
+        assert s.policy.thresholds is not None
+        M = s.placement
+        rules = [(_rules(s)[0][0], s.policy.thresholds, 0.0)]
+    epochs = np.arange(M + 1)
+    mean_db = 10.0 * math.log10(float(channel.initial @ channel.gains))
+    finite = [v for v in np.concatenate([to_db(th) for _, th, _ in rules]) if np.isfinite(v)] + [mean_db]
+    lo, hi = min(finite) - 4.0, max(finite) + 4.0
+    ax.set_ylim(lo, hi)
+    for rule, th, dx in rules:
+        st = STYLE[rule]
+        name = "optimal" if rule == "optimal" else "OSLA"
+        ax.plot(
+            epochs,
+            to_db(th),
+            color=st["color"],
+            ls=st["ls"],
+            marker=st["marker"],
+            lw=st["lw"],
+            ms=8 if rule == "optimal" else 5,
+            label=f"{name} $\\theta_n$",
+        )
+        # edge markers, nudged apart so that both rules show where they agree
+        never, always = np.isinf(th), th == 0.0
+        if never.any():
             ax.plot(
-                epochs,
-                to_db(th),
+                epochs[never] + dx,
+                np.full(never.sum(), hi),
+                ls="none",
+                marker="^",
+                ms=10,
                 color=st["color"],
-                ls=st["ls"],
-                marker=st["marker"],
-                lw=st["lw"],
-                ms=8 if rule == "optimal" else 5,
-                label=f"{name} $\\theta_n$",
+                clip_on=False,
+                label=f"{name}: never stops ($\\theta_n=+\\infty$)",
             )
-            # edge markers, nudged apart so that both rules show where they agree
-            never, always = np.isinf(th), th == 0.0
-            if never.any():
-                ax.plot(
-                    epochs[never] + dx,
-                    np.full(never.sum(), hi),
-                    ls="none",
-                    marker="^",
-                    ms=10,
-                    color=st["color"],
-                    clip_on=False,
-                    label=f"{name}: never stops ($\\theta_n=+\\infty$)",
-                )
-            if always.any():
-                ax.plot(
-                    epochs[always] + dx,
-                    np.full(always.sum(), lo),
-                    ls="none",
-                    marker="v",
-                    ms=10,
-                    color=st["color"],
-                    clip_on=False,
-                    label=f"{name}: always stops ($\\theta_n=0$)",
-                )
-        ax.axhline(mean_db, color="0.5", ls=":", lw=1.2, label="mean gain $E[h]$")
-        sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(s.problem.costs.rho)))
+        if always.any():
+            ax.plot(
+                epochs[always] + dx,
+                np.full(always.sum(), lo),
+                ls="none",
+                marker="v",
+                ms=10,
+                color=st["color"],
+                clip_on=False,
+                label=f"{name}: always stops ($\\theta_n=0$)",
+            )
+    ax.axhline(mean_db, color="0.5", ls=":", lw=1.2, label="mean gain $E[h]$")
+    if rho is not None:
+        sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(rho)))
         sec.set_ylabel("SNR threshold $\\rho\\theta_n$ [dB]")
-        _epoch_ticks(ax, s.instance.profile.layer_names, list(epochs))
-        ax.set_xlabel("epoch $n$ (after layer $n$)")
-        ax.set_ylabel("gain threshold $\\theta_n$ [dB]")
-        ax.set_title(f"{s.name}: thresholds at placement $M$ = {M}")
-        ax.grid(alpha=0.3)
-    _figure_legend(fig)
-    return fig
+    _integer_ticks(ax, _layer_names(s), list(epochs))
+    ax.set_xlabel("epoch $n$ (after layer $n$)")
+    ax.set_ylabel("gain threshold $\\theta_n$ [dB]")
+    ax.set_title(f"{_item_name(s)}: thresholds at placement $M$ = {M}")
+    ax.grid(alpha=0.3)
 
 
-def _figure_legend(fig: Figure) -> None:
+def _figure_legend(fig: Figure, size: str | None = None) -> None:
     """One legend above all panels: the union of the panels' labelled artists."""
     seen: dict[str, Any] = {}
     for ax in fig.axes:
@@ -279,7 +426,11 @@ def _figure_legend(fig: Figure) -> None:
             seen.setdefault(label, h)
     if seen:
         fig.legend(
-            list(seen.values()), list(seen.keys()), loc="outside upper center", ncol=min(len(seen), 5), fontsize=9
+            list(seen.values()),
+            list(seen.keys()),
+            loc="outside upper center",
+            ncol=min(len(seen), 5 if size is None else 1 if size == "column" else 3),  # long labels
+            fontsize=9,
         )
 
 
@@ -296,12 +447,19 @@ def markov_stop_gains(s: Solved) -> tuple[int, list[NDArray[np.float64]], list[N
     return M, out[0], out[1]
 
 
-def _markov_stop_states(ax: Axes, s: Solved) -> None:
+def _markov_stop_states(ax: Axes, s: Drawable) -> None:
     """A Markov rule is a table per state, not a threshold: mark the states where each rule uploads."""
-    M, opt, osl = markov_stop_gains(s)
-    for g in 10.0 * np.log10(s.problem.channel.gains):
+    channel = s.problem.channel if isinstance(s, Solved) else s.channel
+    if isinstance(s, Solved):
+        M, opt, osl = markov_stop_gains(s)
+        rules = [("optimal", opt, -0.12, None), ("osla", osl, 0.12, "none")]
+    else:
+        M = s.placement
+        db = 10.0 * np.log10(channel.gains)
+        rules = [(_rules(s)[0][0], [db[s.policy.actions[n] == STOP] for n in range(M + 1)], 0.0, None)]
+    for g in 10.0 * np.log10(channel.gains):
         ax.axhline(g, color="0.85", lw=1.0, zorder=0)
-    for rule, per_epoch, dx, fill in (("optimal", opt, -0.12, None), ("osla", osl, 0.12, "none")):
+    for rule, per_epoch, dx, fill in rules:
         st = STYLE[rule]
         xs = np.concatenate([np.full(len(v), n + dx) for n, v in enumerate(per_epoch)])
         ys = np.concatenate(per_epoch)
@@ -316,17 +474,18 @@ def _markov_stop_states(ax: Axes, s: Solved) -> None:
             markerfacecolor=fill if fill else st["color"],
             label=f"{name}: uploads in this state",
         )
-    sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(s.problem.costs.rho)))
-    sec.set_ylabel("state SNR $\\rho g_k$ [dB]")
-    g_db = 10.0 * np.log10(s.problem.channel.gains)
+    if isinstance(s, Solved):
+        sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(s.problem.costs.rho)))
+        sec.set_ylabel("state SNR $\\rho g_k$ [dB]")
+    g_db = 10.0 * np.log10(channel.gains)
     ax.set_yticks(g_db)
     ax.set_yticklabels([f"{g:.1f}" for g in g_db])
     span = max(g_db.max() - g_db.min(), 6.0)
     ax.set_ylim(g_db.min() - 0.15 * span, g_db.max() + 0.15 * span)
-    _epoch_ticks(ax, s.instance.profile.layer_names, list(range(M + 1)))
+    _integer_ticks(ax, _layer_names(s), list(range(M + 1)))
     ax.set_xlabel("epoch $n$ (after layer $n$)")
     ax.set_ylabel("state gain $g_k$ [dB]")
-    ax.set_title(f"{s.name} (Markov): upload states at placement $M$ = {M}")
+    ax.set_title(f"{_item_name(s)} (Markov): upload states at placement $M$ = {M}")
     ax.grid(alpha=0.3, axis="x")
 
 
@@ -442,32 +601,62 @@ def _plot_sweep(ax: Axes, sw: Sweep, xlabel: str, logx: bool, current_label: str
     ax.grid(alpha=0.3)
 
 
-def cost_figure(solved: list[Solved], points: int = 25, progress: bool | None = False) -> Figure:
+def _legend_columns(n_labels: int, size: str | None) -> int:
+    """Columns of a figure legend above the panels: all in a row on screen, fewer in print."""
+    return n_labels if size is None else min(n_labels, 2 if size == "column" else 4)
+
+
+def cost_figure(
+    solved: Solved | list[Solved],
+    points: int = 25,
+    progress: bool | None = False,
+    *,
+    size: str | None = None,
+    title: bool = True,
+) -> Figure:
     """Cost of every policy against ``tasks_per_period`` (top) and mean SNR (bottom)."""
-    fig, axes = _figure(len(solved), rows_per_panel=2, height=3.5)
+    solved = _items(solved)
+    fig, axes = _figure(len(solved), rows_per_panel=2, height=3.5, size=size)
     with progress_bar(2 * points * len(solved), "figures: sweeps", progress, unit="solve") as bar:
         for i, s in enumerate(solved):
             top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
             tick = lambda: bar.update(1)  # noqa: E731
-            _plot_sweep(top, task_sweep(s, points, tick), "tasks per period $K_{tasks}$", True, "this instance")
+            _plot_sweep(
+                top, task_sweep(s, points, tick), axis_label("placement.tasks_per_period"), True, "this instance"
+            )
             top.set_title(f"{s.name}: cost against tasks per period")
-            _plot_sweep(bottom, snr_sweep(s, points, tick), "mean SNR $\\rho\\,E[h]$ [dB]", False, "this instance")
+            _plot_sweep(bottom, snr_sweep(s, points, tick), axis_label("channel.mean_snr_db"), False, "this instance")
             bottom.set_title(f"{s.name}: cost against mean SNR")
     handles, labels = _panel(axes, 0, 0, 2).get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=9)
-    return fig
+    fig.legend(handles, labels, loc="outside upper center", ncol=_legend_columns(len(labels), size), fontsize=9)
+    return finish(fig, size, title)
 
 
 # ----------------------------------------------------------------------------- (d) splits
 
 
-def split_figure(solved: list[Solved], sims: list[Simulation]) -> Figure:
-    """Split-epoch distribution of the joint optimum: simulated bars, exact dots."""
-    fig, axes = _figure(len(solved))
-    for i, (s, sim) in enumerate(zip(solved, sims)):
-        ax = _panel(axes, i)
-        epochs = np.arange(sim.placement + 1)
-        exact = exact_split_probs(s)
+def split_figure(
+    solved: Drawable | Sequence[Drawable],
+    sims: list[Simulation] | None = None,
+    *,
+    ax: Axes | None = None,
+    size: str | None = None,
+    title: bool = True,
+) -> Figure:
+    """Split-epoch distribution of the joint optimum: simulated bars (when ``sims`` are
+    given, one per item), exact dots."""
+    items = _items(solved)
+    fig, panel = _layout(items, ax, size)
+    for i, s in enumerate(items):
+        _split_panel(panel(i, 0), s, None if sims is None else sims[i])
+    return finish(fig, size, title)
+
+
+def _split_panel(ax: Axes, s: Drawable, sim: Simulation | None) -> None:
+    exact = exact_split_probs(s)
+    epochs = np.arange(len(exact))
+    top = float(exact.max())
+    if sim is not None:
         ax.bar(
             epochs,
             sim.split_fractions,
@@ -476,21 +665,24 @@ def split_figure(solved: list[Solved], sims: list[Simulation]) -> Figure:
             edgecolor="#0072B2",
             label=f"simulated ({sim.tasks} tasks)",
         )
-        ax.plot(epochs, exact, ls="none", marker="o", ms=7, color="black", label="exact")
-        _epoch_ticks(ax, s.instance.profile.layer_names, list(epochs))
-        ax.set_ylim(0.0, 1.3 * max(1e-9, float(max(exact.max(), sim.split_fractions.max()))))
-        ax.set_xlabel("split epoch $n$ (upload after layer $n$)")
-        ax.set_ylabel("fraction of tasks")
-        ax.set_title(f"{s.name}: where the joint optimum splits ($M^*$ = {sim.placement})")
-        ax.grid(alpha=0.3, axis="y")
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles[::-1], labels[::-1], fontsize=8, loc="upper right")
-    return fig
+        top = max(top, float(sim.split_fractions.max()))
+    ax.plot(epochs, exact, ls="none", marker="o", ms=7, color="black", label="exact")
+    _integer_ticks(ax, _layer_names(s), list(epochs))
+    ax.set_ylim(0.0, 1.3 * max(1e-9, top))
+    ax.set_xlabel("split epoch $n$ (upload after layer $n$)")
+    ax.set_ylabel("fraction of tasks")
+    placement = s.optimal.placement if isinstance(s, Solved) else s.placement
+    ax.set_title(f"{_item_name(s)}: where the joint optimum splits ($M^*$ = {placement})")
+    ax.grid(alpha=0.3, axis="y")
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], fontsize=8, loc="upper right")
 
 
-def exact_split_probs(s: Solved) -> NDArray[np.float64]:
+def exact_split_probs(s: Drawable) -> NDArray[np.float64]:
     """Exact probability of splitting at each epoch of the joint optimum (occupation measure)."""
-    return occupation(s.optimal.policy.actions, s.problem.channel).stop_prob
+    if isinstance(s, Solved):
+        return occupation(s.optimal.policy.actions, s.problem.channel).stop_prob
+    return occupation(s.policy.actions, s.channel).stop_prob
 
 
 # ----------------------------------------------------------------------------- (e) Doppler
@@ -586,10 +778,13 @@ def doppler_figure(
     tasks: int = 100_000,
     seed: int | None = 0,
     progress: bool | None = False,
+    *,
+    size: str | None = None,
+    title: bool = True,
 ) -> Figure:
     """Per instance: the costs against the Doppler frequency (top) and the Markov chain's
     error against the simulated Clarke process, in percent with its 95 % interval (bottom)."""
-    fig, axes = _figure(len(instances), rows_per_panel=2, height=3.3)
+    fig, axes = _figure(len(instances), rows_per_panel=2, height=3.3, size=size)
     with progress_bar(points * len(instances), "figures: Doppler", progress, unit="point") as bar:
         for i, inst in enumerate(instances):
             sw = doppler_sweep(inst, points, tasks, seed, lambda: bar.update(1))
@@ -605,7 +800,7 @@ def doppler_figure(
             )
             top.axhline(sw.iid_model, color="#0072B2", ls=":", label=r"i.i.d. model's own $\Phi^*$")
             top.set_xscale("log")
-            top.set_xlabel("Doppler frequency $f_D$ [Hz]")
+            top.set_xlabel(axis_label("channel.doppler_hz"))
             top.set_ylabel(COST_LABEL)
             top.set_title(f"{inst.name}: cost against Doppler (Clarke fading)")
             top.grid(alpha=0.3)
@@ -621,12 +816,12 @@ def doppler_figure(
             )
             bottom.axhline(0.0, color="0.5", lw=1.0)
             bottom.set_xscale("log")
-            bottom.set_xlabel("Doppler frequency $f_D$ [Hz]")
+            bottom.set_xlabel(axis_label("channel.doppler_hz"))
             bottom.set_ylabel("chain error [%]")
             bottom.set_title(f"{inst.name}: Markov chain's error (95 % interval)")
             bottom.grid(alpha=0.3)
             bottom.legend(fontsize=8)
-    return fig
+    return finish(fig, size, title)
 
 
 # ----------------------------------------------------------------------------- all
@@ -638,24 +833,35 @@ def make_figures(
     seed: int | None = 0,
     points: int = 25,
     progress: bool | None = False,
+    *,
+    size: str | None = None,
+    title: bool = True,
 ) -> dict[str, Figure]:
     """The four figures (:data:`FIGURES`) for one or more instances."""
+    check_size(size)
     solved = [solve_both(inst) for inst in instances]
     sims = [simulate(s.problem, "optimal", tasks, seed, solved=s.optimal, progress=progress) for s in solved]
     return {
-        "phi": phi_figure(solved),
-        "thresholds": threshold_figure(solved),
-        "costs": cost_figure(solved, points, progress),
-        "splits": split_figure(solved, sims),
+        "phi": phi_figure(solved, size=size, title=title),
+        "thresholds": threshold_figure(solved, size=size, title=title),
+        "costs": cost_figure(solved, points, progress, size=size, title=title),
+        "splits": split_figure(solved, sims, size=size, title=title),
     }
 
 
 def write_figures(figures: dict[str, Figure], out_dir: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Save every figure as ``<out_dir>/<name>.<format>``, all or nothing (each file is
-    rendered to a temporary file first); returns the paths written."""
+    rendered to a temporary file first), with :data:`SAVE_RC` (TrueType fonts in the
+    PDF); returns the paths written."""
+    from matplotlib import rc_context
+
     out = Path(out_dir)
 
     def saver(fig: Figure, fmt: str):
-        return lambda tmp: fig.savefig(tmp, dpi=150, format=fmt)
+        def save(tmp: Any) -> None:
+            with rc_context(SAVE_RC):  # type: ignore[arg-type]
+                fig.savefig(tmp, dpi=150, format=fmt)
+
+        return save
 
     return write_atomic({out / f"{name}.{fmt}": saver(fig, fmt) for name, fig in figures.items() for fmt in formats})

@@ -17,6 +17,14 @@ Where the sweep simulated (``[simulate]``), a line whose policy was simulated ge
 when the grid spaced it so (``logspace``/``geomspace``), the y axis when the plotted
 values span more than a factor 20. Failed points and infeasible baselines (empty cells)
 leave gaps.
+
+Every line has one of the colour-blind-safe (Okabe-Ito) styles of the policy figures
+(:data:`coopt.report.figures.STYLE`; the lines of ``--by KEY`` take them in turn, each
+with its own colour, dash and marker). An integer column (``placement``,
+:data:`INTEGER_COLUMNS`) is drawn as steps with integer ticks. Axis labels, panel titles
+and legends name quantities (``mean SNR $\\rho\\,E[h]$ (dB)``, ``$K_\\mathrm{tasks}$ = 10``)
+from the notation table :mod:`coopt.symbolic.notation`; ``size`` and ``title`` are those
+of :func:`coopt.report.figures.finish`.
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coopt.errors import InstanceError
-from coopt.report.figures import COST_LABEL, STYLE, _figure, _maybe_log, _panel, write_figures
+from coopt.report.figures import COST_LABEL, STYLE, _figure, _maybe_log, _panel, finish, write_figures
 from coopt.sim.simulate import BASELINE_KEY
 from coopt.sweep import store
+from coopt.symbolic.notation import axis_label, value_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -41,6 +50,10 @@ BY_BASELINE = "baseline"
 # baseline key of the solve JSON -> simulation policy name (coopt simulate --policy)
 POLICY_OF = {key: policy for policy, key in BASELINE_KEY.items() if key is not None}
 RULE_LABEL = {"optimal": "joint optimum", "osla": "OSLA rule"}
+SERIES_STYLES = tuple(STYLE.values())
+"""The styles the lines of ``--by KEY`` take in turn (those of the policies, in their order)."""
+INTEGER_COLUMNS = frozenset({"placement"})
+"""Result columns that are integers: drawn as steps, with integer ticks."""
 
 
 def _float(cell: str | None) -> float:
@@ -56,7 +69,17 @@ def _series(
 ) -> list[tuple[str, str, list[dict[str, str]], str, str]]:
     """(label, style name, rows, y column, simulated policy) of every line."""
     if by != BY_BASELINE:
-        return [(f"{by} = {v}", "", [r for r in rows if r.get(by) == v], y, "rule") for v in by_values]
+        return [
+            (
+                RULE_LABEL.get(v, v) if by == RULE_KEY else value_label(by, v),
+                v if by == RULE_KEY else f"#{i}",
+                own,
+                y,
+                "rule",
+            )
+            for i, v in enumerate(by_values)
+            for own in ([r for r in rows if r.get(by) == v],)
+        ]
     rules = sorted({r.get(RULE_KEY) or r["rule"] for r in rows if r["status"] == "done"})
     lines = []
     for rule in rules:
@@ -70,14 +93,31 @@ def _series(
     return lines
 
 
-def _plot(ax: Axes, rows: list[dict[str, str]], x: str, series: list[Any], log_x: bool) -> None:
+def _style(name: str) -> dict[str, Any]:
+    """A policy's style, or (``#i``) the ``i``-th of :data:`SERIES_STYLES`."""
+    if name.startswith("#"):
+        return SERIES_STYLES[int(name[1:]) % len(SERIES_STYLES)]
+    return STYLE.get(name, SERIES_STYLES[0])
+
+
+def _plot(ax: Axes, rows: list[dict[str, str]], x: str, series: list[Any], log_x: bool, steps: bool = False) -> None:
     plotted: list[float] = []
-    for i, (label, style_name, own, column, policy) in enumerate(series):
+    for label, style_name, own, column, policy in series:
         pts = sorted((_float(r.get(x)), r) for r in own if not math.isnan(_float(r.get(x))))
         xs = [p[0] for p in pts]
         ys = [_float(p[1].get(column)) for p in pts]
-        st = STYLE.get(style_name, {"color": f"C{i}", "ls": "-", "marker": "o", "lw": 1.6})
-        ax.plot(xs, ys, color=st["color"], ls=st["ls"], lw=st["lw"], marker=st["marker"], ms=4, label=label)
+        st = _style(style_name)
+        ax.plot(
+            xs,
+            ys,
+            color=st["color"],
+            ls=st["ls"],
+            lw=st["lw"],
+            marker=st["marker"],
+            ms=4,
+            label=label,
+            drawstyle="steps-mid" if steps else "default",
+        )
         plotted += ys
         lo_col, hi_col = f"sim.{policy}.ci_low", f"sim.{policy}.ci_high"
         if own and lo_col in own[0]:
@@ -86,11 +126,24 @@ def _plot(ax: Axes, rows: list[dict[str, str]], x: str, series: list[Any], log_x
             ax.fill_between(xs, lo, hi, color=st["color"], alpha=0.2, lw=0)
     if log_x:
         ax.set_xscale("log")
-    _maybe_log(ax, plotted)
+    if steps:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        _maybe_log(ax, plotted)
     ax.grid(alpha=0.3)
 
 
-def sweep_figure(out: str | Path, x: str | None = None, y: str = "objective", by: str = BY_BASELINE) -> Figure:
+def sweep_figure(
+    out: str | Path,
+    x: str | None = None,
+    y: str = "objective",
+    by: str = BY_BASELINE,
+    *,
+    size: str | None = None,
+    title: bool = True,
+) -> Figure:
     """The figure of a results directory (see the module docstring)."""
     out = Path(out)
     manifest = store.read_manifest(out)
@@ -128,20 +181,28 @@ def sweep_figure(out: str | Path, x: str | None = None, y: str = "objective", by
     panel_values = [tuple(str(_float(v)) if k in numeric else v for k, v in zip(panel_keys, p)) for p in panel_values]
     if by in numeric:
         by_values = [str(_float(v)) for v in by_values]
-    fig, grid = _figure(len(panel_values))
+    fig, grid = _figure(len(panel_values), size=size)
     for i, values in enumerate(panel_values):
         ax = _panel(grid, i)
         own = [r for r in rows if all(r[k] == v for k, v in zip(panel_keys, values))]
-        _plot(ax, own, x, _series(own, y, by, by_values), bool(axes[x]["log"]))
-        ax.set_title(", ".join(f"{k} = {v}" for k, v in zip(panel_keys, values)) or out.name, fontsize=9)
-        ax.set_xlabel(x)
-        ax.set_ylabel(COST_LABEL if y == "objective" else y)
+        _plot(ax, own, x, _series(own, y, by, by_values), bool(axes[x]["log"]), steps=y in INTEGER_COLUMNS)
+        ax.set_title(", ".join(value_label(k, v) for k, v in zip(panel_keys, values)) or out.name, fontsize=9)
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(COST_LABEL if y == "objective" else axis_label(y))
     _panel(grid, 0).legend(fontsize=7)
-    return fig
+    return finish(fig, size, title)
 
 
 def write_sweep_figure(
-    out: str | Path, dest: str | Path | None = None, x: str | None = None, y: str = "objective", by: str = BY_BASELINE
+    out: str | Path,
+    dest: str | Path | None = None,
+    x: str | None = None,
+    y: str = "objective",
+    by: str = BY_BASELINE,
+    *,
+    size: str | None = None,
+    title: bool = True,
 ) -> list[Path]:
-    """Save :func:`sweep_figure` as ``<dest>/sweep.png`` and ``.pdf`` (``dest`` defaults to ``out``)."""
-    return write_figures({"sweep": sweep_figure(out, x, y, by)}, dest if dest is not None else out)
+    """Save :func:`sweep_figure` as ``<dest>/sweep.png``, ``.pdf`` and ``.svg`` (``dest`` defaults to ``out``)."""
+    fig = sweep_figure(out, x, y, by, size=size, title=title)
+    return write_figures({"sweep": fig}, dest if dest is not None else out)
