@@ -28,6 +28,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "myst_parser",
     "offline_mathjax",
+    "gallery",
 ]
 
 # MathJax 3.2.2 from the PyPI package django-static-mathjax, copied into _static by
