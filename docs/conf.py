@@ -3,7 +3,9 @@
 Build with ``sphinx-build -W -b html docs docs/_build/html`` (warnings are errors).
 The API pages are generated from the docstrings (autodoc with napoleon for the
 numpydoc sections); the narrative pages are Markdown (MyST). No extension fetches
-anything from the network.
+anything from the network, and no built page requests anything from it: MathJax is
+served from ``_static`` (``_ext/offline_mathjax.py``), and ``tests/test_docs_browser.py``
+checks that in headless Chromium.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 project = "coopt"
 author = "coopt developers"
@@ -24,7 +27,13 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "myst_parser",
+    "offline_mathjax",
+    "gallery",
 ]
+
+# MathJax 3.2.2 from the PyPI package django-static-mathjax, copied into _static by
+# _ext/offline_mathjax.py: the math renders offline (the default is a CDN URL).
+mathjax_path = "mathjax/tex-chtml.js"
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
