@@ -104,7 +104,11 @@ def run_example(path_str: str) -> Example:
     if fig_dir.exists():
         shutil.rmtree(fig_dir)
     fig_rel = fig_dir.relative_to(ROOT).as_posix()
-    if "grid" in tomllib.loads(text):
+    doc = tomllib.loads(text)
+    if "shared" in doc:  # a fleet (docs/model.md section 11): its report; fleet figures are not written yet
+        commands = [("coopt " + " ".join(argv), _run(argv)) for argv in (["solve", rel],)]
+        return Example(name, header_lines(text), commands, [], time.perf_counter() - start)
+    if "grid" in doc:
         run_dir = f"{fig_rel}/run"
         argvs = [
             ["sweep", rel, "--out", run_dir, "--workers", "1"],
