@@ -146,6 +146,12 @@ def run_sweep(
                     progress=progress,
                     desc="sweep",
                 )
+        except KeyboardInterrupt:
+            # Ctrl-C may land between a batch's log line and its table rows: the table written
+            # on the way out is read back from the log, so it holds exactly what is recorded.
+            records = store.read_log(out)
+            table = {j.key: store.row(j, records[j.key]) for j in spec.jobs if j.key in records}
+            raise
         finally:
             store.write_table(out, spec, table)
     final = [status[j.key] for j in spec.jobs if j.key in status]
