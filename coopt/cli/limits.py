@@ -26,11 +26,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import TYPE_CHECKING
 
 from coopt.dp.fast import KEEP_ELEMENTS
 from coopt.errors import InstanceError
-from coopt.fleet.files import Fleet
 from coopt.model.instance import Instance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from coopt.fleet.files import Fleet
 
 DEFAULT_FRACTION = 0.5
 MIP_BYTES_PER_CELL = 40_000  # Pyomo components per (epoch, state): variables, rows, expressions

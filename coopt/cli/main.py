@@ -270,7 +270,7 @@ def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_allocation_argument(p: argparse.ArgumentParser) -> None:
-    from coopt.fleet.allocation import METHODS
+    from coopt.fleet.knapsack_data import METHODS
 
     p.add_argument(
         "--allocation",

@@ -7,10 +7,25 @@
 * :func:`solve_fleet` (:mod:`~coopt.fleet.solve`): tables, allocation and baselines, one
   :class:`~coopt.fleet.solve.FleetResult`; :func:`~coopt.fleet.simulate.simulate_fleet`.
 
-Importing this package does not import Pyomo.
+Importing this package does not import Pyomo, nor its modules until a name is used: the
+parser (``coopt.fleet.files``) is what ``coopt solve`` reads first, to tell a fleet file.
 """
 
-from coopt.fleet.files import Fleet, load_fleet
-from coopt.fleet.solve import FleetResult, solve_fleet
+from __future__ import annotations
 
-__all__ = ["Fleet", "FleetResult", "load_fleet", "solve_fleet"]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Fleet": "coopt.fleet.files",
+    "load_fleet": "coopt.fleet.files",
+    "FleetResult": "coopt.fleet.solve",
+    "solve_fleet": "coopt.fleet.solve",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'coopt.fleet' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

@@ -52,13 +52,21 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from coopt.errors import InstanceError, NoSolutionError
-from coopt.fleet.knapsack_data import KnapsackData, grid_units, infeasible_message, knapsack_data, undominated
+from coopt.fleet.knapsack_data import (
+    METHODS,
+    KnapsackData,
+    Method,
+    grid_units,
+    infeasible_message,
+    knapsack_data,
+    undominated,
+)
 from coopt.mip.highs import MipOptions, Termination, relative_gap
 
 CAPACITY_TOLERANCE = 1e-12  # sum of shares <= 1 + this (float sums of levels such as 0.1)
@@ -91,9 +99,6 @@ The Lagrangian's certified gap is largest on small, contested fleets (few device
 where one rounded device is a sizeable part of F), exactly where the MIP is cheap; on large
 fleets it is 0 or below 1e-4, and a proof would cost seconds to close it."""
 AUTO_MIP_MAX_KINDS = AUTO_MIP_MAX_COLUMNS // 289  # the same threshold in kinds at 17 x 17 levels
-
-Method = Literal["auto", "mip", "lagrangian", "exact", "brute_force"]
-METHODS: tuple[str, ...] = ("auto", "mip", "lagrangian", "exact", "brute_force")
 
 
 @dataclass(frozen=True, eq=False)

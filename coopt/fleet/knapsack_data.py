@@ -14,12 +14,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from coopt.errors import InstanceError, NoSolutionError
 
+Method = Literal["auto", "mip", "lagrangian", "exact", "brute_force"]
+METHODS: tuple[str, ...] = ("auto", "mip", "lagrangian", "exact", "brute_force")
+"""The allocation methods of :func:`coopt.fleet.allocation.allocate` (here, with no solver import, so
+that the command line reads its choices without loading the allocation)."""
 GRID_TOLERANCE = 1e-9  # a level within this of k/L is on the grid k/L
 MAX_GRID = 4096  # the finest common grid the exact DP looks for
 
