@@ -170,6 +170,23 @@ case("profile_csv_feature_bits", {}, "profile lenet5 --csv x.csv --feature-bits 
 case("profile_feature_bits_zero", {}, "profile lenet5 --feature-bits 0", 2, "--feature-bits = 0")
 case("profile_mlp_int64", {}, "profile mlp --depth 2 --width 4000000000 --input 4000000000 --classes 2", 2, "int64")
 
+# ---- issue 22: ONNX-free hostile cases of items 3 and 4, and what a new user tried
+case(
+    "profile_is_dir",
+    {"bad.toml": _instance(network__profile="nets/"), "nets/x": ""},
+    "solve bad.toml",
+    2,
+    "is a directory",
+)
+case("instance_empty", {"bad.toml": ""}, "solve bad.toml", 2, "missing required key")
+case("weight_wrong_type", {"bad.toml": _instance(cost__energy_weight="abc")}, "solve bad.toml", 2, "must be a number")
+case("trace_empty", {"t.csv": ""}, "channel fit t.csv --states 2", 2, "empty trace")
+case("trace_is_dir", {"t.csv/x": ""}, "channel fit t.csv --states 2", 2, "is a directory")
+case("trace_nan", {"t.csv": "gain\n1e-9\nNaN\n2e-9\n"}, "channel fit t.csv --states 1", 2, "sample 2 = nan")
+case("trace_huge", {"t.csv": "gain\n1e-9\n1e300\n2e-9\n"}, "channel fit t.csv --states 1", 2, "in [1e-30, 1e+06]")
+case("trace_states_zero", {"t.csv": "gain\n1e-9\n2e-9\n3e-9\n"}, "channel fit t.csv --states 0", 2, "--states = 0")
+case("trace_states_word", {"t.csv": "gain\n1e-9\n"}, "channel fit t.csv --states many", 2, "--states")
+
 # The cases that also run through the installed console script (one per kind of problem).
 SUBPROCESS = (
     "energy_weight_1e308",
@@ -182,6 +199,7 @@ SUBPROCESS = (
     "markdown_missing_dir",
     "figures_out_is_file",
     "derive_under_file",
+    "trace_nan",
 )
 
 
@@ -237,7 +255,7 @@ def _check(name: str, run: Callable[[list[str], Path], tuple[int, str, str]], tm
 def test_at_least_sixty_cases_cover_every_subcommand():
     assert len(CASES) >= 60
     commands = {argv[0] for _, argv, _, _ in CASES.values()}
-    assert commands == {"solve", "simulate", "compare", "figures", "verify", "derive", "profile"}
+    assert commands == {"solve", "simulate", "compare", "figures", "verify", "derive", "profile", "channel"}
     assert set(SUBPROCESS) <= set(CASES)
 
 

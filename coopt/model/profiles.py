@@ -123,6 +123,8 @@ def load_profile(spec: str, base_dir: Path | None = None) -> Profile:
         path = Path(spec)
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
+        if path.is_dir():
+            raise ProfileError(f"network.profile = {spec!r}: {str(path)!r} is a directory, not a profile CSV file")
         if not path.is_file():
             raise ProfileError(f"network.profile = {spec!r}: no such file {str(path)!r}")
         return read_profile_csv(read_text(path, "profile CSV"), name=path.stem, source=str(path))
