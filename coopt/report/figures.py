@@ -384,29 +384,22 @@ def _threshold_panel(ax: Axes, s: Drawable) -> None:
             label=f"{name} $\\theta_n$",
         )
         # edge markers, nudged apart so that both rules show where they agree
-        never, always = np.isinf(th), th == 0.0
-        if never.any():
-            ax.plot(
-                epochs[never] + dx,
-                np.full(never.sum(), hi),
-                ls="none",
-                marker="^",
-                ms=10,
-                color=st["color"],
-                clip_on=False,
-                label=f"{name}: never stops ($\\theta_n=+\\infty$)",
-            )
-        if always.any():
-            ax.plot(
-                epochs[always] + dx,
-                np.full(always.sum(), lo),
-                ls="none",
-                marker="v",
-                ms=10,
-                color=st["color"],
-                clip_on=False,
-                label=f"{name}: always stops ($\\theta_n=0$)",
-            )
+        edges = (
+            (np.isinf(th), hi, "^", f"{name}: never stops ($\\theta_n=+\\infty$)"),
+            (th == 0.0, lo, "v", f"{name}: always stops ($\\theta_n=0$)"),
+        )
+        for where, level, marker, label in edges:
+            if where.any():
+                ax.plot(
+                    epochs[where] + dx,
+                    np.full(where.sum(), level),
+                    ls="none",
+                    marker=marker,
+                    ms=10,
+                    color=st["color"],
+                    clip_on=False,
+                    label=label,
+                )
     ax.axhline(mean_db, color="0.5", ls=":", lw=1.2, label="mean gain $E[h]$")
     if rho is not None:
         sec = ax.secondary_yaxis("right", functions=_db_shift(10.0 * math.log10(rho)))
