@@ -55,7 +55,7 @@ from coopt.dp.stopping import tied_or_less
 from coopt.model.channel import Channel
 from coopt.model.costs import LN2, CostModel
 
-COUNT_MAX_STATES = 64
+COUNT_MAX_STATES = 16
 """Up to this many states the sorted-array searches are counts over a ``(P, L, K)``
 comparison; above it a batched binary search (``ceil(log2(K + 1))`` gathers)."""
 
