@@ -6,7 +6,8 @@ edge clock ``edge.cpu_hz = y f_E`` (:math:`b_i = w_T c_E \mathrm{macs}_i / (y f_
 measured ``edge_s`` divided by :math:`y` (:func:`instance_at`). Everything else is the
 instance's own. :math:`\Phi_u(x, y)` is that instance's section-5 optimum
 :math:`\Phi(M^*)`, solved by the enumeration of :mod:`coopt.dp.placement` (one sweep of every
-placement, the same code as ``coopt solve``); at :math:`x = 0` or :math:`y = 0` the device
+placement, the same code as ``coopt solve``; an i.i.d. device's whole grid in one batched sweep,
+:func:`coopt.dp.batch.solve_share_grid`, with the same values); at :math:`x = 0` or :math:`y = 0` the device
 cannot offload and :math:`\Phi_u = A_N + D(N) / K_\mathrm{tasks}` (``+inf`` when the memory
 limit forbids :math:`M = N`).
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from coopt.dp.batch import solve_share_grid
 from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_rules
 from coopt.fleet.files import Fleet, Shared
 from coopt.model.instance import Instance
@@ -129,11 +131,35 @@ def share_table(instance: Instance, shared: Shared) -> ShareTable:
     by_placement = np.empty((*shape, base.costs.n_layers + 1))
     phi = np.empty(shape)
     placement = np.empty(shape, dtype=np.int64)
+    batched = None if base.channel.is_markov else _batched(base, shared)
     for i, x in enumerate(shared.x_levels):
         for j, y in enumerate(shared.y_levels):
-            by_placement[i, j] = values_at(instance, shared, x, y, base)
+            if batched is not None and x > 0 and y > 0:
+                by_placement[i, j] = batched[i - batched_offset(shared.x_levels), j - batched_offset(shared.y_levels)]
+            else:
+                by_placement[i, j] = values_at(instance, shared, x, y, base)
             phi[i, j], placement[i, j] = _best(by_placement[i, j])
     return ShareTable(phi, placement, by_placement)
+
+
+def batched_offset(levels: tuple[float, ...]) -> int:
+    """How many levels are 0 (at most one: they are distinct): the batch covers the rest."""
+    return int(levels[0] == 0)
+
+
+def _batched(base: Problem, shared: Shared) -> NDArray[np.float64]:
+    """:math:`\\Phi(M)` at every pair of positive levels of an i.i.d. device in one batched
+    sweep (:func:`coopt.dp.batch.solve_share_grid`: the same values as the per-pair sweep),
+    shape ``(|X+|, |Y+|, N + 1)``, ``+inf`` where the memory limit forbids ``M``."""
+    inst = base.instance
+    rule = inst.placement.rule
+    xs = [x for x in shared.x_levels if x > 0]
+    ys = [y for y in shared.y_levels if y > 0]
+    J = solve_share_grid(base.costs, base.channel, inst.wait.mode, xs, ys, (rule,))[rule]
+    out = np.full(J.shape, math.inf)
+    feasible = base.placements
+    out[..., feasible] = J[..., feasible] + base.costs.download[feasible] / inst.placement.tasks_per_period
+    return out
 
 
 def _best(values: NDArray[np.float64]) -> tuple[float, int]:
