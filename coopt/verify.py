@@ -560,13 +560,14 @@ def verify_fleet(fleet: Fleet, options: MipOptions | None = None, rtol: float = 
     from coopt.fleet.tables import fleet_tables, instance_at
 
     tables = fleet_tables(fleet)
+    known = baselines(fleet, tables)
     checks: list[Check] = []
     results = {}
     for method in ALLOCATION_METHODS:
         if method == "auto":
             continue
         try:
-            results[method] = solve_fleet(fleet, method, options, tables=tables)  # type: ignore[arg-type]
+            results[method] = solve_fleet(fleet, method, options, tables=tables, known_baselines=known)  # type: ignore[arg-type]
         except InstanceError as exc:  # exact off a grid, brute force on a large fleet
             checks.append(Check(f"allocation {method}", None, None, None, "-", True, f"not applicable: {exc}"))
     best = min(r.objective for r in results.values())
@@ -607,7 +608,7 @@ def verify_fleet(fleet: Fleet, options: MipOptions | None = None, rtol: float = 
         )
     )
     all_optimal = all(inst.placement.rule == "optimal" for inst in fleet.kinds)
-    alone = baselines(fleet, tables)["alone"]
+    alone = known["alone"]
     if all_optimal and alone is not None:
         checks.append(
             Check(

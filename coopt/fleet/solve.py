@@ -259,7 +259,11 @@ def _allocate_fixed(
 
 
 def solve_fleet(
-    fleet: Fleet, method: Method = "auto", options: MipOptions | None = None, tables: list[ShareTable] | None = None
+    fleet: Fleet,
+    method: Method = "auto",
+    options: MipOptions | None = None,
+    tables: list[ShareTable] | None = None,
+    known_baselines: dict[str, float | None] | None = None,
 ) -> FleetResult:
     """Solve a fleet: every device's table, the allocation, the baselines (module docstring).
 
@@ -273,6 +277,9 @@ def solve_fleet(
         HiGHS's time limit, gap and threads for ``mip``.
     tables : list of ShareTable, optional
         Tables already built for this fleet (:func:`coopt.fleet.tables.fleet_tables`).
+    known_baselines : dict, optional
+        :func:`baselines` already evaluated on those tables (``coopt verify`` solves one fleet by
+        every method and evaluates them once).
 
     Raises
     ------
@@ -336,7 +343,7 @@ def solve_fleet(
         prices=alloc.prices,
         shares_used=alloc.shares_used,
         devices=tuple(devices),
-        baselines=baselines(fleet, tables),
+        baselines=baselines(fleet, tables) if known_baselines is None else known_baselines,
         method=alloc.method,
         optimal=alloc.optimal,
         termination=None if alloc.termination is None else str(alloc.termination),

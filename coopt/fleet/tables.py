@@ -74,13 +74,7 @@ def device_only_value(problem: Problem) -> float:
     return float(problem.costs.A[n] + problem.costs.download[n] / problem.instance.placement.tasks_per_period)
 
 
-def optimum(problem: Problem) -> tuple[float, int]:
-    """:math:`(\\Phi(M^*), M^*)` of a prepared device under its own rule, by enumeration
-    (``(inf, -1)`` when no placement is feasible)."""
-    return _best(placement_values(problem))
-
-
-def placement_values(problem: Problem) -> NDArray[np.float64]:
+def _values_by_placement(problem: Problem) -> NDArray[np.float64]:
     """:math:`\\Phi(M)` for every placement ``M = 0..N`` under the device's own rule, shape
     ``(N + 1,)`` (``+inf`` where the memory limit forbids ``M``)."""
     inst = problem.instance
@@ -114,14 +108,14 @@ def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem
 def values_at(
     instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None
 ) -> NDArray[np.float64]:
-    """:math:`\\Phi_u(M; x, y)` for every placement (:func:`placement_values`); at a zero share only
+    """:math:`\\Phi_u(M; x, y)` for every placement (:func:`_values_by_placement`); at a zero share only
     device-only, :math:`M = N`, is finite."""
     base = prepare(instance) if base is None else base
     if x == 0 or y == 0:
         out = np.full(base.costs.n_layers + 1, math.inf)
         out[-1] = device_only_value(base)
         return out
-    return placement_values(prepare(instance_at(instance, shared, x, y), channel=base.channel))
+    return _values_by_placement(prepare(instance_at(instance, shared, x, y), channel=base.channel))
 
 
 def share_table(instance: Instance, shared: Shared) -> ShareTable:
@@ -135,16 +129,11 @@ def share_table(instance: Instance, shared: Shared) -> ShareTable:
     for i, x in enumerate(shared.x_levels):
         for j, y in enumerate(shared.y_levels):
             if batched is not None and x > 0 and y > 0:
-                by_placement[i, j] = batched[i - batched_offset(shared.x_levels), j - batched_offset(shared.y_levels)]
+                by_placement[i, j] = batched[i - int(shared.x_levels[0] == 0), j - int(shared.y_levels[0] == 0)]
             else:
                 by_placement[i, j] = values_at(instance, shared, x, y, base)
             phi[i, j], placement[i, j] = _best(by_placement[i, j])
     return ShareTable(phi, placement, by_placement)
-
-
-def batched_offset(levels: tuple[float, ...]) -> int:
-    """How many levels are 0 (at most one: they are distinct): the batch covers the rest."""
-    return int(levels[0] == 0)
 
 
 def _batched(base: Problem, shared: Shared) -> NDArray[np.float64]:
@@ -182,7 +171,6 @@ __all__ = [
     "device_only_value",
     "fleet_tables",
     "instance_at",
-    "optimum",
     "phi_at",
     "share_table",
 ]
