@@ -181,16 +181,18 @@ def test_fleet_of_one_at_full_shares_is_coopt_solve(name, rule, tmp_path):
     assert result.baselines["alone"] == alone.objective
 
 
+@pytest.mark.parametrize("example", ["cnn_chain", "markov"])
 @pytest.mark.parametrize("rule", ["optimal", "osla"])
-def test_table_entries_are_coopt_solve_of_the_instance_written_at_those_shares(rule, tmp_path):
-    """instance_at (dataclass replace) against a document with the scaled keys, parsed anew."""
-    base = tomllib.loads((DATA / "cnn_chain.toml").read_text())
+def test_table_entries_are_coopt_solve_of_the_instance_written_at_those_shares(rule, example, tmp_path):
+    """instance_at (dataclass replace) against a document with the scaled keys, parsed anew;
+    an i.i.d. channel and a Markov one (each batched over the grid its own way)."""
+    base = tomllib.loads((DATA / f"{example}.toml").read_text())
     base["placement"]["rule"] = rule
     fleet_path = write_fleet(
         tmp_path,
         "bandwidth_hz = 1.0e6\nnoise_w = 1.0e-13\nedge_cpu_hz = 4.0e10\nbandwidth_levels = [0, 0.25, 0.6, 1]\n"
         "edge_levels = 3\n",
-        f'[[device]]\ninstance = "{DATA / "cnn_chain.toml"}"\nset = {{ "placement.rule" = "{rule}" }}\n',
+        f'[[device]]\ninstance = "{DATA / f"{example}.toml"}"\nset = {{ "placement.rule" = "{rule}" }}\n',
     )
     fleet = load_fleet(fleet_path)
     table = share_table(fleet.kinds[0], fleet.shared)

@@ -6,8 +6,9 @@ edge clock ``edge.cpu_hz = y f_E`` (:math:`b_i = w_T c_E \mathrm{macs}_i / (y f_
 measured ``edge_s`` divided by :math:`y` (:func:`instance_at`). Everything else is the
 instance's own. :math:`\Phi_u(x, y)` is that instance's section-5 optimum
 :math:`\Phi(M^*)`, solved by the enumeration of :mod:`coopt.dp.placement` (one sweep of every
-placement, the same code as ``coopt solve``; an i.i.d. device's whole grid in one batched sweep,
-:func:`coopt.dp.batch.solve_share_grid`, with the same values); at :math:`x = 0` or :math:`y = 0` the device
+placement, the same code as ``coopt solve``; a device's whole grid in one batched sweep,
+:func:`coopt.dp.batch.solve_share_grid`, with the same values to rounding, and the argmin with
+the same tie rule); at :math:`x = 0` or :math:`y = 0` the device
 cannot offload and :math:`\Phi_u = A_N + D(N) / K_\mathrm{tasks}` (``+inf`` when the memory
 limit forbids :math:`M = N`).
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.batch import solve_share_grid
+from coopt.dp.batch import argmin_placements, solve_share_grid
 from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_rules
 from coopt.fleet.files import Fleet, Shared
 from coopt.model.instance import Instance
@@ -119,31 +120,28 @@ def values_at(
 
 
 def share_table(instance: Instance, shared: Shared) -> ShareTable:
-    """:math:`\\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring)."""
+    r""":math:`\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring)."""
     base = prepare(instance)
-    shape = (len(shared.x_levels), len(shared.y_levels))
-    by_placement = np.empty((*shape, base.costs.n_layers + 1))
-    phi = np.empty(shape)
-    placement = np.empty(shape, dtype=np.int64)
-    batched = None if base.channel.is_markov else _batched(base, shared)
-    for i, x in enumerate(shared.x_levels):
-        for j, y in enumerate(shared.y_levels):
-            if batched is not None and x > 0 and y > 0:
-                by_placement[i, j] = batched[i - int(shared.x_levels[0] == 0), j - int(shared.y_levels[0] == 0)]
-            else:
-                by_placement[i, j] = values_at(instance, shared, x, y, base)
-            phi[i, j], placement[i, j] = _best(by_placement[i, j])
-    return ShareTable(phi, placement, by_placement)
+    xs, ys = np.asarray(shared.x_levels), np.asarray(shared.y_levels)
+    by_placement = np.full((xs.size, ys.size, base.costs.n_layers + 1), math.inf)
+    by_placement[xs == 0, :, -1] = by_placement[:, ys == 0, -1] = device_only_value(base)
+    by_placement[np.ix_(xs > 0, ys > 0)] = _batched(base, xs[xs > 0], ys[ys > 0])
+    flat = by_placement.reshape(-1, by_placement.shape[-1])
+    finite = np.isfinite(flat).any(axis=1)
+    phi = np.full(flat.shape[0], math.inf)
+    placement = np.full(flat.shape[0], DEVICE_ONLY, dtype=np.int64)
+    placements = np.flatnonzero(np.isfinite(flat).any(axis=0))
+    if placements.size:
+        phi[finite], placement[finite] = argmin_placements(flat[finite], placements.tolist())
+    return ShareTable(phi.reshape(xs.size, ys.size), placement.reshape(xs.size, ys.size), by_placement)
 
 
-def _batched(base: Problem, shared: Shared) -> NDArray[np.float64]:
-    """:math:`\\Phi(M)` at every pair of positive levels of an i.i.d. device in one batched
-    sweep (:func:`coopt.dp.batch.solve_share_grid`: the same values as the per-pair sweep),
-    shape ``(|X+|, |Y+|, N + 1)``, ``+inf`` where the memory limit forbids ``M``."""
+def _batched(base: Problem, xs: NDArray[np.float64], ys: NDArray[np.float64]) -> NDArray[np.float64]:
+    r""":math:`\Phi(M)` at every pair of positive levels ``xs x ys`` in one batched sweep
+    (:func:`coopt.dp.batch.solve_share_grid`: the same values as the per-pair sweep),
+    shape ``(|xs|, |ys|, N + 1)``, ``+inf`` where the memory limit forbids ``M``."""
     inst = base.instance
     rule = inst.placement.rule
-    xs = [x for x in shared.x_levels if x > 0]
-    ys = [y for y in shared.y_levels if y > 0]
     J = solve_share_grid(base.costs, base.channel, inst.wait.mode, xs, ys, (rule,))[rule]
     out = np.full(J.shape, math.inf)
     feasible = base.placements
