@@ -404,9 +404,39 @@ def test_instance_flags_on_a_fleet_exit_2(flags, message, capsys):
     assert captured.out == "" and message in captured.err
 
 
-def test_allocation_flag_on_an_instance_exit_2(capsys):
-    assert main(["solve", str(DATA / "mlp.toml"), "--allocation", "mip"]) == 2
-    assert "--allocation: applies to a fleet file" in capsys.readouterr().err
+@pytest.mark.parametrize("flag", [["--allocation", "mip"], ["--workers", "2"], ["--dask", "local"]])
+def test_fleet_flags_on_an_instance_exit_2(flag, capsys):
+    assert main(["solve", str(DATA / "mlp.toml"), *flag]) == 2
+    assert f"{flag[0]}: applies to a fleet file" in capsys.readouterr().err
+
+
+def without_times(doc: dict) -> dict:
+    """The result's own keys (no wall times; the CLI also adds the version and the units)."""
+    return {k: v for k, v in doc.items() if k not in ("wall_time_s", "coopt_version", "units")}
+
+
+@pytest.mark.parametrize("engine", [["--workers", "1"], ["--workers", "2"]])
+def test_every_engine_gives_the_serial_tables_and_result(engine, capsys):
+    """The tables are independent jobs on coopt.engines: serial (the API's default) and local
+    processes give the same tables bit for bit, and the CLI the same JSON."""
+    fleet = load_fleet(DATA / "fleet_cell.toml")
+    serial = fleet_tables(fleet)
+    pooled = fleet_tables(fleet, workers=2)
+    assert len(serial) == len(pooled) == len(fleet.kinds)
+    for a, b in zip(serial, pooled, strict=True):
+        for name in ("phi", "placement", "by_placement"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    want = without_times(solve_fleet(fleet, tables=serial).to_dict())
+    assert main(["solve", str(DATA / "fleet_cell.toml"), "--json", *engine]) == 0
+    assert without_times(strict(capsys.readouterr().out)) == json.loads(json.dumps(want))
+
+
+def test_dask_local_cluster_gives_the_serial_tables():
+    """``--dask local``: a LocalCluster of two processes on 127.0.0.1, started and stopped by the run."""
+    pytest.importorskip("distributed")
+    fleet = load_fleet(GOLDEN)
+    for a, b in zip(fleet_tables(fleet), fleet_tables(fleet, workers=2, dask="local"), strict=True):
+        np.testing.assert_array_equal(a.by_placement, b.by_placement)
 
 
 def test_fleet_cell_example_says_what_it_shows(capsys):

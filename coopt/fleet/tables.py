@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.dp.batch import argmin_placements, solve_share_grid
-from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_rules
+from coopt.engines import engine_name, run_batches
 from coopt.fleet.files import Fleet, Shared
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
@@ -75,30 +75,6 @@ def device_only_value(problem: Problem) -> float:
     return float(problem.costs.A[n] + problem.costs.download[n] / problem.instance.placement.tasks_per_period)
 
 
-def _values_by_placement(problem: Problem) -> NDArray[np.float64]:
-    """:math:`\\Phi(M)` for every placement ``M = 0..N`` under the device's own rule, shape
-    ``(N + 1,)`` (``+inf`` where the memory limit forbids ``M``)."""
-    inst = problem.instance
-    placements = problem.placements
-    out = np.full(problem.costs.n_layers + 1, math.inf)
-    if not placements:
-        return out
-    rule = inst.placement.rule
-    values, _ = enumerate_rules(
-        problem.Y,
-        problem.channel,
-        inst.wait.mode,
-        problem.costs,
-        (rule,),
-        placements,
-        inst.placement.tasks_per_period,
-        method="model",
-    )[rule]
-    for v in values:
-        out[v.placement] = v.objective
-    return out
-
-
 def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None) -> tuple[float, int]:
     """:math:`(\\Phi_u(x, y), M^*)` of one device at any shares in ``[0, 1]`` (also off the
     level grid, e.g. the equal-shares baseline). ``base`` is the device prepared at full
@@ -109,14 +85,15 @@ def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem
 def values_at(
     instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None
 ) -> NDArray[np.float64]:
-    """:math:`\\Phi_u(M; x, y)` for every placement (:func:`_values_by_placement`); at a zero share only
-    device-only, :math:`M = N`, is finite."""
+    """:math:`\\Phi_u(M; x, y)` for every placement, by the sweep of the tables (:func:`_batched`),
+    ``+inf`` where the memory limit forbids ``M``; at a zero share only device-only,
+    :math:`M = N`, is finite."""
     base = prepare(instance) if base is None else base
     if x == 0 or y == 0:
         out = np.full(base.costs.n_layers + 1, math.inf)
         out[-1] = device_only_value(base)
         return out
-    return _values_by_placement(prepare(instance_at(instance, shared, x, y), channel=base.channel))
+    return _batched(base, np.array([float(x)]), np.array([float(y)]))[0, 0]
 
 
 def share_table(instance: Instance, shared: Shared) -> ShareTable:
@@ -151,16 +128,55 @@ def _batched(base: Problem, xs: NDArray[np.float64], ys: NDArray[np.float64]) ->
 
 def _best(values: NDArray[np.float64]) -> tuple[float, int]:
     """The argmin of :math:`\\Phi(M)` with the tie rule of coopt solve (the smaller ``M``)."""
-    finite = [PlacementValue(m, float(v), 0.0, 0.0) for m, v in enumerate(values) if math.isfinite(v)]
-    if not finite:
+    finite = np.flatnonzero(np.isfinite(values))
+    if not finite.size:
         return math.inf, DEVICE_ONLY
-    best = argmin_placement(finite)
-    return best.objective, best.placement
+    phi, m = argmin_placements(np.asarray(values)[None, :], finite.tolist())
+    return float(phi[0]), int(m[0])
 
 
-def fleet_tables(fleet: Fleet) -> list[ShareTable]:
-    """One :class:`ShareTable` per distinct device (:attr:`Fleet.kinds`), in order."""
-    return [share_table(instance, fleet.shared) for instance in fleet.kinds]
+def fleet_tables(
+    fleet: Fleet, *, workers: int = 1, dask: str | None = None, progress: bool | None = False
+) -> list[ShareTable]:
+    """One :class:`ShareTable` per distinct device (:attr:`Fleet.kinds`), in order.
+
+    The devices are independent jobs run on :mod:`coopt.engines` (the sweep's engines):
+    in this process (``workers = 1``, no ``dask``: the default of the Python API), on
+    ``workers`` local processes, or on Dask (``dask`` a scheduler's address
+    ``tcp://host:port``, or ``"local"`` for a ``LocalCluster`` of ``workers`` processes
+    on 127.0.0.1). Every engine gives the same tables, bit for bit: each is computed
+    by the same code from the same instance. ``progress``: a bar with an ETA on stderr,
+    shown after :data:`PROGRESS_AFTER_S` (``None``: only on a terminal).
+    """
+    tables: list[ShareTable | None] = [None] * len(fleet.kinds)
+
+    def record(batch: list[tuple[int, Instance, Shared]], results: list[ShareTable]) -> None:
+        for (k, _, _), table in zip(batch, results, strict=True):
+            tables[k] = table
+
+    run_batches(
+        [(k, instance, fleet.shared) for k, instance in enumerate(fleet.kinds)],
+        _share_tables,
+        engine=engine_name(workers, dask),
+        workers=workers,
+        on_result=record,
+        progress=progress,
+        desc="share tables",
+        unit="device",
+        delay_s=PROGRESS_AFTER_S,
+    )
+    done = [table for table in tables if table is not None]
+    assert len(done) == len(tables), "an engine returned without every table"
+    return done
+
+
+PROGRESS_AFTER_S = 2.0
+"""The tables' progress bar shows only once they have taken this long."""
+
+
+def _share_tables(batch: list[tuple[int, Instance, Shared]]) -> list[ShareTable]:
+    """The engines' job function: the tables of a batch of devices."""
+    return [share_table(instance, shared) for _, instance, shared in batch]
 
 
 __all__ = [
