@@ -227,9 +227,17 @@ def test_measured_edge_time_is_divided_by_the_edge_share():
 
 
 def test_off_grid_share_for_the_equal_shares_baseline():
+    """1/3 is off the golden fleet's grid: the tables solve it with the grid (and phi_at alone),
+    equal to coopt.solve of each instance written at those shares."""
     fleet = load_fleet(GOLDEN)
-    third = [phi_at(inst, fleet.shared, 1 / 3, 1 / 3)[0] for inst in fleet.kinds]
-    expected = math.fsum(d.weight * third[d.kind] for d in fleet.devices)
+    tables = fleet_tables(fleet)
+    third = [solve(instance_at(inst, fleet.shared, 1 / 3, 1 / 3)) for inst in fleet.kinds]
+    for table, inst, ref in zip(tables, fleet.kinds, third, strict=True):
+        phi, m = table.off_grid[(1 / 3, 1 / 3)]
+        assert close(phi, ref.objective, RTOL_EXACT) and m == ref.placement
+        alone_phi, alone_m = phi_at(inst, fleet.shared, 1 / 3, 1 / 3)
+        assert close(phi, alone_phi, RTOL_EXACT) and m == alone_m
+    expected = math.fsum(d.weight * third[d.kind].objective for d in fleet.devices)
     assert solve_fleet(fleet).baselines["equal_shares"] == pytest.approx(expected, rel=RTOL_EXACT)
 
 

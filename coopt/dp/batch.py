@@ -36,7 +36,7 @@ Cost: :math:`O(P N^2 K)` element operations for the optimal rule (the counts; ab
 plus one ``(P, N, K)`` temporary per epoch (in blocks of ``BLOCK_ELEMENTS``).
 
 On a Markov or time-correlated channel the continuation values are vectors per state
-and the channel does not depend on the shares: :func:`solve_share_grid` builds the stop
+and the channel does not depend on the shares: :func:`solve_share_pairs` builds the stop
 costs of every variant (:func:`share_stop_costs`, bit for bit those of
 :func:`share_costs`) and solves them in one sweep of
 :func:`coopt.dp.markov.solve_all_markov_batch`, which stacks the horizons of all variants
@@ -167,18 +167,33 @@ def solve_share_grid(
     edge_levels: Iterable[float],
     rules: Iterable[str] = RULES,
 ) -> dict[str, NDArray[np.float64]]:
-    """:func:`solve_all_batch` on the grid ``band_levels x edge_levels`` (each in ``(0, 1]``):
+    """:func:`solve_share_pairs` on the grid ``band_levels x edge_levels`` (each in ``(0, 1]``):
     ``{rule: values}`` of shape ``(len(band_levels), len(edge_levels), N + 1)``."""
     xs = np.asarray(list(band_levels), dtype=np.float64)
     ys = np.asarray(list(edge_levels), dtype=np.float64)
     nx, ny = xs.shape[0], ys.shape[0]
-    rates = np.repeat(share_rates(costs, channel.gains, xs), ny, axis=0)
-    edge = np.tile(ys, nx)
-    if channel.is_markov:
-        out = solve_all_markov_batch(share_stop_costs(costs, rates, edge), channel, mode, costs, rules)
-    else:
-        out = solve_all_batch(costs, channel, mode, rates, edge, rules)
+    out = solve_share_pairs(costs, channel, mode, np.repeat(xs, ny), np.tile(ys, nx), rules)
     return {rule: v.reshape(nx, ny, -1) for rule, v in out.items()}
+
+
+def solve_share_pairs(
+    costs: CostModel,
+    channel: Channel,
+    mode: str,
+    band_shares: Iterable[float],
+    edge_shares: Iterable[float],
+    rules: Iterable[str] = RULES,
+) -> dict[str, NDArray[np.float64]]:
+    """:math:`J_{x_p, y_p}(M)` for the pairs ``(band_shares[p], edge_shares[p])`` (each in
+    ``(0, 1]``), one sweep: :func:`solve_all_batch` on an i.i.d. channel,
+    :func:`coopt.dp.markov.solve_all_markov_batch` of :func:`share_stop_costs` on a Markov or
+    time-correlated one. ``{rule: values}`` of shape ``(P, N + 1)``."""
+    x = np.asarray(list(band_shares), dtype=np.float64)
+    y = np.asarray(list(edge_shares), dtype=np.float64)
+    rates = share_rates(costs, channel.gains, x)
+    if channel.is_markov:
+        return solve_all_markov_batch(share_stop_costs(costs, rates, y), channel, mode, costs, rules)
+    return solve_all_batch(costs, channel, mode, rates, y, rules)
 
 
 def share_stop_costs(

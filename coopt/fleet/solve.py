@@ -193,7 +193,7 @@ def baselines(fleet: Fleet, tables: list[ShareTable]) -> dict[str, float | None]
         if s in shared.x_levels and s in shared.y_levels:
             i, j = shared.x_levels.index(s), shared.y_levels.index(s)
             return float(tables[k].phi[i, j]), int(tables[k].placement[i, j])
-        return phi_at(fleet.kinds[k], shared, s, s)
+        return tables[k].off_grid.get((s, s)) or phi_at(fleet.kinds[k], shared, s, s)
 
     out: dict[str, float | None] = {}
     alone: list[tuple[float, int]] = []

@@ -19,12 +19,13 @@ depends on neither share, so it is prepared once per device and reused at every 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.batch import argmin_placements, solve_share_grid
+from coopt.dp.batch import argmin_placements, solve_share_pairs
 from coopt.engines import engine_name, run_batches
 from coopt.fleet.files import Fleet, Shared
 from coopt.model.instance import Instance
@@ -47,11 +48,15 @@ class ShareTable:
     by_placement : NDArray[np.float64], shape ``(len(X), len(Y), N + 1)``
         :math:`\\Phi(M)` at each pair for every placement (``+inf`` where infeasible; at a zero
         share only :math:`M = N` is finite): the splits the baselines fix.
+    off_grid : dict
+        ``{(x, y): (Phi, M*)}`` at shares off the level grid solved with the table (the
+        equal-shares baseline, :func:`fleet_tables`).
     """
 
     phi: NDArray[np.float64] = field(repr=False)
     placement: NDArray[np.int64] = field(repr=False)
     by_placement: NDArray[np.float64] = field(repr=False)
+    off_grid: dict[tuple[float, float], tuple[float, int]] = field(default_factory=dict, repr=False)
 
 
 def instance_at(instance: Instance, shared: Shared, x: float, y: float) -> Instance:
@@ -85,7 +90,7 @@ def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem
 def values_at(
     instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None
 ) -> NDArray[np.float64]:
-    """:math:`\\Phi_u(M; x, y)` for every placement, by the sweep of the tables (:func:`_batched`),
+    """:math:`\\Phi_u(M; x, y)` for every placement, by the sweep of the tables (:func:`_pair_values`),
     ``+inf`` where the memory limit forbids ``M``; at a zero share only device-only,
     :math:`M = N`, is finite."""
     base = prepare(instance) if base is None else base
@@ -93,33 +98,52 @@ def values_at(
         out = np.full(base.costs.n_layers + 1, math.inf)
         out[-1] = device_only_value(base)
         return out
-    return _batched(base, np.array([float(x)]), np.array([float(y)]))[0, 0]
+    return _pair_values(base, [float(x)], [float(y)])[0]
 
 
-def share_table(instance: Instance, shared: Shared) -> ShareTable:
-    r""":math:`\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring)."""
+def share_table(instance: Instance, shared: Shared, off_grid: Iterable[tuple[float, float]] = ()) -> ShareTable:
+    r""":math:`\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring), and at
+    the pairs ``off_grid``, all in one batched sweep."""
     base = prepare(instance)
     xs, ys = np.asarray(shared.x_levels), np.asarray(shared.y_levels)
+    extra = list(dict.fromkeys((float(x), float(y)) for x, y in off_grid))
     by_placement = np.full((xs.size, ys.size, base.costs.n_layers + 1), math.inf)
     by_placement[xs == 0, :, -1] = by_placement[:, ys == 0, -1] = device_only_value(base)
-    by_placement[np.ix_(xs > 0, ys > 0)] = _batched(base, xs[xs > 0], ys[ys > 0])
+    gx, gy = np.meshgrid(xs[xs > 0], ys[ys > 0], indexing="ij")
+    inside = [(x, y) for x, y in extra if x > 0 and y > 0]
+    values = _pair_values(base, [*gx.ravel(), *(x for x, _ in inside)], [*gy.ravel(), *(y for _, y in inside)])
+    by_placement[np.ix_(xs > 0, ys > 0)] = values[: gx.size].reshape(*gx.shape, -1)
     flat = by_placement.reshape(-1, by_placement.shape[-1])
-    finite = np.isfinite(flat).any(axis=1)
-    phi = np.full(flat.shape[0], math.inf)
-    placement = np.full(flat.shape[0], DEVICE_ONLY, dtype=np.int64)
-    placements = np.flatnonzero(np.isfinite(flat).any(axis=0))
+    phi, placement = _argmin_rows(flat)
+    found = dict(zip(inside, zip(*_argmin_rows(values[gx.size :]), strict=True), strict=True))
+    at_zero = _best(values_at(instance, shared, 0.0, 0.0, base))
+    return ShareTable(
+        phi.reshape(xs.size, ys.size),
+        placement.reshape(xs.size, ys.size),
+        by_placement,
+        {pair: (float(v), int(m)) for pair, (v, m) in ((p, found.get(p, at_zero)) for p in extra)},
+    )
+
+
+def _argmin_rows(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    r"""Per row of ``values`` ``(P, N + 1)``, :math:`\min_M \Phi(M)` and its :math:`M` by the tie
+    rule of coopt solve; ``(inf, DEVICE_ONLY)`` where no placement is finite."""
+    finite = np.isfinite(values).any(axis=1)
+    phi = np.full(values.shape[0], math.inf)
+    placement = np.full(values.shape[0], DEVICE_ONLY, dtype=np.int64)
+    placements = np.flatnonzero(np.isfinite(values).any(axis=0))
     if placements.size:
-        phi[finite], placement[finite] = argmin_placements(flat[finite], placements.tolist())
-    return ShareTable(phi.reshape(xs.size, ys.size), placement.reshape(xs.size, ys.size), by_placement)
+        phi[finite], placement[finite] = argmin_placements(values[finite], placements.tolist())
+    return phi, placement
 
 
-def _batched(base: Problem, xs: NDArray[np.float64], ys: NDArray[np.float64]) -> NDArray[np.float64]:
-    r""":math:`\Phi(M)` at every pair of positive levels ``xs x ys`` in one batched sweep
-    (:func:`coopt.dp.batch.solve_share_grid`: the same values as the per-pair sweep),
-    shape ``(|xs|, |ys|, N + 1)``, ``+inf`` where the memory limit forbids ``M``."""
+def _pair_values(base: Problem, xs: Sequence[float], ys: Sequence[float]) -> NDArray[np.float64]:
+    r""":math:`\Phi(M)` at the pairs ``(xs[p], ys[p])`` of positive shares in one batched sweep
+    (:func:`coopt.dp.batch.solve_share_pairs`: the same values as the per-pair sweep),
+    shape ``(P, N + 1)``, ``+inf`` where the memory limit forbids ``M``."""
     inst = base.instance
     rule = inst.placement.rule
-    J = solve_share_grid(base.costs, base.channel, inst.wait.mode, xs, ys, (rule,))[rule]
+    J = solve_share_pairs(base.costs, base.channel, inst.wait.mode, xs, ys, (rule,))[rule]
     out = np.full(J.shape, math.inf)
     feasible = base.placements
     out[..., feasible] = J[..., feasible] + base.costs.download[feasible] / inst.placement.tasks_per_period
@@ -128,10 +152,7 @@ def _batched(base: Problem, xs: NDArray[np.float64], ys: NDArray[np.float64]) ->
 
 def _best(values: NDArray[np.float64]) -> tuple[float, int]:
     """The argmin of :math:`\\Phi(M)` with the tie rule of coopt solve (the smaller ``M``)."""
-    finite = np.flatnonzero(np.isfinite(values))
-    if not finite.size:
-        return math.inf, DEVICE_ONLY
-    phi, m = argmin_placements(np.asarray(values)[None, :], finite.tolist())
+    phi, m = _argmin_rows(np.asarray(values)[None, :])
     return float(phi[0]), int(m[0])
 
 
@@ -150,12 +171,13 @@ def fleet_tables(
     """
     tables: list[ShareTable | None] = [None] * len(fleet.kinds)
 
-    def record(batch: list[tuple[int, Instance, Shared]], results: list[ShareTable]) -> None:
-        for (k, _, _), table in zip(batch, results, strict=True):
+    def record(batch: list[Job], results: list[ShareTable]) -> None:
+        for (k, *_), table in zip(batch, results, strict=True):
             tables[k] = table
 
+    equal = 1.0 / fleet.size  # the equal-shares baseline's pair, solved with the tables
     run_batches(
-        [(k, instance, fleet.shared) for k, instance in enumerate(fleet.kinds)],
+        [(k, instance, fleet.shared, ((equal, equal),)) for k, instance in enumerate(fleet.kinds)],
         _share_tables,
         engine=engine_name(workers, dask),
         workers=workers,
@@ -174,9 +196,12 @@ PROGRESS_AFTER_S = 2.0
 """The tables' progress bar shows only once they have taken this long."""
 
 
-def _share_tables(batch: list[tuple[int, Instance, Shared]]) -> list[ShareTable]:
+Job = tuple[int, Instance, Shared, tuple[tuple[float, float], ...]]  # kind, instance, levels, off-grid pairs
+
+
+def _share_tables(batch: list[Job]) -> list[ShareTable]:
     """The engines' job function: the tables of a batch of devices."""
-    return [share_table(instance, shared) for _, instance, shared in batch]
+    return [share_table(instance, shared, off_grid) for _, instance, shared, off_grid in batch]
 
 
 __all__ = [
