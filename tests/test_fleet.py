@@ -11,11 +11,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import tempfile
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coopt import load_instance, parse_instance, solve
 from coopt.cli.main import main
@@ -31,6 +34,7 @@ GOLDEN = FLEET / "golden-fleet-three.toml"
 DATA = HERE.parent / "data"
 RTOL_EXACT = 1e-12  # the same arithmetic in another order
 RTOL_GOLDEN = 1e-9  # the spec's examples: an independent implementation
+RTOL_MIP = 1e-9  # HiGHS's own arithmetic and its gap tolerance
 
 
 def strict(text: str):
@@ -480,3 +484,65 @@ def test_independent_splits_that_cannot_fit_are_infeasible():
     alone_splits = [phi_at(inst, result_fleet.shared, 1.0, 1.0)[1] for inst in result_fleet.kinds]
     assert all(m < inst.n_layers for m, inst in zip(alone_splits, result_fleet.kinds))
     assert result.baselines["independent_splits"] is None and result.baselines["alternating"] is None
+
+
+# ----------------------------------------------------------------------------- random instance-built fleets
+
+KINDS = ("cnn_chain.toml", "mlp.toml", "markov.toml", "alexnet.toml")  # i.i.d., Nakagami, Markov, N = 12
+
+
+@st.composite
+def instance_fleets(draw):
+    """1-3 entries of shipped instances (a rule each), 1-3 copies at distances drawn over a
+    ring, levels k/L on a common grid, a realistic cell's band and edge clock."""
+    entries = []
+    for _ in range(draw(st.integers(1, 3))):
+        rule = draw(st.sampled_from(["optimal", "osla"]))
+        entries.append(
+            f'[[device]]\ninstance = "{DATA / draw(st.sampled_from(KINDS))}"\ncount = {draw(st.integers(1, 3))}\n'
+            f"weight = {draw(st.sampled_from([0.5, 1.0, 2.0]))}\n"
+            f"distance_m = {{ disc = [20.0, 150.0], seed = {draw(st.integers(0, 99))} }}\n"
+            f'set = {{ "placement.rule" = "{rule}", "channel.states" = {draw(st.sampled_from([3, 6]))} }}\n'
+        )
+    band = draw(st.sampled_from([2.0e6, 1.0e7, 4.0e7]))
+    shared = (
+        f"bandwidth_hz = {band}\nnoise_w = {band * 4.0e-21}\nedge_cpu_hz = {draw(st.sampled_from([5e9, 2e10]))}\n"
+        f"bandwidth_levels = {draw(st.integers(2, 4))}\nedge_levels = {draw(st.integers(2, 4))}\n"
+        "[shared.path_loss]\nref_gain = 1.0e-4\nref_distance_m = 1.0\nexponent = 3.0\n"
+    )
+    return shared, "".join(entries)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance_fleets())
+def test_every_method_agrees_on_random_instance_built_fleets(drawn):
+    """The MIP, the Lagrangian and the exact DP over devices (and brute force on the tiny
+    ones) on fleets built from the shipped instances: one optimum; the bound never above
+    it; the Lagrangian's reported gap covers its distance to it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = load_fleet(write_fleet(Path(tmp), *drawn))
+        tables = fleet_tables(fleet)
+    try:
+        exact = solve_fleet(fleet, "exact", tables=tables)
+    except NoSolutionError:
+        for method in ("mip", "lagrangian"):
+            with pytest.raises(NoSolutionError):
+                solve_fleet(fleet, method, tables=tables)
+        return
+    results = {m: solve_fleet(fleet, m, tables=tables, known_baselines=exact.baselines) for m in ("mip", "lagrangian")}
+    if fleet.size <= 3:
+        results["brute_force"] = solve_fleet(fleet, "brute_force", tables=tables, known_baselines=exact.baselines)
+    best = exact.objective
+    assert close(results["mip"].objective, best, RTOL_MIP) and results["mip"].optimal
+    if "brute_force" in results:
+        assert close(results["brute_force"].objective, best, RTOL_EXACT)
+    lag = results["lagrangian"]
+    assert lag.objective >= best * (1 - RTOL_EXACT)
+    assert lag.objective - lag.bound >= lag.objective - best - RTOL_MIP * abs(best)
+    for r in (exact, *results.values()):
+        assert r.bound <= best * (1 + RTOL_MIP)
+        # the reported F is the sum of the devices' own table entries at their shares
+        assert close(r.objective, math.fsum(d.weight * d.objective for d in r.devices), RTOL_EXACT)
+        assert r.shares_used[0] <= 1 + 1e-12 and r.shares_used[1] <= 1 + 1e-12
+    if all(inst.placement.rule == "optimal" for inst in fleet.kinds):
+        assert exact.baselines["alone"] <= best * (1 + RTOL_EXACT)
