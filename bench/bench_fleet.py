@@ -1,7 +1,11 @@
 """Benchmark: a whole fleet (MODEL.md 11), tables and allocation, against one `coopt solve`.
 
-    python bench/bench_fleet.py                    # 100 and 1000 devices, 16 x 16 levels
+    python bench/bench_fleet.py                    # 100 and 1000 devices, 16 x 16 levels, serial tables
     python bench/bench_fleet.py --devices 100 300  # other sizes
+    python bench/bench_fleet.py --devices 1000 10000 --engines serial local dask
+                                                   # the tables on 2 local processes and on a real
+                                                   # 2-worker Dask deployment (scheduler and workers
+                                                   # started here on 127.0.0.1, stopped at the end)
 
 The cell: 4 kinds of device (data/cnn_chain.toml, data/mlp.toml, data/markov.toml and
 data/alexnet.toml, 8 channel states each) in equal numbers, each copy at its own distance
@@ -13,17 +17,24 @@ prints, in one process:
 * the tables' time and their rate in single-device optima per second, against a loop of
   ``coopt.solve`` over the same scaled instances (a sample of pairs, timed in process);
 * the allocation's time, method, certified gap;
-* the whole fleet's wall time as a multiple of the one solve.
+* the whole fleet's wall time as a multiple of the one solve;
+* with ``--engines``, the tables' time on each engine and its speed-up over serial (the
+  tables must be equal bit for bit on every engine).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from coopt import solve
 from coopt.fleet import load_fleet, solve_fleet
@@ -69,10 +80,64 @@ def solve_loop_rate(fleet, pairs: int = 200) -> float:
     return len(work) / (time.perf_counter() - t)
 
 
+@contextlib.contextmanager
+def dask_deployment(workers: int = 2) -> Iterator[str]:
+    """A real Dask deployment: ``dask scheduler`` and ``workers`` single-threaded ``dask worker``
+    processes on 127.0.0.1 at a free port; yields the scheduler's address."""
+    from distributed import Client
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "dask"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [
+        subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet)  # type: ignore[call-overload]
+    ]
+    try:
+        procs += [
+            subprocess.Popen(
+                [*dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"], **quiet
+            )  # type: ignore[call-overload]
+            for _ in range(workers)
+        ]
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(workers, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def engine_tables(fleet, engines: list[str], serial_s: float, serial_tables) -> None:
+    """The tables on each engine: time, speed-up over serial, and equality bit for bit."""
+    for engine in engines:
+        if engine == "serial":
+            continue
+        with contextlib.ExitStack() as stack:
+            kwargs = {"workers": 2}
+            if engine == "dask":
+                kwargs["dask"] = stack.enter_context(dask_deployment(2))
+            t = time.perf_counter()
+            tables = fleet_tables(fleet, **kwargs)
+            took = time.perf_counter() - t
+        same = all(np.array_equal(a.by_placement, b.by_placement) for a, b in zip(serial_tables, tables, strict=True))
+        print(
+            f"{'':>6} tables on {engine:<6} (2 workers): {took:>7.2f} s, {serial_s / took:>4.2f} x serial"
+            + ("" if same else "  MISMATCH")
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--levels", type=int, default=16)
+    parser.add_argument(
+        "--engines", nargs="+", default=["serial"], choices=["serial", "local", "dask"], help="where the tables run"
+    )
     args = parser.parse_args()
     base = one_solve_s()
     print(f"one `coopt solve data/cnn_chain.toml --json`: {base:.3f} s (console script, best of 3)")
@@ -97,6 +162,7 @@ def main() -> None:
                 f"{rate / loop:>6.1f} {result.allocation_time_s:>8.2f} {result.method:>11} {result.gap:>9.2e} "
                 f"{total:>8.1f} {total / base:>8.1f}"
             )
+            engine_tables(fleet, args.engines, table_s, tables)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
     python bench/bench_fleet_tables.py                 # N in {7, 20, 50} x K in {8, 16}, 17 x 17 levels
     python bench/bench_fleet_tables.py --levels 16 --mode any --rule osla
+    python bench/bench_fleet_tables.py --channel clarke --mode any   # or --channel markov
 
 For each device (N = 7 is LeNet-5, N = 20 and 50 bench/chains.py's chains; i.i.d. Rayleigh
-fading quantised to K states) and every pair of the ``levels x levels`` grid of positive share
+fading quantised to K states; ``--channel clarke`` the same law time-correlated at 50 Hz,
+``--channel markov`` a birth-death chain) and every pair of the ``levels x levels`` grid of positive share
 levels ``k / levels``, Phi(x, y) = min_M [J_{x,y}(M) + D(M)/K_tasks] and its M* three ways,
 in this one process:
 
@@ -47,13 +49,30 @@ RTOL_LOOP = 1e-12
 RTOL_SOLVE = 1e-9
 
 
-def make_instance(n_layers: int, states: int, mode: str, rule: str) -> Instance:
+def channel_doc(channel: str, states: int) -> dict[str, Any]:
+    """i.i.d. Rayleigh fading, time-correlated Clarke fading at 50 Hz (docs/model.md 10.4), or
+    a birth-death Markov chain over gains spaced geometrically about the same mean."""
+    if channel == "iid":
+        return {"law": "rayleigh", "mean_gain": 5e-11, "states": states}
+    if channel == "clarke":
+        return {"law": "rayleigh", "mean_gain": 5e-11, "states": states, "doppler_hz": 50.0}
+    gains = (5e-11 * np.geomspace(0.05, 4.0, states)).tolist()
+    P = np.zeros((states, states))
+    for i in range(states):
+        for j in (i - 1, i + 1):
+            if 0 <= j < states:
+                P[i, j] = 0.2
+        P[i, i] = 1.0 - P[i].sum()
+    return {"law": "markov", "gains": gains, "transition": P.tolist()}
+
+
+def make_instance(n_layers: int, states: int, mode: str, rule: str, channel: str = "iid") -> Instance:
     doc = {
         "network": {"profile": "lenet5", "feature_bits": 32, "param_bits": 32},
         "device": {"cpu_hz": 1.5e9, "cycles_per_mac": 1.0, "kappa": 1e-28, "tx_power_w": 0.2, "idle_power_w": 0.01},
         "edge": {"cpu_hz": 3e9, "cycles_per_mac": 0.02},
         "uplink": {"bandwidth_hz": 2e7, "noise_w": 1e-13},
-        "channel": {"law": "rayleigh", "mean_gain": 5e-11, "states": states},
+        "channel": channel_doc(channel, states),
         "cost": {"energy_weight": 1.0, "time_weight": 1.5},
         "wait": {"mode": mode, "slot_s": 0.005},
         "placement": {"tasks_per_period": 2000, "downlink_bps": 1e8, "rx_energy_per_bit": 5e-9, "rule": rule},
@@ -95,7 +114,7 @@ def loop_table(prob: Problem, levels: np.ndarray, rule: str) -> tuple[np.ndarray
         for y in levels.tolist():
             costs = share_costs(prob.costs, x, y)
             values, _ = enumerate_rules(
-                None,  # type: ignore[arg-type]
+                costs.stop_cost(prob.channel.gains),
                 prob.channel,
                 inst.wait.mode,
                 costs,
@@ -132,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--levels", type=int, default=17, help="share levels per resource (pairs = levels^2)")
     ap.add_argument("--mode", default="last", choices=["never", "last", "any"])
     ap.add_argument("--rule", default="optimal", choices=["optimal", "osla"])
+    ap.add_argument(
+        "--channel", default="iid", choices=["iid", "clarke", "markov"], help="fading law (default i.i.d. Rayleigh)"
+    )
     args = ap.parse_args(argv)
     levels = np.arange(1, args.levels + 1) / args.levels
     pairs = levels.shape[0] ** 2
     print(
-        f"{pairs} pairs per device ({args.levels} x {args.levels} levels k/{args.levels}), mode {args.mode}, rule {args.rule}"
+        f"{pairs} pairs per device ({args.levels} x {args.levels} levels k/{args.levels}), mode {args.mode}, "
+        f"rule {args.rule}, channel {args.channel}"
     )
     head = f"{'N':>3} {'K':>3} | {'batch':>9} {'loop':>9} {'solve':>9} | {'loop/b':>7} {'solve/b':>7} | optima/s: {'batch':>8} {'loop':>7} {'solve':>7}"
     print(head)
@@ -144,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for n in args.n:
         for k in args.k:
-            inst = make_instance(n, k, args.mode, args.rule)
+            inst = make_instance(n, k, args.mode, args.rule, args.channel)
             prob = prepare(inst)
             t_b, (vb, phib, mb) = median_time(lambda prob=prob: batch_table(prob, levels, args.rule))
             t_l, (vl, phil, ml) = median_time(lambda prob=prob: loop_table(prob, levels, args.rule))

@@ -539,7 +539,15 @@ __all__ = ["CLOSED_FORM", "RTOL_EXACT", "RTOL_VERIFY", "Check", "VerifyReport", 
 FLEET_SAMPLE = 12  # distinct devices whose chosen table entry is re-solved by coopt.solve
 
 
-def verify_fleet(fleet: Fleet, options: MipOptions | None = None, rtol: float = RTOL_VERIFY) -> VerifyReport:
+def verify_fleet(
+    fleet: Fleet,
+    options: MipOptions | None = None,
+    rtol: float = RTOL_VERIFY,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    progress: bool | None = False,
+) -> VerifyReport:
     r"""``coopt verify FLEET``: every allocation method, the bound and the tables, compared.
 
     * each method of :func:`coopt.fleet.allocation.allocate` that applies (``mip``,
@@ -553,13 +561,16 @@ def verify_fleet(fleet: Fleet, options: MipOptions | None = None, rtol: float = 
       above :math:`\Phi(0, 0)`; for up to :data:`FLEET_SAMPLE` distinct devices, the entry
       at the shares the optimum gives them equals :func:`coopt.solve` of the device's
       instance at those shares (a fresh ``prepare``, both rules' sweep), to :data:`RTOL_EXACT`.
+
+    ``workers``, ``dask`` and ``progress`` say where the tables are built
+    (:func:`coopt.fleet.tables.fleet_tables`).
     """
     from coopt.fleet.allocation import METHODS as ALLOCATION_METHODS
     from coopt.fleet.allocation import lagrangian_dual
     from coopt.fleet.solve import baselines, solve_fleet
     from coopt.fleet.tables import fleet_tables, instance_at
 
-    tables = fleet_tables(fleet)
+    tables = fleet_tables(fleet, workers=workers, dask=dask, progress=progress)
     known = baselines(fleet, tables)
     checks: list[Check] = []
     results = {}

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 from coopt.model.onnx_graph import light_model_path
+
+STACK_D, STACK_SEQ = 16, 8  # transformer_stack's width and sequence length
 
 
 def with_random_weights(name: str, out: Path, seed: int = 0, gain: float = 1.0) -> Path:
@@ -65,3 +67,26 @@ def with_random_weights(name: str, out: Path, seed: int = 0, gain: float = 1.0) 
         size_threshold=1024,
     )
     return out
+
+
+def transformer_stack(path: Path, blocks: int) -> Path:
+    """A transformer-like stack: ``blocks`` blocks ``x -> Softmax(x W_i + b_i)`` on a ``(1, STACK_SEQ,
+    STACK_D)`` tensor, ``3 blocks`` nodes and ``2 blocks`` units (each Add fuses into its MatMul);
+    seeded weights. tests/test_onnx_scale.py and bench/bench_onnx.py --stack."""
+    rng = np.random.default_rng(0)
+    nodes, inits, x = [], [], "x"
+    for i in range(blocks):
+        inits += [
+            numpy_helper.from_array(rng.standard_normal((STACK_D, STACK_D)).astype(np.float32), f"w{i}"),
+            numpy_helper.from_array(rng.standard_normal(STACK_D).astype(np.float32), f"b{i}"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"], name=f"m{i}"),
+            helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"], name=f"a{i}"),
+            helper.make_node("Softmax", [f"a{i}"], [f"s{i}"], name=f"s{i}", axis=-1),
+        ]
+        x = f"s{i}"
+    tensor = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, STACK_SEQ, STACK_D]) for name in ("x", x)]
+    graph = helper.make_graph(nodes, "stack", tensor[:1], tensor[1:], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path

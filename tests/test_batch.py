@@ -16,12 +16,21 @@ from hypothesis import strategies as st
 
 from coopt import prepare
 from coopt.dp import batch
-from coopt.dp.batch import argmin_placements, share_costs, share_rates, solve_all_batch, solve_share_grid
+from coopt.dp.batch import (
+    argmin_placements,
+    share_costs,
+    share_rates,
+    share_stop_costs,
+    solve_all_batch,
+    solve_share_grid,
+)
 from coopt.dp.fast import RULES, solve_all
+from coopt.dp.markov import solve_all_markov, solve_all_markov_batch
 from coopt.dp.placement import argmin_placement, placement_values
 
 from . import tiny
 from .test_fast import CASES, FINITE4_DUP, TIED_ROWS, exact_counts, near_ties, problems
+from .test_markov_fast import problems as markov_problems
 
 RTOL = 1e-12
 SHARES = st.sampled_from([1.0, 0.5, 0.25, 1 / 16, 0.7, 3 / 16, 1e-3])
@@ -232,3 +241,68 @@ def test_batch_is_the_loop_bit_for_bit(case, mode):
     want = loop_values(prob, mode, xs, ys)
     for rule in RULES:
         np.testing.assert_array_equal(got[rule], want[rule])
+
+
+# ----------------------------------------------------------------------------- Markov channels
+
+
+def markov_loop(prob, mode, xs, ys, rules=RULES):
+    """``{rule: (P, N + 1)}`` by one solve_all_markov per pair on the share_costs table (the oracle)."""
+    out = {rule: [] for rule in rules}
+    for x, y in zip(xs, ys, strict=True):
+        costs = share_costs(prob.costs, x, y)
+        tables = solve_all_markov(costs.stop_cost(prob.channel.gains), prob.channel, mode, costs, rules)
+        for rule in rules:
+            out[rule].append(tables[rule].values)
+    return {rule: np.array(v) for rule, v in out.items()}
+
+
+def assert_markov_batch_matches_loop(prob, mode, xs, ys):
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    rates = share_rates(prob.costs, prob.channel.gains, xs)
+    Y = share_stop_costs(prob.costs, rates, ys)
+    for p, (x, y) in enumerate(zip(xs, ys, strict=True)):  # the stop costs: bit for bit
+        np.testing.assert_array_equal(Y[p], share_costs(prob.costs, x, y).stop_cost(prob.channel.gains))
+    got = solve_all_markov_batch(Y, prob.channel, mode, prob.costs)
+    want = markov_loop(prob, mode, xs, ys)
+    for rule in RULES:
+        assert got[rule].shape == want[rule].shape == (xs.size, prob.costs.n_layers + 1)
+        np.testing.assert_allclose(got[rule], want[rule], rtol=RTOL, atol=0)
+    return got
+
+
+@settings(max_examples=50, deadline=None)
+@given(markov_problems(), st.lists(st.tuples(SHARES, SHARES), min_size=1, max_size=6))
+def test_hypothesis_markov_batch_equals_loop_of_solve_all_markov(problem, pairs):
+    """Random (often reducible) chains, every mode: the stacked sweep equals one
+    solve_all_markov per pair, each itself checked against the reference recursion in
+    tests/test_markov_fast.py."""
+    prob, mode = problem
+    xs, ys = zip(*pairs, strict=True)
+    assert_markov_batch_matches_loop(prob, mode, xs, ys)
+
+
+@pytest.mark.parametrize("mode", ["never", "last", "any"])
+@pytest.mark.parametrize("channel", ["markov3", "clarke3"])
+def test_markov_and_correlated_fading_share_grid(channel, mode):
+    """A Markov chain and time-correlated Clarke fading (per-epoch transitions): the grid,
+    with placements that tie (TIED_ROWS), equals the loop; identical pairs give identical rows."""
+    prob = prepare(tiny.instance(rows=TIED_ROWS, channel=channel, mode=mode))
+    assert prob.channel.is_markov
+    xs, ys = [1.0, 0.5, 1 / 16], [1.0, 0.25, 1e-3]
+    grid = solve_share_grid(prob.costs, prob.channel, mode, xs, ys)
+    pairs = [(x, y) for x in xs for y in ys]
+    want = markov_loop(prob, mode, *zip(*pairs, strict=True))
+    for rule in RULES:
+        np.testing.assert_allclose(grid[rule].reshape(len(pairs), -1), want[rule], rtol=RTOL, atol=0)
+    twice = assert_markov_batch_matches_loop(prob, mode, [0.5, 0.5], [0.25, 0.25])
+    for rule in RULES:
+        np.testing.assert_array_equal(twice[rule][0], twice[rule][1])
+
+
+def test_markov_batch_refuses_bad_shapes():
+    prob = prepare(tiny.instance(channel="markov3"))
+    with pytest.raises(ValueError, match="expected"):
+        solve_all_markov_batch(prob.Y, prob.channel, "any", prob.costs)
+    with pytest.raises(ValueError, match="columns"):
+        solve_all_markov_batch(prob.Y[None, :, :2], prob.channel, "any", prob.costs)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import tempfile
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coopt import load_instance, parse_instance, solve
 from coopt.cli.main import main
@@ -31,6 +34,7 @@ GOLDEN = FLEET / "golden-fleet-three.toml"
 DATA = HERE.parent / "data"
 RTOL_EXACT = 1e-12  # the same arithmetic in another order
 RTOL_GOLDEN = 1e-9  # the spec's examples: an independent implementation
+RTOL_MIP = 1e-9  # HiGHS's own arithmetic and its gap tolerance
 
 
 def strict(text: str):
@@ -181,16 +185,18 @@ def test_fleet_of_one_at_full_shares_is_coopt_solve(name, rule, tmp_path):
     assert result.baselines["alone"] == alone.objective
 
 
+@pytest.mark.parametrize("example", ["cnn_chain", "markov"])
 @pytest.mark.parametrize("rule", ["optimal", "osla"])
-def test_table_entries_are_coopt_solve_of_the_instance_written_at_those_shares(rule, tmp_path):
-    """instance_at (dataclass replace) against a document with the scaled keys, parsed anew."""
-    base = tomllib.loads((DATA / "cnn_chain.toml").read_text())
+def test_table_entries_are_coopt_solve_of_the_instance_written_at_those_shares(rule, example, tmp_path):
+    """instance_at (dataclass replace) against a document with the scaled keys, parsed anew;
+    an i.i.d. channel and a Markov one (each batched over the grid its own way)."""
+    base = tomllib.loads((DATA / f"{example}.toml").read_text())
     base["placement"]["rule"] = rule
     fleet_path = write_fleet(
         tmp_path,
         "bandwidth_hz = 1.0e6\nnoise_w = 1.0e-13\nedge_cpu_hz = 4.0e10\nbandwidth_levels = [0, 0.25, 0.6, 1]\n"
         "edge_levels = 3\n",
-        f'[[device]]\ninstance = "{DATA / "cnn_chain.toml"}"\nset = {{ "placement.rule" = "{rule}" }}\n',
+        f'[[device]]\ninstance = "{DATA / f"{example}.toml"}"\nset = {{ "placement.rule" = "{rule}" }}\n',
     )
     fleet = load_fleet(fleet_path)
     table = share_table(fleet.kinds[0], fleet.shared)
@@ -225,9 +231,17 @@ def test_measured_edge_time_is_divided_by_the_edge_share():
 
 
 def test_off_grid_share_for_the_equal_shares_baseline():
+    """1/3 is off the golden fleet's grid: the tables solve it with the grid (and phi_at alone),
+    equal to coopt.solve of each instance written at those shares."""
     fleet = load_fleet(GOLDEN)
-    third = [phi_at(inst, fleet.shared, 1 / 3, 1 / 3)[0] for inst in fleet.kinds]
-    expected = math.fsum(d.weight * third[d.kind] for d in fleet.devices)
+    tables = fleet_tables(fleet)
+    third = [solve(instance_at(inst, fleet.shared, 1 / 3, 1 / 3)) for inst in fleet.kinds]
+    for table, inst, ref in zip(tables, fleet.kinds, third, strict=True):
+        phi, m = table.off_grid[(1 / 3, 1 / 3)]
+        assert close(phi, ref.objective, RTOL_EXACT) and m == ref.placement
+        alone_phi, alone_m = phi_at(inst, fleet.shared, 1 / 3, 1 / 3)
+        assert close(phi, alone_phi, RTOL_EXACT) and m == alone_m
+    expected = math.fsum(d.weight * third[d.kind].objective for d in fleet.devices)
     assert solve_fleet(fleet).baselines["equal_shares"] == pytest.approx(expected, rel=RTOL_EXACT)
 
 
@@ -402,9 +416,39 @@ def test_instance_flags_on_a_fleet_exit_2(flags, message, capsys):
     assert captured.out == "" and message in captured.err
 
 
-def test_allocation_flag_on_an_instance_exit_2(capsys):
-    assert main(["solve", str(DATA / "mlp.toml"), "--allocation", "mip"]) == 2
-    assert "--allocation: applies to a fleet file" in capsys.readouterr().err
+@pytest.mark.parametrize("flag", [["--allocation", "mip"], ["--workers", "2"], ["--dask", "local"]])
+def test_fleet_flags_on_an_instance_exit_2(flag, capsys):
+    assert main(["solve", str(DATA / "mlp.toml"), *flag]) == 2
+    assert f"{flag[0]}: applies to a fleet file" in capsys.readouterr().err
+
+
+def without_times(doc: dict) -> dict:
+    """The result's own keys (no wall times; the CLI also adds the version and the units)."""
+    return {k: v for k, v in doc.items() if k not in ("wall_time_s", "coopt_version", "units")}
+
+
+@pytest.mark.parametrize("engine", [["--workers", "1"], ["--workers", "2"]])
+def test_every_engine_gives_the_serial_tables_and_result(engine, capsys):
+    """The tables are independent jobs on coopt.engines: serial (the API's default) and local
+    processes give the same tables bit for bit, and the CLI the same JSON."""
+    fleet = load_fleet(DATA / "fleet_cell.toml")
+    serial = fleet_tables(fleet)
+    pooled = fleet_tables(fleet, workers=2)
+    assert len(serial) == len(pooled) == len(fleet.kinds)
+    for a, b in zip(serial, pooled, strict=True):
+        for name in ("phi", "placement", "by_placement"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    want = without_times(solve_fleet(fleet, tables=serial).to_dict())
+    assert main(["solve", str(DATA / "fleet_cell.toml"), "--json", *engine]) == 0
+    assert without_times(strict(capsys.readouterr().out)) == json.loads(json.dumps(want))
+
+
+def test_dask_local_cluster_gives_the_serial_tables():
+    """``--dask local``: a LocalCluster of two processes on 127.0.0.1, started and stopped by the run."""
+    pytest.importorskip("distributed")
+    fleet = load_fleet(GOLDEN)
+    for a, b in zip(fleet_tables(fleet), fleet_tables(fleet, workers=2, dask="local"), strict=True):
+        np.testing.assert_array_equal(a.by_placement, b.by_placement)
 
 
 def test_fleet_cell_example_says_what_it_shows(capsys):
@@ -440,3 +484,65 @@ def test_independent_splits_that_cannot_fit_are_infeasible():
     alone_splits = [phi_at(inst, result_fleet.shared, 1.0, 1.0)[1] for inst in result_fleet.kinds]
     assert all(m < inst.n_layers for m, inst in zip(alone_splits, result_fleet.kinds))
     assert result.baselines["independent_splits"] is None and result.baselines["alternating"] is None
+
+
+# ----------------------------------------------------------------------------- random instance-built fleets
+
+KINDS = ("cnn_chain.toml", "mlp.toml", "markov.toml", "alexnet.toml")  # i.i.d., Nakagami, Markov, N = 12
+
+
+@st.composite
+def instance_fleets(draw):
+    """1-3 entries of shipped instances (a rule each), 1-3 copies at distances drawn over a
+    ring, levels k/L on a common grid, a realistic cell's band and edge clock."""
+    entries = []
+    for _ in range(draw(st.integers(1, 3))):
+        rule = draw(st.sampled_from(["optimal", "osla"]))
+        entries.append(
+            f'[[device]]\ninstance = "{DATA / draw(st.sampled_from(KINDS))}"\ncount = {draw(st.integers(1, 3))}\n'
+            f"weight = {draw(st.sampled_from([0.5, 1.0, 2.0]))}\n"
+            f"distance_m = {{ disc = [20.0, 150.0], seed = {draw(st.integers(0, 99))} }}\n"
+            f'set = {{ "placement.rule" = "{rule}", "channel.states" = {draw(st.sampled_from([3, 6]))} }}\n'
+        )
+    band = draw(st.sampled_from([2.0e6, 1.0e7, 4.0e7]))
+    shared = (
+        f"bandwidth_hz = {band}\nnoise_w = {band * 4.0e-21}\nedge_cpu_hz = {draw(st.sampled_from([5e9, 2e10]))}\n"
+        f"bandwidth_levels = {draw(st.integers(2, 4))}\nedge_levels = {draw(st.integers(2, 4))}\n"
+        "[shared.path_loss]\nref_gain = 1.0e-4\nref_distance_m = 1.0\nexponent = 3.0\n"
+    )
+    return shared, "".join(entries)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance_fleets())
+def test_every_method_agrees_on_random_instance_built_fleets(drawn):
+    """The MIP, the Lagrangian and the exact DP over devices (and brute force on the tiny
+    ones) on fleets built from the shipped instances: one optimum; the bound never above
+    it; the Lagrangian's reported gap covers its distance to it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = load_fleet(write_fleet(Path(tmp), *drawn))
+        tables = fleet_tables(fleet)
+    try:
+        exact = solve_fleet(fleet, "exact", tables=tables)
+    except NoSolutionError:
+        for method in ("mip", "lagrangian"):
+            with pytest.raises(NoSolutionError):
+                solve_fleet(fleet, method, tables=tables)
+        return
+    results = {m: solve_fleet(fleet, m, tables=tables, known_baselines=exact.baselines) for m in ("mip", "lagrangian")}
+    if fleet.size <= 3:
+        results["brute_force"] = solve_fleet(fleet, "brute_force", tables=tables, known_baselines=exact.baselines)
+    best = exact.objective
+    assert close(results["mip"].objective, best, RTOL_MIP) and results["mip"].optimal
+    if "brute_force" in results:
+        assert close(results["brute_force"].objective, best, RTOL_EXACT)
+    lag = results["lagrangian"]
+    assert lag.objective >= best * (1 - RTOL_EXACT)
+    assert lag.objective - lag.bound >= lag.objective - best - RTOL_MIP * abs(best)
+    for r in (exact, *results.values()):
+        assert r.bound <= best * (1 + RTOL_MIP)
+        # the reported F is the sum of the devices' own table entries at their shares
+        assert close(r.objective, math.fsum(d.weight * d.objective for d in r.devices), RTOL_EXACT)
+        assert r.shares_used[0] <= 1 + 1e-12 and r.shares_used[1] <= 1 + 1e-12
+    if all(inst.placement.rule == "optimal" for inst in fleet.kinds):
+        assert exact.baselines["alone"] <= best * (1 + RTOL_EXACT)

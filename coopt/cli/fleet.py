@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from coopt.cli.flags import mip_options
+from coopt.cli.flags import engine_workers, mip_options
 from coopt.cli.limits import check_fleet_memory
 from coopt.cli.output import FLEET_UNITS, VERIFY_UNITS, dumps, with_units
 from coopt.errors import InstanceError
@@ -45,12 +45,18 @@ def _load(args: argparse.Namespace, command: str) -> Fleet:
     return fleet
 
 
+def _engine(args: argparse.Namespace) -> dict:
+    """The tables' engine: ``--workers`` (default the core count), ``--dask``, and a progress
+    bar on a terminal unless ``--json``."""
+    return {"workers": engine_workers(args), "dask": args.dask, "progress": False if args.json else None}
+
+
 def solve(args: argparse.Namespace) -> int:
     from coopt.fleet.solve import solve_fleet
     from coopt.report.fleet import fleet_report
 
     fleet = _load(args, "solve")
-    result = solve_fleet(fleet, args.allocation or "auto", mip_options(args))
+    result = solve_fleet(fleet, args.allocation or "auto", mip_options(args), **_engine(args))
     print(dumps(with_units(result.to_dict(), FLEET_UNITS)) if args.json else fleet_report(result))
     return 0
 
@@ -61,16 +67,17 @@ def verify(args: argparse.Namespace) -> int:
     if args.allocation:
         raise InstanceError("--allocation: verify runs every allocation method")
     fleet = _load(args, "verify")
-    report = verify_fleet(fleet, mip_options(args), rtol=args.rtol)
+    report = verify_fleet(fleet, mip_options(args), rtol=args.rtol, **_engine(args))
     print(dumps(with_units(report.to_dict(), VERIFY_UNITS)) if args.json else report.table())
     return 0 if report.ok else 1
 
 
 def simulate(args: argparse.Namespace) -> int:
     from coopt.fleet.simulate import fleet_simulation_report, simulate_fleet
+    from coopt.fleet.solve import solve_fleet
 
     fleet = _load(args, "simulate")
-    sim = simulate_fleet(fleet, args.tasks, args.seed)
+    sim = simulate_fleet(fleet, args.tasks, args.seed, solve_fleet(fleet, **_engine(args)))
     print(dumps(with_units(sim.to_dict(), FLEET_UNITS)) if args.json else fleet_simulation_report(sim))
     return 0
 
@@ -81,11 +88,12 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {"solve": solve, "ver
 def fleet_command(command: str, args: argparse.Namespace) -> int | None:
     """Run ``command`` on a fleet when ``args.instance`` is one, else ``None`` (an instance).
 
-    Also refuses ``--allocation`` on a single instance."""
+    Also refuses ``--allocation``, ``--workers`` and ``--dask`` on a single instance."""
     from coopt.fleet.files import is_fleet_file
 
     if not is_fleet_file(args.instance):
-        if getattr(args, "allocation", None):
-            raise InstanceError(f"--allocation: applies to a fleet file (with [shared]), not to {args.instance}")
+        for flag in ("allocation", "workers", "dask"):
+            if getattr(args, flag, None) is not None:
+                raise InstanceError(f"--{flag}: applies to a fleet file (with [shared]), not to {args.instance}")
         return None
     return HANDLERS[command](args)

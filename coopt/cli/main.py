@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coopt.cli.flags import DEBUG_HELP, add_common, mip_options
+from coopt.cli.flags import DEBUG_HELP, add_common, add_engine_arguments, mip_options
 from coopt.cli.fleet import fleet_command
 from coopt.cli.limits import check_memory
 from coopt.cli.output import COMPARE_UNITS, SIMULATE_UNITS, SOLVE_UNITS, VERIFY_UNITS, dumps, version, with_units
@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         "closed-form: the equal-neuron MLP's closed-form placement under OSLA)",
     )
     _add_allocation_argument(p)
+    add_engine_arguments(p, fleets_only=True)
     _add_mip_arguments(p)
     add_common(p)
     p.add_argument(
@@ -343,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("instance", help="instance file or fleet file (TOML)")
     add_common(p)
+    add_engine_arguments(p, fleets_only=True)
     _add_monte_carlo(p, "number of simulated tasks (default 100000)")
     p.add_argument(
         "--policy",
@@ -456,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(allocation=None)
+    add_engine_arguments(p, fleets_only=True)
     _add_mip_arguments(p)
     add_common(p)
     p.set_defaults(handler=_verify)

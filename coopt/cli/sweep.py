@@ -12,8 +12,9 @@ written).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from coopt.cli.flags import add_engine_arguments
 
 
 def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,17 +26,7 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     p.add_argument("spec", metavar="SPEC", help="sweep spec (TOML): base instance, [grid], options")
     p.add_argument("--out", required=True, metavar="DIR", help="results directory (log.jsonl, results.csv)")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="local worker processes (default: the core count; 1 runs serially), or the --dask local cluster size",
-    )
-    p.add_argument(
-        "--dask",
-        metavar="ADDRESS",
-        help="run on a Dask distributed scheduler at ADDRESS (tcp://host:port), or 'local' for a LocalCluster",
-    )
+    add_engine_arguments(p)
     p.add_argument("--retry-failed", action="store_true", help="run the points recorded as failed again")
     p.add_argument("--batch", type=int, metavar="N", help="jobs per batch sent to a worker (default: automatic)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")

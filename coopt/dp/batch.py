@@ -1,4 +1,4 @@
-r"""The all-placement sweep of one i.i.d. device for a batch of share variants at once.
+r"""The all-placement sweep of one device for a batch of share variants at once.
 
 A fleet (docs/model.md section 11) needs :math:`J_{x,y}(M)` for every placement :math:`M` at
 every pair of share levels :math:`(x, y)` of one device. At shares :math:`(x, y)` the
@@ -35,9 +35,12 @@ Cost: :math:`O(P N^2 K)` element operations for the optimal rule (the counts; ab
 :math:`O(P N^2)` for OSLA, with :math:`O(N)` NumPy calls; memory :math:`O(P (N + K))`
 plus one ``(P, N, K)`` temporary per epoch (in blocks of ``BLOCK_ELEMENTS``).
 
-Markov and time-correlated channels are not batched: their continuation values are
-vectors and :func:`coopt.dp.markov.solve_all_markov` merges equal rows per variant, so a
-fleet loops over the pairs there (:func:`solve_all_markov` of each :func:`share_costs`).
+On a Markov or time-correlated channel the continuation values are vectors per state
+and the channel does not depend on the shares: :func:`solve_share_pairs` builds the stop
+costs of every variant (:func:`share_stop_costs`, bit for bit those of
+:func:`share_costs`) and solves them in one sweep of
+:func:`coopt.dp.markov.solve_all_markov_batch`, which stacks the horizons of all variants
+as the rows of one matrix (values equal to a loop of ``solve_all_markov`` to rounding).
 This module uses NumPy only.
 """
 
@@ -51,6 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coopt.dp.fast import BLOCK_ELEMENTS, RULES, TIE_BAND, WAIT_MODES, _search_root
+from coopt.dp.markov import solve_all_markov_batch
 from coopt.dp.stopping import tied_or_less
 from coopt.model.channel import Channel
 from coopt.model.costs import LN2, CostModel
@@ -125,7 +129,7 @@ def solve_all_batch(
     """
     rules = tuple(dict.fromkeys(rules))
     if channel.is_markov:
-        raise ValueError("solve_all_batch needs an i.i.d. channel; loop solve_all_markov over Markov variants")
+        raise ValueError("solve_all_batch needs an i.i.d. channel; Markov variants go to solve_share_grid")
     if not rules or any(r not in RULES for r in rules):
         raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")
     if mode not in WAIT_MODES:
@@ -163,14 +167,44 @@ def solve_share_grid(
     edge_levels: Iterable[float],
     rules: Iterable[str] = RULES,
 ) -> dict[str, NDArray[np.float64]]:
-    """:func:`solve_all_batch` on the grid ``band_levels x edge_levels`` (each in ``(0, 1]``):
+    """:func:`solve_share_pairs` on the grid ``band_levels x edge_levels`` (each in ``(0, 1]``):
     ``{rule: values}`` of shape ``(len(band_levels), len(edge_levels), N + 1)``."""
     xs = np.asarray(list(band_levels), dtype=np.float64)
     ys = np.asarray(list(edge_levels), dtype=np.float64)
-    rates = share_rates(costs, channel.gains, xs)
     nx, ny = xs.shape[0], ys.shape[0]
-    out = solve_all_batch(costs, channel, mode, np.repeat(rates, ny, axis=0), np.tile(ys, nx), rules)
+    out = solve_share_pairs(costs, channel, mode, np.repeat(xs, ny), np.tile(ys, nx), rules)
     return {rule: v.reshape(nx, ny, -1) for rule, v in out.items()}
+
+
+def solve_share_pairs(
+    costs: CostModel,
+    channel: Channel,
+    mode: str,
+    band_shares: Iterable[float],
+    edge_shares: Iterable[float],
+    rules: Iterable[str] = RULES,
+) -> dict[str, NDArray[np.float64]]:
+    """:math:`J_{x_p, y_p}(M)` for the pairs ``(band_shares[p], edge_shares[p])`` (each in
+    ``(0, 1]``), one sweep: :func:`solve_all_batch` on an i.i.d. channel,
+    :func:`coopt.dp.markov.solve_all_markov_batch` of :func:`share_stop_costs` on a Markov or
+    time-correlated one. ``{rule: values}`` of shape ``(P, N + 1)``."""
+    x = np.asarray(list(band_shares), dtype=np.float64)
+    y = np.asarray(list(edge_shares), dtype=np.float64)
+    rates = share_rates(costs, channel.gains, x)
+    if channel.is_markov:
+        return solve_all_markov_batch(share_stop_costs(costs, rates, y), channel, mode, costs, rules)
+    return solve_all_batch(costs, channel, mode, rates, y, rules)
+
+
+def share_stop_costs(
+    costs: CostModel, rates: NDArray[np.float64], edge_shares: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``(P, N + 1, K)``: the stop costs :math:`Y_{p,n}(g_k)` of each variant (rates
+    ``(P, K)`` and edge shares ``(P,)``), by the floating-point operations of
+    :meth:`CostModel.stop_cost` on :func:`share_costs` (so bit for bit)."""
+    y = np.asarray(edge_shares, dtype=np.float64)
+    stop_base = (costs.A[None, :] + costs.R[None, :] / y[:, None]) + costs.overhead[None, :]
+    return stop_base[:, :, None] + costs.upload_coef[None, :, None] / rates[:, None, :]
 
 
 def argmin_placements(

@@ -109,8 +109,11 @@ class MarkovPlacements:
         n_layers = self.Y.shape[0] - 1
         if not 0 <= horizon <= n_layers:
             raise ValueError(f"horizon = {horizon}: must be in 0..{n_layers}")
-        sweep = _sweep_optimal if self.rule == "optimal" else _sweep_osla
-        _, table = sweep(self.Y, self.channel, self.mode, float(self.costs.wait_cost), np.array([horizon]), True)
+        args = (self.channel, self.mode, float(self.costs.wait_cost), np.array([horizon]), True)
+        if self.rule == "optimal":
+            _, table = _sweep_optimal(self.Y[None], *args)
+        else:
+            _, table = _sweep_osla(self.Y, *args)
         assert table is not None
         values, actions = table
         return StoppingSolution(horizon, values, actions, None, float(self.channel.initial @ values[0]))
@@ -147,6 +150,74 @@ def solve_all_markov(
     dict
         ``{rule: MarkovPlacements}``.
     """
+    Y = np.asarray(Y, dtype=np.float64)
+    rules, c_w, horizons = _checked(Y[None], channel, mode, costs, rules, placements)
+    n_layers = Y.shape[0] - 1
+    out: dict[str, MarkovPlacements] = {}
+    for rule in rules:
+        values = np.full(n_layers + 1, np.nan)
+        if rule == "optimal":
+            values[horizons] = _sweep_optimal(Y[None], channel, mode, c_w, horizons, False)[0] @ channel.initial
+        else:
+            values[horizons] = _forward_osla(Y, channel, mode, c_w, horizons)
+        out[rule] = MarkovPlacements(rule, mode, values, Y, channel, costs)
+    return out
+
+
+def solve_all_markov_batch(
+    Y: NDArray[np.float64],
+    channel: Channel,
+    mode: str,
+    costs: CostModel,
+    rules: Iterable[str] = RULES,
+    placements: Iterable[int] | None = None,
+) -> dict[str, NDArray[np.float64]]:
+    r""":func:`solve_all_markov` for ``P`` variants of one device that share the channel
+    and :math:`c_w` and differ in their stop costs (a fleet's share levels,
+    :mod:`coopt.dp.batch`), in one sweep per rule.
+
+    ``Y`` has shape ``(P, N + 1, K)``. The optimal rule's sweep stacks the horizons of every
+    variant as the rows of one matrix: one product ``V @ P_n.T``, one batched waiting
+    fixed point and one merge of equal rows (within a variant only) per epoch for all of
+    them, so the Python-level loop over the epochs is paid once, not ``P`` times. Row ``p``
+    of a result equals ``solve_all_markov(Y[p], ...)[rule].values`` to rounding (products
+    over more rows and solves with more right-hand sides may sum in another order), with
+    the same decisions up to ties. OSLA's forward pass is already :math:`O(N K^2)`: it runs
+    per variant.
+
+    Returns
+    -------
+    dict
+        ``{rule: values}``, ``values`` of shape ``(P, N + 1)``, ``nan`` for the horizons
+        not in ``placements``.
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.ndim != 3:
+        raise ValueError(f"Y has shape {Y.shape}; expected (P, N + 1, K)")
+    rules, c_w, horizons = _checked(Y, channel, mode, costs, rules, placements)
+    n_var, n_rows = Y.shape[0], Y.shape[1]
+    out: dict[str, NDArray[np.float64]] = {}
+    for rule in rules:
+        values = np.full((n_var, n_rows), np.nan)
+        if rule == "optimal":
+            v0 = _sweep_optimal(Y, channel, mode, c_w, horizons, False)[0] @ channel.initial
+            values[:, horizons] = v0.reshape(n_var, horizons.size)
+        else:
+            for p in range(n_var):
+                values[p, horizons] = _forward_osla(Y[p], channel, mode, c_w, horizons)
+        out[rule] = values
+    return out
+
+
+def _checked(
+    Y: NDArray[np.float64],
+    channel: Channel,
+    mode: str,
+    costs: CostModel,
+    rules: Iterable[str],
+    placements: Iterable[int] | None,
+) -> tuple[tuple[str, ...], float, NDArray[np.intp]]:
+    """The checked rules, :math:`c_w` and sorted horizons of stop costs ``Y`` ``(P, N + 1, K)``."""
     rules = tuple(dict.fromkeys(rules))
     if not channel.is_markov:
         raise ValueError("solve_all_markov needs a Markov channel; i.i.d. channels use coopt.dp.fast.solve_all")
@@ -154,8 +225,7 @@ def solve_all_markov(
         raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")
     if mode not in WAIT_MODES:
         raise ValueError(f"mode = {mode!r}: must be one of {', '.join(WAIT_MODES)}")
-    Y = np.asarray(Y, dtype=np.float64)
-    n_layers, k = Y.shape[0] - 1, Y.shape[1]
+    n_layers, k = Y.shape[1] - 1, Y.shape[2]
     if channel.n_states != k:
         raise ValueError(f"Y has {k} columns; the channel has {channel.n_states} states")
     c_w = float(costs.wait_cost)
@@ -164,15 +234,7 @@ def solve_all_markov(
     horizons = np.unique(np.fromiter(range(n_layers + 1) if placements is None else placements, dtype=np.intp))
     if horizons.size and not (0 <= horizons[0] and horizons[-1] <= n_layers):
         raise ValueError(f"placements must be in 0..{n_layers}")
-    out: dict[str, MarkovPlacements] = {}
-    for rule in rules:
-        values = np.full(n_layers + 1, np.nan)
-        if rule == "optimal":
-            values[horizons] = _sweep_optimal(Y, channel, mode, c_w, horizons, False)[0] @ channel.initial
-        else:
-            values[horizons] = _forward_osla(Y, channel, mode, c_w, horizons)
-        out[rule] = MarkovPlacements(rule, mode, values, Y, channel, costs)
-    return out
+    return rules, c_w, horizons
 
 
 def _step(channel: Channel, n: int) -> NDArray[np.float64]:
@@ -274,75 +336,103 @@ Table = tuple[NDArray[np.float64], NDArray[np.int8]]
 def _sweep_optimal(
     Y: NDArray[np.float64], channel: Channel, mode: str, c_w: float, horizons: NDArray[np.intp], record: bool
 ) -> tuple[NDArray[np.float64], Table | None]:
-    r"""Backward induction for all ``horizons`` (sorted) at once; returns :math:`V^{(M)}_0`
-    per horizon, ``(H, K)``, and with ``record`` (one horizon) its values and actions."""
-    n_layers, k = Y.shape[0] - 1, Y.shape[1]
+    r"""Backward induction for all ``horizons`` (sorted) of ``P`` variants at once.
+
+    ``Y`` is ``(P, N + 1, K)``; row ``p H + j`` of the sweep is horizon ``horizons[j]`` of
+    variant ``p``. Returns :math:`V^{(M)}_0` per row, ``(P H, K)``, and with ``record``
+    (one variant, one horizon) its values and actions."""
+    n_var, n_layers, k = Y.shape[0], Y.shape[1] - 1, Y.shape[2]
     h = horizons.size
-    V = np.empty((h, k))
+    V = np.empty((n_var * h, k))
     if h == 0:
         return V, None
+    if record and n_var != 1:
+        raise ValueError("record needs one variant")
     top = int(horizons[-1])
     inf = np.full(k, np.inf)
     P_w = _wait_step(channel) if mode != "never" else None
     # The last placed epoch M < N waits against Y_M alone (C = +inf): one fixed point per
-    # such epoch, shared by the horizons ending there, all solved together.
+    # such epoch and variant, shared by the horizons ending there, all solved together.
     ends = horizons[horizons < n_layers] if P_w is not None else horizons[:0]
-    end_wait = np.full((top + 1, k), np.inf)
-    end_set = np.zeros((top + 1, k), dtype=bool)
+    end_wait = np.full((n_var, top + 1, k), np.inf)
+    end_set = np.zeros((n_var, top + 1, k), dtype=bool)
     if ends.size:
         assert P_w is not None
-        _, end_set[ends], end_wait[ends] = wait_fixed_points(Y[ends], P_w, c_w)
-    waiting = np.zeros((h, k), dtype=bool)  # each row's waiting set at the epoch after
-    # Horizons whose rows have become equal (bit for bit) follow one leader row from then
-    # on: typically all M > n once stopping is best in every state at epoch n.
-    leader = np.arange(h)
+        _, found, wait = wait_fixed_points(Y[:, ends].reshape(-1, k), P_w, c_w)
+        end_set[:, ends], end_wait[:, ends] = found.reshape(n_var, -1, k), wait.reshape(n_var, -1, k)
+    waiting = np.zeros((n_var * h, k), dtype=bool)  # each row's waiting set at the epoch after
+    # Rows of one variant whose values have become equal (bit for bit) follow one leader
+    # row from then on: typically all M > n once stopping is best in every state at epoch n.
+    leader = np.arange(n_var * h)
+    variant = np.repeat(np.arange(n_var), h)
+    offset = np.arange(n_var)[:, None] * h
     table = (np.empty((top + 1, k)), np.empty((top + 1, k), dtype=np.int8)) if record else None
     for n in range(top, -1, -1):
         first = int(np.searchsorted(horizons, n))
-        inner = first + int(horizons[first] == n)  # rows inner.. have M > n
-        y = Y[n]
-        rows = inner + np.flatnonzero(leader[inner:] == np.arange(inner, h))
+        inner = first + int(horizons[first] == n)  # rows inner.. of each variant have M > n
+        y = Y[:, n]
+        rows = (offset + np.arange(inner, h)).ravel()
+        rows = rows[leader[rows] == rows]
         if rows.size:
             C = V[rows] @ _step(channel, n).T
-            m = np.minimum(y, C)
+            m = np.minimum(y[variant[rows]], C)
             Wv = None
             if mode == "any":
                 assert P_w is not None
                 # Rows that may wait: those that waited at the epoch after, and those not
-                # below c_w + P_w L with L the column-wise minimum of m. Since P_w m >= P_w L,
-                # the others stop or compute in every state, without a product of their own.
+                # below c_w + P_w L with L the column-wise minimum of m over the rows of
+                # their variant. Since P_w m >= P_w L, the others stop or compute in every
+                # state, without a product of their own.
                 start = waiting[rows]
                 may = np.arange(rows.size)
                 if table is None:
-                    may = np.flatnonzero(start.any(axis=1) | (m > c_w + P_w @ m.min(axis=0)).any(axis=1))
+                    below = c_w + _wait_lower_bound(m, variant[rows], P_w)
+                    may = np.flatnonzero(start.any(axis=1) | (m > below).any(axis=1))
                     waiting[rows] = False
                 if may.size:
                     _, waiting[rows[may]], Wv = wait_fixed_points(m[may], P_w, c_w, start[may])
-                    m[may] = np.minimum(y, np.minimum(C[may], Wv))
+                    m[may] = np.minimum(y[variant[rows[may]]], np.minimum(C[may], Wv))
             V[rows] = m
             if table is not None:
                 table[0][n] = V[inner]
-                table[1][n] = choose_by_tie_order(y, C[0], inf if Wv is None else Wv[0])
+                table[1][n] = choose_by_tie_order(y[0], C[0], inf if Wv is None else Wv[0])
         if inner > first:  # the horizon M = n ends here: stop, or wait against Y_n alone
-            V[first] = np.minimum(y, end_wait[n])
-            waiting[first] = end_set[n]
+            ending = offset[:, 0] + first
+            V[ending] = np.minimum(y, end_wait[:, n])
+            waiting[ending] = end_set[:, n]
             if table is not None:
-                table[0][n], table[1][n] = V[first], choose_by_tie_order(y, inf, end_wait[n])
+                table[0][n], table[1][n] = V[first], choose_by_tie_order(y[0], inf, end_wait[0, n])
         if table is None:
-            leader = _merge_equal_rows(V, leader, first)
+            leader = _merge_equal_rows(V, leader, (offset + np.arange(first, h)).ravel(), variant)
     return V[leader], table
 
 
-def _merge_equal_rows(V: NDArray[np.float64], leader: NDArray[np.intp], first: int) -> NDArray[np.intp]:
-    """``leader`` with every leader row ``first..`` equal to an earlier one following it."""
-    h = leader.size
-    rows = first + np.flatnonzero(leader[first:] == np.arange(first, h))
-    seen: dict[bytes, int] = {}
-    moved = [(i, seen.setdefault(row.tobytes(), i)) for i, row in zip(rows.tolist(), V[rows])]
+def _wait_lower_bound(
+    m: NDArray[np.float64], variant: NDArray[np.intp], P_w: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """:math:`P_w L_p` for each row, with :math:`L_p` the column-wise minimum of ``m`` over
+    the rows of its variant (``variant`` sorted); broadcastable against ``m``."""
+    starts = np.flatnonzero(np.r_[True, variant[1:] != variant[:-1]])
+    lowest = np.minimum.reduceat(m, starts, axis=0)
+    if starts.size == 1:
+        return P_w @ lowest[0]
+    return (lowest @ P_w.T)[np.repeat(np.arange(starts.size), np.diff(starts, append=variant.size))]
+
+
+def _merge_equal_rows(
+    V: NDArray[np.float64], leader: NDArray[np.intp], candidates: NDArray[np.intp], variant: NDArray[np.intp]
+) -> NDArray[np.intp]:
+    """``leader`` with every leader row among ``candidates`` equal to an earlier one of its
+    variant following it."""
+    rows = candidates[leader[candidates] == candidates]
+    seen: dict[tuple[int, bytes], int] = {}
+    moved = [
+        (i, seen.setdefault((v, row.tobytes()), i)) for i, v, row in zip(rows.tolist(), variant[rows].tolist(), V[rows])
+    ]
     moved = [(i, j) for i, j in moved if i != j]
     if not moved:
         return leader
-    remap = np.arange(h)
+    remap = np.arange(leader.size)
     src, dst = zip(*moved)
     remap[list(src)] = dst
     return remap[leader]

@@ -8,7 +8,8 @@ it completes, in completion order, in this process (the *owner*): the one place 
 results are recorded.
 
 Progress: a tqdm bar with an ETA on stderr, counting jobs; by default only on a
-terminal (nothing when piped, nor with ``progress=False``, e.g. for ``--json``).
+terminal (nothing when piped, nor with ``progress=False``, e.g. for ``--json``), and with
+``delay_s`` only once the run has lasted that long.
 
 Interruption: Ctrl-C (``KeyboardInterrupt``) cancels the batches not started, closes
 the engine (and a ``LocalCluster`` it started) and re-raises. An exception raised by
@@ -60,6 +61,7 @@ def run_batches(
     progress: bool | None = None,
     desc: str = "jobs",
     unit: str = "job",
+    delay_s: float = 0.0,
 ) -> int:
     """Run ``fn`` on batches of ``jobs`` and hand each batch's results to ``on_result``.
 
@@ -89,6 +91,8 @@ def run_batches(
         ``on_result`` returned for it (so that it can look at a first result and stop).
     progress : bool or None
         Progress bar with ETA on stderr (``None``: only on a terminal).
+    delay_s : float
+        Show the bar only once the run has lasted this long (short runs print nothing).
 
     Returns
     -------
@@ -110,7 +114,8 @@ def run_batches(
     chunks = batches(jobs, workers, total, batch, 1 if first_alone else None)
     stream = _stream(chunks, fn, engine, workers, first_alone)
     done = 0
-    bar = tqdm(total=total, unit=unit, desc=desc, disable=None if progress is None else not progress, file=sys.stderr)
+    disable = None if progress is None else not progress
+    bar = tqdm(total=total, unit=unit, desc=desc, disable=disable, file=sys.stderr, delay=delay_s)
     try:
         for chunk, results in stream:
             if on_result is not None:

@@ -33,7 +33,7 @@ from typing import Any
 from coopt.errors import NoSolutionError
 from coopt.fleet.allocation import Allocation, Method, allocate
 from coopt.fleet.files import Fleet
-from coopt.fleet.tables import ShareTable, _best, device_only_value, fleet_tables, phi_at
+from coopt.fleet.tables import ShareTable, device_only_value, fleet_tables, phi_at
 from coopt.mip.highs import MipOptions
 from coopt.model.problem import prepare
 
@@ -187,26 +187,28 @@ def _names(fleet: Fleet, devices: list[int]) -> str:
 
 def baselines(fleet: Fleet, tables: list[ShareTable]) -> dict[str, float | None]:
     """The three baselines of MODEL.md 11, each evaluated exactly (module docstring)."""
-    shares = {"equal_shares": 1.0 / fleet.size, "alone": 1.0, "device_only": 0.0}
+    shared = fleet.shared
+
+    def at(k: int, s: float) -> tuple[float, int]:  # Phi and M* of kind k at shares (s, s)
+        if s in shared.x_levels and s in shared.y_levels:
+            i, j = shared.x_levels.index(s), shared.y_levels.index(s)
+            return float(tables[k].phi[i, j]), int(tables[k].placement[i, j])
+        return tables[k].off_grid.get((s, s)) or phi_at(fleet.kinds[k], shared, s, s)
+
     out: dict[str, float | None] = {}
-    for name, s in shares.items():
-        per_kind: dict[int, float] = {}
-        for k, instance in enumerate(fleet.kinds):
-            if s in fleet.shared.x_levels and s in fleet.shared.y_levels:
-                i, j = fleet.shared.x_levels.index(s), fleet.shared.y_levels.index(s)
-                per_kind[k] = float(tables[k].phi[i, j])
-            else:
-                per_kind[k] = phi_at(instance, fleet.shared, s, s)[0]
-        total = math.fsum(d.weight * per_kind[d.kind] for d in fleet.devices)
+    alone: list[tuple[float, int]] = []
+    for name, s in {"equal_shares": 1.0 / fleet.size, "alone": 1.0, "device_only": 0.0}.items():
+        per_kind = [at(k, s) for k in range(len(fleet.kinds))]
+        alone = per_kind if name == "alone" else alone
+        total = math.fsum(d.weight * per_kind[d.kind][0] for d in fleet.devices)
         out[name] = total if math.isfinite(total) else None
-    alone_split = {k: phi_at(inst, fleet.shared, 1.0, 1.0)[1] for k, inst in enumerate(fleet.kinds)}
-    splits = [alone_split[d.kind] for d in fleet.devices]
+    splits = [alone[d.kind][1] for d in fleet.devices]
     fixed = _allocate_fixed(fleet, tables, splits)
     out["independent_splits"] = None if fixed is None else fixed[0]
     for _ in range(MAX_ROUNDS):
         if fixed is None:
             break
-        resplit = [int(_best(tables[d.kind].by_placement[i, j])[1]) for d, (i, j) in zip(fleet.devices, fixed[1])]
+        resplit = [int(tables[d.kind].placement[i, j]) for d, (i, j) in zip(fleet.devices, fixed[1])]
         if resplit == splits:
             break
         splits = resplit
@@ -264,6 +266,10 @@ def solve_fleet(
     options: MipOptions | None = None,
     tables: list[ShareTable] | None = None,
     known_baselines: dict[str, float | None] | None = None,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    progress: bool | None = False,
 ) -> FleetResult:
     """Solve a fleet: every device's table, the allocation, the baselines (module docstring).
 
@@ -280,6 +286,9 @@ def solve_fleet(
     known_baselines : dict, optional
         :func:`baselines` already evaluated on those tables (``coopt verify`` solves one fleet by
         every method and evaluates them once).
+    workers, dask, progress
+        Where the tables are built when ``tables`` is not given: this process (the default),
+        ``workers`` local processes, or Dask (:func:`coopt.fleet.tables.fleet_tables`).
 
     Raises
     ------
@@ -288,7 +297,8 @@ def solve_fleet(
         devices that cannot run device-only), or HiGHS stopped without an allocation.
     """
     start = time.perf_counter()
-    tables = fleet_tables(fleet) if tables is None else tables
+    if tables is None:
+        tables = fleet_tables(fleet, workers=workers, dask=dask, progress=progress)
     table_time = time.perf_counter() - start
     groups = _grouped([(d.kind, d.weight) for d in fleet.devices])
     kinds = [fleet.devices[g[0]].kind for g in groups]

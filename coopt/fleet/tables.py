@@ -6,8 +6,9 @@ edge clock ``edge.cpu_hz = y f_E`` (:math:`b_i = w_T c_E \mathrm{macs}_i / (y f_
 measured ``edge_s`` divided by :math:`y` (:func:`instance_at`). Everything else is the
 instance's own. :math:`\Phi_u(x, y)` is that instance's section-5 optimum
 :math:`\Phi(M^*)`, solved by the enumeration of :mod:`coopt.dp.placement` (one sweep of every
-placement, the same code as ``coopt solve``; an i.i.d. device's whole grid in one batched sweep,
-:func:`coopt.dp.batch.solve_share_grid`, with the same values); at :math:`x = 0` or :math:`y = 0` the device
+placement, the same code as ``coopt solve``; a device's whole grid in one batched sweep,
+:func:`coopt.dp.batch.solve_share_grid`, with the same values to rounding, and the argmin with
+the same tie rule); at :math:`x = 0` or :math:`y = 0` the device
 cannot offload and :math:`\Phi_u = A_N + D(N) / K_\mathrm{tasks}` (``+inf`` when the memory
 limit forbids :math:`M = N`).
 
@@ -18,13 +19,14 @@ depends on neither share, so it is prepared once per device and reused at every 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.batch import solve_share_grid
-from coopt.dp.placement import PlacementValue, argmin_placement, enumerate_rules
+from coopt.dp.batch import argmin_placements, solve_share_pairs
+from coopt.engines import engine_name, run_batches
 from coopt.fleet.files import Fleet, Shared
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
@@ -46,11 +48,15 @@ class ShareTable:
     by_placement : NDArray[np.float64], shape ``(len(X), len(Y), N + 1)``
         :math:`\\Phi(M)` at each pair for every placement (``+inf`` where infeasible; at a zero
         share only :math:`M = N` is finite): the splits the baselines fix.
+    off_grid : dict
+        ``{(x, y): (Phi, M*)}`` at shares off the level grid solved with the table (the
+        equal-shares baseline, :func:`fleet_tables`).
     """
 
     phi: NDArray[np.float64] = field(repr=False)
     placement: NDArray[np.int64] = field(repr=False)
     by_placement: NDArray[np.float64] = field(repr=False)
+    off_grid: dict[tuple[float, float], tuple[float, int]] = field(default_factory=dict, repr=False)
 
 
 def instance_at(instance: Instance, shared: Shared, x: float, y: float) -> Instance:
@@ -74,30 +80,6 @@ def device_only_value(problem: Problem) -> float:
     return float(problem.costs.A[n] + problem.costs.download[n] / problem.instance.placement.tasks_per_period)
 
 
-def _values_by_placement(problem: Problem) -> NDArray[np.float64]:
-    """:math:`\\Phi(M)` for every placement ``M = 0..N`` under the device's own rule, shape
-    ``(N + 1,)`` (``+inf`` where the memory limit forbids ``M``)."""
-    inst = problem.instance
-    placements = problem.placements
-    out = np.full(problem.costs.n_layers + 1, math.inf)
-    if not placements:
-        return out
-    rule = inst.placement.rule
-    values, _ = enumerate_rules(
-        problem.Y,
-        problem.channel,
-        inst.wait.mode,
-        problem.costs,
-        (rule,),
-        placements,
-        inst.placement.tasks_per_period,
-        method="model",
-    )[rule]
-    for v in values:
-        out[v.placement] = v.objective
-    return out
-
-
 def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None) -> tuple[float, int]:
     """:math:`(\\Phi_u(x, y), M^*)` of one device at any shares in ``[0, 1]`` (also off the
     level grid, e.g. the equal-shares baseline). ``base`` is the device prepared at full
@@ -108,43 +90,60 @@ def phi_at(instance: Instance, shared: Shared, x: float, y: float, base: Problem
 def values_at(
     instance: Instance, shared: Shared, x: float, y: float, base: Problem | None = None
 ) -> NDArray[np.float64]:
-    """:math:`\\Phi_u(M; x, y)` for every placement (:func:`_values_by_placement`); at a zero share only
-    device-only, :math:`M = N`, is finite."""
+    """:math:`\\Phi_u(M; x, y)` for every placement, by the sweep of the tables (:func:`_pair_values`),
+    ``+inf`` where the memory limit forbids ``M``; at a zero share only device-only,
+    :math:`M = N`, is finite."""
     base = prepare(instance) if base is None else base
     if x == 0 or y == 0:
         out = np.full(base.costs.n_layers + 1, math.inf)
         out[-1] = device_only_value(base)
         return out
-    return _values_by_placement(prepare(instance_at(instance, shared, x, y), channel=base.channel))
+    return _pair_values(base, [float(x)], [float(y)])[0]
 
 
-def share_table(instance: Instance, shared: Shared) -> ShareTable:
-    """:math:`\\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring)."""
+def share_table(instance: Instance, shared: Shared, off_grid: Iterable[tuple[float, float]] = ()) -> ShareTable:
+    r""":math:`\Phi(X_i, Y_j)` on the whole level grid of one device (module docstring), and at
+    the pairs ``off_grid``, all in one batched sweep."""
     base = prepare(instance)
-    shape = (len(shared.x_levels), len(shared.y_levels))
-    by_placement = np.empty((*shape, base.costs.n_layers + 1))
-    phi = np.empty(shape)
-    placement = np.empty(shape, dtype=np.int64)
-    batched = None if base.channel.is_markov else _batched(base, shared)
-    for i, x in enumerate(shared.x_levels):
-        for j, y in enumerate(shared.y_levels):
-            if batched is not None and x > 0 and y > 0:
-                by_placement[i, j] = batched[i - int(shared.x_levels[0] == 0), j - int(shared.y_levels[0] == 0)]
-            else:
-                by_placement[i, j] = values_at(instance, shared, x, y, base)
-            phi[i, j], placement[i, j] = _best(by_placement[i, j])
-    return ShareTable(phi, placement, by_placement)
+    xs, ys = np.asarray(shared.x_levels), np.asarray(shared.y_levels)
+    extra = list(dict.fromkeys((float(x), float(y)) for x, y in off_grid))
+    by_placement = np.full((xs.size, ys.size, base.costs.n_layers + 1), math.inf)
+    by_placement[xs == 0, :, -1] = by_placement[:, ys == 0, -1] = device_only_value(base)
+    gx, gy = np.meshgrid(xs[xs > 0], ys[ys > 0], indexing="ij")
+    inside = [(x, y) for x, y in extra if x > 0 and y > 0]
+    values = _pair_values(base, [*gx.ravel(), *(x for x, _ in inside)], [*gy.ravel(), *(y for _, y in inside)])
+    by_placement[np.ix_(xs > 0, ys > 0)] = values[: gx.size].reshape(*gx.shape, -1)
+    flat = by_placement.reshape(-1, by_placement.shape[-1])
+    phi, placement = _argmin_rows(flat)
+    found = dict(zip(inside, zip(*_argmin_rows(values[gx.size :]), strict=True), strict=True))
+    at_zero = _best(values_at(instance, shared, 0.0, 0.0, base))
+    return ShareTable(
+        phi.reshape(xs.size, ys.size),
+        placement.reshape(xs.size, ys.size),
+        by_placement,
+        {pair: (float(v), int(m)) for pair, (v, m) in ((p, found.get(p, at_zero)) for p in extra)},
+    )
 
 
-def _batched(base: Problem, shared: Shared) -> NDArray[np.float64]:
-    """:math:`\\Phi(M)` at every pair of positive levels of an i.i.d. device in one batched
-    sweep (:func:`coopt.dp.batch.solve_share_grid`: the same values as the per-pair sweep),
-    shape ``(|X+|, |Y+|, N + 1)``, ``+inf`` where the memory limit forbids ``M``."""
+def _argmin_rows(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    r"""Per row of ``values`` ``(P, N + 1)``, :math:`\min_M \Phi(M)` and its :math:`M` by the tie
+    rule of coopt solve; ``(inf, DEVICE_ONLY)`` where no placement is finite."""
+    finite = np.isfinite(values).any(axis=1)
+    phi = np.full(values.shape[0], math.inf)
+    placement = np.full(values.shape[0], DEVICE_ONLY, dtype=np.int64)
+    placements = np.flatnonzero(np.isfinite(values).any(axis=0))
+    if placements.size:
+        phi[finite], placement[finite] = argmin_placements(values[finite], placements.tolist())
+    return phi, placement
+
+
+def _pair_values(base: Problem, xs: Sequence[float], ys: Sequence[float]) -> NDArray[np.float64]:
+    r""":math:`\Phi(M)` at the pairs ``(xs[p], ys[p])`` of positive shares in one batched sweep
+    (:func:`coopt.dp.batch.solve_share_pairs`: the same values as the per-pair sweep),
+    shape ``(P, N + 1)``, ``+inf`` where the memory limit forbids ``M``."""
     inst = base.instance
     rule = inst.placement.rule
-    xs = [x for x in shared.x_levels if x > 0]
-    ys = [y for y in shared.y_levels if y > 0]
-    J = solve_share_grid(base.costs, base.channel, inst.wait.mode, xs, ys, (rule,))[rule]
+    J = solve_share_pairs(base.costs, base.channel, inst.wait.mode, xs, ys, (rule,))[rule]
     out = np.full(J.shape, math.inf)
     feasible = base.placements
     out[..., feasible] = J[..., feasible] + base.costs.download[feasible] / inst.placement.tasks_per_period
@@ -153,16 +152,56 @@ def _batched(base: Problem, shared: Shared) -> NDArray[np.float64]:
 
 def _best(values: NDArray[np.float64]) -> tuple[float, int]:
     """The argmin of :math:`\\Phi(M)` with the tie rule of coopt solve (the smaller ``M``)."""
-    finite = [PlacementValue(m, float(v), 0.0, 0.0) for m, v in enumerate(values) if math.isfinite(v)]
-    if not finite:
-        return math.inf, DEVICE_ONLY
-    best = argmin_placement(finite)
-    return best.objective, best.placement
+    phi, m = _argmin_rows(np.asarray(values)[None, :])
+    return float(phi[0]), int(m[0])
 
 
-def fleet_tables(fleet: Fleet) -> list[ShareTable]:
-    """One :class:`ShareTable` per distinct device (:attr:`Fleet.kinds`), in order."""
-    return [share_table(instance, fleet.shared) for instance in fleet.kinds]
+def fleet_tables(
+    fleet: Fleet, *, workers: int = 1, dask: str | None = None, progress: bool | None = False
+) -> list[ShareTable]:
+    """One :class:`ShareTable` per distinct device (:attr:`Fleet.kinds`), in order.
+
+    The devices are independent jobs run on :mod:`coopt.engines` (the sweep's engines):
+    in this process (``workers = 1``, no ``dask``: the default of the Python API), on
+    ``workers`` local processes, or on Dask (``dask`` a scheduler's address
+    ``tcp://host:port``, or ``"local"`` for a ``LocalCluster`` of ``workers`` processes
+    on 127.0.0.1). Every engine gives the same tables, bit for bit: each is computed
+    by the same code from the same instance. ``progress``: a bar with an ETA on stderr,
+    shown after :data:`PROGRESS_AFTER_S` (``None``: only on a terminal).
+    """
+    tables: list[ShareTable | None] = [None] * len(fleet.kinds)
+
+    def record(batch: list[Job], results: list[ShareTable]) -> None:
+        for (k, *_), table in zip(batch, results, strict=True):
+            tables[k] = table
+
+    equal = 1.0 / fleet.size  # the equal-shares baseline's pair, solved with the tables
+    run_batches(
+        [(k, instance, fleet.shared, ((equal, equal),)) for k, instance in enumerate(fleet.kinds)],
+        _share_tables,
+        engine=engine_name(workers, dask),
+        workers=workers,
+        on_result=record,
+        progress=progress,
+        desc="share tables",
+        unit="device",
+        delay_s=PROGRESS_AFTER_S,
+    )
+    done = [table for table in tables if table is not None]
+    assert len(done) == len(tables), "an engine returned without every table"
+    return done
+
+
+PROGRESS_AFTER_S = 2.0
+"""The tables' progress bar shows only once they have taken this long."""
+
+
+Job = tuple[int, Instance, Shared, tuple[tuple[float, float], ...]]  # kind, instance, levels, off-grid pairs
+
+
+def _share_tables(batch: list[Job]) -> list[ShareTable]:
+    """The engines' job function: the tables of a batch of devices."""
+    return [share_table(instance, shared, off_grid) for _, instance, shared, off_grid in batch]
 
 
 __all__ = [
