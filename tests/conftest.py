@@ -13,7 +13,6 @@ GOLDEN = DATA
 EXAMPLES = Path(__file__).parent.parent / "data"  # the shipped examples
 # the shipped example instances (data/sweep_*.toml are sweep specs, data/fleet_*.toml fleets, not instances)
 EXAMPLE_INSTANCES = sorted(p for p in EXAMPLES.glob("*.toml") if not p.stem.startswith(("sweep_", "fleet_")))
-EXAMPLE_FLEETS = sorted(EXAMPLES.glob("fleet_*.toml"))
 
 
 def instance_path(name: str) -> Path:

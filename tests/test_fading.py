@@ -199,7 +199,7 @@ def test_chain_is_built_from_layer_times_and_slot():
     np.testing.assert_array_equal(ch.step(1), np.eye(3))
     np.testing.assert_array_equal(ch.wait_step(), fading.lag_transition(spec, 3, 0.01))
     np.testing.assert_array_equal(ch.initial, np.full(3, 1 / 3))
-    np.testing.assert_allclose(ch.distribution_at(3), np.full(3, 1 / 3), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ch.distributions(3)[3], np.full(3, 1 / 3), rtol=0, atol=1e-12)
 
 
 def test_iid_rayleigh_is_unchanged():

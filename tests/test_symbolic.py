@@ -152,7 +152,7 @@ def test_closed_form_equals_recursion_on_small_cases(mode, hidden):
     for placement in range(hidden + 2):
         recursion = S.osla_task_cost_recursion(placement, hidden, mode)
         if placement == 0:
-            closed = S.mlp_phi_zero(mode)
+            closed = S.mlp_phi_zero()
         elif placement == hidden + 1:
             closed = S.mlp_phi_full() - (S.s_1 + (S.H - 1) * S.s_h + S.s_N) * S.gamma
         else:

@@ -61,7 +61,6 @@ from coopt.model.costs import CostModel
 
 KEYS = ("max_latency_s", "max_energy_j")
 UNITS = {"max_latency_s": "s", "max_energy_j": "J"}
-WHAT = {"max_latency_s": "expected latency", "max_energy_j": "expected device energy"}
 
 
 @dataclass(frozen=True)

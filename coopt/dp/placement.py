@@ -45,8 +45,6 @@ from coopt.dp.stopping import (
 from coopt.model.channel import Channel
 from coopt.model.costs import CostModel, wait_allowed
 
-BASELINES = ("edge_only", "device_only", "static_split", "full_placement", "osla")
-
 
 @dataclass(frozen=True)
 class PlacementValue:

@@ -104,10 +104,6 @@ class Channel:
             return self.slot_transition
         return self.transition
 
-    def distribution_at(self, n: int) -> NDArray[np.float64]:
-        """Distribution of the state seen at epoch ``n`` with no waiting before it."""
-        return self.distributions(n)[n]
-
     def distributions(self, n_max: int) -> NDArray[np.float64]:
         """``(n_max + 1, K)``: the distributions at epochs ``0..n_max`` with no waiting,
         one step after the other (not one matrix power per epoch)."""

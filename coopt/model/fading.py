@@ -68,15 +68,6 @@ GH_NODES = 64
 DELTA_IDENTITY = 1e-60  # below it P is the identity to 1e-13 (see _limit)
 
 
-def correlation_model(spec: ChannelSpec) -> str:
-    """``"clarke"``, ``"gauss-markov"`` or ``"iid"``: the time correlation of a ``[channel]`` table."""
-    if spec.doppler_hz is not None:
-        return "clarke"
-    if spec.coherence_s is not None:
-        return "gauss-markov"
-    return "iid"
-
-
 def amplitude_correlation(spec: ChannelSpec, lag_s: float) -> float:
     """:math:`r(\\Delta t)`: :math:`J_0(2\\pi f_D \\Delta t)` or :math:`e^{-\\Delta t/T_c}`."""
     if spec.doppler_hz is not None:

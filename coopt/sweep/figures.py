@@ -100,7 +100,7 @@ def _style(name: str) -> dict[str, Any]:
     return STYLE.get(name, SERIES_STYLES[0])
 
 
-def _plot(ax: Axes, rows: list[dict[str, str]], x: str, series: list[Any], log_x: bool, steps: bool = False) -> None:
+def _plot(ax: Axes, x: str, series: list[Any], log_x: bool, steps: bool = False) -> None:
     plotted: list[float] = []
     for label, style_name, own, column, policy in series:
         pts = sorted((_float(r.get(x)), r) for r in own if not math.isnan(_float(r.get(x))))
@@ -185,7 +185,7 @@ def sweep_figure(
     for i, values in enumerate(panel_values):
         ax = _panel(grid, i)
         own = [r for r in rows if all(r[k] == v for k, v in zip(panel_keys, values))]
-        _plot(ax, own, x, _series(own, y, by, by_values), bool(axes[x]["log"]), steps=y in INTEGER_COLUMNS)
+        _plot(ax, x, _series(own, y, by, by_values), bool(axes[x]["log"]), steps=y in INTEGER_COLUMNS)
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(panel_keys, values)) or out.name, fontsize=9)
         ax.set_xlabel(axis_label(x))
         ax.set_ylabel(COST_LABEL if y == "objective" else axis_label(y))

@@ -94,8 +94,6 @@ class MlpShape:
     params_first: int
     params_hidden: int
     params_output: int
-    input_elems: int
-    hidden_elems: int
 
 
 def mlp_shape(profile: Profile) -> MlpShape:
@@ -141,8 +139,6 @@ def mlp_shape(profile: Profile) -> MlpShape:
         params_first=int(params[1]),
         params_hidden=int(params[2]) if hidden >= 2 else 0,
         params_output=int(params[n_layers]),
-        input_elems=int(out[0]),
-        hidden_elems=int(out[1]),
     )
 
 
@@ -238,7 +234,7 @@ def compiled(mode: str) -> dict[str, _Fn]:
         "omega": S.omega,
         "omega_0": S.omega_0,
         "Delta": S.Delta,
-        "phi0": S.mlp_phi_zero(mode),
+        "phi0": S.mlp_phi_zero(),
         "task_hidden": S.mlp_phi_closed() - S.download_hidden() / S.K_tasks,
         "download_hidden": S.download_hidden(),
         "phi_full": S.mlp_phi_full(),

@@ -648,7 +648,7 @@ def mlp_phi_closed(with_sum_symbol: bool = False) -> sp.Expr:
     return PHI_1 + (1 - q_0) * Delta * geo + (M - 1) * s_h * gamma
 
 
-def mlp_phi_zero(mode: str) -> sp.Expr:
+def mlp_phi_zero() -> sp.Expr:
     """:math:`\\Phi(0) = Z_0 + \\omega_0` (nothing placed, no download)."""
     return Z_0 + omega_0
 
@@ -1013,7 +1013,7 @@ def mlp_derivation() -> Derivation:
         Step("", r"\Phi(M)", mlp_phi_sum()),
         Step("and in closed form,", r"\Phi(M)", mlp_phi_closed(with_sum_symbol=True)),
         Step("with the geometric sum", "S(M)", geometric_sum()),
-        Step("\\textbf{Boundary placements.} Nothing placed:", r"\Phi(0)", mlp_phi_zero("last")),
+        Step("\\textbf{Boundary placements.} Nothing placed:", r"\Phi(0)", mlp_phi_zero()),
         Step(
             "Everything placed: the hidden form at $M = H$ with $\\omega$ replaced by", r"\omega_{N}", mlp_omega_full()
         ),
