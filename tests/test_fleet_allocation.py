@@ -197,6 +197,13 @@ def test_exact_needs_a_grid():
         allocate([[[2.0, 1.0], [1.0, 0.5]]], [1], [1.0], [0.0, 1 / math.pi], [0.0, 1.0], method="exact")
 
 
+def test_brute_force_counts_before_it_builds():
+    """4 copies over 17 x 17 finite pairs are C(292, 4) = 296,729,305 multisets: refused by
+    count, before any is built (it once built them all and ran out of memory)."""
+    with pytest.raises(InstanceError, match=r"method brute_force: 296729305 allocations"):
+        allocate([np.ones((17, 17))], [4], [1.0], np.arange(17) / 16, np.arange(17) / 16, method="brute_force")
+
+
 # --------------------------------------------------------------------------- random fleets
 
 

@@ -522,13 +522,14 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
 
 def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
     # identical copies: every multiset of pairs per kind (the order of copies does not matter)
-    choices = []
-    for g in range(data.kinds):
-        finite = np.flatnonzero(np.isfinite(data.cost[g])).tolist()
-        choices.append(list(itertools.combinations_with_replacement(finite, int(data.counts[g]))))
-    total = math.prod(len(c) for c in choices)
+    finite = [np.flatnonzero(np.isfinite(data.cost[g])).tolist() for g in range(data.kinds)]
+    # counted before any is built: C(f + c - 1, c) multisets of c copies over f finite pairs
+    total = math.prod(math.comb(len(f) + int(c) - 1, int(c)) for f, c in zip(finite, data.counts, strict=True))
     if total > BRUTE_FORCE_MAX:
         raise InstanceError(f"method brute_force: {total} allocations (> {BRUTE_FORCE_MAX}); use exact or mip")
+    choices = [
+        list(itertools.combinations_with_replacement(f, int(c))) for f, c in zip(finite, data.counts, strict=True)
+    ]
     per_kind = [
         [(float(data.cost[g, list(c)].sum()), float(data.x[list(c)].sum()), float(data.y[list(c)].sum())) for c in cs]
         for g, cs in enumerate(choices)
