@@ -546,3 +546,11 @@ def test_every_method_agrees_on_random_instance_built_fleets(drawn):
         assert r.shares_used[0] <= 1 + 1e-12 and r.shares_used[1] <= 1 + 1e-12
     if all(inst.placement.rule == "optimal" for inst in fleet.kinds):
         assert exact.baselines["alone"] <= best * (1 + RTOL_EXACT)
+
+
+def test_verify_passes_on_the_shipped_fleet(capsys):
+    """Every method of coopt verify on data/fleet_cell.toml (brute force refused by count)."""
+    assert main(["verify", str(DATA / "fleet_cell.toml"), "--workers", "1", "--json"]) == 0
+    out = strict(capsys.readouterr().out)
+    assert out["ok"] is True
+    assert any("brute_force" in c["name"] and "not applicable" in c["note"] for c in out["checks"])
