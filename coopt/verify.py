@@ -45,7 +45,6 @@ from typing import Any
 import numpy as np
 
 from coopt import api
-from coopt.dp.constraints import parse_constraints
 from coopt.dp.enumeration import solve_enumeration
 from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
@@ -333,7 +332,7 @@ def verify(
     from coopt.mip.method import evaluated_values, run_mip_method
 
     problem = prepare(instance)
-    qos = parse_constraints(instance.extra)
+    qos = instance.constraints
     run = run_mip_method(problem, options)
     mip, res = run.result, run.mip
     scale = run.data.scale
@@ -499,7 +498,7 @@ def _qos_checks(run: Any, problem: Problem, rtol: float, scale: float) -> list[C
             + ", ".join(f"{k} {v:.4g}" for k, v in lag.multipliers.items()),
         )
     )
-    free = solve_enumeration(replace(problem, instance=replace(problem.instance, extra={})))
+    free = solve_enumeration(replace(problem, instance=replace(problem.instance, constraints=None)))
     b = free.breakdown
     slack = all(
         getattr(qos, k) is None or q <= getattr(qos, k)

@@ -79,7 +79,7 @@ def _code_tokens(text: str) -> set[str]:
 
 
 def test_every_instance_key_is_documented() -> None:
-    from coopt.dp.constraints import KEYS
+    from coopt.model.constraints import KEYS
     from coopt.model.instance import _SCHEMA
 
     keys = {f"{table}.{key}" for table, schema in _SCHEMA.items() for key in schema}

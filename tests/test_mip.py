@@ -20,13 +20,7 @@ from hypothesis import strategies as st
 
 from coopt import evaluate_policy, occupation, prepare, solve
 from coopt.cli.main import main
-from coopt.dp.constraints import (
-    QoS,
-    lagrangian_bound,
-    parse_constraints,
-    physical_parts,
-    smallest_achievable,
-)
+from coopt.dp.constraints import lagrangian_bound, physical_parts, smallest_achievable
 from coopt.dp.enumeration import solve_enumeration
 from coopt.dp.stopping import COMPUTE, STOP, WAIT, evaluate_randomised_policy, osla_policy
 from coopt.errors import InstanceError, NoSolutionError, SolverUnavailableError
@@ -34,6 +28,7 @@ from coopt.mip.data import osla_actions, placement_data
 from coopt.mip.formulation import build_placement_model
 from coopt.mip.highs import MipOptions, PlacementResult, Termination, relative_gap, solve_fixed, solve_mip
 from coopt.mip.solution import flow_residual, objective_from_values, read_solution
+from coopt.model.constraints import QoS, parse_constraints
 from coopt.model.costs import wait_allowed
 from coopt.model.profiles import mlp_profile
 
@@ -289,7 +284,7 @@ def tiny_qos_instance(bound=None):
     """N = 3, three channel levels, energy-dominated cost: the optimum waits (mode last),
     so a latency bound can be met by waiting less, i.e. by randomising at the last epoch."""
     inst = tiny.instance(tiny.CHAIN3, CHANNELS["finite3"], "last", cost__time_weight=0.01)
-    return inst if bound is None else replace(inst, extra={"constraints": {"max_latency_s": bound}})
+    return inst if bound is None else replace(inst, constraints=QoS(max_latency_s=bound))
 
 
 def test_binding_latency_bound_randomises_between_brute_force_bounds():
@@ -381,9 +376,7 @@ def test_slack_bounds_equal_enumeration():
     ref = solve(free)
     inst = replace(
         free,
-        extra={
-            "constraints": {"max_latency_s": 10 * ref.breakdown.latency_s, "max_energy_j": 10 * ref.breakdown.energy_j}
-        },
+        constraints=QoS(max_latency_s=10 * ref.breakdown.latency_s, max_energy_j=10 * ref.breakdown.energy_j),
     )
     got = solve(inst, method="mip")
     assert got.placement == ref.placement and close(got.objective, ref.objective, RTOL_MIP)
@@ -399,7 +392,7 @@ def test_binding_energy_bound_holds():
         "max_energy_j", problem.Y, problem.channel, "last", problem.costs, "optimal", problem.placements
     ).value
     bound = 0.5 * (e_min + ref.breakdown.energy_j)
-    got = solve(replace(free, extra={"constraints": {"max_energy_j": bound}}), method="mip")
+    got = solve(replace(free, constraints=QoS(max_energy_j=bound)), method="mip")
     assert got.solver["expected_energy_j"] <= bound * (1 + RTOL_QOS)
     assert got.objective >= ref.objective * (1 - RTOL_MIP)
     assert got.solver["lagrangian_bound"] <= got.objective * (1 + RTOL_MIP)
@@ -456,7 +449,7 @@ def test_infeasible_bound_exit_1_with_smallest_achievable(key, word, write_insta
 )
 def test_constraints_validation(table, fragment):
     with pytest.raises(InstanceError) as exc:
-        parse_constraints({"constraints": table})
+        parse_constraints(table)
     assert fragment in str(exc.value)
     assert "\n" not in str(exc.value)
 
@@ -471,7 +464,7 @@ def test_enumeration_refuses_constraints(write_instance, capsys):
     doc["constraints"] = {"max_latency_s": 1.0}
     assert main(["solve", str(write_instance(doc))]) == 2
     assert "use --method mip" in capsys.readouterr().err
-    assert parse_constraints({"constraints": {}}) is None
+    assert parse_constraints({}) is None
 
 
 # ----------------------------------------------------------------------------- solver boundary

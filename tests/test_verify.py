@@ -12,6 +12,7 @@ import coopt.verify as verify_module
 from coopt import load_instance, solve
 from coopt.cli.main import main
 from coopt.errors import InstanceError
+from coopt.model.constraints import QoS
 from coopt.verify import verify
 
 from . import tiny
@@ -133,13 +134,13 @@ def test_verify_detects_a_wrong_placement(monkeypatch):
 def test_verify_with_constraints():
     free = tiny.instance(tiny.CHAIN3, tiny.CHANNELS["finite3"], "last", cost__time_weight=0.01)
     lat = solve(free).breakdown.latency_s
-    report = verify(replace(free, extra={"constraints": {"max_latency_s": 0.85 * lat}}))
+    report = verify(replace(free, constraints=QoS(max_latency_s=0.85 * lat)))
     assert report.ok, report.table()
     names = {c.name for c in report.checks}
     assert {"constraints.max_latency_s holds", "Lagrangian bound <= MIP", "binding bounds: MIP >= enumeration"} <= names
     policy_row = next(c for c in report.checks if c.name == "MIP policy evaluated by the DP")
     assert "randomised" in policy_row.note
-    slack = verify(replace(free, extra={"constraints": {"max_latency_s": 2 * lat}}))
+    slack = verify(replace(free, constraints=QoS(max_latency_s=2 * lat)))
     assert slack.ok and "slack bounds: MIP = enumeration" in {c.name for c in slack.checks}
 
 

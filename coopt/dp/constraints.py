@@ -44,10 +44,8 @@ each placement is fixed and only :math:`M` is dualised.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,75 +55,13 @@ from coopt.dp.results import breakdown
 from coopt.dp.stopping import evaluate_randomised_policy, occupation
 from coopt.errors import InstanceError
 from coopt.model.channel import Channel
+from coopt.model.constraints import QoS
 from coopt.model.costs import CostModel
 
-KEYS = ("max_latency_s", "max_energy_j")
-UNITS = {"max_latency_s": "s", "max_energy_j": "J"}
 
-
-@dataclass(frozen=True)
-class QoS:
-    """Bounds of the ``[constraints]`` table (``None``: no bound).
-
-    Attributes
-    ----------
-    max_latency_s : float or None
-        Bound on the expected task latency (s).
-    max_energy_j : float or None
-        Bound on the expected device energy per task (J).
-    """
-
-    max_latency_s: float | None = None
-    max_energy_j: float | None = None
-
-    @property
-    def active(self) -> tuple[str, ...]:
-        """Names of the bounds that are set, in :data:`KEYS` order."""
-        return tuple(k for k in KEYS if getattr(self, k) is not None)
-
-    def bound(self, key: str) -> float:
-        value = getattr(self, key)
-        if value is None:
-            raise KeyError(key)
-        return float(value)
-
-
-def parse_constraints(extra: dict[str, Any]) -> QoS | None:
-    """Validate the optional ``[constraints]`` table of an instance (``instance.extra``).
-
-    Returns ``None`` when the table is absent or empty.
-
-    Raises
-    ------
-    InstanceError
-        One line naming the key and value: an unknown key (with the closest valid
-        key suggested) or a bound that is not a finite number > 0.
-    """
-    raw = extra.get("constraints")
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise InstanceError(f"constraints = {raw!r}: must be a table [constraints]")
-    for key in raw:
-        if key not in KEYS:
-            close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(KEYS)}"
-            raise InstanceError(f"constraints.{key}: unknown key{hint}")
-    values: dict[str, float] = {}
-    for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InstanceError(f"constraints.{key} = {value!r}: must be a finite number > 0 ({UNITS[key]})")
-        if value <= 0:
-            raise InstanceError(f"constraints.{key} = {value!r}: must be > 0 ({UNITS[key]})")
-        values[key] = float(value)
-    if not values:
-        return None
-    return QoS(**values)
-
-
-def reject_constraints(extra: dict[str, Any], method: str) -> None:
-    """Raise if an instance carries QoS bounds that ``method`` cannot impose."""
-    if parse_constraints(extra) is not None:
+def reject_constraints(qos: QoS | None, method: str) -> None:
+    """Raise if an instance carries QoS bounds (``instance.constraints``) that ``method`` cannot impose."""
+    if qos is not None:
         raise InstanceError(
             f"[constraints]: method {method!r} (backward induction) cannot impose QoS bounds "
             "(max_latency_s, max_energy_j); use --method mip"
@@ -332,13 +268,10 @@ def lagrangian_bound(
 
 
 __all__ = [
-    "KEYS",
     "Achievable",
     "LagrangianBound",
     "PhysicalParts",
-    "QoS",
     "lagrangian_bound",
-    "parse_constraints",
     "physical_parts",
     "randomised_expectations",
     "reject_constraints",

@@ -12,7 +12,7 @@ from coopt.model.problem import Problem
 
 def solve_enumeration(problem: Problem) -> SolveResult:
     """The enumeration oracle of docs/model.md section 5, with the baselines of section 6."""
-    reject_constraints(problem.instance.extra, "enumeration")
+    reject_constraints(problem.instance.constraints, "enumeration")
     inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
     rule, mode = inst.placement.rule, inst.wait.mode
     k_tasks = inst.placement.tasks_per_period

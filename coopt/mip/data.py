@@ -15,8 +15,9 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.constraints import QoS, physical_parts
+from coopt.dp.constraints import physical_parts
 from coopt.dp.stopping import COMPUTE, STOP, WAIT, choose_by_tie_order, next_state_mean
+from coopt.model.constraints import QoS
 from coopt.model.costs import wait_allowed
 from coopt.model.problem import Problem
 

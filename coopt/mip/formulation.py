@@ -108,9 +108,9 @@ import numpy as np
 import pyomo.environ as pyo
 from numpy.typing import NDArray
 
-from coopt.dp.constraints import QoS
 from coopt.dp.stopping import COMPUTE, STOP, WAIT
 from coopt.mip.data import BuildDeadline, MipData, placement_data
+from coopt.model.constraints import QoS
 from coopt.model.problem import Problem
 
 

@@ -62,9 +62,7 @@ from numpy.typing import NDArray
 
 from coopt.dp.constraints import (
     LagrangianBound,
-    QoS,
     lagrangian_bound,
-    parse_constraints,
     randomised_expectations,
     smallest_achievable,
 )
@@ -97,6 +95,7 @@ from coopt.mip.highs import (
     solve_mip,
 )
 from coopt.mip.solution import PolicyTable, expectations_from_values, flow_residual, objective_from_values
+from coopt.model.constraints import QoS
 from coopt.model.costs import wait_allowed
 from coopt.model.problem import Problem
 
@@ -337,7 +336,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
     rule, mode = inst.placement.rule, inst.wait.mode
     k_tasks = inst.placement.tasks_per_period
-    qos = parse_constraints(inst.extra)
+    qos = inst.constraints
     placements = problem.placements
 
     deadline = Deadline(options.time_limit)

@@ -92,6 +92,7 @@ from pathlib import Path
 from typing import Any
 
 from coopt.errors import InstanceError
+from coopt.model.constraints import QoS, parse_constraints
 from coopt.model.files import read_text
 from coopt.model.onnx_graph import CUTS, is_onnx_spec, read_network, resolve_onnx_path
 from coopt.model.profiles import Profile, load_profile
@@ -208,7 +209,7 @@ class Instance:
     wait: Wait
     placement: PlacementSpec
     name: str = "instance"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    constraints: QoS | None = None
 
     @property
     def profile(self) -> Profile:
@@ -430,7 +431,7 @@ for _table, _keys in _SCHEMA.items():
 # Keys whose value is a list (vectors and matrices).
 _LIST_KEYS = ("channel.gains", "channel.probs", "channel.transition", "channel.initial")
 
-# Tables that later features read; their contents are validated by those features.
+# Optional tables, each parsed by its own module ([constraints]: coopt.model.constraints).
 _OPTIONAL_TABLES = ("constraints",)
 
 
@@ -628,7 +629,7 @@ def parse_instance(doc: dict[str, Any], base_dir: Path | None = None, name: str 
         wait=wait,
         placement=PlacementSpec(**t["placement"]),
         name=name,
-        extra={k: doc[k] for k in _OPTIONAL_TABLES if k in doc},
+        constraints=parse_constraints(doc.get("constraints")),
     )
 
 

@@ -144,7 +144,7 @@ def mlp_shape(profile: Profile) -> MlpShape:
 
 def check_applicable(instance: Instance) -> MlpShape:
     """Raise :class:`InstanceError` unless the closed form applies; return the MLP shape."""
-    if instance.extra.get("constraints"):
+    if instance.constraints is not None:
         raise InstanceError(
             "method closed-form: the instance has a [constraints] table; QoS constraints need --method mip"
         )
