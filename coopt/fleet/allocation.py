@@ -526,7 +526,8 @@ def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocati
     # counted before any is built: C(f + c - 1, c) multisets of c copies over f finite pairs
     total = math.prod(math.comb(len(f) + int(c) - 1, int(c)) for f, c in zip(finite, data.counts, strict=True))
     if total > BRUTE_FORCE_MAX:
-        raise InstanceError(f"method brute_force: {total} allocations (> {BRUTE_FORCE_MAX}); use exact or mip")
+        count = str(total) if total < 10**12 else f"{float(total):.2e}"
+        raise InstanceError(f"method brute_force: {count} allocations (> {BRUTE_FORCE_MAX}); use exact or mip")
     choices = [
         list(itertools.combinations_with_replacement(f, int(c))) for f, c in zip(finite, data.counts, strict=True)
     ]
