@@ -32,3 +32,6 @@ error
 setup
 no_kept_matrix
 pytestmark  # pytest's module-level marks
+handle_starttag  # html.parser.HTMLParser's callbacks (tests/test_notebook.py)
+handle_data
+attrs

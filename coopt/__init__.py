@@ -9,8 +9,10 @@ Typical use::
     from coopt import load_instance, solve
     result = solve(load_instance("data/cnn_chain.toml"))
     result.placement, result.objective
+    print(result)          # the text report of `coopt solve`; result.to_frame() with pandas
 """
 
+import coopt.report.text  # noqa: F401  (registers str(SolveResult), the text report)
 from coopt.api import solve
 from coopt.dp.results import SolveResult
 from coopt.dp.stopping import (

@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
+import html
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +143,13 @@ class SolveResult:
         object (``uplink_overhead``) only when one of them is not 0.
     measured : tuple of str
         The profile's measured columns (docs/model.md 10.1) that replaced MAC-derived costs.
+    layer_names : tuple of str
+        The network's layer names, ``input`` first (for the text report).
+
+    In a notebook: ``str(result)`` is the text report of ``coopt solve`` (registered by
+    :mod:`coopt.report.text`, which ``import coopt`` loads; this module stays below the
+    report layer), the notebook shows :meth:`_repr_html_`, and :meth:`to_frame` gives
+    :math:`\\Phi(M)` per placement as a pandas DataFrame (pandas is the ``frames`` extra).
     """
 
     instance_name: str
@@ -162,6 +170,47 @@ class SolveResult:
     overhead_s: float = 0.0
     overhead_j: float = 0.0
     measured: tuple[str, ...] = ()
+    layer_names: tuple[str, ...] = field(default=(), repr=False)
+
+    def __str__(self) -> str:
+        report = _TEXT_REPORT.get("solve")
+        return repr(self) if report is None else report(self)
+
+    def to_frame(self) -> Any:
+        r""":math:`\Phi(M)` of every feasible placement as a ``pandas.DataFrame`` indexed by
+        ``placement``: ``objective`` (:math:`\Phi(M)`, per task), ``task_cost``
+        (:math:`J(M)`, per task), ``download_cost`` (:math:`D(M)`, per period), ``optimal``
+        (``True`` at :math:`M^*`). Needs pandas (``pip install 'coopt[frames]'``)."""
+        pd = _pandas()
+        frame = pd.DataFrame(
+            {
+                "placement": [v.placement for v in self.by_placement],
+                "objective": [v.objective for v in self.by_placement],
+                "task_cost": [v.task_cost for v in self.by_placement],
+                "download_cost": [v.download_cost for v in self.by_placement],
+                "optimal": [v.placement == self.placement for v in self.by_placement],
+            }
+        )
+        return frame.set_index("placement")
+
+    def _repr_html_(self) -> str:
+        r"""The summary a notebook shows: :math:`M^*`, :math:`\Phi(M^*)` and its parts, and
+        every baseline with its extra cost."""
+        rows = [
+            ("placement M*", str(self.placement)),
+            ("objective Phi(M*)", f"{self.objective:.6e}"),
+            ("task cost J(M*)", f"{self.task_cost:.6e}"),
+            ("download D(M*) per period", f"{self.download_cost:.6e}"),
+            ("rule / wait mode / method", f"{self.rule} / {self.wait_mode} / {self.method}"),
+            ("latency per task", f"{self.breakdown.latency_s:.6e} s"),
+            ("device energy per task", f"{self.breakdown.energy_j:.6e} J"),
+        ]
+        for name, b in self.baselines.items():
+            pct = self.gap_percent(name)
+            shown = "infeasible" if b is None else f"{b.objective:.6e}" + ("" if pct is None else f" ({pct:+.2f} %)")
+            rows.append((f"baseline {name}", shown))
+        body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<table><caption>coopt: {html.escape(self.instance_name)}</caption>{body}</table>"
 
     @property
     def decisions(self) -> list[list[str]]:
@@ -243,6 +292,24 @@ class SolveResult:
         return out
 
 
+_TEXT_REPORT: dict[str, Callable[[SolveResult], str]] = {}
+
+
+def register_text_report(report: Callable[[SolveResult], str]) -> None:
+    """Make ``report`` what ``str(result)`` prints (:mod:`coopt.report.text` registers the
+    text report of ``coopt solve`` on import: the report layer sits above this one)."""
+    _TEXT_REPORT["solve"] = report
+
+
+def _pandas() -> Any:
+    """pandas, imported on first use (the ``frames`` extra), or one clear ImportError."""
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("to_frame() needs pandas: pip install 'coopt[frames]'") from None
+    return pandas
+
+
 def thresholds_db(thresholds: NDArray[np.float64]) -> list[float]:
     """Thresholds in dB (``-inf`` for 0, ``+inf`` for never)."""
     with np.errstate(divide="ignore"):
@@ -287,4 +354,5 @@ def assemble_result(
         overhead_j=inst.uplink.overhead_j,
         solver=solver or {},
         measured=inst.profile.measured,
+        layer_names=inst.profile.layer_names,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from coopt.dp.results import GAP_DEFINITION, SolveResult, thresholds_db
+from coopt.dp.results import GAP_DEFINITION, SolveResult, register_text_report, thresholds_db
 from coopt.dp.stopping import ACTION_NAMES
 from coopt.model.costs import COST_UNIT
 
@@ -153,3 +153,10 @@ def solver_lines(solver: dict[str, Any]) -> list[str]:
             probs = ", ".join(f"{a} {p:.6f}" for a, p in row["probs"].items())
             lines.append(f"  {row['epoch']:>3}  state {row['state']:<4} {probs}")
     return lines
+
+
+def _result_text(result: SolveResult) -> str:
+    return solve_report(result, result.layer_names)
+
+
+register_text_report(_result_text)  # str(result) is this report
