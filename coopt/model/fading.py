@@ -68,7 +68,7 @@ GH_NODES = 64
 DELTA_IDENTITY = 1e-60  # below it P is the identity to 1e-13 (see _limit)
 LAGUERRE_MAX_TERMS = 6000  # the series is used where it needs at most this many terms (delta >~ 8e-3)
 SERIES_ATOL = 1e-15  # truncation error of the series per entry
-GL_NODES = 16  # Gauss-Legendre nodes per panel
+GL_NODES = 10  # Gauss-Legendre nodes per piece (16 gives the same matrices to 1e-16)
 SATURATED = 1e-18  # S_j below it on a whole panel: the panel adds nothing (S_j is increasing in x)
 
 
@@ -226,7 +226,8 @@ def _transition_series(states: int, delta: float) -> NDArray[np.float64]:
     r"""The matrix by Kibble's Laguerre expansion of the bivariate exponential density,
     :math:`f(x, y) = e^{-x-y}\sum_n \rho^n L_n(x) L_n(y)`: :math:`P_{ij} = K\sum_n \rho^n a_{ni}a_{nj}`
     with :math:`a_{ni} = \int_{e_i}^{e_{i+1}} e^{-x}L_n(x)\,dx` and
-    :math:`\int_x^\infty e^{-t}L_n = e^{-x}(L_n(x) - L_{n-1}(x))`; :math:`L_n` by the
+    :math:`\int_x^\infty e^{-t}L_n = e^{-x}(L_n(x) - L_{n-1}(x)) = -(x/n)e^{-x}L^{(1)}_{n-1}(x)`
+    (the second form has no cancellation at small ``x``); :math:`L^{(1)}_m` by its
     three-term recurrence at the edges, the sum as blocked matrix products."""
     k = states
     rho = 1.0 - delta
@@ -235,23 +236,26 @@ def _transition_series(states: int, delta: float) -> NDArray[np.float64]:
     damp = np.exp(-edges)
     out = np.zeros((k, k))
     block = 512
-    prev = np.zeros_like(edges)  # L_{-1}
-    cur = np.ones_like(edges)  # L_0
+    # the tails as -(x/n) e^-x L^(1)_{n-1}(x) (no cancellation of L_n - L_{n-1} at small x)
+    prev = np.zeros_like(edges)  # L^(1)_{-1}
+    cur = np.ones_like(edges)  # L^(1)_0
     n = 0
     while n <= terms:
         rows = min(block, terms + 1 - n)
         a = np.empty((rows, k))
         for r in range(rows):
-            tail = np.append(damp * (cur - prev), 0.0)  # int_e^inf e^-t L_n, e_K = inf
-            a[r] = tail[:-1] - tail[1:]
             m = n + r
-            prev, cur = cur, ((2 * m + 1 - edges) * cur - m * prev) / (m + 1)
+            if m == 0:
+                tail = np.append(damp, 0.0)
+            else:  # cur is L^(1)_{m-1}
+                tail = np.append(-(edges / m) * damp * cur, 0.0)
+                prev, cur = cur, ((2 * m - edges) * cur - m * prev) / m
+            a[r] = tail[:-1] - tail[1:]
         weights = rho ** np.arange(n, n + rows, dtype=np.float64)
         out += (a.T * weights) @ a
         n += rows
     out *= k
     return np.clip((out + out.T) / 2.0, 0.0, 1.0)  # symmetric to rounding already; exactly so
-
 
 
 def _survival(x: NDArray[np.float64], e: NDArray[np.float64], delta: float) -> NDArray[np.float64]:
@@ -365,13 +369,19 @@ def _transition_panels(states: int, delta: float) -> NDArray[np.float64]:
 @lru_cache(maxsize=64)
 def _transition(states: int, delta: float) -> NDArray[np.float64]:
     """The matrix (read-only, cached per ``(K, delta)``): the Laguerre series where it needs
-    at most ``LAGUERRE_MAX_TERMS`` terms, else Gauss-Legendre panels."""
+    at most ``LAGUERRE_MAX_TERMS`` terms, else Gauss-Legendre panels; the diagonal from the
+    rows."""
     out = _limit(states, delta)
     if out is None:
         if _series_terms(states, delta) <= LAGUERRE_MAX_TERMS:
             out = _transition_series(states, delta)
         else:
             out = _transition_panels(states, delta)
+        # each diagonal entry is one minus the rest of its row: rows sum to 1 to rounding,
+        # P stays symmetric, and where P is nearly the identity the diagonal is exact
+        off = out.copy()
+        np.fill_diagonal(off, 0.0)
+        np.fill_diagonal(out, np.clip(1.0 - off.sum(axis=1), 0.0, 1.0))
     out.setflags(write=False)
     return out
 
