@@ -53,12 +53,15 @@ zero-time layer (no MACs) gives the identity. SciPy is imported lazily (not
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
+from coopt.errors import InstanceError
 from coopt.model.channel import Channel
 from coopt.model.instance import ChannelSpec
 
@@ -400,6 +403,63 @@ def lag_transition(spec: ChannelSpec, states: int, lag_s: float) -> NDArray[np.f
     return transition_matrix(states, decorrelation(spec, lag_s))
 
 
+SERIES_SECONDS_PER_FLOP = 4e-10  # measured on 2 shared cores (bench/bench_markov.py)
+PANEL_SECONDS_PER_STATE = 4e-3  # the panels: about linear in K (the bands narrow as bins do)
+
+
+def predicted_seconds(states: int, delta: float) -> float:
+    """A rough prediction of the time :func:`transition_matrix` takes uncached (0 at a limit)."""
+    if _limit(states, delta) is not None:
+        return 0.0
+    terms = _series_terms(states, delta)
+    if terms <= LAGUERRE_MAX_TERMS:
+        return SERIES_SECONDS_PER_FLOP * 2.0 * states * states * terms
+    return PANEL_SECONDS_PER_STATE * states
+
+
+def transition_bytes(states: int, matrices: int) -> int:
+    """Memory of ``matrices`` stored ``K x K`` matrices plus the work space of building one."""
+    return 8 * states * states * (matrices + 4)
+
+
+def physical_memory() -> int | None:
+    """The machine's physical memory in bytes (``None`` where the OS does not tell)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def lag_deltas(spec: ChannelSpec, layer_time_s: NDArray[np.float64], slot_s: float | None) -> list[float]:
+    """The decorrelations of every step (layers ``1..N``, then the slot if any), in order."""
+    lags = [float(t) for t in layer_time_s[1:]]
+    if slot_s is not None and math.isfinite(slot_s):
+        lags.append(float(slot_s))
+    return [decorrelation(spec, t) for t in lags]
+
+
+def check_transition_memory(states: int, steps: int, limit: int | None = None) -> None:
+    """Refuse (InstanceError, one line) when ``steps`` matrices of ``K x K`` cannot fit in
+    ``limit`` bytes (default: the machine's physical memory), before any work."""
+    limit = physical_memory() if limit is None else limit
+    need = transition_bytes(states, steps)
+    if limit is not None and need > limit:
+        raise InstanceError(
+            f"channel.states = {states}: the correlated channel's {steps} transition matrices of {states} x {states} "
+            f"need about {need / 2**30:.3g} GiB, more than the limit {limit / 2**30:.3g} GiB; use fewer channel.states"
+        )
+
+
+def build_transitions(
+    states: int, deltas: list[float], wrap: Callable[[list[float]], Iterable[float]] | None = None
+) -> None:
+    """Compute (and cache) the matrices of ``deltas``, each distinct one once, the loop
+    wrapped by ``wrap`` (e.g. a progress bar)."""
+    todo = sorted({d for d in deltas if predicted_seconds(states, d) > 0.0})
+    for delta in wrap(todo) if wrap is not None else todo:
+        transition_matrix(states, delta)
+
+
 def correlate(channel: Channel, layer_time_s: NDArray[np.float64], slot_s: float | None) -> Channel:
     """The quantised Rayleigh ``channel`` made time-correlated (docs/model.md 10.4).
 
@@ -411,6 +471,7 @@ def correlate(channel: Channel, layer_time_s: NDArray[np.float64], slot_s: float
     if not spec.is_correlated:
         return channel
     k = channel.n_states
+    check_transition_memory(k, len(layer_time_s) - 1 + (slot_s is not None))
     steps = np.stack([lag_transition(spec, k, float(t)) for t in layer_time_s[1:]]) if len(layer_time_s) > 1 else None
     slot = None if slot_s is None or not math.isfinite(slot_s) else lag_transition(spec, k, slot_s)
     return replace(channel, epoch_transitions=steps, slot_transition=slot)
