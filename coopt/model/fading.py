@@ -24,8 +24,11 @@ equiprobable bins with edges :math:`e_j = -\bar h\ln(1 - j/K)`), and
 
 the average over the source bin (uniform in the probability scale :math:`u`) of the
 Marcum-Q difference of the target bin. The matrix depends only on ``K`` and
-:math:`\delta` (:math:`\bar h` cancels). The integral is adaptive Gauss-Kronrod
-(``scipy.integrate.quad_vec``, absolute tolerance ``QUAD_ATOL`` on every entry). Rows
+:math:`\delta` (:math:`\bar h` cancels). It is the Laguerre series
+(:func:`_transition_series`) or fixed-order Gauss-Legendre panels
+(:func:`_transition_panels`), cached per ``(K, delta)``; the adaptive Gauss-Kronrod rule
+(``scipy.integrate.quad_vec``, absolute tolerance ``QUAD_ATOL`` on every entry,
+:func:`_transition_adaptive`) is the reference the tests check every entry against. Rows
 sum to 1 (the :math:`S` telescope) and, since the joint law of :math:`(h, h')` is
 exchangeable, :math:`P` is symmetric, so the uniform law is stationary; the tests check
 both, which checks the quadrature.
