@@ -306,3 +306,13 @@ def test_matrices_are_cached_per_k_and_delta():
     a = fading.transition_matrix(9, 0.123)
     assert fading.transition_matrix(9, 0.123) is a
     assert fading.transition_matrix(10, 0.123) is not a
+
+
+def test_k_beyond_memory_is_refused_in_one_line_before_any_work():
+    with pytest.raises(fading.InstanceError, match=r"channel.states = 100000: .* GiB, more than the limit") as err:
+        fading.check_transition_memory(100_000, 8, limit=2**30)
+    assert "\n" not in str(err.value)
+    fading.check_transition_memory(64, 8, limit=2**30)  # 64 x 64: fits
+    inst = parse_instance(make_doc(channel__states=1_000_000, channel__doppler_hz=50.0))
+    with pytest.raises(fading.InstanceError, match="channel.states = 1000000"):
+        prepare(inst)  # refused by correlate() before a matrix is built
