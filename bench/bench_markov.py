@@ -230,11 +230,65 @@ def ok(row: dict[str, Any]) -> bool:
     return "rel" not in row or (row["rel"] <= RTOL and row["same"])
 
 
+LENET_DOC: dict[str, Any] = {
+    "network": {"profile": "lenet5", "feature_bits": 32, "param_bits": 32},
+    "device": {"cpu_hz": 5e8, "cycles_per_mac": 1.0, "kappa": 1e-27, "tx_power_w": 0.2, "idle_power_w": 0.01},
+    "edge": {"cpu_hz": 3e9, "cycles_per_mac": 0.05},
+    "uplink": {"bandwidth_hz": 5e6, "noise_w": 1e-13},
+    "channel": {"law": "rayleigh", "mean_gain": 5e-11, "states": 8},
+    "cost": {"energy_weight": 1.0, "time_weight": 1.5},
+    "wait": {"mode": "last", "slot_s": 0.005},
+    "placement": {"tasks_per_period": 150, "downlink_bps": 8e7, "rx_energy_per_bit": 5e-8},
+}  # tests/conftest.py BASE_DOC: the 7-layer LeNet-5 chain of issue 19 item 2
+
+
+def clarke_table(ks: list[int]) -> bool:
+    """Table 5: LeNet-5 with Clarke fading at 50 Hz: the time of its transition matrices
+    (cache cleared) and of the whole solve against the same chain's i.i.d. solve, K doubling;
+    every matrix's rows sum to 1 and it is symmetric to 1e-12."""
+    from coopt import solve
+    from coopt.model import fading
+
+    print(
+        "\nTable 5: LeNet-5, Clarke fading at 50 Hz: matrices and solve vs the i.i.d. solve (targets: K=64 3x, K=512 20x)"
+    )
+    print(f"{'K':>5} {'matrices':>10} {'clarke solve':>13} {'iid solve':>10} {'ratio':>7}  rows, symmetry")
+    good, prev = True, None
+    for k in ks:
+        doc = copy.deepcopy(LENET_DOC)
+        doc["channel"]["states"] = k
+        iid = parse_instance(copy.deepcopy(doc))
+        doc["channel"]["doppler_hz"] = 50.0
+        clarke = parse_instance(doc)
+        t_iid, _ = median_time(lambda: solve(iid), 3)
+        fading._transition.cache_clear()
+        t0 = time.perf_counter()
+        problem = prepare(clarke)
+        t_mat = time.perf_counter() - t0
+        fading._transition.cache_clear()
+        t0 = time.perf_counter()
+        solve(clarke)
+        t_solve = time.perf_counter() - t0
+        mats = [*problem.channel.epoch_transitions, problem.channel.slot_transition]  # type: ignore[misc]
+        rows = max(float(np.max(np.abs(P.sum(axis=1) - 1.0))) for P in mats)
+        sym = max(float(np.max(np.abs(P - P.T))) for P in mats)
+        good &= rows <= 1e-12 and sym <= 1e-12
+        print(
+            f"{k:>5} {fmt_time(t_mat):>10} {fmt_time(t_solve):>13} {fmt_time(t_iid):>10} {t_solve / t_iid:>7.0f}  {rows:.0e}, {sym:.0e}",
+            flush=True,
+        )
+        if prev is not None:
+            print(f"      K {prev[0]} -> {k}: matrices ~ K^{math.log(t_mat / prev[1]) / math.log(k / prev[0]):.2f}")
+        prev = (k, t_mat)
+    return good
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="runs per median")
     ap.add_argument("--slow", type=float, default=3.0, help="a reference run longer than this is run once")
     ap.add_argument("--growth", type=int, nargs="*", default=[16, 32, 64, 128, 256], help="K of table 4")
+    ap.add_argument("--clarke-k", type=int, nargs="*", default=[16, 32, 64, 128, 256, 512, 1024], help="K of table 5")
     ap.add_argument("--qe-budget", type=float, default=60.0, help="seconds quantecon may take on one size")
     args = ap.parse_args(argv)
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset (OpenBLAS default: one per core)")
@@ -302,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     for a, b in itertools.pairwise(rows):
         growth = math.log(b["sweep"] / a["sweep"]) / math.log(b["K"] / a["K"])
         print(f"      K {a['K']} -> {b['K']}: time x {b['sweep'] / a['sweep']:.2f}, i.e. ~ K^{growth:.2f}")
+    good &= clarke_table(args.clarke_k)
     print("\nall checks passed" if good else "\nSOME CHECK FAILED")
     return 0 if good else 1
 

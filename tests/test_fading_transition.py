@@ -242,3 +242,77 @@ def test_item1_solve_exits_0_with_strict_json(tmp_path):
     out = json.loads(proc.stdout, parse_constant=refuse)
     assert out["rule"] == "osla" and out["wait_mode"] == "any"
     assert math.isfinite(out["objective"]) and out["objective"] > 0
+
+
+# --------------------------------------------------------------------------- issue 19 item 2: the fast matrices
+
+# 1 - rho from near 0 (rho near 1: the Gaussian-mixture form, the identity limit) through the
+# switch to the noncentral chi-square form, the switch to the series, to rho near 0
+GRID_DELTAS = [
+    2 * fading.DELTA_IDENTITY,
+    1e-30,
+    1e-14,
+    1e-9,
+    3e-6,
+    fading.DELTA_SWITCH * (1 - 1e-9),
+    fading.DELTA_SWITCH,
+    1e-3,
+    6e-3,
+    0.02,
+    0.3,
+    0.9,
+    1 - 1e-9,
+]
+
+
+@pytest.mark.parametrize("k", [2, 3, 7, 16])
+@pytest.mark.parametrize("delta", GRID_DELTAS)
+def test_fast_matrix_equals_the_adaptive_reference_entrywise(k, delta):
+    fast = fading.transition_matrix(k, delta)
+    ref = fading._transition_adaptive(k, delta)
+    check_structure(fast)
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=ATOL)
+    assert not fast.flags.writeable
+
+
+@pytest.mark.parametrize("delta", [1e-12, 5e-5, 2e-3, 0.05])
+def test_fast_matrix_at_larger_k(delta):
+    """K = 40: many bins inside a band, the grading of wide last bins."""
+    fast = fading.transition_matrix(40, delta)
+    check_structure(fast)
+    np.testing.assert_allclose(fast, fading._transition_adaptive(40, delta), rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("delta", [2e-3, 8e-3, 0.02])
+def test_both_fast_methods_agree_where_they_meet(delta):
+    """The series and the panels on either side of their switch, against each other and the reference."""
+    ref = fading._transition_adaptive(12, delta)
+    for method in (fading._transition_series, fading._transition_panels):
+        P = method(12, delta)
+        check_structure(P)
+        np.testing.assert_allclose(P, ref, rtol=0, atol=ATOL)
+
+
+def test_large_k_rows_sum_to_one_and_methods_agree():
+    """K = 256, where rounding accumulates over a row: both methods, to 1e-12 and each other."""
+    for delta in (8e-3, 0.05):
+        series, panels = fading._transition_series(256, delta), fading._transition_panels(256, delta)
+        check_structure(series)
+        check_structure(panels)
+        np.testing.assert_allclose(series, panels, rtol=0, atol=ATOL)
+
+
+def test_matrices_are_cached_per_k_and_delta():
+    a = fading.transition_matrix(9, 0.123)
+    assert fading.transition_matrix(9, 0.123) is a
+    assert fading.transition_matrix(10, 0.123) is not a
+
+
+def test_k_beyond_memory_is_refused_in_one_line_before_any_work():
+    with pytest.raises(fading.InstanceError, match=r"channel.states = 100000: .* GiB, more than the limit") as err:
+        fading.check_transition_memory(100_000, 8, limit=2**30)
+    assert "\n" not in str(err.value)
+    fading.check_transition_memory(64, 8, limit=2**30)  # 64 x 64: fits
+    inst = parse_instance(make_doc(channel__states=1_000_000, channel__doppler_hz=50.0))
+    with pytest.raises(fading.InstanceError, match="channel.states = 1000000"):
+        prepare(inst)  # refused by correlate() before a matrix is built

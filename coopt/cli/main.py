@@ -76,6 +76,8 @@ def _solve(args: argparse.Namespace) -> int:
         return code
     instance = _load(args, args.instance)
     check_memory(f"solve --method {args.method}", instance, args.max_memory)
+    if not args.json:
+        _warm_transitions(instance)
     result = solve(instance, rule=args.rule, method=args.method, mip_options=mip_options(args))
     continuous = None
     if args.continuous:
@@ -100,6 +102,28 @@ def _solve(args: argparse.Namespace) -> int:
         for what, item in (split_out or {}).items():
             print(f"{what} (epoch {item['epoch']}): wrote {item['head']} and {item['tail']}")
     return 0
+
+
+def _warm_transitions(instance) -> None:
+    """A correlated channel's matrices, built ahead (they are cached) under a progress bar
+    on stderr when predicted to take over 2 s and stderr is a terminal."""
+    if not instance.channel.is_correlated or not sys.stderr.isatty():
+        return
+    from tqdm import tqdm
+
+    from coopt.model import fading
+    from coopt.model.channel import build_channel
+    from coopt.model.costs import cost_model
+
+    k = build_channel(instance.channel).n_states
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        times = cost_model(instance).layer_time_s
+    deltas = fading.lag_deltas(instance.channel, times, instance.wait.slot_s)
+    fading.check_transition_memory(k, len(deltas))
+    if sum(fading.predicted_seconds(k, d) for d in set(deltas)) > 2.0:
+        fading.build_transitions(
+            k, deltas, lambda todo: tqdm(todo, desc=f"transition matrices K={k}", unit="matrix", file=sys.stderr)
+        )
 
 
 def _write_split(instance, result, out: str) -> dict:
