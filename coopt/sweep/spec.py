@@ -38,6 +38,12 @@ the hash of the ordered job keys, which changes whenever the base instance, a va
 axis or an option changes. Grid order (the index of a point) is the canonical row order
 of the results table.
 
+A base with a ``[shared]`` table is a fleet (docs/model.md section 11): its axes are the
+fleet file's keys (:func:`coopt.fleet.files.fleet_key_kind`: ``shared.<key>``,
+``device.<i>.<key>``, ``device.<i>.set.<instance key>``) and ``method`` is an allocation
+method; the first point is parsed as a fleet before any job runs, and each job runs
+:func:`coopt.fleet.solve.solve_fleet` (docs/model.md section 12).
+
 Spec errors (an unknown key, an empty range, a value of the wrong type for its key, two
 points that are the same job) raise :class:`~coopt.errors.InstanceError` before anything
 runs. Values that have the right type but that the instance validation refuses (a
