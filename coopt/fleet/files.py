@@ -347,6 +347,69 @@ def parse_fleet(doc: dict[str, Any], base_dir: Path, name: str = "fleet") -> Fle
     return Fleet(shared, tuple(devices), tuple(kinds), tuple(replaced), name)
 
 
+def fleet_key_kind(doc: dict[str, Any], key: str) -> str:
+    """The kind of value a dotted key of a fleet document takes (a sweep axis over a fleet):
+    ``shared.<key>``, ``shared.path_loss.<key>``, ``device.<i>.<key>`` of the ``i``-th
+    ``[[device]]`` entry, or ``device.<i>.set.<instance key>``. Returns ``"number"``,
+    ``"integer"``, ``"levels"``, ``"distance"``, ``"string"`` or an instance key's kind.
+
+    Raises
+    ------
+    InstanceError
+        An unknown key, naming the keys allowed there.
+    """
+    head, _, rest = key.partition(".")
+    if head == "shared":
+        if rest.startswith("path_loss."):
+            sub = rest.partition(".")[2]
+            if sub not in PATH_LOSS_KEYS:
+                raise InstanceError(f"{key}: unknown key" + _suggest(sub, list(PATH_LOSS_KEYS)))
+            return "number"
+        if rest not in SHARED_KEYS or rest == "path_loss":
+            allowed = [k for k in SHARED_KEYS if k != "path_loss"] + [f"path_loss.{k}" for k in PATH_LOSS_KEYS]
+            raise InstanceError(f"{key}: unknown key" + _suggest(rest, allowed))
+        return "levels" if rest.endswith("_levels") else "number"
+    if head == "device":
+        index, _, sub = rest.partition(".")
+        entries = doc.get("device")
+        n = len(entries) if isinstance(entries, list) else 0
+        if not index.isdigit() or int(index) >= n:
+            raise InstanceError(f"{key}: device.<i> must name a [[device]] entry, i in 0 .. {n - 1}")
+        if sub.startswith("set."):
+            inner = sub.partition(".")[2]
+            if inner in SHARED_INSTANCE_KEYS:
+                raise InstanceError(f"{key}: is set by [shared] ({SHARED_INSTANCE_KEYS[inner]}) for every device")
+            kind = key_kind(inner)
+            if kind is None:
+                raise InstanceError(f"{key}: unknown instance key" + _suggest(inner, instance_keys()))
+            return kind
+        if sub not in DEVICE_KEYS or sub == "set":
+            allowed = [k for k in DEVICE_KEYS if k != "set"] + ["set.<instance key>"]
+            raise InstanceError(f"{key}: unknown key" + _suggest(sub, allowed))
+        return {"count": "integer", "weight": "number", "distance_m": "distance", "instance": "string"}[sub]
+    raise InstanceError(f"{key}: unknown key of a fleet; valid: shared.<key>, device.<i>.<key>, method")
+
+
+def set_fleet_key(doc: dict[str, Any], key: str, value: Any) -> None:
+    """Write ``value`` at the dotted ``key`` of a fleet document (:func:`fleet_key_kind`
+    names the keys); the nested tables it needs are created."""
+    fleet_key_kind(doc, key)
+    head, _, rest = key.partition(".")
+    if head == "shared":
+        table = doc.setdefault("shared", {})
+        if rest.startswith("path_loss."):
+            table = table.setdefault("path_loss", {})
+            rest = rest.partition(".")[2]
+        table[rest] = value
+        return
+    index, _, sub = rest.partition(".")
+    entry = doc["device"][int(index)]
+    if sub.startswith("set."):
+        entry.setdefault("set", {})[sub.partition(".")[2]] = value
+    else:
+        entry[sub] = value
+
+
 def load_fleet(path: str | Path) -> Fleet:
     """Read and validate a fleet file (docs/model.md section 11.1).
 
@@ -371,7 +434,10 @@ __all__ = [
     "FleetDevice",
     "PathLoss",
     "Shared",
+    "fleet_key_kind",
+    "is_fleet_document",
     "is_fleet_file",
     "load_fleet",
     "parse_fleet",
+    "set_fleet_key",
 ]

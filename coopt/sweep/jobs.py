@@ -31,8 +31,33 @@ SIM_FIELDS = ("mean", "std_error", "ci_low", "ci_high", "exact", "tasks", "seed"
 VERSION = version("coopt")
 
 
+# The fleet JSON's per-device and bookkeeping parts, left out of a sweep's row: a row is
+# one point's totals (the full result is `coopt solve FLEET --json`).
+FLEET_OMITTED = ("devices", "levels", "replaced", "wall_time_s")
+
+
+def solve_fleet_job(job: Job) -> dict[str, Any]:
+    """The result of one fleet job: the fleet JSON of docs/model.md 11.2 without its
+    per-device list (:data:`FLEET_OMITTED`), plus ``devices`` (the fleet's size :math:`U`)."""
+    from coopt.fleet.files import parse_fleet
+    from coopt.fleet.solve import solve_fleet
+
+    fleet = parse_fleet(job.doc, Path(job.base_dir), job.name)
+    options = None
+    if job.mip:
+        from coopt.mip.highs import MipOptions
+
+        options = MipOptions(**job.mip)
+    result = solve_fleet(fleet, method=job.method, options=options)  # type: ignore[arg-type]
+    out = {k: v for k, v in result.to_dict().items() if k not in FLEET_OMITTED}
+    out["devices"] = result.size
+    return out
+
+
 def solve_job(job: Job) -> dict[str, Any]:
     """The result of one job: the solve JSON, plus ``sim`` when the spec simulates."""
+    if job.fleet:
+        return solve_fleet_job(job)
     from coopt.api import solve
     from coopt.model.instance import parse_instance
 
@@ -56,13 +81,23 @@ def solve_job(job: Job) -> dict[str, Any]:
     return out
 
 
+def _termination(result: dict[str, Any]) -> str:
+    """``optimal``, or the limit at which a MIP stopped (a fleet's ``solver`` is a name, not a table)."""
+    solver = result.get("solver")
+    if isinstance(solver, dict):
+        return str(solver.get("termination", "optimal"))
+    if "fleet" in result and result.get("method") == "mip" and not result.get("optimal", True):
+        return str(result.get("termination") or "not optimal")
+    return "optimal"
+
+
 def run_job(job: Job) -> dict[str, Any]:
     """One job's record (see the module docstring); never raises for a job's own failure."""
     start, cpu = time.perf_counter(), time.thread_time()  # the job's thread: a Dask worker runs others
     record: dict[str, Any] = {"index": job.index, "key": job.key}
     try:
         result = solve_job(job)
-        termination = result.get("solver", {}).get("termination", "optimal")
+        termination = _termination(result)
         if termination == "optimal":
             record.update(status="done", exit_code=0, reason=None, result=result)
         else:  # an incumbent at a limit is kept in the row, but never counted as solved

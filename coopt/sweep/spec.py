@@ -38,6 +38,12 @@ the hash of the ordered job keys, which changes whenever the base instance, a va
 axis or an option changes. Grid order (the index of a point) is the canonical row order
 of the results table.
 
+A base with a ``[shared]`` table is a fleet (docs/model.md section 11): its axes are the
+fleet file's keys (:func:`coopt.fleet.files.fleet_key_kind`: ``shared.<key>``,
+``device.<i>.<key>``, ``device.<i>.set.<instance key>``) and ``method`` is an allocation
+method; the first point is parsed as a fleet before any job runs, and each job runs
+:func:`coopt.fleet.solve.solve_fleet` (docs/model.md section 12).
+
 Spec errors (an unknown key, an empty range, a value of the wrong type for its key, two
 points that are the same job) raise :class:`~coopt.errors.InstanceError` before anything
 runs. Values that have the right type but that the instance validation refuses (a
@@ -97,6 +103,7 @@ class Job:
     method: str
     mip: dict[str, Any]
     simulate: dict[str, Any] | None
+    fleet: bool = False  # doc is a fleet document (docs/model.md 11.1), solved by solve_fleet
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,8 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise InstanceError(f"base = {base!r}: must name the base instance file (relative to the spec)")
     base_path = (path.resolve().parent / base).resolve()
     base_doc = _read_toml(base_path, "instance")
+    if "shared" in base_doc:  # a fleet (MODEL.md 11.1): its own keys, methods and solver
+        return _fleet_spec(path, raw, base_path, base_doc)
     method = raw.get("method", "enumeration")
     _check_value(METHOD_KEY, None, method)
     grid = raw.get("grid")
@@ -344,3 +353,115 @@ def load_spec(path: str | Path) -> SweepSpec:
         first[key] = index
         jobs.append(Job(index, key, values, doc, str(base_path.parent), base_path.stem, job_method, job_mip, sim))
     return SweepSpec(path=path, axes=tuple(axes), jobs=tuple(jobs))
+
+
+FLEET_SPEC_KEYS = ("base", "method", "zip", "grid", "mip")
+
+
+def _check_fleet_value(key: str, kind: str, value: Any) -> Any:
+    """A grid value of the right JSON type for a fleet key (ranges are the fleet parser's)."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if kind == "levels":
+        if not (number and float(value).is_integer()) and not isinstance(value, list):
+            raise InstanceError(
+                f"grid.{key}: value {value!r} is not an integer L or a list of shares ({key} takes levels)"
+            )
+        return int(value) if number else value
+    if kind == "distance":
+        if not (number and math.isfinite(value)) and not isinstance(value, dict):
+            raise InstanceError(f"grid.{key}: value {value!r} is not a distance in metres or {{ disc, seed }}")
+        return value
+    return _check_value(key, kind, value)
+
+
+def _fleet_digest(doc: dict[str, Any], base_dir: Path) -> list[str | None]:
+    """SHA-256 of each device instance file and of the profile it names, so that editing them
+    changes the job keys (``None`` for a missing file: its job fails in the parser)."""
+    out: list[str | None] = []
+    for entry in doc.get("device", []) if isinstance(doc.get("device"), list) else []:
+        name = entry.get("instance") if isinstance(entry, dict) else None
+        path = Path(name) if isinstance(name, str) else None
+        if path is not None and not path.is_absolute():
+            path = base_dir / path
+        if path is None or not path.is_file():
+            out.append(None)
+            continue
+        out.append(hashlib.sha256(path.read_bytes()).hexdigest())
+        try:
+            instance_doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+        out.append(_profile_digest(instance_doc, path.parent))
+    return out
+
+
+def _fleet_spec(path: Path, raw: dict[str, Any], base_path: Path, base_doc: dict[str, Any]) -> SweepSpec:
+    """The jobs of a sweep whose base is a fleet file: axes ``shared.<key>``,
+    ``device.<i>.<key>``, ``device.<i>.set.<instance key>`` and ``method`` (a fleet method)."""
+    from coopt.fleet.files import fleet_key_kind, parse_fleet, set_fleet_key
+    from coopt.fleet.knapsack_data import METHODS as FLEET_METHODS
+
+    for key in raw:
+        if key not in FLEET_SPEC_KEYS:
+            extra = " (not supported with a fleet base yet)" if key == "simulate" else ""
+            raise InstanceError(f"{path.name}: {key}: unknown key{extra}" + _suggest(key, list(FLEET_SPEC_KEYS)))
+    method = raw.get("method", "auto")
+    if method not in FLEET_METHODS:
+        raise InstanceError(f"method = {method!r}: a fleet's method is one of {', '.join(FLEET_METHODS)}")
+    grid = raw.get("grid")
+    if not isinstance(grid, dict) or not grid:
+        raise InstanceError("grid: missing or empty; a spec sweeps at least one key")
+    axes = []
+    for key, values in _flatten_grid(grid).items():
+        if key == METHOD_KEY:
+            axis = _axis_values(key, values)
+            bad = [v for v in axis.values if v not in FLEET_METHODS]
+            if bad:
+                raise InstanceError(f"grid.method: value {bad[0]!r} is not one of {', '.join(FLEET_METHODS)}")
+        else:
+            try:
+                kind = fleet_key_kind(base_doc, key)
+            except InstanceError as exc:
+                raise InstanceError(f"grid.{exc}") from None
+            axis = _axis_values(key, values)
+            axis = Axis(key, tuple(_check_fleet_value(key, kind, v) for v in axis.values), axis.log)
+        axes.append(axis)
+    groups = _zip_groups(raw.get("zip"), {a.key: a for a in axes})
+    mip = _options("mip", raw.get("mip"), MIP_KEYS)
+    if mip:
+        from coopt.mip.highs import MipOptions
+
+        MipOptions(**mip)
+
+    base_dir = base_path.parent
+    jobs: list[Job] = []
+    first: dict[str, int] = {}
+    for index, values in enumerate(_points(axes, groups)):
+        doc = copy.deepcopy(base_doc)
+        for key, value in values.items():
+            if key != METHOD_KEY:
+                set_fleet_key(doc, key, copy.deepcopy(value))
+        if index == 0:  # fail fast on the first point: the fleet parser's own one-line errors
+            try:
+                parse_fleet(copy.deepcopy(doc), base_dir, base_path.stem)
+            except InstanceError as exc:
+                raise InstanceError(f"grid (point 0, {values}): {exc}") from None
+        job_method = values.get(METHOD_KEY, method)
+        job_mip = mip if job_method in ("mip", "auto") else {}
+        files = _fleet_digest(doc, base_dir)
+        key = _sha256({"fleet": doc, "files": files, "method": job_method, "mip": job_mip})
+        if key in first:
+            raise InstanceError(f"grid: points {first[key]} and {index} are the same job ({values}); remove the repeat")
+        first[key] = index
+        jobs.append(Job(index, key, values, doc, str(base_dir), base_path.stem, job_method, job_mip, None, fleet=True))
+    return SweepSpec(path=path, axes=tuple(axes), jobs=tuple(jobs))
+
+
+def _axis_values(key: str, raw: Any) -> Axis:
+    """An axis's raw values (a list or a range), unchecked."""
+    if isinstance(raw, dict):
+        values, log = _range(key, raw)
+        return Axis(key, tuple(values), log)
+    if isinstance(raw, list) and raw:
+        return Axis(key, tuple(raw), False)
+    raise InstanceError(f"grid.{key} = {raw!r}: must be a non-empty list of values or a range")
