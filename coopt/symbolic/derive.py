@@ -127,6 +127,9 @@ s = _indexed("s", "s", "parameter bits of layer i", "bit", nonnegative=True)
 d_n = _declare("d_n", "d_{n}", "feature bits uploaded at epoch n", "bit", positive=True)
 A_n = _declare("A_n", "A_{n}", "local prefix cost sum_{i<=n} a_i", "", nonnegative=True)
 R_n = _declare("R_n", "R_{n}", "edge suffix cost sum_{i>n} b_i", "", nonnegative=True)
+O_n = _declare(
+    "O_n", "O_{n}", "per-upload overhead w_T overhead_s + w_E overhead_j (docs/model.md 10.3)", "", nonnegative=True
+)
 d_n1 = _declare("d_n1", "d_{n+1}", "feature bits uploaded at epoch n+1", "bit", nonnegative=True)
 A_n1 = _declare("A_n1", "A_{n+1}", "local prefix cost at epoch n+1", "", nonnegative=True)
 R_n1 = _declare("R_n1", "R_{n+1}", "edge suffix cost at epoch n+1", "", nonnegative=True)
@@ -242,7 +245,7 @@ def rate(gain: sp.Expr = h) -> sp.Expr:
 
 def stop_cost(gain: sp.Expr = h) -> sp.Expr:
     """:math:`Y_n(h) = A_n + R_n + (w_E P + w_T) d_n / r(h)` at a generic epoch ``n < N``."""
-    return A_n + R_n + UPLOAD_WEIGHT * d_n / rate(gain)
+    return A_n + O_n + R_n + UPLOAD_WEIGHT * d_n / rate(gain)
 
 
 @dataclass(frozen=True)
@@ -290,7 +293,7 @@ def model_definitions() -> Derivation:
             Step(
                 "Stop cost (the whole task's cost when uploading at epoch $n$ with gain $h$):",
                 "Y_{n}(h)",
-                A_n + T_f(h) + R_n,
+                A_n + O_n + T_f(h) + R_n,
             ),
             Step("Cost of one waiting slot:", "c_{w}", w_T * tau + w_E * P_idle * tau),
             Step(
@@ -352,16 +355,16 @@ class ThresholdSolution:
 def _solve_threshold(G: sp.Expr) -> ThresholdSolution:
     rate_sym = sp.Symbol("r_theta", positive=True)
     # Step 1: Y_n = A_n + R_n + (w_E P + w_T) d_n / r is affine in 1/r; solve for the rate.
-    (r_sol,) = sp.solve(sp.Eq(A_n + R_n + UPLOAD_WEIGHT * d_n / rate_sym, G), rate_sym)
+    (r_sol,) = sp.solve(sp.Eq(A_n + O_n + R_n + UPLOAD_WEIGHT * d_n / rate_sym, G), rate_sym)
     # solve() returns the rate with the signs of numerator and denominator flipped;
     # print it as docs/model.md does, after checking that the two agree (a rational identity).
-    r_model = UPLOAD_WEIGHT * d_n / (G - A_n - R_n)
+    r_model = UPLOAD_WEIGHT * d_n / (G - A_n - R_n - O_n)
     if sp.cancel(r_sol - r_model) != 0:  # pragma: no cover - would be a SymPy regression
         raise ArithmeticError(f"threshold rate {r_sol} differs from {r_model}")
     # Step 2: invert r(theta) = B log2(1 + rho theta) (strictly increasing).
     (theta_sol,) = sp.solve(sp.Eq(rate(theta), rate_sym), theta)
     theta_expr = theta_sol.subs(rate_sym, r_model)
-    piecewise = sp.Piecewise((theta_expr, G > A_n + R_n), (sp.oo, True))
+    piecewise = sp.Piecewise((theta_expr, G > A_n + R_n + O_n), (sp.oo, True))
     return ThresholdSolution(sp.Eq(stop_cost(theta), G), r_model, theta_expr, piecewise)
 
 
@@ -378,7 +381,7 @@ def optimal_threshold() -> ThresholdSolution:
 def osla_lookahead() -> tuple[sp.Expr, sp.Expr]:
     """:math:`(L^c_n, L^w_n)`: compute one layer then stop; wait one slot then stop."""
     Lc = A_n1 + R_n1 + UPLOAD_WEIGHT * d_n1 * eta
-    Lw = c_w + A_n + R_n + UPLOAD_WEIGHT * d_n * eta
+    Lw = c_w + A_n + O_n + R_n + UPLOAD_WEIGHT * d_n * eta
     return Lc, Lw
 
 
@@ -522,7 +525,7 @@ def threshold_from_margin(weight: sp.Expr, margin: sp.Expr) -> sp.Piecewise:
     """
     uw = sp.Symbol("U_weight", positive=True)
     # theta depends on d_n only through (w_E P + w_T) d_n; substitute that product whole.
-    expr = optimal_threshold().theta.subs(d_n, uw / UPLOAD_WEIGHT).subs(G_n, A_n + R_n + margin).subs(uw, weight)
+    expr = optimal_threshold().theta.subs(d_n, uw / UPLOAD_WEIGHT).subs(G_n, A_n + R_n + O_n + margin).subs(uw, weight)
     return sp.Piecewise((expr, margin > 0), (sp.oo, True))
 
 

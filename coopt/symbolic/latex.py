@@ -473,10 +473,11 @@ def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem
             S.P: instance.device.tx_power_w,
             S.d_n: float(costs.feature_bits[n]),
             S.B: costs.bandwidth_hz,
-            # a per-upload overhead O_n (docs/model.md 10.3) enters as G_n - O_n
-            S.G_n: G - float(costs.overhead[n]),
+            # the per-upload overhead O_n (docs/model.md 10.3) is its own symbol
+            S.G_n: G,
             S.A_n: float(costs.A[n]),
             S.R_n: float(costs.R[n]),
+            S.O_n: float(costs.overhead[n]),
             S.rho: costs.rho,
         }
         value = float(result.policy.thresholds[n])
