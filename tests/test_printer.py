@@ -46,12 +46,12 @@ CASES = [
     (
         "stop cost: simple terms before the fraction",
         S.stop_cost(S.theta),
-        r"A_{n} + R_{n} + \frac{(w_{E} P + w_{T}) d_{n}}{B \log_{2}(1 + \rho \theta)}",
+        r"A_{n} + R_{n} + O_{n} + \frac{(w_{E} P + w_{T}) d_{n}}{B \log_{2}(1 + \rho \theta)}",
     ),
     (
         "exponent on one line",
         S.optimal_threshold().theta,
-        r"\frac{2^{(w_{E} P + w_{T}) d_{n} / ((G_{n} - A_{n} - R_{n}) B)} - 1}{\rho}",
+        r"\frac{2^{(w_{E} P + w_{T}) d_{n} / ((G_{n} - A_{n} - R_{n} - O_{n}) B)} - 1}{\rho}",
     ),
     (
         "shorter groups first, powers of groups",

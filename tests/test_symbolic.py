@@ -57,7 +57,7 @@ def test_threshold_solves_its_defining_equation(which):
 
 def test_threshold_rate_step():
     sol = S.optimal_threshold()
-    assert _zero(S.A_n + S.R_n + S.UPLOAD_WEIGHT * S.d_n / sol.rate_at_threshold - S.G_n)
+    assert _zero(S.A_n + S.R_n + S.O_n + S.UPLOAD_WEIGHT * S.d_n / sol.rate_at_threshold - S.G_n)
     assert _zero(sp.expand_log(S.rate(sol.theta) - sol.rate_at_threshold, force=True))
 
 
@@ -197,16 +197,22 @@ DOC = {
 CHANNELS = {
     "rayleigh": {"law": "rayleigh", "mean_gain": 5e-11, "states": 8},
     "finite": {"law": "finite", "gains": [1e-12, 2e-11, 3e-10], "probs": [0.3, 0.5, 0.2]},
+    # with a per-upload overhead (docs/model.md 10.3): O_n > 0 in Y_n and in every threshold
+    "finite-overhead": {"law": "finite", "gains": [1e-12, 2e-11, 3e-10], "probs": [0.3, 0.5, 0.2]},
 }
 
 
 def _problem(channel: str, mode: str):
     doc = {**DOC, "channel": CHANNELS[channel], "wait": {"mode": mode, "slot_s": 0.002}}
-    return prepare(parse_instance(doc))
+    if channel.endswith("-overhead"):
+        doc["uplink"] = {**DOC["uplink"], "overhead_s": 2e-3, "overhead_j": 1e-4}
+    problem = prepare(parse_instance(doc))
+    assert (problem.costs.overhead[:-1] > 0).all() == channel.endswith("-overhead")
+    return problem
 
 
 def _threshold_fn(sol):
-    args = [S.w_E, S.w_T, S.P, S.d_n, S.B, S.G_n, S.A_n, S.R_n, S.rho]
+    args = [S.w_E, S.w_T, S.P, S.d_n, S.B, S.G_n, S.A_n, S.R_n, S.O_n, S.rho]
     return sp.lambdify(args, sol.threshold, modules="math")
 
 
@@ -229,6 +235,7 @@ def _fn_args(problem, n: int, G: float) -> list[float]:
         G,
         costs.A[n],
         costs.R[n],
+        costs.overhead[n],
         costs.rho,
     ]
 
@@ -265,7 +272,7 @@ def test_osla_thresholds_match_osla_policy(channel, mode):
     problem = _problem(channel, mode)
     costs, ch, Y = problem.costs, problem.channel, problem.Y
     sol_expr = S.osla_threshold().threshold
-    args = [S.w_E, S.w_T, S.P, S.d_n, S.B, S.A_n, S.R_n, S.rho, S.Lc_n, S.Lw_n]
+    args = [S.w_E, S.w_T, S.P, S.d_n, S.B, S.A_n, S.R_n, S.O_n, S.rho, S.Lc_n, S.Lw_n]
     fn = sp.lambdify(args, sol_expr, modules="math")
     n_layers = costs.n_layers
     for horizon in (0, 3, n_layers - 1, n_layers):
@@ -289,6 +296,7 @@ def test_osla_thresholds_match_osla_policy(channel, mode):
                         costs.bandwidth_hz,
                         costs.A[n],
                         costs.R[n],
+                        costs.overhead[n],
                         costs.rho,
                         Lc,
                         Lw,

@@ -11,7 +11,7 @@ never calls ``simplify()``; numbers are obtained with ``lambdify``.
 The derivations (docs/model.md sections 2, 4 and 5)
 ===================================================
 
-Thresholds. :math:`Y_n(h) = A_n + R_n + (w_E P + w_T) d_n / r(h)` with
+Thresholds. :math:`Y_n(h) = A_n + R_n + O_n + (w_E P + w_T) d_n / r(h)` with
 :math:`r(h) = B\log_2(1+\rho h)` falls as :math:`h` grows, so the rule "stop iff
 :math:`Y_n(h) \le G_n`" is "stop iff :math:`h \ge \theta_n`" with :math:`\theta_n` the
 root of :math:`Y_n(\theta) = G_n`. It is solved in two steps: for the rate,
