@@ -15,8 +15,8 @@ Thresholds. :math:`Y_n(h) = A_n + R_n + O_n + (w_E P + w_T) d_n / r(h)` with
 :math:`r(h) = B\log_2(1+\rho h)` falls as :math:`h` grows, so the rule "stop iff
 :math:`Y_n(h) \le G_n`" is "stop iff :math:`h \ge \theta_n`" with :math:`\theta_n` the
 root of :math:`Y_n(\theta) = G_n`. It is solved in two steps: for the rate,
-:math:`r(\theta) = (w_E P + w_T) d_n / (G_n - A_n - R_n)` (a positive rate exists iff
-:math:`G_n > A_n + R_n`, otherwise :math:`\theta_n = +\infty`), then for the gain,
+:math:`r(\theta) = (w_E P + w_T) d_n / (G_n - A_n - R_n - O_n)` (a positive rate exists iff
+:math:`G_n > A_n + R_n + O_n`, otherwise :math:`\theta_n = +\infty`), then for the gain,
 :math:`\theta_n = (2^{r/B} - 1)/\rho`. OSLA replaces :math:`G_n` by
 :math:`\min(L^c_n, L^w_n)`.
 
