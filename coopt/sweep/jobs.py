@@ -4,9 +4,10 @@
 per job and never writes a file (the process that owns the results directory is the only
 writer). A job that fails is a record too: status ``failed``, the one-line reason and the
 exit code the CLI would give for it (1 no solution, 2 bad input, 3 internal error), so a
-sweep goes on past it. A MIP that stops at a limit (``solver.termination`` not
-``optimal``) with an incumbent is failed too (exit code 1; a limit is never a success),
-and its row keeps the incumbent's numbers.
+sweep goes on past it. A MIP that stops at a limit (its report's
+:attr:`~coopt.mip.report.MipReport.termination` not ``optimal``) with an incumbent is
+failed too (exit code 1; a limit is never a success), and its row keeps the incumbent's
+numbers.
 
 A record: ``index``, ``key``, ``status`` (``done`` | ``failed``), ``exit_code`` (0 when
 done), ``reason``, ``result`` (the solve JSON of ``coopt solve --json``, with the
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from coopt.errors import CooptError
+from coopt.mip.highs import Termination
+from coopt.mip.report import MipReport
 from coopt.sweep.spec import RULE_POLICY, Job
 from coopt.sweep.store import Row, encode, row
 
@@ -62,8 +65,8 @@ def run_job(job: Job) -> dict[str, Any]:
     record: dict[str, Any] = {"index": job.index, "key": job.key}
     try:
         result = solve_job(job)
-        termination = result.get("solver", {}).get("termination", "optimal")
-        if termination == "optimal":
+        termination = MipReport.from_dict(result["solver"]).termination if job.method == "mip" else None
+        if termination is None or termination is Termination.OPTIMAL:
             record.update(status="done", exit_code=0, reason=None, result=result)
         else:  # an incumbent at a limit is kept in the row, but never counted as solved
             reason = f"HiGHS stopped ({termination}) with an incumbent that is not proven optimal"
