@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +161,13 @@ def test_other_methods_have_no_mip_report():
 def test_the_report_module_does_not_import_pyomo():
     code = "import coopt.mip.report, sys; assert 'pyomo' not in sys.modules and 'highspy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_dp_route_does_not_import_the_mip_package():
+    """The text report reads the MIP's report only for a MIP result: coopt solve stays fast."""
+    code = (
+        "import sys; from coopt.cli.main import main; main(['solve', sys.argv[1]]); "
+        "assert not [m for m in sys.modules if m.startswith('coopt.mip')], 'coopt.mip imported'"
+    )
+    path = Path(__file__).parent / "data" / "golden-finite-last.toml"
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coopt.dp.results import GAP_DEFINITION, SolveResult, thresholds_db
 from coopt.dp.stopping import ACTION_NAMES
-from coopt.mip.report import MipReport, mip_report
 from coopt.model.costs import COST_UNIT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from coopt.mip.report import MipReport
 
 BASELINE_LABELS = {
     "edge_only": "edge-only",
@@ -100,7 +102,12 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
         else:
             lines.append(f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {gap.text()}")
     if result.solver:
-        lines += ["", *solver_lines(result.solver, mip_report(result))]
+        mip = None
+        if result.method == "mip":  # coopt.mip stays off the import path of the DP route
+            from coopt.mip.report import mip_report
+
+            mip = mip_report(result)
+        lines += ["", *solver_lines(result.solver, mip)]
     return "\n".join(lines)
 
 
