@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, nargs="*", default=[2.0])
     args = ap.parse_args(argv)
     from coopt.mip.highs import MipOptions, require_solver
+    from coopt.mip.report import mip_report
 
     require_solver()
     import coopt.mip.method  # noqa: F401  (Pyomo's import outside the timing)
@@ -40,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             try:
                 res = solve(inst, method="mip", mip_options=MipOptions(time_limit=limit))
-                outcome = f"solved: {res.solver['termination']}, M* = {res.placement}"
+                report = mip_report(res)
+                assert report is not None
+                outcome = f"solved: {report.termination}, M* = {res.placement}"
             except NoSolutionError as exc:
                 outcome = "stopped: " + str(exc).split(" reached while ")[-1].split(", after")[0]
             wall = time.perf_counter() - t0

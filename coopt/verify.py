@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,8 +50,12 @@ from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
 from coopt.fleet.files import Fleet
 from coopt.mip.highs import MipOptions
+from coopt.mip.report import PolicyCertification
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
+
+if TYPE_CHECKING:  # pragma: no cover
+    from coopt.mip.method import MipRun
 
 # Values the MIP method evaluates exactly (each placement's certified policy, by the DP's
 # policy evaluation) against backward induction: both are sums of the same terms in another
@@ -241,7 +245,7 @@ def _by_placement_checks(enum: SolveResult, mip: SolveResult, rtol: float, scale
     return out
 
 
-def _lp_policy_check(mip: SolveResult, rule: str) -> Check:
+def _lp_policy_check(cert: PolicyCertification, rule: str) -> Check:
     """How far the per-placement LPs' policies were from the certified ones.
 
     Under OSLA the LP has variables for the rule's actions only, so every state it
@@ -249,11 +253,10 @@ def _lp_policy_check(mip: SolveResult, rule: str) -> Check:
     iteration may correct states the LP resolves only to its tolerances (shown, not
     a failure).
     """
-    s = mip.solver
-    changed = int(s["by_placement_changed_states"])
+    changed = cert.changed_states
     note = (
-        f"{changed} reached state(s) changed, {s['by_placement_unvisited_states']} never visited, "
-        f"policy iteration improved {s['by_placement_improved']} placement(s)"
+        f"{changed} reached state(s) changed, {cert.unvisited_states} never visited, "
+        f"policy iteration improved {cert.improved} placement(s)"
     )
     if rule == "osla":
         return Check("LP policies are the OSLA rule", 0, changed, None, "exact", changed == 0, note)
@@ -334,7 +337,7 @@ def verify(
     problem = prepare(instance)
     qos = instance.constraints
     run = run_mip_method(problem, options)
-    mip, res = run.result, run.mip
+    mip, res, report = run.result, run.mip, run.report
     scale = run.data.scale
     exact = min(rtol, RTOL_EXACT)
     rule = instance.placement.rule
@@ -351,16 +354,17 @@ def verify(
         Check(
             "MIP bound certifies the LPs",
             True,
-            mip.solver["certified"],
+            report.certified,
             None,
             "exact",
-            mip.solver["certified"] is True,
+            report.certified,
             "bound <= min_M LP(M) <= incumbent"
-            + (" (after a fallback re-solve)" if mip.solver["retried_with_fallback"] else ""),
+            + (" (after a fallback re-solve)" if report.retried_with_fallback else ""),
         ),
     ]
     assert res.solution is not None and res.policy is not None and res.objective is not None
     if qos is None:
+        assert report.certification is not None
         enum = solve_enumeration(problem)
         checks += [
             Check(
@@ -391,7 +395,7 @@ def verify(
             _value_check("task_cost J(M*)", enum.task_cost, mip.task_cost, exact, scale),
             _value_check("download_cost D(M*)", enum.download_cost, mip.download_cost, exact, scale),
             *_by_placement_checks(enum, mip, exact, scale, rule),
-            _lp_policy_check(mip, rule),
+            _lp_policy_check(report.certification, rule),
             Check(
                 "decisions at M*",
                 "enumeration",
@@ -412,13 +416,13 @@ def verify(
         _value_check(
             "MIP objective recomputed",
             res.objective,
-            mip.solver["objective_recomputed"],
+            report.objective_recomputed,
             rtol,
             scale,
             "plain NumPy from variable values",
         )
     )
-    resid = float(mip.solver["flow_residual"])
+    resid = report.flow_residual
     checks.append(
         Check(
             "largest row violation",
@@ -430,7 +434,7 @@ def verify(
             "balance, linking and QoS rows in NumPy",
         )
     )
-    lp_diff = float(mip.solver["by_placement_lp_max_rel_diff"])
+    lp_diff = report.by_placement_lp_max_rel_diff
     checks.append(
         Check(
             "LP objectives vs their policies",
@@ -464,16 +468,15 @@ def verify(
     return VerifyReport(instance.name, tuple(checks))
 
 
-def _qos_checks(run: Any, problem: Problem, rtol: float, scale: float) -> list[Check]:
+def _qos_checks(run: MipRun, problem: Problem, rtol: float, scale: float) -> list[Check]:
     mip = run.result
-    qos = run.qos
+    qos, report = run.qos, run.report.qos
+    assert qos is not None and report is not None and run.lagrangian is not None
     out: list[Check] = []
-    for key, got in (
-        ("max_latency_s", mip.solver["expected_latency_s"]),
-        ("max_energy_j", mip.solver["expected_energy_j"]),
-    ):
+    for key in ("max_latency_s", "max_energy_j"):
         bound = getattr(qos, key)
         if bound is not None:
+            got = report.expected(key)
             out.append(
                 Check(
                     f"constraints.{key} holds",

@@ -279,25 +279,6 @@ class PlacementResult:
     def optimal(self) -> bool:
         return self.termination is Termination.OPTIMAL and self.has_solution
 
-    def to_dict(self) -> dict[str, Any]:
-        """Solver fields for the JSON result (``solver`` object)."""
-
-        def num(x: float | None) -> float | None:
-            return None if x is None or not math.isfinite(x) else float(x)
-
-        return {
-            "name": "HiGHS",
-            "version": self.solver.split()[-1],
-            "termination": self.termination.value,
-            "has_solution": self.has_solution,
-            "objective": num(self.objective),
-            "bound": num(self.bound),
-            "gap": num(self.gap) if self.gap is not None else None,
-            "wall_time_s": self.wall_time_s,
-            "highs_time_s": self.highs_time_s,
-            "nodes": self.nodes,
-        }
-
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
     """``(objective - bound) / |objective|`` (module docstring)."""

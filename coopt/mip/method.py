@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,6 +93,7 @@ from coopt.mip.highs import (
     solve_fixed,
     solve_mip,
 )
+from coopt.mip.report import MipReport, PolicyCertification, QosReport, RandomisedDecision
 from coopt.mip.solution import PolicyTable, expectations_from_values, flow_residual, objective_from_values
 from coopt.model.constraints import QoS
 from coopt.model.costs import wait_allowed
@@ -246,12 +246,17 @@ def certified_policy(policy: PolicyTable, problem: Problem) -> CertifiedPolicy:
     return CertifiedPolicy(solution, changed, unvisited, improvements)
 
 
-def _randomised_rows(res: PlacementResult) -> list[dict[str, Any]]:
+def _randomised_rows(res: PlacementResult) -> tuple[RandomisedDecision, ...]:
     assert res.policy is not None
-    return [
-        {"epoch": n, "state": k, "probs": {ACTION_NAMES[a]: float(p[a]) for a in range(3) if p[a] > 0}}
+    return tuple(
+        RandomisedDecision(n, k, {ACTION_NAMES[a]: float(p[a]) for a in range(3) if p[a] > 0})
         for n, k, p in res.policy.randomised()
-    ]
+    )
+
+
+def _finite(x: float | None) -> float | None:
+    """``x`` as a float, ``None`` where missing or not finite (no Infinity in the JSON)."""
+    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def evaluated_values(policy: PolicyTable, problem: Problem) -> tuple[NDArray[np.float64], str]:
@@ -293,7 +298,10 @@ class MipRun:
     Attributes
     ----------
     result : SolveResult
-        What :func:`coopt.solve` returns for ``method = "mip"``.
+        What :func:`coopt.solve` returns for ``method = "mip"``; its ``solver`` is
+        ``report.to_dict()``.
+    report : MipReport
+        The method's diagnostics, typed.
     mip : PlacementResult
         The MIP run (its incumbent, bound, gap and raw policy).
     fixed : dict
@@ -309,6 +317,7 @@ class MipRun:
     """
 
     result: SolveResult
+    report: MipReport
     mip: PlacementResult
     fixed: dict[int, PlacementResult]
     data: MipData
@@ -421,49 +430,48 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     )
 
     size = model_size(model, nonzeros=False)
-    solver: dict[str, Any] = res.to_dict()
-    solver.update(
-        {
-            "build_time_s": build_time,
-            **size,
-            "mip_placement": res.placement,
-            "certified": certified,
-            "retried_with_fallback": retried,
-            "objective_recomputed": float(objective_from_values(data, res.solution)),
-            "flow_residual": flow_residual(data, res.solution),
-            "by_placement_lp_time_s": lp_time_s,
-            "by_placement_lp_max_rel_diff": lp_diff,
-            "lp_small_flows": data.small_flows,
-            "lp_small_flow_mass": data.small_flow_mass,
-        }
-    )
-    if qos is None:
-        solver.update(
-            {
-                "by_placement_changed_states": changed,
-                "by_placement_unvisited_states": unvisited,
-                "by_placement_improved": improved,
-            }
-        )
-    if skipped:
-        solver["by_placement_skipped"] = {str(m): t for m, t in skipped.items()}
-    lag = None
+    lag = qos_report = None
     if qos is not None:
         ex = expectations_from_values(data, lp.solution)
         lag = lagrangian_bound(Y, channel, mode, costs, rule, placements, k_tasks, qos)
-        solver.update(
-            {
-                "constraints": {key: qos.bound(key) for key in qos.active},
-                "expected_latency_s": ex["latency_s"],
-                "expected_energy_j": ex["energy_j"],
-                "lagrangian_bound": lag.bound,
-                "lagrangian_multipliers": lag.multipliers,
-                "lagrangian_gap": (best.objective - lag.bound) / abs(best.objective) if best.objective else 0.0,
-                "randomised_decisions": _randomised_rows(lp),
-            }
-        )
         check = randomised_expectations(lp.policy.completed_probs(), Y, channel, costs)
-        solver["policy_task_cost_evaluated"] = check["task_cost"]
+        qos_report = QosReport(
+            constraints={key: qos.bound(key) for key in qos.active},
+            expected_latency_s=ex["latency_s"],
+            expected_energy_j=ex["energy_j"],
+            lagrangian_bound=lag.bound,
+            lagrangian_multipliers=lag.multipliers,
+            lagrangian_gap=(best.objective - lag.bound) / abs(best.objective) if best.objective else 0.0,
+            randomised_decisions=_randomised_rows(lp),
+            policy_task_cost_evaluated=check["task_cost"],
+        )
+    report = MipReport(
+        version=res.solver.split()[-1],
+        termination=res.termination,
+        has_solution=res.has_solution,
+        objective=_finite(res.objective),
+        bound=_finite(res.bound),
+        gap=_finite(res.gap),
+        wall_time_s=res.wall_time_s,
+        highs_time_s=res.highs_time_s,
+        nodes=res.nodes,
+        build_time_s=build_time,
+        rows=size["rows"],
+        columns=size["columns"],
+        binaries=size["binaries"],
+        mip_placement=res.placement,
+        certified=certified,
+        retried_with_fallback=retried,
+        objective_recomputed=float(objective_from_values(data, res.solution)),
+        flow_residual=flow_residual(data, res.solution),
+        by_placement_lp_time_s=lp_time_s,
+        by_placement_lp_max_rel_diff=lp_diff,
+        lp_small_flows=data.small_flows,
+        lp_small_flow_mass=data.small_flow_mass,
+        certification=PolicyCertification(changed, unvisited, improved) if qos is None else None,
+        by_placement_skipped=skipped,
+        qos=qos_report,
+    )
     result = assemble_result(
         problem,
         method="mip",
@@ -472,6 +480,6 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
         policy=policy,
         occ=Occupation(lp.policy.visits),
         osla_values=osla_values,
-        solver=solver,
+        solver=report.to_dict(),
     )
-    return MipRun(result, res, fixed, data, qos, lag)
+    return MipRun(result, report, res, fixed, data, qos, lag)

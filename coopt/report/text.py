@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coopt.dp.results import GAP_DEFINITION, SolveResult, register_text_report, thresholds_db
 from coopt.dp.stopping import ACTION_NAMES
 from coopt.model.costs import COST_UNIT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from coopt.mip.report import MipReport
 
 BASELINE_LABELS = {
     "edge_only": "edge-only",
@@ -99,7 +102,12 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
         else:
             lines.append(f"  {label:<15} M = {b.placement:<4} Phi = {_g(b.objective)}   {gap.text()}")
     if result.solver:
-        lines += ["", *solver_lines(result.solver)]
+        mip = None
+        if result.method == "mip":  # coopt.mip stays off the import path of the DP route
+            from coopt.mip.report import mip_report
+
+            mip = mip_report(result)
+        lines += ["", *solver_lines(result.solver, mip)]
     return "\n".join(lines)
 
 
@@ -127,17 +135,17 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def solver_lines(solver: dict[str, Any]) -> list[str]:
-    """Method-specific details (``SolveResult.solver``): e.g. the MIP's termination,
-    bound, gap and times, and the randomised decisions of a QoS-constrained policy."""
+def solver_lines(solver: dict[str, Any], mip: MipReport | None = None) -> list[str]:
+    """Method-specific details (``SolveResult.solver``, every key as printed in the JSON) and,
+    for the MIP (its typed report ``mip``), warnings when HiGHS did not prove optimality or
+    its bound does not certify the result, and the randomised decisions of a QoS-constrained policy."""
     lines = []
-    termination = solver.get("termination")
-    if termination is not None and termination != "optimal":
+    if mip is not None and not mip.optimal:
         lines.append(
-            f"WARNING: the solver stopped ({termination}): this is the best solution found, NOT proven "
-            f"optimal (gap {_fmt(solver.get('gap'))})"
+            f"WARNING: the solver stopped ({mip.termination.value}): this is the best solution found, NOT proven "
+            f"optimal (gap {_fmt(mip.gap)})"
         )
-    if solver.get("certified") is False and termination == "optimal":
+    if mip is not None and mip.optimal and not mip.certified:
         lines.append(
             "WARNING: the solver's proven bound does not confirm the best exact per-placement LP; "
             "run coopt verify and report this instance"
@@ -146,12 +154,12 @@ def solver_lines(solver: dict[str, Any]) -> list[str]:
     for key, value in solver.items():
         if key != "randomised_decisions":
             lines.append(f"  {key:<28} {_fmt(value)}")
-    randomised = solver.get("randomised_decisions") or []
+    randomised = mip.qos.randomised_decisions if mip is not None and mip.qos is not None else ()
     if randomised:
         lines.append("randomised decisions (the QoS bound binds): epoch, state, probabilities")
         for row in randomised:
-            probs = ", ".join(f"{a} {p:.6f}" for a, p in row["probs"].items())
-            lines.append(f"  {row['epoch']:>3}  state {row['state']:<4} {probs}")
+            probs = ", ".join(f"{a} {p:.6f}" for a, p in row.probs.items())
+            lines.append(f"  {row.epoch:>3}  state {row.state:<4} {probs}")
     return lines
 
 

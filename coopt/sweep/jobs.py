@@ -4,9 +4,10 @@
 per job and never writes a file (the process that owns the results directory is the only
 writer). A job that fails is a record too: status ``failed``, the one-line reason and the
 exit code the CLI would give for it (1 no solution, 2 bad input, 3 internal error), so a
-sweep goes on past it. A MIP that stops at a limit (``solver.termination`` not
-``optimal``) with an incumbent is failed too (exit code 1; a limit is never a success),
-and its row keeps the incumbent's numbers.
+sweep goes on past it. A MIP that stops at a limit (its report's
+:attr:`~coopt.mip.report.MipReport.termination` not ``optimal``) with an incumbent is
+failed too (exit code 1; a limit is never a success), and its row keeps the incumbent's
+numbers.
 
 A record: ``index``, ``key``, ``status`` (``done`` | ``failed``), ``exit_code`` (0 when
 done), ``reason``, ``result`` (the solve JSON of ``coopt solve --json``, with the
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from coopt.errors import CooptError
+from coopt.mip.highs import Termination
+from coopt.mip.report import MipReport
 from coopt.sweep.spec import RULE_POLICY, Job
 from coopt.sweep.store import Row, encode, row
 
@@ -82,10 +85,11 @@ def solve_job(job: Job) -> dict[str, Any]:
 
 
 def _termination(result: dict[str, Any]) -> str:
-    """``optimal``, or the limit at which a MIP stopped (a fleet's ``solver`` is a name, not a table)."""
+    """``optimal``, or the limit at which a MIP stopped (the closed form's ``solver`` holds its
+    own numbers; a fleet's ``solver`` is a name, not a table)."""
     solver = result.get("solver")
-    if isinstance(solver, dict):
-        return str(solver.get("termination", "optimal"))
+    if isinstance(solver, dict) and result.get("method") == "mip":  # a single-device MIP: its typed report
+        return str(MipReport.from_dict(solver).termination)
     if "fleet" in result and result.get("method") == "mip" and not result.get("optimal", True):
         return str(result.get("termination") or "not optimal")
     return "optimal"
@@ -98,7 +102,7 @@ def run_job(job: Job) -> dict[str, Any]:
     try:
         result = solve_job(job)
         termination = _termination(result)
-        if termination == "optimal":
+        if termination == Termination.OPTIMAL:
             record.update(status="done", exit_code=0, reason=None, result=result)
         else:  # an incumbent at a limit is kept in the row, but never counted as solved
             reason = f"HiGHS stopped ({termination}) with an incumbent that is not proven optimal"
