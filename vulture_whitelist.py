@@ -32,6 +32,11 @@ error
 setup
 no_kept_matrix
 pytestmark  # pytest's module-level marks
+touch_slow_first  # tests/test_engines.py: a job function sent by name to the workers
+# coopt/mip/report.py: MipReport fields, read by to_dict() through dataclasses.fields()
+build_time_s
+by_placement_lp_time_s
+lp_small_flow_mass
 handle_starttag  # html.parser.HTMLParser's callbacks (tests/test_notebook.py)
 handle_data
 attrs
