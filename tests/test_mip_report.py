@@ -18,6 +18,7 @@ import pytest
 from coopt import prepare, solve
 from coopt.mip.highs import Termination
 from coopt.mip.report import MipReport, PolicyCertification, QosReport, RandomisedDecision, mip_report
+from coopt.model.constraints import QoS
 
 from . import tiny
 
@@ -59,7 +60,7 @@ def qos_instance(factor: float):
     unconstrained optimum's latency (below 1 it binds and the policy randomises)."""
     free = tiny.instance(tiny.CHAIN3, "finite3", "last", cost__time_weight=0.01)
     latency = solve(free).breakdown.latency_s
-    return replace(free, extra={"constraints": {"max_latency_s": factor * latency}})
+    return replace(free, constraints=QoS(max_latency_s=factor * latency))
 
 
 FREE = tiny.instance(tiny.CHAIN3, "markov3", "any")
