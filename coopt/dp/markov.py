@@ -151,17 +151,8 @@ def solve_all_markov(
         ``{rule: MarkovPlacements}``.
     """
     Y = np.asarray(Y, dtype=np.float64)
-    rules, c_w, horizons = _checked(Y[None], channel, mode, costs, rules, placements)
-    n_layers = Y.shape[0] - 1
-    out: dict[str, MarkovPlacements] = {}
-    for rule in rules:
-        values = np.full(n_layers + 1, np.nan)
-        if rule == "optimal":
-            values[horizons] = _sweep_optimal(Y[None], channel, mode, c_w, horizons, False)[0] @ channel.initial
-        else:
-            values[horizons] = _forward_osla(Y, channel, mode, c_w, horizons)
-        out[rule] = MarkovPlacements(rule, mode, values, Y, channel, costs)
-    return out
+    values = solve_all_markov_batch(Y[None], channel, mode, costs, rules, placements)  # one variant
+    return {rule: MarkovPlacements(rule, mode, v[0], Y, channel, costs) for rule, v in values.items()}
 
 
 def solve_all_markov_batch(
