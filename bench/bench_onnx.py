@@ -121,7 +121,7 @@ def stack_stages(units: int, tmp: Path) -> None:
     """``--stack``: the time of each stage on a generated stack of ``units`` units."""
     import json
 
-    from tests.onnx_models import transformer_stack
+    from tests.onnx_models import stack_instance, transformer_stack
 
     from coopt import prepare, solve
     from coopt.dp.fast import solve_all
@@ -132,10 +132,7 @@ def stack_stages(units: int, tmp: Path) -> None:
     model = transformer_stack(tmp / f"stack{units}.onnx", units // 2)
     stages["write the graph (onnx.helper)"] = time.perf_counter() - t
     path = tmp / f"stack{units}.toml"
-    path.write_text(
-        INSTANCE.replace('"onnx:light/densenet121"', f'"{model.as_posix()}"').replace("DenseNet-121", "a stack"),
-        encoding="utf-8",
-    )
+    path.write_text(stack_instance(model), encoding="utf-8")
     end_to_end, _ = wall([sys.executable, "-m", "coopt", "solve", str(path), "--json"], 1)
     t = time.perf_counter()
     inst = load_instance(path)

@@ -90,3 +90,51 @@ def transformer_stack(path: Path, blocks: int) -> Path:
     graph = helper.make_graph(nodes, "stack", tensor[:1], tensor[1:], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
+
+
+STACK_INSTANCE = """\
+[network]
+profile = "{model}"
+cuts = "all"
+feature_bits = 8
+param_bits = 8
+
+[device]
+cpu_hz = 2.39e9
+cycles_per_mac = 0.016
+kappa = 1.0e-28
+tx_power_w = 0.2
+idle_power_w = 0.1
+
+[edge]
+cpu_hz = 1.59e9
+cycles_per_mac = 7.8e-4
+
+[uplink]
+bandwidth_hz = 4.0e7
+noise_w = 5.04e-13
+
+[channel]
+law = "rayleigh"
+mean_gain = 1.58e-11
+states = 32
+
+[cost]
+energy_weight = 1.0
+time_weight = 1.0
+
+[wait]
+mode = "last"
+slot_s = 0.024
+
+[placement]
+tasks_per_period = 3600
+downlink_bps = 2.0e8
+rx_energy_per_bit = 5.0e-9
+"""
+
+
+def stack_instance(model: Path) -> str:
+    """The instance (TOML) of tests/test_onnx_scale.py and bench/bench_onnx.py --stack on
+    ``model``: every cut allowed, Rayleigh fading with 32 states, wait mode ``last``."""
+    return STACK_INSTANCE.format(model=model.as_posix())

@@ -16,51 +16,10 @@ from coopt import load_instance, prepare
 from coopt.cli.main import main
 from coopt.dp.stopping import backward_induction
 
-from .onnx_models import STACK_D, STACK_SEQ, transformer_stack
+from .onnx_models import STACK_D, STACK_SEQ, stack_instance, transformer_stack
 
 BLOCKS = 5_000  # MatMul (+ its Add) and Softmax: two units per block
 D, SEQ = STACK_D, STACK_SEQ
-
-INSTANCE = """\
-[network]
-profile = "{model}"
-cuts = "all"
-feature_bits = 8
-param_bits = 8
-
-[device]
-cpu_hz = 2.39e9
-cycles_per_mac = 0.016
-kappa = 1.0e-28
-tx_power_w = 0.2
-idle_power_w = 0.1
-
-[edge]
-cpu_hz = 1.59e9
-cycles_per_mac = 7.8e-4
-
-[uplink]
-bandwidth_hz = 4.0e7
-noise_w = 5.04e-13
-
-[channel]
-law = "rayleigh"
-mean_gain = 1.58e-11
-states = 32
-
-[cost]
-energy_weight = 1.0
-time_weight = 1.0
-
-[wait]
-mode = "last"
-slot_s = 0.024
-
-[placement]
-tasks_per_period = 3600
-downlink_bps = 2.0e8
-rx_energy_per_bit = 5.0e-9
-"""
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +27,7 @@ def stack(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("stack")
     model = transformer_stack(directory / "stack.onnx", BLOCKS)
     path = directory / "stack.toml"
-    path.write_text(INSTANCE.format(model=model.as_posix()))
+    path.write_text(stack_instance(model))
     return path
 
 
