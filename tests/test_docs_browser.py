@@ -89,3 +89,8 @@ def test_exit_codes(site, tmp_path, capsys):
     (good / "sub").mkdir(parents=True)
     shutil.copy(site / "sub" / "other.html", good / "sub" / "other.html")
     assert module.main([str(good)]) == 0
+
+
+def test_a_missing_build_is_an_error(tmp_path, capsys):
+    assert checker().main([str(tmp_path / "nowhere")]) == 2
+    assert "no built HTML pages" in capsys.readouterr().err

@@ -219,6 +219,8 @@ def check_site(root: Path, screenshots: Path | None = None, binary: str | None =
     if binary is None:
         raise OSError("no chromium on PATH (Debian: apt-get install chromium)")
     pages = sorted(p for p in root.rglob("*.html") if not {"_static", "_sources"} & set(p.relative_to(root).parts))
+    if not pages:  # a missing or empty build is a failure, never "0 pages, 0 with problems"
+        raise OSError(f"{root}: no built HTML pages there (run sphinx-build first)")
     if screenshots is not None:
         screenshots.mkdir(parents=True, exist_ok=True)
     with chromium(binary) as tools:
