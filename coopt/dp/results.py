@@ -118,6 +118,11 @@ def _num(x: float) -> float | None:
 class SolveResult:
     """The joint optimum of one instance and everything reported beside it.
 
+    In a notebook: ``str(result)`` is the text report of ``coopt solve`` (registered by
+    :mod:`coopt.report.text`, which ``import coopt`` loads; this module stays below the
+    report layer), the notebook shows :meth:`_repr_html_`, and :meth:`to_frame` gives
+    :math:`\\Phi(M)` per placement as a pandas DataFrame (pandas is the ``frames`` extra).
+
     Attributes
     ----------
     placement : int
@@ -145,11 +150,6 @@ class SolveResult:
         The profile's measured columns (docs/model.md 10.1) that replaced MAC-derived costs.
     layer_names : tuple of str
         The network's layer names, ``input`` first (for the text report).
-
-    In a notebook: ``str(result)`` is the text report of ``coopt solve`` (registered by
-    :mod:`coopt.report.text`, which ``import coopt`` loads; this module stays below the
-    report layer), the notebook shows :meth:`_repr_html_`, and :meth:`to_frame` gives
-    :math:`\\Phi(M)` per placement as a pandas DataFrame (pandas is the ``frames`` extra).
     """
 
     instance_name: str

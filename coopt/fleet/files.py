@@ -118,6 +118,10 @@ class FleetDevice:
 class Fleet:
     """A validated fleet file (:func:`load_fleet`).
 
+    ``kinds`` are derived from ``shared`` when the fleet is parsed (the band, the noise and
+    the edge clock written into each instance), so a variant of the fleet is a document
+    parsed again (:func:`parse_fleet`), not a ``dataclasses.replace`` of ``shared``.
+
     Attributes
     ----------
     shared : the ``[shared]`` table.
@@ -125,10 +129,6 @@ class Fleet:
     kinds : the distinct device instances at full shares, one table each.
     replaced : one line per entry whose instance gave keys that ``[shared]`` replaces.
     name : the fleet file's stem.
-
-    ``kinds`` are derived from ``shared`` when the fleet is parsed (the band, the noise and
-    the edge clock written into each instance), so a variant of the fleet is a document
-    parsed again (:func:`parse_fleet`), not a ``dataclasses.replace`` of ``shared``.
     """
 
     shared: Shared
