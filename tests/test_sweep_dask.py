@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -29,7 +28,7 @@ from tests.test_sweep_engines import (
 
 pytest.importorskip("distributed")
 
-DASK = str(Path(sys.executable).parent / "dask")
+DASK = [sys.executable, "-m", "dask"]  # the dask CLI of this interpreter, with or without its script
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +81,7 @@ def test_real_dask_deployment_writes_the_serial_table(reference, tmp_path):
     try:
         procs.append(
             subprocess.Popen(
-                [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+                [*DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
                 stdout=logs,
                 stderr=logs,
             )
@@ -90,7 +89,17 @@ def test_real_dask_deployment_writes_the_serial_table(reference, tmp_path):
         for _ in range(2):
             procs.append(
                 subprocess.Popen(
-                    [DASK, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                    [
+                        *DASK,
+                        "worker",
+                        address,
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                    ],
                     stdout=logs,
                     stderr=logs,
                 )
