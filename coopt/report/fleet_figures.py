@@ -105,6 +105,16 @@ def _single(ax: Axes | None, size: str | None) -> tuple[Figure, Axes]:
     return fig, axes[0, 0]
 
 
+def _done(fig: Figure, ax: Axes, own: bool, size: str | None, title: bool) -> Figure:
+    """:func:`~coopt.report.figures.finish` a figure built here; into a caller's axes only
+    that axes' title goes (the caller's other panels and text sizes stay as they are)."""
+    if own:
+        return finish(fig, size, title)
+    if not title:
+        ax.set_title("")
+    return fig
+
+
 def _x_axis(ax: Axes, result: FleetResult) -> None:
     if uses_distance(result):
         ax.set_xlabel(axis_label("devices.distance_m"))
@@ -143,6 +153,7 @@ def _per_entry(
 def share_figure(result: FleetResult, *, ax: Axes | None = None, size: str | None = None, title: bool = True) -> Figure:
     """Every device's shares :math:`x_u` and :math:`y_u` against its distance (or index)."""
     check_size(size)
+    own = ax is None
     fig, ax = _single(ax, size)
     for q in ("x", "y"):
         _per_entry(ax, result, q, [getattr(d, q) for d in result.devices], SHARE_STYLE[q])
@@ -154,12 +165,13 @@ def share_figure(result: FleetResult, *, ax: Axes | None = None, size: str | Non
         f"$\\sum y_u$ = {result.shares_used[1]:.3g})"
     )
     ax.legend(fontsize=7)
-    return finish(fig, size, title)
+    return _done(fig, ax, own, size, title)
 
 
 def phi_figure(result: FleetResult, *, ax: Axes | None = None, size: str | None = None, title: bool = True) -> Figure:
     """Every device's :math:`\\Phi_u(x_u, y_u)` against its distance (or index)."""
     check_size(size)
+    own = ax is None
     fig, ax = _single(ax, size)
     values = [d.objective for d in result.devices]
     _per_entry(ax, result, "phi", values, {"marker": "o", "ls": "-"})
@@ -168,7 +180,7 @@ def phi_figure(result: FleetResult, *, ax: Axes | None = None, size: str | None 
     ax.set_ylabel(axis_label("devices.objective"))
     ax.set_title(f"{result.name}: each device's cost at its shares")
     ax.legend(fontsize=7)
-    return finish(fig, size, title)
+    return _done(fig, ax, own, size, title)
 
 
 def placement_figure(
@@ -178,6 +190,7 @@ def placement_figure(
     from matplotlib.ticker import MaxNLocator
 
     check_size(size)
+    own = ax is None
     fig, ax = _single(ax, size)
     values = [float(d.placement) for d in result.devices]
     _per_entry(ax, result, "placement", values, {"marker": "o", "ls": "-", "drawstyle": "steps-mid"})
@@ -187,7 +200,7 @@ def placement_figure(
     ax.set_ylabel(axis_label("devices.placement"))
     ax.set_title(f"{result.name}: where each device splits (layers $1..M^*_u$ on the device)")
     ax.legend(fontsize=7)
-    return finish(fig, size, title)
+    return _done(fig, ax, own, size, title)
 
 
 # ----------------------------------------------------------------------------- against the number of devices
@@ -297,6 +310,7 @@ def count_figure(sweep: CountSweep, *, ax: Axes | None = None, size: str | None 
     from matplotlib.ticker import MaxNLocator
 
     check_size(size)
+    own = ax is None
     fig, ax = _single(ax, size)
     xs = np.asarray(sweep.devices, dtype=np.float64)
     series = {"optimum": sweep.optimum, **sweep.baselines}
@@ -322,7 +336,7 @@ def count_figure(sweep: CountSweep, *, ax: Axes | None = None, size: str | None 
     ax.set_title(f"{sweep.name}: cost against the number of devices")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return finish(fig, size, title)
+    return _done(fig, ax, own, size, title)
 
 
 def make_fleet_figures(
