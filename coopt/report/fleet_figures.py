@@ -27,6 +27,7 @@ saves them (PDF with TrueType fonts, SVG, PNG).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ FLEET_FIGURES = ("fleet_shares", "fleet_phi", "fleet_placement", "fleet_costs")
 DEFAULT_SCALES = (1, 2, 3, 4)
 """The count multipliers of ``fleet_costs`` by default."""
 MAX_SCALE = 1000
+LEGEND_ROW_IN = 0.17  # the figure grows by this per row of its legend
 # Okabe-Ito, one per [[device]] entry (cycled beyond seven entries)
 ENTRY_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 COST_STYLE: dict[str, dict[str, Any]] = {
@@ -115,6 +117,18 @@ def _done(fig: Figure, ax: Axes, own: bool, size: str | None, title: bool) -> Fi
     return fig
 
 
+def _legend(fig: Figure, ax: Axes, own: bool, handles: list[Any] | None = None) -> None:
+    """The legend under the panel of a figure built here, in two columns, the figure taller by
+    its rows (so it hides no point); in a caller's axes, inside them."""
+    if handles is None:
+        handles, _ = ax.get_legend_handles_labels()
+    if not own:
+        ax.legend(handles=handles, fontsize=7)
+        return
+    fig.set_figheight(fig.get_figheight() + LEGEND_ROW_IN * math.ceil(len(handles) / 2))
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=7, frameon=False)
+
+
 def _x_axis(ax: Axes, result: FleetResult) -> None:
     if uses_distance(result):
         ax.set_xlabel(axis_label("devices.distance_m"))
@@ -158,13 +172,23 @@ def share_figure(result: FleetResult, *, ax: Axes | None = None, size: str | Non
     for q in ("x", "y"):
         _per_entry(ax, result, q, [getattr(d, q) for d in result.devices], SHARE_STYLE[q])
     _x_axis(ax, result)
-    ax.set_ylim(-0.03, 1.03 * max(1e-9, max(max(d.x, d.y) for d in result.devices)))
+    ax.set_ylim(-0.04, 1.1 * max(1e-9, max(max(d.x, d.y) for d in result.devices)))
     ax.set_ylabel("share $x_u$, $y_u$ of the band, the edge")
     ax.set_title(
         f"{result.name}: each device's shares ($\\sum x_u$ = {result.shares_used[0]:.3g}, "
         f"$\\sum y_u$ = {result.shares_used[1]:.3g})"
     )
-    ax.legend(fontsize=7)
+    # one legend entry per colour (entry) and one per marker (quantity), not one per line
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=ENTRY_COLOURS[e % len(ENTRY_COLOURS)], lw=2.0, label=_entry_label(result, e, members))
+        for e, members in entries(result).items()
+    ] + [
+        Line2D([], [], color="0.2", ls=st["ls"], marker=st["marker"], mfc=st["mfc"] or "0.2", label=st["label"])
+        for st in SHARE_STYLE.values()
+    ]
+    _legend(fig, ax, own, handles)
     return _done(fig, ax, own, size, title)
 
 
@@ -178,8 +202,8 @@ def phi_figure(result: FleetResult, *, ax: Axes | None = None, size: str | None 
     _maybe_log(ax, values)
     _x_axis(ax, result)
     ax.set_ylabel(axis_label("devices.objective"))
-    ax.set_title(f"{result.name}: each device's cost at its shares")
-    ax.legend(fontsize=7)
+    ax.set_title(f"{result.name}: each device's cost at its shares (unweighted)")
+    _legend(fig, ax, own)
     return _done(fig, ax, own, size, title)
 
 
@@ -199,7 +223,7 @@ def placement_figure(
     ax.set_ylim(-0.5, max(values) + 0.5)
     ax.set_ylabel(axis_label("devices.placement"))
     ax.set_title(f"{result.name}: where each device splits (layers $1..M^*_u$ on the device)")
-    ax.legend(fontsize=7)
+    _legend(fig, ax, own)
     return _done(fig, ax, own, size, title)
 
 
@@ -335,7 +359,7 @@ def count_figure(sweep: CountSweep, *, ax: Axes | None = None, size: str | None 
     ax.set_ylabel(axis_label("fleet.objective"))
     ax.set_title(f"{sweep.name}: cost against the number of devices")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend(fig, ax, own)
     return _done(fig, ax, own, size, title)
 
 
