@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -182,7 +183,9 @@ def test_an_infeasible_scale_leaves_a_gap(tmp_path: Path) -> None:
 
 def test_cli_writes_every_figure_with_truetype_fonts(tmp_path: Path, capsys) -> None:
     out = tmp_path / "figs"
-    assert main(["figures", str(GOLDEN), "--out", str(out), "--points", "2", "--size", "column", "--no-title"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. a layout that collapses the axes
+        assert main(["figures", str(GOLDEN), "--out", str(out), "--points", "2", "--size", "column", "--no-title"]) == 0
     written = capsys.readouterr().out.split()
     expected = [str(out / f"{name}.{fmt}") for name in FLEET_FIGURES for fmt in FORMATS]
     assert written == expected and all(Path(p).stat().st_size > 0 for p in expected)
@@ -193,15 +196,20 @@ def test_cli_writes_every_figure_with_truetype_fonts(tmp_path: Path, capsys) -> 
     assert "--force" in capsys.readouterr().err
 
 
-def test_api_figures_match_the_cli_sizes_and_titles(ring) -> None:
-    from coopt.report.figures import SIZES
+@pytest.mark.parametrize("size", ["column", "page"])
+def test_print_sizes_are_the_width_with_8_to_9_pt_text_and_no_titles(ring, size) -> None:
+    from matplotlib.text import Text
+
+    from coopt.report.figures import PRINT_FONT_PT, SIZES
 
     _, fleet, res = ring
-    figs = make_fleet_figures(fleet, res, scales=(1, 2), size="page", title=False)
+    figs = make_fleet_figures(fleet, res, scales=(1, 2), size=size, title=False)
     assert tuple(figs) == FLEET_FIGURES
-    for fig in figs.values():
-        assert fig.get_figwidth() == pytest.approx(SIZES["page"])
-        assert all(ax.get_title() == "" for ax in fig.axes)
+    for name, fig in figs.items():
+        assert fig.get_figwidth() == pytest.approx(SIZES[size]), name
+        assert all(ax.get_title() == "" for ax in fig.axes), name
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_text()]
+        assert sizes and all(PRINT_FONT_PT[0] <= s <= PRINT_FONT_PT[1] for s in sizes), (name, sorted(set(sizes)))
 
 
 @pytest.mark.parametrize(
