@@ -1,7 +1,8 @@
-"""The fleet's side of ``coopt solve``, ``verify`` and ``simulate`` (docs/model.md section 11).
+"""The fleet's side of ``coopt solve``, ``verify``, ``simulate`` and ``figures`` (docs/model.md section 11).
 
 A file with a ``[shared]`` table is a fleet: :func:`fleet_command` routes the verb to the
-fleet handler, after refusing the flags that apply to one instance only.
+fleet handler, after refusing the flags that apply to one instance only
+(:func:`fleet_figures_command` for ``figures``, which takes a list of files).
 """
 
 from __future__ import annotations
@@ -80,6 +81,47 @@ def simulate(args: argparse.Namespace) -> int:
     sim = simulate_fleet(fleet, args.tasks, args.seed, solve_fleet(fleet, **_engine(args)))
     print(dumps(with_units(sim.to_dict(), FLEET_UNITS)) if args.json else fleet_simulation_report(sim))
     return 0
+
+
+DEFAULT_FIGURE_SCALES = 4  # fleet_costs: the counts times 1..4 unless --points says otherwise
+
+
+def figures(args: argparse.Namespace) -> int:
+    """``coopt figures FLEET --out DIR``: the figures of :mod:`coopt.report.fleet_figures`,
+    ``--points P`` count multipliers 1..P in ``fleet_costs``."""
+    from coopt.model.files import check_output_dir
+    from coopt.report.figures import FORMATS, write_figures
+    from coopt.report.fleet_figures import FLEET_FIGURES, MAX_SCALE, make_fleet_figures
+
+    if len(args.instances) != 1:
+        raise InstanceError(f"figures: {args.instance} is a fleet; give it alone (got {len(args.instances)} files)")
+    if args.doppler:
+        raise InstanceError(f"--doppler: applies to one instance, not to a fleet ({args.instance} has [shared])")
+    if args.out is None:
+        raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
+    points = DEFAULT_FIGURE_SCALES if args.points is None else args.points
+    if points > MAX_SCALE:
+        raise InstanceError(f"--points {points}: a fleet's count multipliers 1..P allow P <= {MAX_SCALE}")
+    check_output_dir(args.out, [f"{n}.{fmt}" for n in FLEET_FIGURES for fmt in FORMATS], "--out", args.force)
+    _check_flags(args)
+    fleet = load_fleet(args.instance)
+    args.loaded.extend(fleet.kinds)
+    check_fleet_memory("figures", fleet, args.max_memory)
+    figs = make_fleet_figures(fleet, scales=range(1, points + 1), size=args.size, title=not args.no_title)
+    for path in write_figures(figs, args.out):
+        print(path)
+    return 0
+
+
+def fleet_figures_command(args: argparse.Namespace) -> int | None:
+    """Run ``coopt figures`` on a fleet when one of ``args.instances`` is one, else ``None``."""
+    from coopt.fleet.files import is_fleet_file
+
+    fleets = [path for path in args.instances if is_fleet_file(path)]
+    if not fleets:
+        return None
+    args.instance = fleets[0]
+    return figures(args)
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {"solve": solve, "verify": verify, "simulate": simulate}

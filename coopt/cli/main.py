@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from coopt.cli.flags import DEBUG_HELP, add_common, add_engine_arguments, mip_options
-from coopt.cli.fleet import fleet_command
+from coopt.cli.fleet import fleet_command, fleet_figures_command
 from coopt.cli.limits import check_memory
 from coopt.cli.output import COMPARE_UNITS, SIMULATE_UNITS, SOLVE_UNITS, VERIFY_UNITS, dumps, version, with_units
 from coopt.errors import CooptError, InstanceError
@@ -227,6 +227,8 @@ def _figures(args: argparse.Namespace) -> int:
         ):
             print(path)
         return 0
+    if args.instances and (code := fleet_figures_command(args)) is not None:
+        return code
     if not args.instances or args.out is None:
         raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
     from coopt.report.figures import FIGURES, FORMATS, doppler_figure, make_figures, write_figures
@@ -405,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compare)
 
     p = sub.add_parser(
-        "figures", help="write the figures (PNG, PDF and SVG): Phi(M), thresholds, cost sweeps, split epochs"
+        "figures",
+        help="write the figures (PNG, PDF and SVG): Phi(M), thresholds, cost sweeps, split epochs; "
+        "of a fleet: shares, Phi_u, placements, cost against the number of devices",
     )
     p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
     p.add_argument("--out", help="output directory (required with INSTANCEs; default with --sweep: DIR)")
@@ -415,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--points",
         type=_ranged(int, 2, "an integer >= 2"),
         default=None,
-        help="points per cost sweep (default 25; 13 with --doppler)",
+        help="points per cost sweep (default 25; 13 with --doppler; a fleet: its counts times 1..P, default 4)",
     )
     p.add_argument(
         "--doppler",

@@ -126,6 +126,15 @@ NOTATION: tuple[Quantity, ...] = (
     _q("D", "D", "download cost per period", "1", "", "download_cost"),
     _q("latency", "L", "expected latency per task", rf"{_U}{{s}}", "s", "breakdown.latency_s"),
     _q("energy", "E", "expected device energy per task", rf"{_U}{{J}}", "J", "breakdown.energy_j"),
+    # a fleet (docs/model.md section 11; keys are the fields of the fleet's JSON)
+    _q("U", "U", "number of devices", "", "", "fleet.devices"),
+    _q("F", "F", "weighted fleet cost per task", "1", "", "fleet.objective"),
+    _q("omega", r"\omega_{u}", "weight of device $u$", "1", "", "devices.weight"),
+    _q("x_u", "x_{u}", "share of the uplink band", "1", "", "devices.x"),
+    _q("y_u", "y_{u}", "share of the edge clock", "1", "", "devices.y"),
+    _q("Phi_u", r"\Phi_{u}", "device cost per task", "1", "", "devices.objective"),
+    _q("M_u", r"M^{*}_{u}", "placement at its shares", "", "", "devices.placement"),
+    _q("d_u", "d_{u}", "distance to the access point", rf"{_U}{{m}}", "m", "devices.distance_m"),
 )
 """Every symbol and quantity, in the order of products (see :mod:`coopt.symbolic.printer`)."""
 
