@@ -40,3 +40,14 @@ lp_small_flow_mass
 handle_starttag  # html.parser.HTMLParser's callbacks (tests/test_notebook.py)
 handle_data
 attrs
+# coopt/model/vocabulary.py: members reached by iteration (tuple(Method), the CLI's choices=)
+# and by value (Method("mip")), not by attribute
+NEVER
+LAST
+ANY
+ENUMERATION
+MIP
+AUTO
+LAGRANGIAN
+EXACT
+BRUTE_FORCE

@@ -15,11 +15,12 @@ from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
 from coopt.model.instance import Instance
 from coopt.model.problem import prepare
+from coopt.model.vocabulary import Method
 
 if TYPE_CHECKING:  # pragma: no cover
     from coopt.mip.highs import MipOptions
 
-METHODS = ("enumeration", "mip", "closed-form")
+METHODS = tuple(Method)
 
 
 def solve(

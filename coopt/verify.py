@@ -53,6 +53,7 @@ from coopt.mip.highs import MipOptions
 from coopt.mip.report import PolicyCertification
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
+from coopt.model.vocabulary import Method
 
 if TYPE_CHECKING:  # pragma: no cover
     from coopt.mip.method import MipRun
@@ -67,7 +68,7 @@ RTOL_EXACT = 1e-12
 RTOL_VERIFY = 1e-9
 RTOL_QOS = 1e-7  # a bound is met when E[q] <= bound (1 + RTOL_QOS): HiGHS's row tolerance
 ATOL_RESIDUAL = 1e-7  # largest row violation of a solution (probability units)
-CLOSED_FORM = "closed-form"
+CLOSED_FORM = Method.CLOSED_FORM
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import pytest
 from coopt import load_instance, solve
 from coopt.cli.main import main
 from coopt.dp.results import GAP_DEFINITION
-from coopt.report.compare import LABELS, compare, comparison_markdown, comparison_text
-from coopt.sim.simulate import BASELINE_KEY, POLICIES, simulate
+from coopt.model.vocabulary import Policy
+from coopt.report.compare import compare, comparison_markdown, comparison_text
+from coopt.sim.simulate import POLICIES, simulate
 
 from .conftest import DATA, instance_path
 
@@ -30,7 +31,7 @@ def test_exact_values_are_the_solvers(cnn) -> None:
     res = solve(inst, rule="optimal")
     assert [r.policy for r in comp.rows] == list(POLICIES)
     for r in comp.rows:
-        key = BASELINE_KEY[r.policy]
+        key = Policy(r.policy).key
         ref = res if key is None else res.baselines[key]
         assert r.exact == ref.objective and r.placement == ref.placement
         if key is None:
@@ -63,7 +64,7 @@ def test_text_and_markdown_show_the_numbers(cnn) -> None:
     assert len(table) == len(POLICIES)
     for r, row in zip(comp.rows, table):
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells[0] == LABELS[r.policy]
+        assert cells[0] == Policy(r.policy).label
         assert int(cells[1]) == r.placement
         assert float(cells[2]) == pytest.approx(r.exact, rel=1e-6)
         assert float(cells[3]) == pytest.approx(r.simulated.mean, rel=1e-6)

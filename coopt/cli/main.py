@@ -29,6 +29,7 @@ from coopt.cli.limits import check_memory
 from coopt.cli.output import COMPARE_UNITS, SIMULATE_UNITS, SOLVE_UNITS, VERIFY_UNITS, dumps, version, with_units
 from coopt.errors import CooptError, InstanceError
 from coopt.model.files import check_output, check_output_dir, write_atomic
+from coopt.model.vocabulary import Allocation, Method, Policy, Rule
 
 
 def _load(args: argparse.Namespace, path: str):  # -> coopt.model.instance.Instance
@@ -296,11 +297,9 @@ def _add_mip_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_allocation_argument(p: argparse.ArgumentParser) -> None:
-    from coopt.fleet.knapsack_data import METHODS
-
     p.add_argument(
         "--allocation",
-        choices=METHODS,
+        choices=tuple(Allocation),
         default=None,
         help="fleets: how the band and the edge are divided (default auto: the Lagrangian, then the MIP "
         "while the fleet is small enough to prove quickly)",
@@ -328,11 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
         "solve", help="solve an instance (optimal placement M*, thresholds, baselines) or a fleet (shares, prices)"
     )
     p.add_argument("instance", help="instance file or fleet file (TOML; a fleet has a [shared] table)")
-    p.add_argument("--rule", choices=("optimal", "osla"), help="override placement.rule")
+    p.add_argument("--rule", choices=tuple(Rule), help="override placement.rule")
     p.add_argument(
         "--method",
         default="enumeration",
-        choices=("enumeration", "mip", "closed-form"),
+        choices=tuple(Method),
         help="solution method (default: enumeration with backward induction; mip: one "
         "mixed-integer program solved by HiGHS, which also imposes [constraints]; "
         "closed-form: the equal-neuron MLP's closed-form placement under OSLA)",
@@ -375,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--policy",
         default="optimal",
-        help="optimal | osla | static | edge-only | device-only | full-placement (default optimal)",
+        help=f"{' | '.join(Policy)} (default optimal)",
     )
     p.add_argument(
         "--continuous",
@@ -474,9 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and compare; exit 1 on a mismatch",
     )
     p.add_argument("instance", help="instance file or fleet file (TOML)")
-    p.add_argument(
-        "--rule", choices=("optimal", "osla"), help="override placement.rule (osla: the closed form is checked too)"
-    )
+    p.add_argument("--rule", choices=tuple(Rule), help="override placement.rule (osla: the closed form is checked too)")
     p.add_argument(
         "--rtol",
         type=_ranged(float, 0, "a relative tolerance > 0", strict=True),

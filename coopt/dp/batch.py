@@ -53,9 +53,9 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.fast import BLOCK_ELEMENTS, RULES, TIE_BAND, WAIT_MODES, _search_root
+from coopt.dp.fast import BLOCK_ELEMENTS, TIE_BAND, _search_root
 from coopt.dp.markov import solve_all_markov_batch
-from coopt.dp.stopping import tied_or_less
+from coopt.dp.stopping import RULES, checked_rules, tied_or_less
 from coopt.model.channel import Channel
 from coopt.model.costs import LN2, CostModel
 
@@ -127,13 +127,9 @@ def solve_all_batch(
         rounding) to ``solve_all(None, channel, mode, costs_p, ...)[rule].values`` for the
         cost model ``costs_p`` with those rates and :math:`R / y_p`.
     """
-    rules = tuple(dict.fromkeys(rules))
     if channel.is_markov:
         raise ValueError("solve_all_batch needs an i.i.d. channel; Markov variants go to solve_share_grid")
-    if not rules or any(r not in RULES for r in rules):
-        raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")
-    if mode not in WAIT_MODES:
-        raise ValueError(f"mode = {mode!r}: must be one of {', '.join(WAIT_MODES)}")
+    rules = checked_rules(rules, mode)
     probs = np.asarray(channel.probs, dtype=np.float64)
     gains = np.asarray(channel.gains, dtype=np.float64)
     k = probs.shape[0]

@@ -131,10 +131,12 @@ from numpy.typing import NDArray
 
 from coopt.dp.stopping import (
     COMPUTE,
+    RULES,
     STOP,
     TIE_RTOL,
     StoppingSolution,
     _forced,
+    checked_rules,
     choose_by_tie_order,
     thresholds_from,
     tied_or_less,
@@ -142,8 +144,6 @@ from coopt.dp.stopping import (
 from coopt.model.channel import Channel
 from coopt.model.costs import CostModel, wait_allowed
 
-RULES = ("optimal", "osla")
-WAIT_MODES = ("never", "last", "any")
 METHODS = ("auto", "model", "table")
 BLOCK_ELEMENTS = 1 << 20
 """Stop-cost entries per row block of ``method="table"`` (8 MiB per temporary array)."""
@@ -353,13 +353,9 @@ def solve_all(
     dict
         ``{rule: AllPlacements}``.
     """
-    rules = tuple(dict.fromkeys(rules))
     if channel.is_markov:
         raise ValueError("solve_all needs an i.i.d. channel; Markov channels are solved per placement")
-    if not rules or any(r not in RULES for r in rules):
-        raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")
-    if mode not in WAIT_MODES:
-        raise ValueError(f"mode = {mode!r}: must be one of {', '.join(WAIT_MODES)}")
+    rules = checked_rules(rules, mode)
     if method not in METHODS:
         raise ValueError(f"method = {method!r}: must be one of {', '.join(METHODS)}")
     probs = np.asarray(channel.probs, dtype=np.float64)

@@ -66,12 +66,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.dp.stopping import COMPUTE, STOP, WAIT, StoppingSolution, choose_by_tie_order, tied_or_less
+from coopt.dp.stopping import (
+    COMPUTE,
+    RULES,
+    STOP,
+    WAIT,
+    StoppingSolution,
+    checked_rules,
+    choose_by_tie_order,
+    tied_or_less,
+)
 from coopt.model.channel import Channel
 from coopt.model.costs import CostModel
-
-RULES = ("optimal", "osla")
-WAIT_MODES = ("never", "last", "any")
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,13 +215,9 @@ def _checked(
     placements: Iterable[int] | None,
 ) -> tuple[tuple[str, ...], float, NDArray[np.intp]]:
     """The checked rules, :math:`c_w` and sorted horizons of stop costs ``Y`` ``(P, N + 1, K)``."""
-    rules = tuple(dict.fromkeys(rules))
     if not channel.is_markov:
         raise ValueError("solve_all_markov needs a Markov channel; i.i.d. channels use coopt.dp.fast.solve_all")
-    if not rules or any(r not in RULES for r in rules):
-        raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")
-    if mode not in WAIT_MODES:
-        raise ValueError(f"mode = {mode!r}: must be one of {', '.join(WAIT_MODES)}")
+    rules = checked_rules(rules, mode)
     n_layers, k = Y.shape[1] - 1, Y.shape[2]
     if channel.n_states != k:
         raise ValueError(f"Y has {k} columns; the channel has {channel.n_states} states")

@@ -37,6 +37,7 @@ NumPy only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +45,24 @@ from numpy.typing import NDArray
 
 from coopt.model.channel import Channel
 from coopt.model.costs import CostModel, wait_allowed
+from coopt.model.vocabulary import Rule, WaitMode
 
 STOP, COMPUTE, WAIT = 0, 1, 2
 ACTION_NAMES = ("stop", "compute", "wait")
+RULES = tuple(Rule)
+WAIT_MODES = tuple(WaitMode)
 TIE_RTOL = 1e-12
+
+
+def checked_rules(rules: Iterable[str], mode: str) -> tuple[str, ...]:
+    """``rules`` without repeats, after checking each is one of :data:`RULES` and ``mode``
+    one of :data:`WAIT_MODES` (a ``ValueError`` naming the value otherwise)."""
+    rules = tuple(dict.fromkeys(rules))
+    if not rules or any(r not in RULES for r in rules):
+        raise ValueError(f"rules = {rules!r}: each must be one of {', '.join(RULES)}")
+    if mode not in WAIT_MODES:
+        raise ValueError(f"mode = {mode!r}: must be one of {', '.join(WAIT_MODES)}")
+    return rules
 
 
 def tied_or_less(x: NDArray[np.float64] | float, y: NDArray[np.float64] | float) -> NDArray[np.bool_]:

@@ -20,9 +20,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from coopt.errors import InstanceError, NoSolutionError
+from coopt.model.vocabulary import Allocation
 
 Method = Literal["auto", "mip", "lagrangian", "exact", "brute_force"]
-METHODS: tuple[str, ...] = ("auto", "mip", "lagrangian", "exact", "brute_force")
+METHODS: tuple[str, ...] = tuple(Allocation)
 """The allocation methods of :func:`coopt.fleet.allocation.allocate` (here, with no solver import, so
 that the command line reads its choices without loading the allocation)."""
 GRID_TOLERANCE = 1e-9  # a level within this of k/L is on the grid k/L

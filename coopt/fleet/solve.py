@@ -36,8 +36,9 @@ from coopt.fleet.files import Fleet
 from coopt.fleet.tables import ShareTable, device_only_value, fleet_tables, phi_at
 from coopt.mip.highs import MipOptions
 from coopt.model.problem import prepare
+from coopt.model.vocabulary import FleetBaseline
 
-BASELINES = ("equal_shares", "alone", "device_only", "independent_splits", "alternating")
+BASELINES = tuple(FleetBaseline)
 MAX_ROUNDS = 50  # re-split / re-allocate rounds of the alternating baseline
 MAX_NAMED = 8  # devices an error message names at most
 

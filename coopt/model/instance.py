@@ -96,10 +96,11 @@ from coopt.model.constraints import QoS, parse_constraints
 from coopt.model.files import read_text
 from coopt.model.onnx_graph import CUTS, is_onnx_spec, read_network, resolve_onnx_path
 from coopt.model.profiles import Profile, load_profile
+from coopt.model.vocabulary import Rule, WaitMode
 
 LAWS = ("rayleigh", "nakagami", "rician", "finite", "markov")
-WAIT_MODES = ("never", "last", "any")
-RULES = ("optimal", "osla")
+WAIT_MODES = tuple(WaitMode)
+RULES = tuple(Rule)
 PROB_TOL = 1e-9
 
 

@@ -22,16 +22,8 @@ from coopt.api import solve
 from coopt.dp.results import GAP_DEFINITION, BaselineGap, baseline_gap
 from coopt.model.instance import Instance
 from coopt.model.problem import prepare
-from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, simulate
-
-LABELS = {
-    "optimal": "joint optimum",
-    "osla": "OSLA",
-    "static": "static split",
-    "edge-only": "edge-only",
-    "device-only": "device-only",
-    "full-placement": "full placement",
-}
+from coopt.model.vocabulary import Policy
+from coopt.sim.simulate import POLICIES, Simulation, simulate
 
 
 @dataclass(frozen=True)
@@ -100,7 +92,7 @@ def compare(
     best = solved.objective
     rows = []
     for name in POLICIES:
-        key = BASELINE_KEY[name]
+        key = Policy(name).key
         base = None if key is None else solved.baselines[key]
         if key is not None and base is None:
             rows.append(PolicyRow(name, None, None, None, None))
@@ -144,7 +136,7 @@ def comparison_text(comparisons: list[Comparison]) -> str:
             f"  {'policy':<15} {'M':>3}  {'exact Phi':>13}  {'simulated':>13}  {'95% CI':<29}  {'extra cost':>10}",
         ]
         for r in c.rows:
-            label = LABELS[r.policy]
+            label = Policy(r.policy).label
             if not r.feasible:
                 lines.append(f"  {label:<15} {'-':>3}  infeasible under the memory limit")
                 continue
@@ -174,7 +166,7 @@ def comparison_markdown(comparisons: list[Comparison]) -> str:
             "|---|--:|--:|--:|---|--:|",
         ]
         for r in c.rows:
-            label = LABELS[r.policy]
+            label = Policy(r.policy).label
             if not r.feasible:
                 out.append(f"| {label} | – | infeasible | – | – | – |")
                 continue

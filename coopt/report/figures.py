@@ -62,7 +62,8 @@ from coopt.engines import run_batches
 from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
-from coopt.sim.simulate import BASELINE_KEY, POLICIES, Simulation, progress_bar, simulate
+from coopt.model.vocabulary import Policy
+from coopt.sim.simulate import POLICIES, Simulation, progress_bar, simulate
 from coopt.symbolic.notation import axis_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,13 +81,17 @@ SAVE_RC: dict[str, Any] = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype"
 """Saving: TrueType (Type 42) fonts in the PDF, never Type 3; SVG text as paths."""
 # Okabe-Ito colours (distinguishable with colour-vision deficiencies and in greyscale by marker)
 STYLE: dict[str, dict[str, Any]] = {
-    "optimal": {"color": "#000000", "ls": "-", "marker": "o", "lw": 2.2, "label": "joint optimum"},
-    "osla": {"color": "#0072B2", "ls": "--", "marker": "s", "lw": 1.6, "label": "OSLA"},
-    "static": {"color": "#E69F00", "ls": "-.", "marker": "^", "lw": 1.6, "label": "static split"},
-    "edge-only": {"color": "#D55E00", "ls": ":", "marker": "v", "lw": 1.8, "label": "edge-only"},
-    "device-only": {"color": "#009E73", "ls": ":", "marker": "D", "lw": 1.8, "label": "device-only"},
-    "full-placement": {"color": "#CC79A7", "ls": "--", "marker": "P", "lw": 1.6, "label": "full placement"},
+    policy: {**look, "label": policy.label}
+    for policy, look in {
+        Policy.OPTIMAL: {"color": "#000000", "ls": "-", "marker": "o", "lw": 2.2},
+        Policy.OSLA: {"color": "#0072B2", "ls": "--", "marker": "s", "lw": 1.6},
+        Policy.STATIC: {"color": "#E69F00", "ls": "-.", "marker": "^", "lw": 1.6},
+        Policy.EDGE_ONLY: {"color": "#D55E00", "ls": ":", "marker": "v", "lw": 1.8},
+        Policy.DEVICE_ONLY: {"color": "#009E73", "ls": ":", "marker": "D", "lw": 1.8},
+        Policy.FULL_PLACEMENT: {"color": "#CC79A7", "ls": "--", "marker": "P", "lw": 1.6},
+    }.items()
 }
+"""Each policy's line style, with its :attr:`~coopt.model.vocabulary.Policy.label`."""
 COST_LABEL = "expected cost per task $\\Phi$\n($w_E\\cdot$J + $w_T\\cdot$s)"
 
 
@@ -487,14 +492,13 @@ def _markov_stop_states(ax: Axes, s: Drawable) -> None:
 
 def policy_objectives(result: SolveResult) -> dict[str, float]:
     """:math:`\\Phi` of every policy from a rule-``optimal`` result (``nan`` if infeasible)."""
-    out = {}
-    for name in POLICIES:
-        key = BASELINE_KEY[name]
-        if key is None:
-            out[name] = result.objective
+    out: dict[str, float] = {}
+    for policy in Policy:
+        if policy.key is None:
+            out[policy] = result.objective
         else:
-            b = result.baselines[key]
-            out[name] = math.nan if b is None else b.objective
+            b = result.baselines[policy.key]
+            out[policy] = math.nan if b is None else b.objective
     return out
 
 

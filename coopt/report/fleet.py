@@ -11,15 +11,9 @@ from fractions import Fraction
 
 from coopt.fleet.solve import BASELINES, FleetResult
 from coopt.model.costs import COST_UNIT
+from coopt.model.vocabulary import FleetBaseline
 
 MAX_DEVICE_LINES = 40
-LABELS = {
-    "equal_shares": "equal shares",
-    "alone": "alone",
-    "device_only": "device-only",
-    "independent_splits": "independent splits",
-    "alternating": "alternating",
-}
 
 
 def _share(s: float) -> str:
@@ -86,9 +80,11 @@ def fleet_report(result: FleetResult) -> str:
     for name in BASELINES:
         value = result.baselines[name]
         if value is None:
-            lines.append(f"  {LABELS[name]:<18} infeasible (no allocation gives every device a finite Phi)")
+            lines.append(
+                f"  {FleetBaseline(name).label:<18} infeasible (no allocation gives every device a finite Phi)"
+            )
         else:
-            lines.append(f"  {LABELS[name]:<18} {value:.6e}  {100 * (value / result.objective - 1):+.2f}%")
+            lines.append(f"  {FleetBaseline(name).label:<18} {value:.6e}  {100 * (value / result.objective - 1):+.2f}%")
     return "\n".join(lines)
 
 

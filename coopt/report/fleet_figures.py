@@ -40,8 +40,8 @@ from coopt.fleet.files import Fleet, FleetDevice
 from coopt.fleet.solve import BASELINES, FleetResult, baselines, solve_fleet
 from coopt.fleet.tables import ShareTable
 from coopt.mip.highs import MipOptions
+from coopt.model.vocabulary import FleetBaseline
 from coopt.report.figures import _figure, _maybe_log, check_size, finish
-from coopt.report.fleet import LABELS
 from coopt.symbolic.notation import axis_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,12 +57,18 @@ LEGEND_ROW_IN = 0.17  # the figure grows by this per row of its legend
 ENTRY_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 COST_STYLE: dict[str, dict[str, Any]] = {
     "optimum": {"color": "#000000", "ls": "-", "marker": "o", "lw": 2.2, "label": "optimum $F^*$"},
-    "equal_shares": {"color": "#E69F00", "ls": "-.", "marker": "^", "lw": 1.6},
-    "alone": {"color": "0.45", "ls": ":", "marker": "x", "lw": 1.4, "label": "alone (lower bound)"},
-    "device_only": {"color": "#009E73", "ls": ":", "marker": "D", "lw": 1.8},
-    "independent_splits": {"color": "#0072B2", "ls": "--", "marker": "s", "lw": 1.6},
-    "alternating": {"color": "#D55E00", "ls": "--", "marker": "v", "lw": 1.6},
+    **{
+        baseline: {"label": baseline.label, **look}
+        for baseline, look in {
+            FleetBaseline.EQUAL_SHARES: {"color": "#E69F00", "ls": "-.", "marker": "^", "lw": 1.6},
+            FleetBaseline.ALONE: {"color": "0.45", "ls": ":", "marker": "x", "lw": 1.4, "label": "alone (lower bound)"},
+            FleetBaseline.DEVICE_ONLY: {"color": "#009E73", "ls": ":", "marker": "D", "lw": 1.8},
+            FleetBaseline.INDEPENDENT_SPLITS: {"color": "#0072B2", "ls": "--", "marker": "s", "lw": 1.6},
+            FleetBaseline.ALTERNATING: {"color": "#D55E00", "ls": "--", "marker": "v", "lw": 1.6},
+        }.items()
+    },
 }
+"""The optimum's and each baseline's line, labelled by :class:`~coopt.model.vocabulary.FleetBaseline`."""
 SHARE_STYLE: dict[str, dict[str, Any]] = {
     "x": {"marker": "o", "ls": "-", "mfc": None, "label": "$x_u$ (band)"},
     "y": {"marker": "s", "ls": "--", "mfc": "white", "label": "$y_u$ (edge)"},
@@ -349,7 +355,7 @@ def count_figure(sweep: CountSweep, *, ax: Axes | None = None, size: str | None 
             marker=st["marker"],
             lw=st["lw"],
             ms=5,
-            label=st.get("label", LABELS.get(name, name)),
+            label=st["label"],
         )
         line.set_gid(name)
         shown += [v for v in vals if v is not None]

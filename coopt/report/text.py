@@ -8,17 +8,13 @@ from typing import TYPE_CHECKING, Any
 from coopt.dp.results import GAP_DEFINITION, SolveResult, register_text_report, thresholds_db
 from coopt.dp.stopping import ACTION_NAMES
 from coopt.model.costs import COST_UNIT
+from coopt.model.vocabulary import Policy
 
 if TYPE_CHECKING:  # pragma: no cover
     from coopt.mip.report import MipReport
 
-BASELINE_LABELS = {
-    "edge_only": "edge-only",
-    "device_only": "device-only",
-    "static_split": "static split",
-    "full_placement": "full placement",
-    "osla": "OSLA",
-}
+REPORTED_BASELINES = (Policy.EDGE_ONLY, Policy.DEVICE_ONLY, Policy.STATIC, Policy.FULL_PLACEMENT, Policy.OSLA)
+"""The baselines of a solve report, in its order."""
 
 
 def _g(x: float) -> str:
@@ -95,8 +91,9 @@ def solve_report(result: SolveResult, layer_names: tuple[str, ...]) -> str:
             f"{_g(v.download_cost / result.tasks_per_period):>13}{mark}"
         )
     lines += ["", f"baselines: Phi and the {GAP_DEFINITION}"]
-    for name, label in BASELINE_LABELS.items():
-        b, gap = result.baselines[name], result.gap(name)
+    for policy in REPORTED_BASELINES:
+        assert policy.key is not None  # a baseline, not the optimum
+        label, b, gap = policy.label, result.baselines[policy.key], result.gap(policy.key)
         if b is None or gap is None:
             lines.append(f"  {label:<15} infeasible under the memory limit")
         else:

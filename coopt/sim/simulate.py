@@ -94,17 +94,9 @@ from coopt.model.channel import Channel
 from coopt.model.costs import wait_allowed
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
+from coopt.model.vocabulary import Policy
 
-POLICIES = ("optimal", "osla", "static", "edge-only", "device-only", "full-placement")
-# policy name -> key of SolveResult.baselines (None: the joint optimum itself)
-BASELINE_KEY = {
-    "optimal": None,
-    "osla": "osla",
-    "static": "static_split",
-    "edge-only": "edge_only",
-    "device-only": "device_only",
-    "full-placement": "full_placement",
-}
+POLICIES = tuple(Policy)
 Z95 = 1.959963984540054  # standard normal quantile 0.975
 MAX_WAIT_ROUNDS = 10_000_000
 # Tasks are played in batches of this size: all tasks of a batch advance together, and
@@ -216,7 +208,7 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
     mode = inst.wait.mode
     iid = not channel.is_markov
     N = costs.n_layers
-    key = BASELINE_KEY[name]
+    key = Policy(name).key
     if key is not None and solved.baselines[key] is None:
         raise InstanceError(
             f"policy = {name!r}: its placement M = {N} exceeds placement.memory_bits = "

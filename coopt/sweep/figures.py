@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coopt.errors import InstanceError
+from coopt.model.vocabulary import Policy, Rule
 from coopt.report.figures import COST_LABEL, STYLE, _figure, _maybe_log, _panel, finish, write_figures
-from coopt.sim.simulate import BASELINE_KEY
 from coopt.sweep import store
 from coopt.symbolic.notation import axis_label, value_label
 
@@ -47,9 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_PANELS = 12
 RULE_KEY = "placement.rule"
 BY_BASELINE = "baseline"
-# baseline key of the solve JSON -> simulation policy name (coopt simulate --policy)
-POLICY_OF = {key: policy for policy, key in BASELINE_KEY.items() if key is not None}
-RULE_LABEL = {"optimal": "joint optimum", "osla": "OSLA rule"}
+RULE_LABEL: dict[str, str] = {Rule.OPTIMAL: Policy.OPTIMAL.label, Rule.OSLA: "OSLA rule"}
 SERIES_STYLES = tuple(STYLE.values())
 """The styles the lines of ``--by KEY`` take in turn (those of the policies, in their order)."""
 INTEGER_COLUMNS = frozenset({"placement"})
@@ -86,10 +84,10 @@ def _series(
         own = [r for r in rows if (r.get(RULE_KEY) or r["rule"]) == rule]
         lines.append((RULE_LABEL.get(rule, rule), rule, own, "objective", "rule"))
     base_rows = [r for r in rows if (r.get(RULE_KEY) or r["rule"]) == ("optimal" if "optimal" in rules else rules[0])]
-    for key, policy in POLICY_OF.items():
-        if key == "osla" and "osla" in rules:
+    for policy in Policy:
+        if policy.key is None or (policy is Policy.OSLA and Rule.OSLA in rules):
             continue
-        lines.append((STYLE[policy]["label"], policy, base_rows, f"baselines.{key}.objective", policy))
+        lines.append((policy.label, policy, base_rows, f"baselines.{policy.key}.objective", policy))
     return lines
 
 

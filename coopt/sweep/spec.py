@@ -66,10 +66,11 @@ import numpy as np
 
 from coopt.errors import InstanceError
 from coopt.model.instance import _suggest, instance_keys, key_kind, set_key
+from coopt.model.vocabulary import Method
 
 SNR_KEY = "channel.mean_snr_db"
 METHOD_KEY = "method"
-METHODS = ("enumeration", "mip", "closed-form")
+METHODS = tuple(Method)
 RANGES = ("linspace", "logspace", "geomspace")
 SPEC_KEYS = ("base", "method", "zip", "grid", "mip", "simulate")
 MIP_KEYS = ("time_limit", "mip_gap", "threads")
