@@ -13,7 +13,7 @@ Typical use::
 """
 
 import coopt.report.text  # noqa: F401  (registers str(SolveResult), the text report)
-from coopt.api import solve
+from coopt.api import solve, solve_problem
 from coopt.dp.results import SolveResult
 from coopt.dp.stopping import (
     StoppingSolution,
@@ -21,6 +21,7 @@ from coopt.dp.stopping import (
     evaluate_policy,
     occupation,
     osla_policy,
+    policy_at,
 )
 from coopt.errors import (
     CooptError,
@@ -61,6 +62,8 @@ __all__ = [
     "occupation",
     "osla_policy",
     "parse_instance",
+    "policy_at",
     "prepare",
     "solve",
+    "solve_problem",
 ]

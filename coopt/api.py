@@ -14,7 +14,7 @@ from coopt.dp.enumeration import solve_enumeration
 from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
 from coopt.model.instance import Instance
-from coopt.model.problem import prepare
+from coopt.model.problem import Problem, prepare
 from coopt.model.vocabulary import Method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,19 +52,38 @@ def solve(
     """
     if rule is not None:
         instance = instance.with_rule(rule)
+    _check_method(method, mip_options)  # before prepare: a bad option costs no work
+    return solve_problem(prepare(instance), method=method, mip_options=mip_options)
+
+
+def solve_problem(
+    problem: Problem, *, method: str = "enumeration", mip_options: MipOptions | None = None
+) -> SolveResult:
+    """:func:`solve` of a problem already prepared (:func:`coopt.model.problem.prepare`).
+
+    For a study that needs the :class:`~coopt.model.problem.Problem` as well as the
+    result (to simulate, or to solve under both rules with
+    :meth:`~coopt.model.problem.Problem.with_rule`): it is prepared once.
+    """
+    _check_method(method, mip_options)
+    if method == "mip":
+        from coopt.mip.method import solve_mip_method
+
+        return solve_mip_method(problem, mip_options)
+    if method == "closed-form":
+        from coopt.symbolic.closed_form import solve_closed_form  # imports SymPy
+
+        return solve_closed_form(problem)
+    return solve_enumeration(problem)
+
+
+def _check_method(method: str, mip_options: MipOptions | None) -> None:
+    """A known method, HiGHS present for ``"mip"``, and MIP options only with it."""
     if method not in METHODS:
         raise InstanceError(f"method = {method!r}: must be one of {', '.join(METHODS)}")
     if method == "mip":
         from coopt.mip.highs import require_solver
 
         require_solver()
-        from coopt.mip.method import solve_mip_method
-
-        return solve_mip_method(prepare(instance), mip_options)
-    if mip_options is not None:
+    elif mip_options is not None:
         raise InstanceError(f"--time-limit, --mip-gap and --threads apply to --method mip, not {method!r}")
-    if method == "closed-form":
-        from coopt.symbolic.closed_form import solve_closed_form  # imports SymPy
-
-        return solve_closed_form(prepare(instance))
-    return solve_enumeration(prepare(instance))

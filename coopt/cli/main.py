@@ -70,7 +70,8 @@ def _derive(args: argparse.Namespace) -> int:
 
 
 def _solve(args: argparse.Namespace) -> int:
-    from coopt.api import solve
+    from coopt.api import solve_problem
+    from coopt.model.problem import prepare
     from coopt.report.text import solve_report
 
     if (code := fleet_command("solve", args)) is not None:
@@ -79,13 +80,15 @@ def _solve(args: argparse.Namespace) -> int:
     check_memory(f"solve --method {args.method}", instance, args.max_memory)
     if not args.json:
         _warm_transitions(instance)
-    result = solve(instance, rule=args.rule, method=args.method, mip_options=mip_options(args))
+    if args.rule is not None:
+        instance = instance.with_rule(args.rule)
+    problem = prepare(instance)
+    result = solve_problem(problem, method=args.method, mip_options=mip_options(args))
     continuous = None
     if args.continuous:
-        from coopt.model.problem import prepare
         from coopt.sim.continuous import continuous_summary
 
-        continuous = continuous_summary(prepare(instance.with_rule(result.rule)), result)
+        continuous = continuous_summary(problem, result)
     split_out = _write_split(instance, result, args.split_out) if args.split_out else None
     if args.json:
         out = result.to_dict()

@@ -45,6 +45,7 @@ from numpy.typing import NDArray
 
 from coopt.model.channel import Channel
 from coopt.model.costs import CostModel, wait_allowed
+from coopt.model.problem import Problem
 from coopt.model.vocabulary import Rule, WaitMode
 
 STOP, COMPUTE, WAIT = 0, 1, 2
@@ -420,3 +421,13 @@ def occupation(actions: NDArray[np.int8], channel: Channel) -> Occupation:
             leave = visits[n, :, COMPUTE]
             arrive = leave @ channel.step(n) if markov else leave.sum() * p
     return Occupation(visits)
+
+
+def policy_at(problem: Problem, horizon: int, rule: str) -> StoppingSolution:
+    """The splitting policy of ``rule`` (``"optimal"``: :func:`backward_induction`,
+    ``"osla"``: :func:`osla_policy`) at placement ``horizon`` of a prepared problem.
+
+    The entry point for callers that hold a :class:`~coopt.model.problem.Problem`; the two
+    array-level functions stay as the oracles the tests call."""
+    solver = osla_policy if checked_rules((rule,), problem.instance.wait.mode) == (Rule.OSLA,) else backward_induction
+    return solver(problem.Y, problem.channel, horizon, problem.instance.wait.mode, problem.costs)

@@ -3,7 +3,7 @@ channel and the stop-cost table ``Y[n, k]`` (docs/model.md sections 2 and 3)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +23,10 @@ class Problem:
     costs: CostModel
     channel: Channel
     Y: NDArray[np.float64]
+
+    def with_rule(self, rule: str) -> Problem:
+        """The same problem under ``placement.rule = rule``: nothing derived depends on the rule."""
+        return replace(self, instance=self.instance.with_rule(rule))
 
     @property
     def placements(self) -> list[int]:

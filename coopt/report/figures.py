@@ -55,14 +55,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from coopt.api import solve
+from coopt.api import solve, solve_problem
 from coopt.dp.results import SolveResult
-from coopt.dp.stopping import STOP, backward_induction, evaluate_policy, occupation, osla_policy
+from coopt.dp.stopping import STOP, evaluate_policy, occupation, policy_at
 from coopt.engines import run_batches
 from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
-from coopt.model.vocabulary import Policy
+from coopt.model.vocabulary import Policy, Rule
 from coopt.sim.simulate import POLICIES, Simulation, progress_bar, simulate
 from coopt.symbolic.notation import axis_label
 
@@ -110,7 +110,14 @@ class Solved:
 
 
 def solve_both(instance: Instance) -> Solved:
-    return Solved(instance, prepare(instance), solve(instance, rule="optimal"), solve(instance, rule="osla"))
+    """Prepared once, solved under both rules."""
+    problem = prepare(instance)
+    return Solved(
+        instance,
+        problem,
+        solve_problem(problem.with_rule(Rule.OPTIMAL)),
+        solve_problem(problem.with_rule(Rule.OSLA)),
+    )
 
 
 def check_size(size: str | None) -> None:
@@ -324,9 +331,7 @@ def threshold_values(s: Solved) -> tuple[int, NDArray[np.float64], NDArray[np.fl
     if p.channel.is_markov:
         return None
     M = threshold_placement(s)
-    mode = s.instance.wait.mode
-    opt = backward_induction(p.Y, p.channel, M, mode, p.costs).thresholds
-    osl = osla_policy(p.Y, p.channel, M, mode, p.costs).thresholds
+    opt, osl = policy_at(p, M, Rule.OPTIMAL).thresholds, policy_at(p, M, Rule.OSLA).thresholds
     assert opt is not None and osl is not None
     return M, opt, osl
 
@@ -436,11 +441,10 @@ def markov_stop_gains(s: Solved) -> tuple[int, list[NDArray[np.float64]], list[N
     """``(M, optimal, osla)``: per epoch, the gains (dB) of the states in which each rule uploads."""
     p = s.problem
     M = threshold_placement(s)
-    mode = s.instance.wait.mode
     db = 10.0 * np.log10(p.channel.gains)
     out = []
-    for solver in (backward_induction, osla_policy):
-        actions = solver(p.Y, p.channel, M, mode, p.costs).actions
+    for rule in Rule:
+        actions = policy_at(p, M, rule).actions
         out.append([db[actions[n] == STOP] for n in range(M + 1)])
     return M, out[0], out[1]
 
@@ -733,7 +737,7 @@ def doppler_sweep(
     def point(f: float) -> dict[str, float]:
         inst = with_doppler(instance, float(f))
         problem = prepare(inst)
-        res = solve(inst)
+        res = solve_problem(problem)
         c_w = problem.costs.wait_cost if math.isfinite(problem.costs.wait_cost) else 0.0
         values = evaluate_policy(iid.policy.actions, problem.Y, problem.channel, c_w)
         download = problem.costs.download[m_iid] / inst.placement.tasks_per_period

@@ -81,11 +81,10 @@ from coopt.dp.stopping import (
     COMPUTE,
     STOP,
     WAIT,
-    backward_induction,
     evaluate_policy,
     iid_wait_fixed_point,
     markov_wait_values,
-    osla_policy,
+    policy_at,
     thresholds_from,
     tied_or_less,
 )
@@ -94,7 +93,7 @@ from coopt.model.channel import Channel
 from coopt.model.costs import wait_allowed
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
-from coopt.model.vocabulary import Policy
+from coopt.model.vocabulary import Policy, Rule
 
 POLICIES = tuple(Policy)
 Z95 = 1.959963984540054  # standard normal quantile 0.975
@@ -201,11 +200,10 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
     check_policy(name)
     inst = problem.instance
     if solved is None:
-        solved = solve_enumeration(prepare(inst.with_rule("optimal")))
+        solved = solve_enumeration(problem.with_rule(Rule.OPTIMAL))
     if solved.rule != "optimal":
         raise InstanceError("build_policy: needs the result of rule 'optimal' (placement M* of the optimal rule)")
     costs, channel, Y = problem.costs, problem.channel, problem.Y
-    mode = inst.wait.mode
     iid = not channel.is_markov
     N = costs.n_layers
     key = Policy(name).key
@@ -216,12 +214,12 @@ def build_policy(problem: Problem, name: str, solved: SolveResult | None = None)
         )
     if name in ("optimal", "edge-only", "full-placement"):
         M = {"optimal": solved.placement, "edge-only": 0, "full-placement": N}[name]
-        sol = solved.policy if name == "optimal" else backward_induction(Y, channel, M, mode, costs)
+        sol = solved.policy if name == "optimal" else policy_at(problem, M, Rule.OPTIMAL)
         actions, thresholds = sol.actions, sol.thresholds
         cont = _continuation(sol.values, problem, M) if iid else None
     elif name == "osla":
         M = solved.baselines["osla"].placement  # type: ignore[union-attr]
-        sol = osla_policy(Y, channel, M, mode, costs)
+        sol = policy_at(problem, M, Rule.OSLA)
         actions, thresholds = sol.actions, sol.thresholds
         cont = _continuation(Y, problem, M) if iid else None
     elif name == "device-only":
