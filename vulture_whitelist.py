@@ -19,7 +19,7 @@ profile_file_prefix
 log_severity_level
 intra_op_num_threads
 graph_optimization_level
-# mpmath's working precision (tests/test_continuous.py sets mp.dps).
+# mpmath's working precision (tests/sim/test_continuous.py sets mp.dps).
 dps
 # SymPy: symbols registered in coopt.symbolic.derive.SYMBOLS for the symbol table; Function.nargs.
 theta_n
@@ -32,12 +32,12 @@ error
 setup
 no_kept_matrix
 pytestmark  # pytest's module-level marks
-touch_slow_first  # tests/test_engines.py: a job function sent by name to the workers
+touch_slow_first  # tests/engines/test_engines.py: a job function sent by name to the workers
 # coopt/mip/report.py: MipReport fields, read by to_dict() through dataclasses.fields()
 build_time_s
 by_placement_lp_time_s
 lp_small_flow_mass
-handle_starttag  # html.parser.HTMLParser's callbacks (tests/test_notebook.py)
+handle_starttag  # html.parser.HTMLParser's callbacks (tests/report/test_notebook.py)
 handle_data
 attrs
 # coopt/model/vocabulary.py: members reached by iteration (tuple(Method), the CLI's choices=)

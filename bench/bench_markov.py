@@ -239,7 +239,7 @@ LENET_DOC: dict[str, Any] = {
     "cost": {"energy_weight": 1.0, "time_weight": 1.5},
     "wait": {"mode": "last", "slot_s": 0.005},
     "placement": {"tasks_per_period": 150, "downlink_bps": 8e7, "rx_energy_per_bit": 5e-8},
-}  # tests/conftest.py BASE_DOC: the 7-layer LeNet-5 chain of issue 19 item 2
+}  # tests/support/instances.py BASE_DOC: the 7-layer LeNet-5 chain of issue 19 item 2
 
 
 def clarke_table(ks: list[int]) -> bool:

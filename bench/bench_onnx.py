@@ -16,7 +16,7 @@ measured the same way, on the DenseNet-121 graph the onnx wheel ships
   subtracting it from the whole command.
 
 With ``--stack UNITS``: a transformer-like stack of MatMul, Add and Softmax of that many
-units (tests/onnx_models.py's ``transformer_stack``, the graph tests/test_onnx_scale.py
+units (tests/support/onnx_models.py's ``transformer_stack``, the graph tests/model/test_onnx_scale.py
 checks), every cut allowed, K = 32: the wall time of ``coopt solve --json`` end to end in a
 fresh process (target under 10 s at 10,000 units) and, in this process, each stage: writing
 the graph, reading it into an instance (``onnx`` import included on the first), the cost
@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/onnx_models.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support/onnx_models.py
 
 TARGET_PROFILE_S = 2.0
 TARGET_SOLVE_S = 1.0
@@ -121,7 +121,7 @@ def stack_stages(units: int, tmp: Path) -> None:
     """``--stack``: the time of each stage on a generated stack of ``units`` units."""
     import json
 
-    from tests.onnx_models import stack_instance, transformer_stack
+    from tests.support.onnx_models import stack_instance, transformer_stack
 
     from coopt import prepare, solve
     from coopt.dp.fast import solve_all

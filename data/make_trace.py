@@ -6,7 +6,7 @@ independent CN(0, mean_gain), g[0] ~ CN(0, mean_gain); the power gain is |g[t]|^
 Parameters: 2000 samples at dt = 5 ms, T_c = 20 ms (lag-1 amplitude correlation
 exp(-1/4) = 0.78, power-gain correlation r^2 = 0.61), mean_gain = 5e-11 (the gain of
 data/cnn_chain.toml), seed 20261129 (numpy.random.default_rng). The test
-tests/test_trace.py regenerates the file and compares it byte for byte.
+tests/model/test_trace.py regenerates the file and compares it byte for byte.
 
 Usage: python data/make_trace.py [OUTPUT.csv]
 """

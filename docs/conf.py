@@ -4,7 +4,7 @@ Build with ``sphinx-build -W -b html docs docs/_build/html`` (warnings are error
 The API pages are generated from the docstrings (autodoc with napoleon for the
 numpydoc sections); the narrative pages are Markdown (MyST). No extension fetches
 anything from the network, and no built page requests anything from it: MathJax is
-served from ``_static`` (``_ext/offline_mathjax.py``), and ``tests/test_docs_browser.py``
+served from ``_static`` (``_ext/offline_mathjax.py``), and ``tests/docs/test_docs_browser.py``
 checks that in headless Chromium.
 """
 

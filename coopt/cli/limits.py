@@ -4,7 +4,7 @@
 layers ``N``, channel states ``K``, the channel kind and the method; :func:`check_memory`
 refuses (exit 2, one line with the estimate and the limit) past the limit: ``--max-memory``
 or, by default, :data:`DEFAULT_FRACTION` of the machine's RAM. The coefficients were
-measured (peak RSS and tracemalloc, ``tests/test_bad_input.py`` keeps them honest) and
+measured (peak RSS and tracemalloc, ``tests/cli/test_bad_input.py`` keeps them honest) and
 rounded up:
 
 * every command: the profile, cost arrays, ``Y`` and a policy object per placement:

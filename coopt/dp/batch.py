@@ -24,7 +24,7 @@ epochs is paid once per device instead of once per pair. The arithmetic of each 
 the single-device sweep's (same products, sums and comparisons in the same order; the
 binary searches over the ``K`` sorted inverse rates become counts of the entries below the
 argument, which is the same integer), so the values equal a loop of ``solve_all`` over the
-:func:`share_costs` models (to rounding; tests/test_batch.py checks :math:`10^{-12}` relative
+:func:`share_costs` models (to rounding; tests/dp/test_batch.py checks :math:`10^{-12}` relative
 and equal argmins) and the OSLA decisions follow the same tie rule (the few entries in the
 tie band are checked with :func:`coopt.dp.stopping.tied_or_less` one by one, as there).
 Nothing but :math:`J(M)` is returned: a policy at one pair comes from ``solve_all`` of

@@ -3,7 +3,7 @@ r"""The one table of the model's notation: symbols, meanings, units and instance
 Every symbol a document prints (:mod:`coopt.symbolic.derive` declares its SymPy symbols
 from this table) and every quantity a figure puts on an axis (:func:`axis_label`,
 :func:`value_label`) comes from :data:`NOTATION`, in the notation of docs/model.md
-section 2 (``tests/test_notation.py`` checks that docs/model.md writes each instance
+section 2 (``tests/symbolic/test_notation.py`` checks that docs/model.md writes each instance
 key's symbol as this table does). Plain data: importing this module imports neither
 SymPy nor matplotlib.
 

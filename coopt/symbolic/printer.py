@@ -46,8 +46,8 @@ run on over a following product in the parser).
 
 Every formula parses back with :func:`sympy.parsing.latex.parse_latex` to an
 expression equal to its source (``\log_{2}(x)`` parses to ``\log(x)/\log(2)``);
-``tests/test_latex.py`` checks it on every formula the documents print, and
-``tests/test_printer.py`` on the rules above.
+``tests/symbolic/test_latex.py`` checks it on every formula the documents print, and
+``tests/symbolic/test_printer.py`` on the rules above.
 """
 
 from __future__ import annotations
