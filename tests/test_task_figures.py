@@ -261,3 +261,48 @@ def test_tradeoff_figure_draws_into_an_axes_with_a_result() -> None:
     assert len(lines(fig)["tradeoff:optimal"].get_xdata()) == 4
     with pytest.raises(InstanceError, match="--points = 1"):
         tradeoff_sweep(inst, points=1)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+@pytest.mark.parametrize("size", ["column", "page"])
+def test_cli_writes_both_figures_at_print_size_with_truetype_fonts(tmp_path, capsys, size: str) -> None:
+    import re
+
+    from coopt.cli.main import main
+    from coopt.report.figures import SIZES
+
+    from .test_figures import _font_subtypes
+
+    out = tmp_path / "figs"
+    args = ["figures", str(instance_path("sim-wait-rayleigh")), str(instance_path("markov")), "--out", str(out)]
+    opts = ["--distribution", "--tradeoff", "--deadline", "0.012", "--tasks", "300", "--points", "3", "--size", size]
+    assert main([*args, *opts]) == 0
+    written = sorted(p.split("/")[-1] for p in capsys.readouterr().out.split())
+    assert written == sorted(f"{k}.{f}" for k in ("distribution", "tradeoff") for f in ("pdf", "png", "svg"))
+    for kind in ("distribution", "tradeoff"):
+        pdf = (out / f"{kind}.pdf").read_bytes()
+        subtypes = _font_subtypes(pdf)
+        assert subtypes and subtypes <= {b"TrueType", b"Type0", b"CIDFontType2"}, subtypes
+        box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+        assert box is not None and float(box.group(1)) == pytest.approx(72 * SIZES[size], abs=0.5)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--deadline", "0.01"], "--deadline: applies to the --distribution figure"),
+        (["--distribution", "--deadline", "0"], "a number of seconds > 0"),
+    ],
+)
+def test_cli_refuses_a_deadline_without_its_figure(tmp_path, capsys, extra, message) -> None:
+    from coopt.cli.main import main
+
+    args = ["figures", str(instance_path("cnn_chain")), "--out", str(tmp_path / "f"), *extra]
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own range check
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err

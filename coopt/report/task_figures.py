@@ -113,6 +113,13 @@ def _log_if_wide(values: NDArray[np.float64]) -> bool:
     return bool(v.size and v.min() > 0 and v.max() / v.min() > 20.0)
 
 
+def _sci(ax: Axes, axis: str) -> None:
+    """Powers of ten out of the tick labels of a linear axis (1.25 and a x1e-3 above, not 0.00125)."""
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    if target.get_scale() == "linear":
+        ax.ticklabel_format(axis=axis, style="sci", scilimits=(-2, 3), useMathText=True)
+
+
 def _fmt(x: float, unit: str) -> str:
     return f"{x:.3g} {unit}"
 
@@ -287,6 +294,7 @@ def _cdf_panel(ax: Axes, d: Distributions, quantity: str, deadline_s: float | No
     if _log_if_wide(np.asarray(spread)):
         ax.set_xscale("log")
     ax.set_ylim(0.0, 1.02)
+    _sci(ax, "x")
     ax.set_xlabel(axis_label(_QUANTITY_KEY[quantity]))
     ax.set_ylabel(axis_label("task.cdf"))
     what = "latency" if quantity == "latency_s" else "device energy"
@@ -338,6 +346,7 @@ def _miss_panel(ax: Axes, d: Distributions, deadline_s: float | None) -> None:
         ax.set_xscale("log")
     if deadline_s is not None:
         ax.axvline(deadline_s, color="0.3", lw=1.0, ls="--", label=f"deadline {_fmt(deadline_s, 's')}")
+    _sci(ax, "x")
     ax.set_xlabel(axis_label("task.deadline_s"))
     ax.set_ylabel(axis_label("task.miss_probability"))
     ax.set_title(f"{d.instance.name}: probability of missing a deadline")
@@ -510,6 +519,8 @@ def _tradeoff_panel(ax: Axes, tr: Tradeoff, name: str) -> None:
         ax.set_xscale("log")
     if _log_if_wide(np.asarray(ys)):
         ax.set_yscale("log")
+    _sci(ax, "x")
+    _sci(ax, "y")
     ax.set_xlabel(axis_label("tradeoff.latency_s"))
     ax.set_ylabel(axis_label("tradeoff.energy_j"))
     ax.set_title(f"{name + ': ' if name else ''}energy against latency as $w_E/w_T$ moves")

@@ -136,7 +136,7 @@ NOTATION: tuple[Quantity, ...] = (
     _q(
         "latency_amortised",
         r"L + T_{\mathrm{dl}}/K_{\mathrm{tasks}}",
-        "expected latency per task, download amortised",
+        "expected latency",
         rf"{_U}{{s}}",
         "s",
         "tradeoff.latency_s",
@@ -144,7 +144,7 @@ NOTATION: tuple[Quantity, ...] = (
     _q(
         "energy_amortised",
         r"E + E_{\mathrm{dl}}/K_{\mathrm{tasks}}",
-        "expected device energy per task, download amortised",
+        "expected device energy",
         rf"{_U}{{J}}",
         "J",
         "tradeoff.energy_j",
