@@ -18,9 +18,9 @@ import os
 import sys
 import traceback
 import warnings
-from typing import Any
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
