@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,7 +113,7 @@ def _log_if_wide(values: NDArray[np.float64]) -> bool:
     return bool(v.size and v.min() > 0 and v.max() / v.min() > 20.0)
 
 
-def _sci(ax: Axes, axis: str) -> None:
+def _sci(ax: Axes, axis: Literal["x", "y"]) -> None:
     """Powers of ten out of the tick labels of a linear axis (1.25 and a x1e-3 above, not 0.00125)."""
     target = ax.xaxis if axis == "x" else ax.yaxis
     if target.get_scale() == "linear":
