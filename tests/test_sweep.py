@@ -457,3 +457,22 @@ def test_gap_figure_plots_each_baselines_extra_cost_in_percent(tmp_path, capsys)
     capsys.readouterr()
     assert main(["figures", "--sweep", str(out), "--y", "gap_percent", "--by", "rule"]) == 2
     assert "--y gap_percent: one line per baseline" in capsys.readouterr().err
+
+
+def test_sweep_figure_draws_its_one_panel_into_an_axes(tmp_path):
+    from matplotlib.figure import Figure
+
+    from coopt.errors import InstanceError
+    from coopt.sweep.figures import sweep_figure
+
+    out = tmp_path / "out"
+    run_sweep(load_spec(write_spec(tmp_path, '[grid]\n"channel.mean_snr_db" = [5.0, 20.0]\n')), out, progress=False)
+    fig = Figure()
+    ax = fig.subplots()
+    assert sweep_figure(out, ax=ax) is fig
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_array_equal(lines["joint optimum"].get_ydata(), [float(r["objective"]) for r in table(out)])
+    many = tmp_path / "many"
+    run_sweep(load_spec(write_spec(tmp_path, GRID, "grid.toml")), many, progress=False)
+    with pytest.raises(InstanceError, match="ax=: draws one panel"):
+        sweep_figure(many, x="channel.mean_snr_db", ax=Figure().subplots())

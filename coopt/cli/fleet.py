@@ -97,7 +97,7 @@ def figures(args: argparse.Namespace) -> int:
         raise InstanceError(f"figures: {args.instance} is a fleet; give it alone (got {len(args.instances)} files)")
     for flag in ("doppler", "distribution", "tradeoff"):
         if getattr(args, flag, False):
-            raise InstanceError(f"--{flag}: applies to instances, not to a fleet ({args.instance} has [shared])")
+            raise InstanceError(f"--{flag}: applies to one instance, not to a fleet ({args.instance} has [shared])")
     if args.out is None:
         raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
     points = DEFAULT_FIGURE_SCALES if args.points is None else args.points

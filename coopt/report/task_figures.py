@@ -52,7 +52,7 @@ from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
-from coopt.report.figures import STYLE, Solved, _figure, _legend_columns, _panel, check_size, finish
+from coopt.report.figures import STYLE, Solved, _check_rows, _legend_columns, _row_axes, check_size, finish
 from coopt.sim.simulate import BASELINE_KEY, POLICIES, build_policy, progress_bar, simulate_outcomes
 from coopt.symbolic.notation import axis_label
 
@@ -88,24 +88,6 @@ def _unpack(source: Source, result: SolveResult | None) -> tuple[Instance, Probl
     elif result.instance_name != inst.name:
         raise InstanceError(f"result=: solves {result.instance_name!r}, not the instance {inst.name!r}")
     return inst, problem, result
-
-
-def _axes(
-    n_items: int, rows: Sequence[str], ax: Axes | Sequence[Axes] | None, size: str | None, height: float = 3.0
-) -> tuple[Figure, Callable[[int, int], Axes]]:
-    """A new grid of one column per item and one row per entry of ``rows``, or the caller's axes."""
-    if ax is None:
-        fig, grid = _figure(n_items, rows_per_panel=len(rows), height=height, size=size)
-        return fig, lambda i, r: _panel(grid, i, r, len(rows))
-    given: list[Any] = [ax] if hasattr(ax, "get_figure") else list(np.asarray(ax, dtype=object).ravel())
-    if n_items != 1 or len(given) != len(rows):
-        raise InstanceError(
-            f"ax=: {len(given)} axes for {n_items} items of {len(rows)} rows ({', '.join(rows)}); "
-            "give one axes per row of one item"
-        )
-    own: Any = given[0].get_figure()
-    assert own is not None
-    return own, lambda i, r: given[r]
 
 
 def _log_if_wide(values: NDArray[np.float64]) -> bool:
@@ -219,9 +201,7 @@ def distribution_figure(
     (module docstring). ``rows`` picks some of :data:`DISTRIBUTION_ROWS`; ``ax`` is one
     axes per row (one instance)."""
     check_size(size)
-    rows = tuple(rows)
-    if not rows or any(r not in DISTRIBUTION_ROWS for r in rows):
-        raise InstanceError(f"rows = {rows!r}: must be some of {', '.join(DISTRIBUTION_ROWS)}")
+    rows = _check_rows(rows, DISTRIBUTION_ROWS)
     if deadline_s is not None and not (math.isfinite(deadline_s) and deadline_s > 0):
         raise InstanceError(f"--deadline = {deadline_s!r}: must be a number of seconds > 0")
     items: list[Any] = list(sources) if isinstance(sources, (list, tuple)) else [sources]
@@ -233,7 +213,7 @@ def distribution_figure(
         else task_distributions(d, result=result, tasks=tasks, seed=seed, progress=progress)
         for d in items
     ]
-    fig, panel = _axes(len(dists), rows, ax, size)
+    fig, panel = _row_axes(len(dists), rows, ax, size, height=3.0)
     for i, d in enumerate(dists):
         for r, row in enumerate(rows):
             a = panel(i, r)
@@ -468,7 +448,7 @@ def tradeoff_figure(
     items: list[Any] = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if result is not None and len(items) != 1:
         raise InstanceError(f"result=: one result for {len(items)} instances")
-    fig, panel = _axes(len(items), ("tradeoff",), ax, size, height=4.0)
+    fig, panel = _row_axes(len(items), ("tradeoff",), ax, size, height=4.0)
     with progress_bar(points * len(items), "figures: trade-off", progress, unit="solve") as bar:
         for i, item in enumerate(items):
             if isinstance(item, Tradeoff):

@@ -164,10 +164,12 @@ def sweep_figure(
     y: str = "objective",
     by: str = BY_BASELINE,
     *,
+    ax: Axes | None = None,
     size: str | None = None,
     title: bool = True,
 ) -> Figure:
-    """The figure of a results directory (see the module docstring)."""
+    """The figure of a results directory (see the module docstring); with ``ax``, its one
+    panel drawn into the caller's axes (a sweep with several panels is refused)."""
     out = Path(out)
     manifest = store.read_manifest(out)
     rows = store.read_table(out)
@@ -209,15 +211,25 @@ def sweep_figure(
     panel_values = [tuple(str(_float(v)) if k in numeric else v for k, v in zip(panel_keys, p)) for p in panel_values]
     if by in numeric:
         by_values = [str(_float(v)) for v in by_values]
-    fig, grid = _figure(len(panel_values), size=size)
+    if ax is not None and len(panel_values) != 1:
+        raise InstanceError(
+            f"ax=: draws one panel, {out} has {len(panel_values)} (one per value of {', '.join(panel_keys)})"
+        )
+    if ax is None:
+        fig, grid = _figure(len(panel_values), size=size)
+        panel = lambda i: _panel(grid, i)  # noqa: E731
+    else:
+        given: Axes = ax
+        own: Any = given.get_figure()
+        fig, panel = own, lambda i: given
     for i, values in enumerate(panel_values):
-        ax = _panel(grid, i)
+        ax = panel(i)
         own = [r for r in rows if all(r[k] == v for k, v in zip(panel_keys, values))]
         _plot(ax, x, _series(own, y, by, by_values), bool(axes[x]["log"]), steps=y in INTEGER_COLUMNS, gap=y == GAP)
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(panel_keys, values)) or out.name, fontsize=9)
         ax.set_xlabel(axis_label(x))
         ax.set_ylabel(COST_LABEL if y == "objective" else axis_label(y))  # gap_percent: the notation's row
-    _panel(grid, 0).legend(fontsize=7)
+    panel(0).legend(fontsize=7)
     return finish(fig, size, title)
 
 
