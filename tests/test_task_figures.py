@@ -306,3 +306,16 @@ def test_cli_refuses_a_deadline_without_its_figure(tmp_path, capsys, extra, mess
         code = exc.code
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_readme_numbers_of_the_cnn_chain_distribution(dists) -> None:
+    """README: p95 latency 1.33 ms (optimum), 3.18 ms (OSLA, edge-only), 0.83 ms (device-only);
+    P(latency > 2 ms) = 0.0625 for OSLA and edge-only, 0 for the others."""
+    d = dists["cnn_chain"]
+    quoted = {"optimal": 1.33e-3, "osla": 3.18e-3, "edge-only": 3.18e-3, "device-only": 0.833e-3}
+    for policy, p95 in quoted.items():
+        assert float(f"{d.of(policy).p95('latency_s'):.3g}") == pytest.approx(p95, rel=1e-12)
+        sim = float(np.quantile(d.of(policy).samples["latency_s"], 0.95, method="inverted_cdf"))
+        assert sim == pytest.approx(d.of(policy).p95("latency_s"), rel=1e-9)
+    for po in d.policies:
+        assert po.miss(2e-3) == pytest.approx(0.0625 if po.policy in ("osla", "edge-only") else 0.0, abs=1e-12)

@@ -439,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "figures",
         help="write the figures (PNG, PDF and SVG): Phi(M), thresholds, cost sweeps, split epochs; "
+        "--distribution, --tradeoff: each policy's latency and energy CDFs, the energy-latency trade-off; "
         "of a fleet: shares, Phi_u, placements, cost against the number of devices",
     )
     p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
@@ -485,7 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sweep", metavar="DIR", help="plot the results of `coopt sweep` in DIR instead (sweep.png/.pdf/.svg)"
     )
     p.add_argument("--x", metavar="KEY", help="--sweep: the swept key on the x axis (default: the first numeric one)")
-    p.add_argument("--y", default="objective", metavar="COLUMN", help="--sweep: the plotted column (default objective)")
+    p.add_argument(
+        "--y",
+        default="objective",
+        metavar="COLUMN",
+        help="--sweep: the plotted column (default objective; gap_percent: each baseline's extra cost in %%)",
+    )
     p.add_argument(
         "--by",
         default="baseline",
