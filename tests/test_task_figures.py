@@ -319,3 +319,18 @@ def test_readme_numbers_of_the_cnn_chain_distribution(dists) -> None:
         assert sim == pytest.approx(d.of(policy).p95("latency_s"), rel=1e-9)
     for po in d.policies:
         assert po.miss(2e-3) == pytest.approx(0.0625 if po.policy in ("osla", "edge-only") else 0.0, abs=1e-12)
+
+
+def test_tail_keeps_the_digits_of_a_small_miss_probability(dists) -> None:
+    """P(latency > x) summed from the top: equal to the direct sum over the atoms above x, to
+    1e-12 relative even where it is 1e-13 (where 1 - F would keep about three digits)."""
+    law = dists["sim-wait-rayleigh"].of("optimal").law
+    xs, tail = law.tail("latency_s")
+    xs_f, F = law.cdf("latency_s")
+    assert np.array_equal(xs, xs_f)
+    picks = np.flatnonzero(tail > 0)[:: max(1, len(xs) // 40)]
+    for i in picks:
+        direct = float(law.prob[law.latency_s > xs[i]].sum()) + law.truncated_mass
+        assert tail[i] == pytest.approx(direct, rel=1e-12, abs=1e-300)
+    assert tail[picks].min() < 1e-12  # the test reaches the small tail
+    assert np.allclose(tail + F, 1.0 + law.truncated_mass, rtol=0, atol=1e-14)

@@ -94,6 +94,17 @@ class TaskLaw:
         mass = np.add.reduceat(self.prob[order], first)
         return xs, np.minimum(np.cumsum(mass), 1.0)
 
+    def tail(self, quantity: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(x, S)``: the distinct values, increasing, and :math:`P(X > x)` at each, the
+        truncated mass included (an upper bound, exact up to it). Summed from the top, so
+        that a small tail keeps its digits (``1 - F`` would lose them)."""
+        v = self.values(quantity)
+        order = np.argsort(v, kind="stable")
+        xs, first = np.unique(v[order], return_index=True)
+        mass = np.add.reduceat(self.prob[order], first)
+        above = np.concatenate([np.cumsum(mass[::-1])[::-1][1:], [0.0]])
+        return xs, np.minimum(above + self.truncated_mass, 1.0)
+
     def quantile(self, quantity: str, q: float) -> float:
         """The smallest value :math:`x` with :math:`P(X \\le x) \\ge q` (``q`` in (0, 1])."""
         if not 0.0 < q <= 1.0:

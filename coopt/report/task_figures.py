@@ -287,8 +287,7 @@ def _miss_panel(ax: Axes, d: Distributions, deadline_s: float | None) -> None:
     floor = math.inf
     for po in d.policies:
         st = STYLE[po.policy]
-        xs, F = po.law.cdf("latency_s")
-        miss = np.clip(1.0 - F + po.law.truncated_mass, 0.0, 1.0)
+        xs, miss = po.law.tail("latency_s")
         shown = np.where(miss > 0, miss, np.nan)  # P = 0 beyond the largest latency: off the log axis
         label = st["label"]
         if deadline_s is not None:
