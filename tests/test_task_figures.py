@@ -334,3 +334,22 @@ def test_tail_keeps_the_digits_of_a_small_miss_probability(dists) -> None:
         assert tail[i] == pytest.approx(direct, rel=1e-12, abs=1e-300)
     assert tail[picks].min() < 1e-12  # the test reaches the small tail
     assert np.allclose(tail + F, 1.0 + law.truncated_mass, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["sim-wait-rayleigh", "cnn_chain"])
+def test_law_on_a_time_correlated_chain_has_the_solvers_costs(name: str) -> None:
+    """Clarke fading at 30 Hz (a time-inhomogeneous chain, P_n per epoch and P_w per slot)."""
+    from coopt.report.figures import with_doppler
+
+    inst = with_doppler(load_instance(instance_path(name)), 30.0)
+    problem, res = prepare(inst), solve(inst)
+    assert problem.channel.epoch_transitions is not None
+    c = problem.costs
+    for policy in POLICIES:
+        key = BASELINE_KEY[policy]
+        if key is not None and res.baselines[key] is None:
+            continue
+        law = task_law(build_policy(problem, policy, res).actions, problem.channel, c, tol=1e-18)
+        assert law.truncated_mass <= 1e-18
+        cost = c.energy_weight * law.mean("energy_j") + c.time_weight * law.mean("latency_s")
+        assert cost == pytest.approx(expected_task_cost(res, policy), rel=1e-11), policy
