@@ -73,7 +73,8 @@ Source = Instance | Solved
 
 
 def _unpack(source: Source, result: SolveResult | None) -> tuple[Instance, Problem, SolveResult]:
-    """The instance, its problem and its rule-``optimal`` result (``result`` if it is one)."""
+    """The instance, its problem and its rule-``optimal`` result: ``result`` if it is one,
+    else solved here (the baselines and the joint optimum come from the rule ``optimal``)."""
     if isinstance(source, Solved):
         inst, problem, result = source.instance, source.problem, result or source.optimal
     elif isinstance(source, Instance):
