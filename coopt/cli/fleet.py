@@ -95,8 +95,9 @@ def figures(args: argparse.Namespace) -> int:
 
     if len(args.instances) != 1:
         raise InstanceError(f"figures: {args.instance} is a fleet; give it alone (got {len(args.instances)} files)")
-    if args.doppler:
-        raise InstanceError(f"--doppler: applies to one instance, not to a fleet ({args.instance} has [shared])")
+    for flag in ("doppler", "distribution", "tradeoff"):
+        if getattr(args, flag, False):
+            raise InstanceError(f"--{flag}: applies to one instance, not to a fleet ({args.instance} has [shared])")
     if args.out is None:
         raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
     points = DEFAULT_FIGURE_SCALES if args.points is None else args.points

@@ -20,6 +20,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -235,28 +236,57 @@ def _figures(args: argparse.Namespace) -> int:
         return code
     if not args.instances or args.out is None:
         raise InstanceError("figures: give INSTANCE files and --out DIR, or --sweep DIR")
-    from coopt.report.figures import FIGURES, FORMATS, doppler_figure, make_figures, write_figures
+    from coopt.report.figures import FIGURES, FORMATS, make_figures, write_figures
 
-    names = [f"{name}.{fmt}" for name in (("doppler",) if args.doppler else FIGURES) for fmt in FORMATS]
+    kinds = [k for k in ("doppler", "distribution", "tradeoff") if getattr(args, k)]
+    if args.deadline is not None and "distribution" not in kinds:
+        raise InstanceError("--deadline: applies to the --distribution figure")
+    names = [f"{name}.{fmt}" for name in (kinds or FIGURES) for fmt in FORMATS]
     check_output_dir(args.out, names, "--out", args.force)
-    points = args.points if args.points is not None else (13 if args.doppler else 25)
     title = not args.no_title
     instances = [_load(args, path) for path in args.instances]
     for inst in instances:
         check_memory("figures", inst, args.max_memory, tasks=args.tasks)
-    if args.doppler:
-        figures = {
-            "doppler": doppler_figure(
-                instances, points, tasks=args.tasks, seed=args.seed, progress=None, size=args.size, title=title
-            )
-        }
+    if kinds:
+        figures = _chosen_figures(kinds, instances, args, title)
     else:
+        points = args.points if args.points is not None else 25
         figures = make_figures(
             instances, tasks=args.tasks, seed=args.seed, points=points, progress=None, size=args.size, title=title
         )
     for path in write_figures(figures, args.out):
         print(path)
     return 0
+
+
+def _chosen_figures(kinds: list[str], instances: list[Any], args: argparse.Namespace, title: bool) -> dict[str, Any]:
+    """``--doppler``, ``--distribution``, ``--tradeoff``: each chosen figure of the instances."""
+    from coopt.report.figures import doppler_figure
+    from coopt.report.task_figures import make_task_figures
+
+    out: dict[str, Any] = {}
+    for kind in kinds:
+        if kind == "doppler":
+            points = args.points if args.points is not None else 13
+            out[kind] = doppler_figure(
+                instances, points, tasks=args.tasks, seed=args.seed, progress=None, size=args.size, title=title
+            )
+        else:
+            points = args.points if args.points is not None else 25
+            out.update(
+                make_task_figures(
+                    instances,
+                    (kind,),
+                    tasks=args.tasks,
+                    seed=args.seed,
+                    points=points,
+                    deadline_s=args.deadline,
+                    progress=None,
+                    size=args.size,
+                    title=title,
+                )
+            )
+    return out
 
 
 # ----------------------------------------------------------------------------- flags
@@ -411,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "figures",
         help="write the figures (PNG, PDF and SVG): Phi(M), thresholds, cost sweeps, split epochs; "
+        "--distribution, --tradeoff: each policy's latency and energy CDFs, the energy-latency trade-off; "
         "of a fleet: shares, Phi_u, placements, cost against the number of devices",
     )
     p.add_argument("instances", nargs="*", metavar="INSTANCE", help="instance files (TOML), one panel each")
@@ -429,6 +460,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="write only doppler.png/pdf/svg: costs and the Markov chain's error against Clarke Doppler 1 Hz-1 kHz",
     )
     p.add_argument(
+        "--distribution",
+        action="store_true",
+        help="write distribution.png/pdf/svg: CDFs of each policy's latency and device energy per task "
+        "(exact, with the simulated --tasks over them), p95, deadline-miss probability",
+    )
+    p.add_argument(
+        "--tradeoff",
+        action="store_true",
+        help="write tradeoff.png/pdf/svg: expected latency against energy of each policy as w_E/w_T move "
+        "(--points shares, default 25, exact re-solves)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=_ranged(float, 0.0, "a number of seconds > 0", strict=True),
+        metavar="SECONDS",
+        help="--distribution: mark this deadline and each policy's probability of missing it",
+    )
+    p.add_argument(
         "--size",
         choices=("column", "page"),
         default=None,
@@ -439,7 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sweep", metavar="DIR", help="plot the results of `coopt sweep` in DIR instead (sweep.png/.pdf/.svg)"
     )
     p.add_argument("--x", metavar="KEY", help="--sweep: the swept key on the x axis (default: the first numeric one)")
-    p.add_argument("--y", default="objective", metavar="COLUMN", help="--sweep: the plotted column (default objective)")
+    p.add_argument(
+        "--y",
+        default="objective",
+        metavar="COLUMN",
+        help="--sweep: the plotted column (default objective; gap_percent: each baseline's extra cost in %%)",
+    )
     p.add_argument(
         "--by",
         default="baseline",

@@ -607,29 +607,75 @@ def _legend_columns(n_labels: int, size: str | None) -> int:
     return n_labels if size is None else min(n_labels, 2 if size == "column" else 4)
 
 
+COST_ROWS = ("tasks", "snr")
+"""The rows of the cost figure: against ``tasks_per_period`` and against the mean SNR."""
+
+
+def _row_axes(
+    n_items: int, rows: tuple[str, ...], ax: Axes | Sequence[Axes] | None, size: str | None, height: float
+) -> tuple[Figure, Callable[[int, int], Axes]]:
+    """A grid of one column per item and one row per entry of ``rows``, or the caller's
+    axes: one :class:`~matplotlib.axes.Axes` per row of one item (a sequence or an array)."""
+    from coopt.errors import InstanceError
+
+    if ax is None:
+        fig, axes = _figure(n_items, rows_per_panel=len(rows), height=height, size=size)
+        return fig, lambda i, r: _panel(axes, i, r, len(rows))
+    given: list[Any] = [ax] if hasattr(ax, "get_figure") else list(np.asarray(ax, dtype=object).ravel())
+    if n_items != 1 or len(given) != len(rows):
+        raise InstanceError(
+            f"ax=: {len(given)} axes for {n_items} items of {len(rows)} rows ({', '.join(rows)}); "
+            "give one axes per row of one item"
+        )
+    own: Any = given[0].get_figure()
+    assert own is not None
+    return own, lambda i, r: given[r]
+
+
+def _check_rows(rows: Sequence[str], allowed: tuple[str, ...]) -> tuple[str, ...]:
+    from coopt.errors import InstanceError
+
+    out = tuple(rows)
+    if not out or any(r not in allowed for r in out):
+        raise InstanceError(f"rows = {out!r}: must be some of {', '.join(allowed)}")
+    return out
+
+
 def cost_figure(
-    solved: Solved | list[Solved],
+    solved: Solved | Instance | Sequence[Solved | Instance],
     points: int = 25,
     progress: bool | None = False,
     *,
+    rows: Sequence[str] = COST_ROWS,
+    ax: Axes | Sequence[Axes] | None = None,
     size: str | None = None,
     title: bool = True,
 ) -> Figure:
-    """Cost of every policy against ``tasks_per_period`` (top) and mean SNR (bottom)."""
-    solved = _items(solved)
-    fig, axes = _figure(len(solved), rows_per_panel=2, height=3.5, size=size)
-    with progress_bar(2 * points * len(solved), "figures: sweeps", progress, unit="solve") as bar:
-        for i, s in enumerate(solved):
-            top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
+    """Cost of every policy against ``tasks_per_period`` (top) and mean SNR (bottom).
+
+    Every point re-solves a modified instance, so the figure takes the instance (or its
+    :class:`Solved`), not a :class:`~coopt.dp.results.SolveResult`; ``rows`` picks some of
+    :data:`COST_ROWS`, and ``ax`` is one axes per row (one instance)."""
+    rows = _check_rows(rows, COST_ROWS)
+    items = [s if isinstance(s, Solved) else solve_both(s) for s in _items(solved)]
+    fig, panel = _row_axes(len(items), rows, ax, size, height=3.5)
+    with progress_bar(len(rows) * points * len(items), "figures: sweeps", progress, unit="solve") as bar:
+        for i, s in enumerate(items):
             tick = lambda: bar.update(1)  # noqa: E731
-            _plot_sweep(
-                top, task_sweep(s, points, tick), axis_label("placement.tasks_per_period"), True, "this instance"
-            )
-            top.set_title(f"{s.name}: cost against tasks per period")
-            _plot_sweep(bottom, snr_sweep(s, points, tick), axis_label("channel.mean_snr_db"), False, "this instance")
-            bottom.set_title(f"{s.name}: cost against mean SNR")
-    handles, labels = _panel(axes, 0, 0, 2).get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=_legend_columns(len(labels), size), fontsize=9)
+            for r, row in enumerate(rows):
+                a = panel(i, r)
+                if row == "tasks":
+                    sw, label, logx = task_sweep(s, points, tick), "placement.tasks_per_period", True
+                    a.set_title(f"{s.name}: cost against tasks per period")
+                else:
+                    sw, label, logx = snr_sweep(s, points, tick), "channel.mean_snr_db", False
+                    a.set_title(f"{s.name}: cost against mean SNR")
+                _plot_sweep(a, sw, axis_label(label), logx, "this instance")
+    handles, labels = panel(0, 0).get_legend_handles_labels()
+    if ax is None:
+        fig.legend(handles, labels, loc="outside upper center", ncol=_legend_columns(len(labels), size), fontsize=9)
+    else:
+        panel(0, 0).legend(fontsize=7)
     return finish(fig, size, title)
 
 
@@ -773,56 +819,75 @@ def doppler_sweep(
     )
 
 
+DOPPLER_ROWS = ("cost", "error")
+"""The rows of the Doppler figure: the costs, and the Markov chain's error."""
+
+
 def doppler_figure(
-    instances: list[Instance],
+    instances: Instance | Sequence[Instance],
     points: int = 13,
     tasks: int = 100_000,
     seed: int | None = 0,
     progress: bool | None = False,
     *,
+    rows: Sequence[str] = DOPPLER_ROWS,
+    ax: Axes | Sequence[Axes] | None = None,
     size: str | None = None,
     title: bool = True,
 ) -> Figure:
     """Per instance: the costs against the Doppler frequency (top) and the Markov chain's
-    error against the simulated Clarke process, in percent with its 95 % interval (bottom)."""
-    fig, axes = _figure(len(instances), rows_per_panel=2, height=3.3, size=size)
-    with progress_bar(points * len(instances), "figures: Doppler", progress, unit="point") as bar:
-        for i, inst in enumerate(instances):
+    error against the simulated Clarke process, in percent with its 95 % interval (bottom).
+
+    Every point re-solves the instance at another Doppler frequency, so the figure takes
+    the instance; ``rows`` picks some of :data:`DOPPLER_ROWS`, and ``ax`` is one axes per
+    row (one instance)."""
+    rows = _check_rows(rows, DOPPLER_ROWS)
+    items = _items(instances)
+    fig, panel = _row_axes(len(items), rows, ax, size, height=3.3)
+    with progress_bar(points * len(items), "figures: Doppler", progress, unit="point") as bar:
+        for i, inst in enumerate(items):
             sw = doppler_sweep(inst, points, tasks, seed, lambda: bar.update(1))
-            top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
-            top.plot(sw.doppler_hz, sw.optimal, marker="o", color="#000000", lw=2.0, label="optimal (correlated chain)")
-            top.plot(
-                sw.doppler_hz,
-                np.where(np.isfinite(sw.iid_policy), sw.iid_policy, np.nan),
-                marker="s",
-                color="#D55E00",
-                ls="--",
-                label="i.i.d. model's policy on the chain",
-            )
-            top.axhline(sw.iid_model, color="#0072B2", ls=":", label=r"i.i.d. model's own $\Phi^*$")
-            top.set_xscale("log")
-            top.set_xlabel(axis_label("channel.doppler_hz"))
-            top.set_ylabel(COST_LABEL)
-            top.set_title(f"{inst.name}: cost against Doppler (Clarke fading)")
-            top.grid(alpha=0.3)
-            top.legend(fontsize=8)
-            bottom.errorbar(
-                sw.doppler_hz,
-                100.0 * sw.chain_error,
-                yerr=100.0 * sw.error_ci,
-                marker="o",
-                color="#009E73",
-                capsize=3,
-                label=f"process (Zheng-Xiao) - chain, {tasks} tasks",
-            )
-            bottom.axhline(0.0, color="0.5", lw=1.0)
-            bottom.set_xscale("log")
-            bottom.set_xlabel(axis_label("channel.doppler_hz"))
-            bottom.set_ylabel("chain error [%]")
-            bottom.set_title(f"{inst.name}: Markov chain's error (95 % interval)")
-            bottom.grid(alpha=0.3)
-            bottom.legend(fontsize=8)
+            for r, row in enumerate(rows):
+                (_doppler_costs if row == "cost" else _doppler_error)(panel(i, r), inst, sw, tasks)
     return finish(fig, size, title)
+
+
+def _doppler_costs(top: Axes, inst: Instance, sw: DopplerSweep, tasks: int) -> None:
+    top.plot(sw.doppler_hz, sw.optimal, marker="o", color="#000000", lw=2.0, label="optimal (correlated chain)")
+    top.plot(
+        sw.doppler_hz,
+        np.where(np.isfinite(sw.iid_policy), sw.iid_policy, np.nan),
+        marker="s",
+        color="#D55E00",
+        ls="--",
+        label="i.i.d. model's policy on the chain",
+    )
+    top.axhline(sw.iid_model, color="#0072B2", ls=":", label=r"i.i.d. model's own $\Phi^*$")
+    top.set_xscale("log")
+    top.set_xlabel(axis_label("channel.doppler_hz"))
+    top.set_ylabel(COST_LABEL)
+    top.set_title(f"{inst.name}: cost against Doppler (Clarke fading)")
+    top.grid(alpha=0.3)
+    top.legend(fontsize=8)
+
+
+def _doppler_error(bottom: Axes, inst: Instance, sw: DopplerSweep, tasks: int) -> None:
+    bottom.errorbar(
+        sw.doppler_hz,
+        100.0 * sw.chain_error,
+        yerr=100.0 * sw.error_ci,
+        marker="o",
+        color="#009E73",
+        capsize=3,
+        label=f"process (Zheng-Xiao) - chain, {tasks} tasks",
+    )
+    bottom.axhline(0.0, color="0.5", lw=1.0)
+    bottom.set_xscale("log")
+    bottom.set_xlabel(axis_label("channel.doppler_hz"))
+    bottom.set_ylabel("chain error [%]")
+    bottom.set_title(f"{inst.name}: Markov chain's error (95 % interval)")
+    bottom.grid(alpha=0.3)
+    bottom.legend(fontsize=8)
 
 
 # ----------------------------------------------------------------------------- all

@@ -591,18 +591,16 @@ def _mean_and_error(x: NDArray[np.float64]) -> tuple[float, float]:
     return ref + float(dev.mean()), float(dev.std(ddof=1) / math.sqrt(x.shape[0]))
 
 
-def _summarise(
+def task_outcomes(
     problem: Problem,
     policy: SimPolicy,
     tasks: int,
-    seed: int | None,
-    channel: str,
-    source: str | None,
-    exact: float,
     stops: list[tuple[int, NDArray[np.float64], NDArray[np.int64]]],
-    thresholds: NDArray[np.float64] | None,
-) -> Simulation:
-    """Costs and parts per task from the stop blocks ``(n, gains at stop, waits)``."""
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.int64]]:
+    """Per-task arrays ``(tasks,)`` from the stop blocks ``(n, gains at stop, waits)``:
+    ``cost`` (download amortised) and its parts ``local``, ``upload``, ``edge``,
+    ``waiting``, the physical totals ``latency_s`` and ``energy_j`` (download excluded)
+    and ``wait_slots``; with the count of tasks per stop epoch ``(M + 1,)``."""
     costs = problem.costs
     N = costs.n_layers
     c_w = costs.wait_cost if math.isfinite(costs.wait_cost) else 0.0
@@ -642,6 +640,23 @@ def _summarise(
         )
     if at != tasks:  # pragma: no cover - every task stops exactly once
         raise RuntimeError(f"simulation lost tasks: {at} of {tasks} stopped")
+    return per_task, counts
+
+
+def _summarise(
+    problem: Problem,
+    policy: SimPolicy,
+    tasks: int,
+    seed: int | None,
+    channel: str,
+    source: str | None,
+    exact: float,
+    stops: list[tuple[int, NDArray[np.float64], NDArray[np.int64]]],
+    thresholds: NDArray[np.float64] | None,
+) -> Simulation:
+    """Costs and parts per task from the stop blocks ``(n, gains at stop, waits)``."""
+    download = policy.download_cost / problem.instance.placement.tasks_per_period
+    per_task, counts = task_outcomes(problem, policy, tasks, stops)
     stats = {k: _mean_and_error(v) for k, v in per_task.items()}
     mean, se = stats["cost"]
     parts = {k: stats[k][0] for k in ("local", "upload", "edge", "waiting", "latency_s", "energy_j")}
@@ -721,6 +736,27 @@ def simulate(
     exact = evaluate_thresholds(quad, tp, problem.instance.wait.mode, who).value + pol.download_cost / k_tasks
     stops = run_thresholds(tp.thresholds, tp.continuation, quad.law, tasks, rng, progress)
     return _summarise(problem, pol, tasks, seed, "continuous", thresholds, exact, stops, tp.thresholds)
+
+
+def simulate_outcomes(
+    source: Instance | Problem,
+    policy: str = "optimal",
+    tasks: int = 100_000,
+    seed: int | None = 0,
+    *,
+    solved: SolveResult | None = None,
+    progress: bool | None = False,
+) -> dict[str, NDArray[np.float64]]:
+    """Every simulated task's outcome on the quantised channel (the run of :func:`simulate`
+    with the same arguments, so the same seed draws the same tasks): the arrays of
+    :func:`task_outcomes`, shape ``(tasks,)`` each, for empirical distributions."""
+    problem = source if isinstance(source, Problem) else prepare(source)
+    check_policy(policy)
+    if isinstance(tasks, bool) or not isinstance(tasks, (int, np.integer)) or tasks < 2:
+        raise InstanceError(f"tasks = {tasks!r}: must be an integer >= 2")
+    pol = build_policy(problem, policy, solved)
+    stops = run_table(pol.actions, problem.channel, int(tasks), np.random.default_rng(seed), progress)
+    return task_outcomes(problem, pol, int(tasks), stops)[0]
 
 
 def _simulate_process(

@@ -10,7 +10,12 @@ one line per series, one panel per combination of the other swept axes (at most
   baselines of docs/model.md section 6 (``baselines.<name>.objective`` of the rule
   ``optimal`` rows; the ``osla`` baseline is left out when the rule ``osla`` is swept,
   being that same number);
-* ``by = "rule"`` or any swept key: one line per value of that key.
+* ``by = "rule"`` or any swept key: one line per value of that key;
+* ``y = "gap_percent"`` (with ``by = "baseline"``): the extra cost of every baseline over
+  the joint optimum of the same row, :data:`coopt.dp.results.GAP_DEFINITION`
+  (``baselines.<name>.gap_percent``; an empty cell where the baseline is infeasible or
+  :math:`\\Phi^* = 0`), with a zero line, on a symmetric-log axis (linear within 1 %)
+  when the gaps span more than a factor 20.
 
 Where the sweep simulated (``[simulate]``), a line whose policy was simulated gets its
 95 % confidence band (``sim.<policy>.ci_low`` to ``ci_high``). The x axis is logarithmic
@@ -52,6 +57,8 @@ SERIES_STYLES = tuple(STYLE.values())
 """The styles the lines of ``--by KEY`` take in turn (those of the policies, in their order)."""
 INTEGER_COLUMNS = frozenset({"placement"})
 """Result columns that are integers: drawn as steps, with integer ticks."""
+GAP = "gap_percent"
+"""``--y gap_percent``: each baseline's extra cost over the joint optimum, in percent."""
 
 
 def _float(cell: str | None) -> float:
@@ -79,6 +86,9 @@ def _series(
             for own in ([r for r in rows if r.get(by) == v],)
         ]
     rules = sorted({r.get(RULE_KEY) or r["rule"] for r in rows if r["status"] == "done"})
+    if y == GAP:  # every baseline against the joint optimum of its own row (rule optimal)
+        own = [r for r in rows if (r.get(RULE_KEY) or r["rule"]) == "optimal"]
+        return [(p.label, p, own, f"baselines.{p.key}.{GAP}", "none") for p in Policy if p.key is not None]
     lines = []
     for rule in rules:
         own = [r for r in rows if (r.get(RULE_KEY) or r["rule"]) == rule]
@@ -98,7 +108,7 @@ def _style(name: str) -> dict[str, Any]:
     return STYLE.get(name, SERIES_STYLES[0])
 
 
-def _plot(ax: Axes, x: str, series: list[Any], log_x: bool, steps: bool = False) -> None:
+def _plot(ax: Axes, x: str, series: list[Any], log_x: bool, steps: bool = False, gap: bool = False) -> None:
     plotted: list[float] = []
     for label, style_name, own, column, policy in series:
         pts = sorted((_float(r.get(x)), r) for r in own if not math.isnan(_float(r.get(x))))
@@ -128,9 +138,22 @@ def _plot(ax: Axes, x: str, series: list[Any], log_x: bool, steps: bool = False)
         from matplotlib.ticker import MaxNLocator
 
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    elif gap:
+        _gap_scale(ax, plotted)
     else:
         _maybe_log(ax, plotted)
     ax.grid(alpha=0.3)
+
+
+def _gap_scale(ax: Axes, values: list[float]) -> None:
+    """A zero line; a symmetric-log y axis (linear within 1 %) when the positive gaps span more
+    than a factor 20, so that a gap of 0 (a baseline as good as the optimum) stays on the panel."""
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    v = [g for g in values if math.isfinite(g) and g > 0]
+    if v and max(v) / min(v) > 20.0 and max(v) > 10.0:
+        ax.set_yscale("symlog", linthresh=1.0)
+        if min(g for g in values if math.isfinite(g)) >= -1e-6:  # no negative decades to show (rounding aside)
+            ax.set_ylim(bottom=-0.2)
 
 
 def sweep_figure(
@@ -139,10 +162,12 @@ def sweep_figure(
     y: str = "objective",
     by: str = BY_BASELINE,
     *,
+    ax: Axes | None = None,
     size: str | None = None,
     title: bool = True,
 ) -> Figure:
-    """The figure of a results directory (see the module docstring)."""
+    """The figure of a results directory (see the module docstring); with ``ax``, its one
+    panel drawn into the caller's axes (a sweep with several panels is refused)."""
     out = Path(out)
     manifest = store.read_manifest(out)
     rows = store.read_table(out)
@@ -157,10 +182,15 @@ def sweep_figure(
         x = numeric[0]
     if x not in axes:
         raise InstanceError(f"--x = {x!r}: not a swept key of {out} (swept: {', '.join(axes)})")
-    if rows and y not in rows[0]:
+    if y == GAP:
+        if by != BY_BASELINE:
+            raise InstanceError(f"--y {GAP}: one line per baseline; use it with --by baseline (not {by!r})")
+        if rows and not any(c.endswith(f".{GAP}") for c in rows[0]):
+            raise InstanceError(f"--y {GAP}: {out / store.TABLE} has no baselines.*.{GAP} column")
+    elif rows and y not in rows[0]:
         raise InstanceError(f"--y = {y!r}: not a column of {out / store.TABLE}")
-    if by == BY_BASELINE and y != "objective":
-        raise InstanceError(f"--by baseline plots objectives; with --y {y} choose --by rule or a swept key")
+    if by == BY_BASELINE and y not in ("objective", GAP):
+        raise InstanceError(f"--by baseline plots objectives or {GAP}; with --y {y} choose --by rule or a swept key")
     if by != BY_BASELINE and by not in axes:
         raise InstanceError(f"--by = {by!r}: must be 'baseline', 'rule' or a swept key ({', '.join(axes)})")
     fixed = {x, by} | ({RULE_KEY} if by == BY_BASELINE else set())
@@ -179,15 +209,25 @@ def sweep_figure(
     panel_values = [tuple(str(_float(v)) if k in numeric else v for k, v in zip(panel_keys, p)) for p in panel_values]
     if by in numeric:
         by_values = [str(_float(v)) for v in by_values]
-    fig, grid = _figure(len(panel_values), size=size)
+    if ax is not None and len(panel_values) != 1:
+        raise InstanceError(
+            f"ax=: draws one panel, {out} has {len(panel_values)} (one per value of {', '.join(panel_keys)})"
+        )
+    if ax is None:
+        fig, grid = _figure(len(panel_values), size=size)
+        panel = lambda i: _panel(grid, i)  # noqa: E731
+    else:
+        given: Axes = ax
+        own: Any = given.get_figure()
+        fig, panel = own, lambda i: given
     for i, values in enumerate(panel_values):
-        ax = _panel(grid, i)
+        ax = panel(i)
         own = [r for r in rows if all(r[k] == v for k, v in zip(panel_keys, values))]
-        _plot(ax, x, _series(own, y, by, by_values), bool(axes[x]["log"]), steps=y in INTEGER_COLUMNS)
+        _plot(ax, x, _series(own, y, by, by_values), bool(axes[x]["log"]), steps=y in INTEGER_COLUMNS, gap=y == GAP)
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(panel_keys, values)) or out.name, fontsize=9)
         ax.set_xlabel(axis_label(x))
-        ax.set_ylabel(COST_LABEL if y == "objective" else axis_label(y))
-    _panel(grid, 0).legend(fontsize=7)
+        ax.set_ylabel(COST_LABEL if y == "objective" else axis_label(y))  # gap_percent: the notation's row
+    panel(0).legend(fontsize=7)
     return finish(fig, size, title)
 
 
@@ -201,6 +241,7 @@ def write_sweep_figure(
     size: str | None = None,
     title: bool = True,
 ) -> list[Path]:
-    """Save :func:`sweep_figure` as ``<dest>/sweep.png``, ``.pdf`` and ``.svg`` (``dest`` defaults to ``out``)."""
+    """Save :func:`sweep_figure` as ``<dest>/sweep.png``, ``.pdf`` and ``.svg`` (``sweep_gap.*``
+    with ``y = "gap_percent"``; ``dest`` defaults to ``out``)."""
     fig = sweep_figure(out, x, y, by, size=size, title=title)
-    return write_figures({"sweep": fig}, dest if dest is not None else out)
+    return write_figures({"sweep_gap" if y == GAP else "sweep": fig}, dest if dest is not None else out)

@@ -290,3 +290,61 @@ def test_cli_figures_size_and_no_title(tmp_path: Path, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exc:
         main([*args, "--size", "letter"])
     assert exc.value.code == 2
+
+
+def test_every_public_figure_function_takes_an_ax_and_returns_the_figure() -> None:
+    """Each ``*_figure`` builder of the report and sweep layers has ``ax=``, ``size=`` and ``title=``."""
+    import inspect
+
+    from coopt.report import figures, fleet_figures, task_figures
+    from coopt.sweep import figures as sweep_figures
+
+    builders = [
+        (module.__name__, name, fn)
+        for module in (figures, task_figures, fleet_figures, sweep_figures)
+        for name, fn in vars(module).items()
+        if name.endswith("_figure") and not name.startswith(("_", "write_")) and inspect.isfunction(fn)
+        if fn.__module__ == module.__name__
+    ]
+    assert len(builders) >= 12
+    for module, name, fn in builders:
+        params = inspect.signature(fn).parameters
+        assert {"ax", "size", "title"} <= set(params), (module, name)
+        assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in ("ax", "size", "title")), (module, name)
+        assert inspect.signature(fn).return_annotation in ("Figure", "Figure | None"), (module, name)
+
+
+def test_cost_figure_draws_one_row_into_an_axes_from_the_instance() -> None:
+    from matplotlib.figure import Figure
+
+    from coopt.errors import InstanceError
+
+    inst = load_instance(instance_path("cnn_chain"))
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert cost_figure(inst, points=3, rows=("snr",), ax=left) is fig
+    assert not right.lines
+    base = mean_snr_db(prepare(inst))
+    xs = line(left, "joint optimum").get_xdata()
+    assert np.allclose(xs, base + np.linspace(-20.0, 20.0, 3), rtol=0, atol=1e-12)
+    expected = [solve(with_gain_scale(inst, 10.0 ** ((x - base) / 10.0))).objective for x in xs]
+    assert np.allclose(line(left, "joint optimum").get_ydata(), expected, rtol=1e-12, atol=0)
+    with pytest.raises(InstanceError, match="ax=: 1 axes for 1 items of 2 rows"):
+        cost_figure(inst, points=2, ax=left)
+    with pytest.raises(InstanceError, match="rows = "):
+        cost_figure(inst, points=2, rows=("doppler",))
+
+
+def test_doppler_figure_draws_into_the_callers_axes() -> None:
+    from matplotlib.figure import Figure
+
+    from coopt.report.figures import doppler_figure, doppler_sweep
+
+    inst = load_instance(instance_path("golden-rayleigh-osla"))
+    fig = Figure()
+    top, bottom = fig.subplots(2, 1)
+    assert doppler_figure(inst, points=2, tasks=200, seed=1, ax=[top, bottom]) is fig
+    sw = doppler_sweep(inst, 2, 200, 1)
+    ln = line(top, "optimal (correlated chain)")
+    assert np.array_equal(ln.get_xdata(), sw.doppler_hz) and np.array_equal(ln.get_ydata(), sw.optimal)
+    assert bottom.containers  # the error bars

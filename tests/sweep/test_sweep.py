@@ -409,3 +409,60 @@ def test_sweep_figure_speaks_quantities_with_safe_styles_and_integer_steps(tmp_p
     assert page.get_figwidth() == pytest.approx(7.16) and not any(a.get_title() for a in page.axes)
     assert page.axes[0].get_xlabel() == "inference tasks per period $K_{\\mathrm{tasks}}$"
     assert [ln.get_label() for ln in page.axes[0].get_lines()] == ["joint optimum", "OSLA rule"]
+
+
+def test_gap_figure_plots_each_baselines_extra_cost_in_percent(tmp_path, capsys):
+    """--y gap_percent: the lines are 100 (Phi_b - Phi*) / Phi* recomputed from the objective columns."""
+    from coopt.model.vocabulary import Policy
+    from coopt.sweep.figures import sweep_figure
+
+    out = tmp_path / "out"
+    body = '[grid]\n"channel.mean_snr_db" = [0.0, 10.0, 20.0, 30.0]\n"placement.rule" = ["optimal", "osla"]\n'
+    run_sweep(load_spec(write_spec(tmp_path, body)), out, progress=False)
+    fig = sweep_figure(out, x="channel.mean_snr_db", y="gap_percent")
+    (ax,) = fig.axes
+    assert ax.get_ylabel() == "extra cost over the joint optimum $\\Delta$ (%)"
+    lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    rows = sorted(
+        (r for r in table(out) if r["placement.rule"] == "optimal"), key=lambda r: float(r["channel.mean_snr_db"])
+    )
+    from coopt.report.figures import STYLE
+
+    baselines = {p.key: p for p in Policy if p.key is not None}
+    assert set(lines) == {STYLE[p]["label"] for p in baselines.values()}
+    for key, policy in baselines.items():
+        line = lines[STYLE[policy]["label"]]
+        assert list(line.get_xdata()) == [float(r["channel.mean_snr_db"]) for r in rows]
+        expected = [
+            100.0 * (float(r[f"baselines.{key}.objective"]) - float(r["objective"])) / float(r["objective"])
+            if r[f"baselines.{key}.objective"]
+            else math.nan
+            for r in rows
+        ]
+        np.testing.assert_allclose(line.get_ydata(), expected, rtol=1e-12, atol=1e-12)
+        assert np.nanmin(line.get_ydata()) >= -1e-9  # no baseline beats the joint optimum
+        assert (line.get_color(), line.get_linestyle()) == (STYLE[policy]["color"], STYLE[policy]["ls"])
+    assert main(["figures", "--sweep", str(out), "--y", "gap_percent", "--size", "column"]) == 0
+    assert (out / "sweep_gap.pdf").stat().st_size > 0 and (out / "sweep_gap.svg").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["figures", "--sweep", str(out), "--y", "gap_percent", "--by", "rule"]) == 2
+    assert "--y gap_percent: one line per baseline" in capsys.readouterr().err
+
+
+def test_sweep_figure_draws_its_one_panel_into_an_axes(tmp_path):
+    from matplotlib.figure import Figure
+
+    from coopt.errors import InstanceError
+    from coopt.sweep.figures import sweep_figure
+
+    out = tmp_path / "out"
+    run_sweep(load_spec(write_spec(tmp_path, '[grid]\n"channel.mean_snr_db" = [5.0, 20.0]\n')), out, progress=False)
+    fig = Figure()
+    ax = fig.subplots()
+    assert sweep_figure(out, ax=ax) is fig
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_array_equal(lines["joint optimum"].get_ydata(), [float(r["objective"]) for r in table(out)])
+    many = tmp_path / "many"
+    run_sweep(load_spec(write_spec(tmp_path, GRID, "grid.toml")), many, progress=False)
+    with pytest.raises(InstanceError, match="ax=: draws one panel"):
+        sweep_figure(many, x="channel.mean_snr_db", ax=Figure().subplots())
