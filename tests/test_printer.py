@@ -58,7 +58,11 @@ CASES = [
         (1 - S.q_0) * (1 - S.q) ** (S.M - 1) * S.Delta + S.gamma * S.s_h,
         r"s_{h} \gamma + (1 - q_{0}) (1 - q)^{M - 1} \Delta",
     ),
-    ("function applications, plain parentheses", S.J_f(S.M) + S.D_f(S.M) / S.K_tasks, r"J(M) + \frac{D(M)}{K_{tasks}}"),
+    (
+        "function applications, plain parentheses",
+        S.J_f(S.M) + S.D_f(S.M) / S.K_tasks,
+        r"J(M) + \frac{D(M)}{K_{\mathrm{tasks}}}",
+    ),
     (
         "summand: names, then calls",
         sp.Sum(S.p[S.k] * S.V1_f(S.g[S.k]), (S.k, 1, S.K)),
@@ -72,7 +76,11 @@ CASES = [
         r"(1 - q)^{M} (\delta + \omega + Z_{1})",
     ),
     ("two numbers keep \\cdot", 2 * 3**x, r"2 \cdot 3^{x}"),
-    ("a fraction in a fraction on one line", S.GAMMA, r"\frac{w_{E} e_{rx} + w_{T} / r_{DL}}{K_{tasks}}"),
+    (
+        "a fraction in a fraction on one line",
+        S.GAMMA,
+        r"\frac{w_{E} e_{\mathrm{rx}} + w_{T} / r_{\mathrm{DL}}}{K_{\mathrm{tasks}}}",
+    ),
     (
         "tall content: sized parentheses",
         S.q * (S.omega + S.U / S.q_w) ** 2,
