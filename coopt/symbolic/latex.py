@@ -70,10 +70,15 @@ class Emitted:
 
 
 def _escape(text: str) -> str:
-    """Plain text (symbol meanings) made safe for LaTeX."""
+    """Plain text (names, error messages) made safe for LaTeX; straight double quotes become
+    TeX's opening and closing quotes (a ``"`` prints as a straight or a closing quote)."""
     out = []
+    quotes = 0
     for ch in text:
-        if ch in "_#%&${}":
+        if ch == '"':
+            out.append("``" if quotes % 2 == 0 else "''")
+            quotes += 1
+        elif ch in "_#%&${}":
             out.append("\\" + ch)
         elif ch == "^":
             out.append(r"\^{}")
