@@ -153,6 +153,7 @@ O_n = _declare("O_n", "O_{n}", nonnegative=True)
 d_n1 = _declare("d_n1", "d_{n+1}", nonnegative=True)
 A_n1 = _declare("A_n1", "A_{n+1}", nonnegative=True)
 R_n1 = _declare("R_n1", "R_{n+1}", nonnegative=True)
+O_n1 = _declare("O_n1", "O_{n+1}", nonnegative=True)
 G_n = _declare("G_n", "G_{n}", real=True)
 C_n = _declare("C_n", "C_{n}", real=True)
 W_n = _declare("W_n", "W_{n}", real=True)  # docs/model.md's \bar W_n (the parser reads no accents)
@@ -453,8 +454,11 @@ def optimal_threshold() -> ThresholdSolution:
 
 
 def osla_lookahead() -> tuple[sp.Expr, sp.Expr]:
-    """:math:`(L^c_n, L^w_n)`: compute one layer then stop; wait one slot then stop."""
-    Lc = A_n1 + R_n1 + UPLOAD_WEIGHT * d_n1 * eta
+    """:math:`(L^c_n, L^w_n)`: compute one layer then stop; wait one slot then stop.
+
+    Both are expected stop costs, so both carry the per-upload overhead (:math:`O_{n+1}`,
+    :math:`O_n`; :math:`O_N = 0` and :math:`d_N` is not uploaded, :math:`T_N = 0`)."""
+    Lc = A_n1 + O_n1 + R_n1 + UPLOAD_WEIGHT * d_n1 * eta
     Lw = c_w + A_n + O_n + R_n + UPLOAD_WEIGHT * d_n * eta
     return Lc, Lw
 
@@ -903,7 +907,7 @@ def thresholds_derivation() -> Derivation:
             Step("", "", sol.equation),
             Step(
                 "$Y_{n}$ is affine in $1/r$, so the rate at the threshold is (positive only if "
-                "$G_{n} > A_{n} + R_{n}$):",
+                "$G_{n} > A_{n} + R_{n} + O_{n}$):",
                 r"r(\theta_{n})",
                 sol.rate_at_threshold,
             ),
@@ -969,7 +973,7 @@ def osla_derivation() -> Derivation:
         "osla",
         "The one-stage look-ahead rule (OSLA)",
         "OSLA stops when stopping now is no worse than every one-step continuation followed by stopping. "
-        "The look-ahead values are expected stop costs, and $E[Y_{n}(h)] = A_{n} + R_{n} + "
+        "The look-ahead values are expected stop costs, and $E[Y_{n}(h)] = A_{n} + R_{n} + O_{n} + "
         "(w_{E} P + w_{T}) d_{n} \\eta$ with",
         (
             Step("", r"\eta", eta_sum),
