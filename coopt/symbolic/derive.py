@@ -139,7 +139,6 @@ h = _declare("h", "h", positive=True)
 theta = _declare("theta", r"\theta", positive=True)
 g = _indexed("g", "g", positive=True)
 p = _indexed("p", "p", positive=True)
-eta = _declare("eta", r"\eta", positive=True)
 
 # Layers and epochs (generic epoch n); mu is docs/model.md's macs.
 mu = _indexed("mu", r"\mu", nonnegative=True)
@@ -209,26 +208,10 @@ delta = _declare(
     real=True,
 )
 q = _declare("q", "q", "OSLA stop probability at the hidden epochs $1..H-1$", "1", nonnegative=True)
-psi = _declare("psi", r"\psi", r"$E[1/r(h);\ h \ge \theta_{h}]$", rf"{_U}{{s/bit}}", nonnegative=True)
 q_0 = _declare("q_0", "q_{0}", "OSLA stop probability at epoch 0", "1", nonnegative=True)
-psi_0 = _declare("psi_0", r"\psi_{0}", r"$E[1/r(h);\ h \ge \theta_{0}]$", rf"{_U}{{s/bit}}", nonnegative=True)
 q_H = _declare("q_H", "q_{H}", "OSLA stop probability at epoch $H$ (before the output layer)", "1", nonnegative=True)
-psi_H = _declare("psi_H", r"\psi_{H}", r"$E[1/r(h);\ h \ge \theta_{H}]$", rf"{_U}{{s/bit}}", nonnegative=True)
 q_w = _declare("q_w", "q_{w}", "stop probability of the last-epoch wait rule at a hidden epoch", "1", positive=True)
-psi_w = _declare("psi_w", r"\psi_{w}", r"$E[1/r(h);\ h \ge \theta_{w}]$", rf"{_U}{{s/bit}}", nonnegative=True)
 q_w0 = _declare("q_w0", "q_{w0}", "stop probability of the wait rule at epoch 0 ($M = 0$)", "1", positive=True)
-psi_w0 = _declare("psi_w0", r"\psi_{w0}", r"$E[1/r(h);\ h \ge \theta_{w0}]$", rf"{_U}{{s/bit}}", nonnegative=True)
-k_h = _declare("k_h", "k_{h}", "first channel state that stops at a hidden epoch", "", integer=True, positive=True)
-omega = _declare("omega", r"\omega", "expected upload-and-wait cost at the last placed hidden epoch", "1", real=True)
-omega_0 = _declare("omega_0", r"\omega_{0}", "the same at epoch 0 (placement $M = 0$)", "1", real=True)
-omega_N = _declare(
-    "omega_N", r"\omega_{N}", "excess over $Z_{H}$ of epoch $H$ when layer $N$ is placed", "1", real=True
-)
-Delta = _declare("Delta", r"\Delta", "per-epoch change of the task cost, before the reach probability", "1", real=True)
-M_h = _declare("M_h", "M_{h}", "best hidden placement without the memory limit", "", integer=True, positive=True)
-M_max = _declare(
-    "M_max", r"M_{\mathrm{max}}", "largest placement the memory limit allows", "", integer=True, nonnegative=True
-)
 U = _declare(
     "U",
     "U",
@@ -242,6 +225,24 @@ U_0 = _declare(
     r"$(w_{E} P + w_{T}) d_{0}$: upload weight of the raw input",
     rf"{_U}{{bit/s}}",
     positive=True,
+)
+# eta and the psi's after the upload weights: products read d_n eta, U eta, U psi as docs/model.md
+eta = _declare("eta", r"\eta", positive=True)
+psi = _declare("psi", r"\psi", r"$E[1/r(h);\ h \ge \theta_{h}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_0 = _declare("psi_0", r"\psi_{0}", r"$E[1/r(h);\ h \ge \theta_{0}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_H = _declare("psi_H", r"\psi_{H}", r"$E[1/r(h);\ h \ge \theta_{H}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_w = _declare("psi_w", r"\psi_{w}", r"$E[1/r(h);\ h \ge \theta_{w}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_w0 = _declare("psi_w0", r"\psi_{w0}", r"$E[1/r(h);\ h \ge \theta_{w0}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+k_h = _declare("k_h", "k_{h}", "first channel state that stops at a hidden epoch", "", integer=True, positive=True)
+omega = _declare("omega", r"\omega", "expected upload-and-wait cost at the last placed hidden epoch", "1", real=True)
+omega_0 = _declare("omega_0", r"\omega_{0}", "the same at epoch 0 (placement $M = 0$)", "1", real=True)
+omega_N = _declare(
+    "omega_N", r"\omega_{N}", "excess over $Z_{H}$ of epoch $H$ when layer $N$ is placed", "1", real=True
+)
+Delta = _declare("Delta", r"\Delta", "per-epoch change of the task cost, before the reach probability", "1", real=True)
+M_h = _declare("M_h", "M_{h}", "best hidden placement without the memory limit", "", integer=True, positive=True)
+M_max = _declare(
+    "M_max", r"M_{\mathrm{max}}", "largest placement the memory limit allows", "", integer=True, nonnegative=True
 )
 Z_0 = _declare("Z_0", "Z_{0}", "$A_{0} + R_{0}$: the task run wholly on the edge", "1", nonnegative=True)
 Z_1 = _declare("Z_1", "Z_{1}", "$A_{1} + R_{1}$", "1", nonnegative=True)

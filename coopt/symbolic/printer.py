@@ -27,7 +27,7 @@ a space, so adjacent names never fuse (``\rho h``, not ``\rhoh``).
 Sums: positive terms first, then the negative ones (``G_{n} - A_{n} - R_{n}``); a
 term with a sum :math:`\sum` last, a term without a fraction before one with, a term
 of names only before one with a parenthesis (``c_{w} + A_{n} + R_{n} + (w_{E} P +
-w_{T}) \eta d_{n}``); otherwise by the places in the symbol table of their names. A positive number leads
+w_{T}) d_{n} \eta``); otherwise by the places in the symbol table of their names. A positive number leads
 (``1 + \rho h``, ``1 - q``) except in index arithmetic, where every symbol is an
 integer (``n + 1``, ``H + 1``, ``M - 1``). A negated sum gives its sign to the
 product (``- (q + \omega) U``).
