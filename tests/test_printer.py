@@ -100,7 +100,7 @@ CASES = [
     (
         "a power ends a factor: no \\cdot",
         (1 - S.q) ** S.M * (S.Z_1 + S.omega + S.delta),
-        r"(1 - q)^{M} (\delta + \omega + Z_{1})",
+        r"(1 - q)^{M} (\delta + Z_{1} + \omega)",
     ),
     ("two numbers keep \\cdot", 2 * 3**x, r"2 \cdot 3^{x}"),
     (

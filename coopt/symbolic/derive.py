@@ -234,6 +234,10 @@ psi_H = _declare("psi_H", r"\psi_{H}", r"$E[1/r(h);\ h \ge \theta_{H}]$", rf"{_U
 psi_w = _declare("psi_w", r"\psi_{w}", r"$E[1/r(h);\ h \ge \theta_{w}]$", rf"{_U}{{s/bit}}", nonnegative=True)
 psi_w0 = _declare("psi_w0", r"\psi_{w0}", r"$E[1/r(h);\ h \ge \theta_{w0}]$", rf"{_U}{{s/bit}}", nonnegative=True)
 k_h = _declare("k_h", "k_{h}", "first channel state that stops at a hidden epoch", "", integer=True, positive=True)
+# Z before omega: Z_1 + omega, Z_0 + omega_0 as the texts write them
+Z_0 = _declare("Z_0", "Z_{0}", "$A_{0} + R_{0}$: the task run wholly on the edge", "1", nonnegative=True)
+Z_1 = _declare("Z_1", "Z_{1}", "$A_{1} + R_{1}$", "1", nonnegative=True)
+Z_N = _declare("Z_N", "Z_{N}", "$A_{N}$: the task run wholly on the device", "1", nonnegative=True)
 omega = _declare("omega", r"\omega", "expected upload-and-wait cost at the last placed hidden epoch", "1", real=True)
 omega_0 = _declare("omega_0", r"\omega_{0}", "the same at epoch 0 (placement $M = 0$)", "1", real=True)
 omega_N = _declare(
@@ -244,9 +248,6 @@ M_h = _declare("M_h", "M_{h}", "best hidden placement without the memory limit",
 M_max = _declare(
     "M_max", r"M_{\mathrm{max}}", "largest placement the memory limit allows", "", integer=True, nonnegative=True
 )
-Z_0 = _declare("Z_0", "Z_{0}", "$A_{0} + R_{0}$: the task run wholly on the edge", "1", nonnegative=True)
-Z_1 = _declare("Z_1", "Z_{1}", "$A_{1} + R_{1}$", "1", nonnegative=True)
-Z_N = _declare("Z_N", "Z_{N}", "$A_{N}$: the task run wholly on the device", "1", nonnegative=True)
 gamma = _declare(
     "gamma",
     r"\gamma",
