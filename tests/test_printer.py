@@ -36,6 +36,7 @@ CASES = [
         r"\frac{(w_{E} P + w_{T}) d_{n}}{G_{n} - A_{n} - R_{n}}",
     ),
     ("index arithmetic keeps the number last", S.H + 1, "H + 1"),
+    ("a fraction of integers is no index arithmetic", 1 - S.j / S.K, r"1 - \frac{j}{K}"),
     ("a quantity's constant leads", 1 - S.q, "1 - q"),
     ("sum bounds", sp.Sum(S.b[S.i], (S.i, S.n + 1, S.N)), r"\sum_{i=n + 1}^{N} b_{i}"),
     (

@@ -274,9 +274,6 @@ Geo_f = _function(
 )
 
 # Time-correlated Rayleigh fading (docs/model.md 10.4).
-Delta_t = _declare(
-    "Delta_t", r"\Delta_{t}", "time elapsed between two decisions (a layer or a slot)", rf"{_U}{{s}}", positive=True
-)
 omega_D = _declare(
     "omega_D",
     r"\omega_{D}",
@@ -284,14 +281,18 @@ omega_D = _declare(
     rf"{_U}{{rad/s}}",
     positive=True,
 )
+# Delta_t after omega_D: J_0(omega_D Delta_t)
+Delta_t = _declare(
+    "Delta_t", r"\Delta_{t}", "time elapsed between two decisions (a layer or a slot)", rf"{_U}{{s}}", positive=True
+)
 T_c = _declare("T_c", "T_{c}", positive=True)
 h_mean = _declare("h_mean", r"h_{\mathrm{mean}}", positive=True)  # docs/model.md's \bar h
 lam = _declare("lambda", r"\lambda", r"correlation of the two power gains, $r(\Delta_{t})^{2}$", "1", nonnegative=True)
 x_g = _declare("x", "x", "power gain seen at the earlier decision", "1", positive=True)
 y_g = _declare("y", "y", "a power gain at the later decision", "1", positive=True)
-v_q = _declare("v", "v", "integration variable of the Marcum $Q$-function", "1", positive=True)
 alpha_Q = _declare("alpha_Q", r"\alpha_{Q}", "first argument of the Marcum $Q$-function", "1", nonnegative=True)
 beta_Q = _declare("beta_Q", r"\beta_{Q}", "second argument of the Marcum $Q$-function", "1", nonnegative=True)
+v_q = _declare("v", "v", "integration variable of the Marcum $Q$-function", "1", positive=True)
 e_edge = _indexed(
     "e",
     "e",
@@ -1150,6 +1151,9 @@ def fading_survival(x: sp.Expr, y: sp.Expr) -> sp.Expr:
 def fading_derivation() -> Derivation:
     """The transition law of time-correlated Rayleigh fading between quantisation bins."""
     spread = h_mean * (1 - lam)
+    # unevaluated: SymPy would split the root of lambda x y into three
+    root = sp.Pow(lam * x_g * y_g, sp.Rational(1, 2), evaluate=False)
+    kernel = sp.Mul(2, root, *sp.Mul.make_args(1 / spread), evaluate=False)
     return Derivation(
         "fading",
         "Time-correlated Rayleigh fading: the transition law",
@@ -1168,7 +1172,7 @@ def fading_derivation() -> Derivation:
                 "Given $h = x$, $g'$ is complex Gaussian with mean $r g$ and variance $h_{\\mathrm{mean}}(1 - \\lambda)$, "
                 "so $h'$ has the density",
                 r"f(y \mid x)",
-                sp.exp(-(y_g + lam * x_g) / spread) * I0_f(2 * sp.sqrt(lam * x_g * y_g) / spread) / spread,
+                sp.exp(-(y_g + lam * x_g) / spread) * I0_f(kernel) / spread,
             ),
             Step(
                 "that is, $2h'/(h_{\\mathrm{mean}}(1 - \\lambda))$ is noncentral chi-square with 2 degrees of freedom and "

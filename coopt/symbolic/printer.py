@@ -205,7 +205,7 @@ class ModelPrinter(LatexPrinter):
 
     def _as_ordered_terms(self, expr: sp.Basic, order: str | None = None) -> list[sp.Basic]:
         terms = list(sp.Add.make_args(expr))
-        index = all(s.is_integer for s in expr.free_symbols)
+        index = all(s.is_integer for s in expr.free_symbols) and all(t.is_integer for t in terms)  # n + 1
 
         def key(t: sp.Basic) -> tuple:
             negative = t.could_extract_minus_sign()
