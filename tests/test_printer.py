@@ -115,6 +115,7 @@ CASES = [
         r"\left(\omega + \frac{U}{q_{w}}\right)^{2} q",
     ),
     ("natural log stays log", sp.log(x) * y, r"y \log(x)"),
+    ("a root in the denominator", sp.sqrt(S.q) / sp.sqrt(S.psi), r"\frac{\sqrt{q}}{\sqrt{\psi}}"),
     ("log_2 upside down", sp.log(2) / sp.log(x), r"\frac{1}{\log_{2}(x)}"),
     ("a negated sum", -(S.q + S.omega) * S.U, r"- (q + \omega) U"),
     ("its sign in a sum", S.psi + S.U * (-S.q - S.omega), r"\psi - (q + \omega) U"),

@@ -47,6 +47,8 @@ implicit product binds tighter than ``/``, for the parser as for a reader). An e
 is on one line where that needs no parenthesis (``2^{x / 2}``); a quotient that would
 need one is a fraction, ``2^{\frac{(w_{E} P + w_{T}) d_{n}}{(G_{n} - A_{n} - R_{n} - O_{n}) B}}``
 rather than ``2^{(w_{E} P + w_{T}) d_{n} / ((G_{n} - A_{n} - R_{n} - O_{n}) B)}``.
+A negative power of a root goes to the denominator too: ``\frac{\sqrt{\xi_{u}}}{\sqrt{\lambda_{B}}}``,
+not ``\sqrt{\xi_{u}} \frac{1}{\sqrt{\lambda_{B}}}``.
 
 Parentheses: plain around flat content, sized (``\left(``) around fractions, sums
 and cases; a function's sized parenthesis follows ``\!`` (no gap before ``\left``).
@@ -315,7 +317,7 @@ class ModelPrinter(LatexPrinter):
         numer: list[sp.Basic] = []
         denom: list[sp.Basic] = []
         for f in factors:
-            if f.is_Pow and f.exp.could_extract_minus_sign() and not (f.exp.is_Rational and not f.exp.is_Integer):
+            if f.is_Pow and f.exp.could_extract_minus_sign():
                 denom.append(f.base ** (-f.exp))
             elif f.is_Rational and f.q != 1:
                 if f.p != 1:
@@ -342,7 +344,7 @@ class ModelPrinter(LatexPrinter):
         return sign + f"{top} / {bottom}"
 
     def _print_Pow(self, expr: sp.Pow) -> str:
-        if expr.exp.is_negative and not (expr.exp.is_Rational and not expr.exp.is_Integer):
+        if expr.exp.is_negative:
             return self._print_Mul(expr)
         if (expr.exp.is_Rational and not expr.exp.is_Integer) or expr.base.is_Function:
             return super()._print_Pow(expr)
