@@ -11,7 +11,7 @@ For layers :math:`i = 1..N` with ``macs_i``, ``out_i`` and ``params_i``:
   :math:`n<N`, :math:`O_N = 0` (``uplink.overhead_s``, ``uplink.overhead_j``)
 * stop cost :math:`Y_n(h) = A_n + T_n(h) + O_n + R_n`; its part that does not depend on
   :math:`h` is ``stop_base`` :math:`= A_n + R_n + O_n`
-* wait cost of one slot :math:`c_w = w_T\tau + w_E P_{idle}\tau`
+* wait cost of one slot :math:`c_w = (w_E P_{idle} + w_T)\tau`
 * download cost :math:`D(M) = \sum_{i\le M} s_i (w_T/r_{DL} + w_E e_{rx})`
 
 Measured layer costs (docs/model.md 10.1): where the profile has a ``device_s``,

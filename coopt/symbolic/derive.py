@@ -42,12 +42,16 @@ from functools import cache
 
 import sympy as sp
 
+from coopt.symbolic import notation
+
 # ----------------------------------------------------------------------------- symbols
 
 
 @dataclass(frozen=True)
 class SymbolInfo:
-    """One row of the symbol table: the SymPy object, its LaTeX, meaning and unit."""
+    """One row of the symbol table: the SymPy object, its LaTeX, meaning (LaTeX text, any
+    mathematics in ``$...$``) and unit (LaTeX math, ``""`` for a count, ``"1"`` for a
+    dimensionless ratio), as :class:`coopt.symbolic.notation.Quantity` has them."""
 
     symbol: sp.Basic
     latex: str
@@ -62,170 +66,244 @@ LATEX_NAMES: dict[sp.Basic, str] = {}
 """LaTeX of each symbol (also of Indexed bases and undefined functions)."""
 
 
-def _declare(name: str, latex: str, meaning: str, unit: str = "", **assumptions: bool) -> sp.Symbol:
+_U = r"\mathrm"  # units are LaTeX math: rf"{_U}{{bit}}" is \mathrm{bit}
+
+
+def _info(name: str, latex: str, meaning: str | None, unit: str | None, obj: sp.Basic) -> SymbolInfo:
+    """The table row of ``name``: meaning and unit from :data:`coopt.symbolic.notation.NOTATION`
+    when not given (the quantities docs/model.md and the figures name too), else as given."""
+    if meaning is None or unit is None:
+        row = notation.by_name(name)
+        meaning = row.meaning if meaning is None else meaning
+        unit = row.unit if unit is None else unit
+    SYMBOLS[name] = SymbolInfo(obj, latex, meaning, unit)
+    LATEX_NAMES[obj] = latex
+    return SYMBOLS[name]
+
+
+def _declare(
+    name: str, latex: str, meaning: str | None = None, unit: str | None = None, **assumptions: bool
+) -> sp.Symbol:
     sym = sp.Symbol(name, **assumptions)
-    SYMBOLS[name] = SymbolInfo(sym, latex, meaning, unit)
-    LATEX_NAMES[sym] = latex
+    _info(name, latex, meaning, unit, sym)
     return sym
 
 
-def _indexed(name: str, latex: str, meaning: str, unit: str = "", **assumptions: bool) -> sp.IndexedBase:
+def _indexed(
+    name: str, latex: str, meaning: str | None = None, unit: str | None = None, **assumptions: bool
+) -> sp.IndexedBase:
     base = sp.IndexedBase(name, **assumptions)
-    SYMBOLS[name] = SymbolInfo(base, latex, meaning, unit)
-    LATEX_NAMES[base] = latex
+    _info(name, latex, meaning, unit, base)
     return base
 
 
-def _function(name: str, latex: str, meaning: str, unit: str = "") -> sp.core.function.UndefinedFunction:
+def _function(
+    name: str, latex: str, meaning: str | None = None, unit: str | None = None
+) -> sp.core.function.UndefinedFunction:
     func = sp.Function(name)
-    SYMBOLS[name] = SymbolInfo(func, latex, meaning, unit)
-    LATEX_NAMES[func] = latex
+    _info(name, latex, meaning, unit, func)
     return func
 
 
 # Indices.
-n = _declare("n", "n", "decision epoch (layers 1..n are done)", "", integer=True, nonnegative=True)
-i = _declare("i", "i", "layer index", "", integer=True, positive=True)
-k = _declare("k", "k", "channel state, by increasing gain", "", integer=True, positive=True)
-j = _declare("j", "j", "summation index (stopping states; placements)", "", integer=True, positive=True)
-M = _declare("M", "M", "placement: layers 1..M are on the device", "", integer=True, nonnegative=True)
-N = _declare("N", "N", "number of layers", "", integer=True, positive=True)
-K = _declare("K", "K", "number of channel states", "", integer=True, positive=True)
+n = _declare("n", "n", integer=True, nonnegative=True)
+i = _declare("i", "i", integer=True, positive=True)
+k = _declare("k", "k", integer=True, positive=True)
+j = _declare("j", "j", integer=True, positive=True)
+M = _declare("M", "M", integer=True, nonnegative=True)
+N = _declare("N", "N", integer=True, positive=True)
+K = _declare("K", "K", integer=True, positive=True)
 
 # Device, edge, link and cost weights (docs/model.md section 2).
-w_E = _declare("w_E", "w_{E}", "cost weight of one joule", "1/J", nonnegative=True)
-w_T = _declare("w_T", "w_{T}", "cost weight of one second", "1/s", nonnegative=True)
-kappa = _declare("kappa", r"\kappa", "effective switched capacitance", "J s^2/cycle^3", nonnegative=True)
-f_L = _declare("f_L", "f_{L}", "device clock", "Hz", positive=True)
-c_L = _declare("c_L", "c_{L}", "device cycles per MAC", "cycles", positive=True)
-f_E = _declare("f_E", "f_{E}", "edge clock", "Hz", positive=True)
-c_E = _declare("c_E", "c_{E}", "edge cycles per MAC", "cycles", positive=True)
-P = _declare("P", "P", "device transmit power", "W", positive=True)
-P_idle = _declare("P_idle", "P_{idle}", "device power while waiting", "W", nonnegative=True)
-B = _declare("B", "B", "uplink bandwidth", "Hz", positive=True)
-sigma2 = _declare("sigma2", r"\sigma^{2}", "noise power", "W", positive=True)
-rho = _declare("rho", r"\rho", "SNR factor P / sigma^2", "1/(power gain)", positive=True)
-tau = _declare("tau", r"\tau", "length of one waiting slot", "s", positive=True)
-c_w = _declare("c_w", "c_{w}", "cost of one waiting slot", "", positive=True)
-K_tasks = _declare("K_tasks", "K_{tasks}", "inference tasks per period", "", positive=True)
-r_DL = _declare("r_DL", "r_{DL}", "downlink rate", "bit/s", positive=True)
-e_rx = _declare("e_rx", "e_{rx}", "device receive energy per bit", "J/bit", nonnegative=True)
-S_max = _declare("S_max", "S_{max}", "device memory for parameters", "bit", nonnegative=True)
+w_E = _declare("w_E", "w_{E}", nonnegative=True)
+w_T = _declare("w_T", "w_{T}", nonnegative=True)
+kappa = _declare("kappa", r"\kappa", nonnegative=True)
+f_L = _declare("f_L", "f_{L}", positive=True)
+c_L = _declare("c_L", "c_{L}", positive=True)
+f_E = _declare("f_E", "f_{E}", positive=True)
+c_E = _declare("c_E", "c_{E}", positive=True)
+P = _declare("P", "P", positive=True)
+P_idle = _declare("P_idle", r"P_{\mathrm{idle}}", nonnegative=True)
+B = _declare("B", "B", positive=True)
+sigma2 = _declare("sigma2", r"\sigma^{2}", positive=True)
+rho = _declare("rho", r"\rho", positive=True)
+tau = _declare("tau", r"\tau", positive=True)
+c_w = _declare("c_w", "c_{w}", positive=True)
+K_tasks = _declare("K_tasks", r"K_{\mathrm{tasks}}", positive=True)
+r_DL = _declare("r_DL", r"r_{\mathrm{DL}}", positive=True)
+e_rx = _declare("e_rx", r"e_{\mathrm{rx}}", nonnegative=True)
+S_max = _declare("S_max", r"S_{\mathrm{max}}", nonnegative=True)
 
 # Channel.
-h = _declare("h", "h", "channel power gain seen at an epoch", "", positive=True)
-theta = _declare("theta", r"\theta", "a gain threshold (unknown of a threshold equation)", "", positive=True)
-g = _indexed("g", "g", "gain of channel state k (g_1 <= ... <= g_K)", "", positive=True)
-p = _indexed("p", "p", "probability of channel state k (i.i.d. channel)", "", positive=True)
-eta = _declare("eta", r"\eta", "E[1/r(h)], expected seconds per uploaded bit", "s/bit", positive=True)
+h = _declare("h", "h", positive=True)
+theta = _declare("theta", r"\theta", positive=True)
+g = _indexed("g", "g", positive=True)
+p = _indexed("p", "p", positive=True)
 
-# Layers and epochs (generic epoch n).
-mu = _indexed("mu", r"\mu", "MACs of layer i (docs/model.md macs_i)", "MAC", nonnegative=True)
-a = _indexed("a", "a", "local cost of layer i", "")
-b = _indexed("b", "b", "edge cost of layer i", "")
-s = _indexed("s", "s", "parameter bits of layer i", "bit", nonnegative=True)
-d_n = _declare("d_n", "d_{n}", "feature bits uploaded at epoch n", "bit", positive=True)
-A_n = _declare("A_n", "A_{n}", "local prefix cost sum_{i<=n} a_i", "", nonnegative=True)
-R_n = _declare("R_n", "R_{n}", "edge suffix cost sum_{i>n} b_i", "", nonnegative=True)
-O_n = _declare(
-    "O_n", "O_{n}", "per-upload overhead w_T overhead_s + w_E overhead_j (docs/model.md 10.3)", "", nonnegative=True
-)
-d_n1 = _declare("d_n1", "d_{n+1}", "feature bits uploaded at epoch n+1", "bit", nonnegative=True)
-A_n1 = _declare("A_n1", "A_{n+1}", "local prefix cost at epoch n+1", "", nonnegative=True)
-R_n1 = _declare("R_n1", "R_{n+1}", "edge suffix cost at epoch n+1", "", nonnegative=True)
-G_n = _declare("G_n", "G_{n}", "best continuation value at epoch n (optimal rule)", "", real=True)
-C_n = _declare("C_n", "C_{n}", "expected value of computing one more layer", "", real=True)
-W_n = _declare("W_n", "W_{n}", "waiting fixed point (docs/model.md Wbar_n)", "", real=True)
-Lc_n = _declare("Lc_n", "L_{n}^{c}", "OSLA look-ahead: compute one layer, then stop", "", real=True)
-Lw_n = _declare("Lw_n", "L_{n}^{w}", "OSLA look-ahead: wait one slot, then stop", "", real=True)
-theta_n = _declare("theta_n", r"\theta_{n}", "stopping threshold at epoch n", "", nonnegative=True)
-mv = _indexed("m", "m", "min(Y_n(g_k), C_n), the value of not waiting in state k, sorted", "")
+# Layers and epochs (generic epoch n); mu is docs/model.md's macs.
+mu = _indexed("mu", r"\mu", nonnegative=True)
+a = _indexed("a", "a")
+b = _indexed("b", "b")
+s = _indexed("s", "s", nonnegative=True)
+d_n = _declare("d_n", "d_{n}", positive=True)
+A_n = _declare("A_n", "A_{n}", nonnegative=True)
+R_n = _declare("R_n", "R_{n}", nonnegative=True)
+O_n = _declare("O_n", "O_{n}", nonnegative=True)
+d_n1 = _declare("d_n1", "d_{n+1}", nonnegative=True)
+A_n1 = _declare("A_n1", "A_{n+1}", nonnegative=True)
+R_n1 = _declare("R_n1", "R_{n+1}", nonnegative=True)
+O_n1 = _declare("O_n1", "O_{n+1}", nonnegative=True)
+G_n = _declare("G_n", "G_{n}", real=True)
+C_n = _declare("C_n", "C_{n}", real=True)
+W_n = _declare("W_n", "W_{n}", real=True)  # docs/model.md's \bar W_n (the parser reads no accents)
+Lc_n = _declare("Lc_n", "L_{n}^{c}", real=True)
+Lw_n = _declare("Lw_n", "L_{n}^{w}", real=True)
+theta_n = _declare("theta_n", r"\theta_{n}", nonnegative=True)
+mv = _indexed("m", "m")
 
-Y_f = _function("Y_n", "Y_{n}", "stop cost at epoch n as a function of the gain")
-V_f = _function("V_n", "V_{n}", "optimal expected cost from epoch n")
-V1_f = _function("V_n1", "V_{n+1}", "optimal expected cost from epoch n+1")
-V0_f = _function("V_0", "V_{0}", "optimal expected cost from epoch 0")
-T_f = _function("T_n", "T_{n}", "upload cost at epoch n")
-r_f = _function("r", "r", "uplink rate")
-J_f = _function("J", "J", "expected task cost of placement M under the rule in force")
-D_f = _function("D", "D", "download cost of placement M, per period")
+Y_f = _function("Y_n", "Y_{n}")
+V_f = _function("V_n", "V_{n}")
+V1_f = _function("V_n1", "V_{n+1}", "optimal expected cost from epoch $n+1$", "1")
+V0_f = _function("V_0", "V_{0}", "optimal expected cost from epoch 0", "1")
+T_f = _function("T_n", "T_{n}", "upload cost at epoch $n$", "1")
+r_f = _function("r", "r", "uplink rate", rf"{_U}{{bit/s}}")
+J_f = _function("J", "J", "expected task cost of placement $M$ under the rule in force", "1")
+D_f = _function("D", "D", "download cost of placement $M$, per period", "1")
 
 # Equal-neuron MLP (docs/model.md section 5).
-H = _declare("H", "H", "hidden layers of the MLP (N = H + 1)", "", integer=True, positive=True)
-N_in = _declare("N_in", "N_{in}", "MLP input size (out_0)", "elements", integer=True, positive=True)
-N_h = _declare("N_h", "N_{h}", "MLP width: neurons per hidden layer", "elements", integer=True, positive=True)
-N_out = _declare("N_out", "N_{out}", "MLP classes (outputs of layer N)", "elements", integer=True, positive=True)
-b_f = _declare("b_f", "b_{f}", "bits per feature element (network.feature_bits)", "bit", integer=True, positive=True)
-b_p = _declare("b_p", "b_{p}", "bits per parameter (network.param_bits)", "bit", integer=True, positive=True)
-mu_1 = _declare("mu_1", r"\mu_{1}", "MACs of layer 1 (input -> hidden)", "MAC", nonnegative=True)
-mu_h = _declare("mu_h", r"\mu_{h}", "MACs of each of the identical layers 2..H", "MAC", nonnegative=True)
-mu_N = _declare("mu_N", r"\mu_{N}", "MACs of the output layer N = H + 1", "MAC", nonnegative=True)
-s_1 = _declare("s_1", "s_{1}", "parameter bits of layer 1", "bit", nonnegative=True)
-s_h = _declare("s_h", "s_{h}", "parameter bits of each of the layers 2..H", "bit", nonnegative=True)
-s_N = _declare("s_N", "s_{N}", "parameter bits of the output layer", "bit", nonnegative=True)
-d_0 = _declare("d_0", "d_{0}", "bits of the raw input (uploaded at epoch 0)", "bit", positive=True)
-d_h = _declare("d_h", "d_{h}", "bits of a hidden feature (uploaded at epochs 1..H)", "bit", positive=True)
-alpha = _declare("alpha", r"\alpha", "device cost of one MAC: a_i = alpha macs_i", "1/MAC", nonnegative=True)
-beta = _declare("beta", r"\beta", "edge cost of one MAC: b_i = beta macs_i", "1/MAC", nonnegative=True)
-delta = _declare(
-    "delta", r"\delta", "(alpha - beta) mu_h: net cost of moving one hidden layer to the device", "", real=True
+H = _declare("H", "H", "hidden layers of the MLP ($N = H + 1$)", "", integer=True, positive=True)
+N_in = _declare("N_in", r"N_{\mathrm{in}}", r"MLP input size ($\mathit{out}_{0}$)", "", integer=True, positive=True)
+N_h = _declare("N_h", "N_{h}", "MLP width: neurons per hidden layer", "", integer=True, positive=True)
+N_out = _declare("N_out", r"N_{\mathrm{out}}", "MLP classes (outputs of layer $N$)", "", integer=True, positive=True)
+b_f = _declare(
+    "b_f",
+    "b_{f}",
+    r"bits per feature element (\texttt{network.feature\_bits})",
+    rf"{_U}{{bit}}",
+    integer=True,
+    positive=True,
 )
-q = _declare("q", "q", "OSLA stop probability at the hidden epochs 1..H-1", "", nonnegative=True)
-psi = _declare("psi", r"\psi", "E[1/r(h); h >= theta_h]", "s/bit", nonnegative=True)
-q_0 = _declare("q_0", "q_{0}", "OSLA stop probability at epoch 0", "", nonnegative=True)
-psi_0 = _declare("psi_0", r"\psi_{0}", "E[1/r(h); h >= theta_0]", "s/bit", nonnegative=True)
-q_H = _declare("q_H", "q_{H}", "OSLA stop probability at epoch H (before the output layer)", "", nonnegative=True)
-psi_H = _declare("psi_H", r"\psi_{H}", "E[1/r(h); h >= theta_H]", "s/bit", nonnegative=True)
-q_w = _declare("q_w", "q_{w}", "stop probability of the last-epoch wait rule at a hidden epoch", "", positive=True)
-psi_w = _declare("psi_w", r"\psi_{w}", "E[1/r(h); h >= theta_w]", "s/bit", nonnegative=True)
-q_w0 = _declare("q_w0", "q_{w0}", "stop probability of the wait rule at epoch 0 (M = 0)", "", positive=True)
-psi_w0 = _declare("psi_w0", r"\psi_{w0}", "E[1/r(h); h >= theta_w0]", "s/bit", nonnegative=True)
+b_p = _declare(
+    "b_p", "b_{p}", r"bits per parameter (\texttt{network.param\_bits})", rf"{_U}{{bit}}", integer=True, positive=True
+)
+mu_1 = _declare("mu_1", r"\mu_{1}", r"MACs of layer 1 (input $\to$ hidden)", rf"{_U}{{MAC}}", nonnegative=True)
+mu_h = _declare("mu_h", r"\mu_{h}", "MACs of each of the identical layers $2..H$", rf"{_U}{{MAC}}", nonnegative=True)
+mu_N = _declare("mu_N", r"\mu_{N}", "MACs of the output layer $N = H + 1$", rf"{_U}{{MAC}}", nonnegative=True)
+s_1 = _declare("s_1", "s_{1}", "parameter bits of layer 1", rf"{_U}{{bit}}", nonnegative=True)
+s_h = _declare("s_h", "s_{h}", "parameter bits of each of the layers $2..H$", rf"{_U}{{bit}}", nonnegative=True)
+s_N = _declare("s_N", "s_{N}", "parameter bits of the output layer", rf"{_U}{{bit}}", nonnegative=True)
+d_0 = _declare("d_0", "d_{0}", "bits of the raw input (uploaded at epoch 0)", rf"{_U}{{bit}}", positive=True)
+d_h = _declare("d_h", "d_{h}", "bits of a hidden feature (uploaded at epochs $1..H$)", rf"{_U}{{bit}}", positive=True)
+alpha = _declare(
+    "alpha", r"\alpha", r"device cost of one MAC: $a_{i} = \alpha \mu_{i}$", rf"{_U}{{MAC}}^{{-1}}", nonnegative=True
+)
+beta = _declare(
+    "beta", r"\beta", r"edge cost of one MAC: $b_{i} = \beta \mu_{i}$", rf"{_U}{{MAC}}^{{-1}}", nonnegative=True
+)
+delta = _declare(
+    "delta",
+    r"\delta",
+    r"$(\alpha - \beta) \mu_{h}$: net cost of moving one hidden layer to the device",
+    "1",
+    real=True,
+)
+q = _declare("q", "q", "OSLA stop probability at the hidden epochs $1..H-1$", "1", nonnegative=True)
+q_0 = _declare("q_0", "q_{0}", "OSLA stop probability at epoch 0", "1", nonnegative=True)
+q_H = _declare("q_H", "q_{H}", "OSLA stop probability at epoch $H$ (before the output layer)", "1", nonnegative=True)
+q_w = _declare("q_w", "q_{w}", "stop probability of the last-epoch wait rule at a hidden epoch", "1", positive=True)
+q_w0 = _declare("q_w0", "q_{w0}", "stop probability of the wait rule at epoch 0 ($M = 0$)", "1", positive=True)
+U = _declare(
+    "U",
+    "U",
+    r"$(w_{E} P + w_{T}) d_{h}$: upload weight of a hidden feature",
+    rf"{_U}{{bit/s}}",
+    positive=True,
+)
+U_0 = _declare(
+    "U_0",
+    "U_{0}",
+    r"$(w_{E} P + w_{T}) d_{0}$: upload weight of the raw input",
+    rf"{_U}{{bit/s}}",
+    positive=True,
+)
+# eta and the psi's after the upload weights: products read d_n eta, U eta, U psi as docs/model.md
+eta = _declare("eta", r"\eta", positive=True)
+psi = _declare("psi", r"\psi", r"$E[1/r(h);\ h \ge \theta_{h}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_0 = _declare("psi_0", r"\psi_{0}", r"$E[1/r(h);\ h \ge \theta_{0}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_H = _declare("psi_H", r"\psi_{H}", r"$E[1/r(h);\ h \ge \theta_{H}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_w = _declare("psi_w", r"\psi_{w}", r"$E[1/r(h);\ h \ge \theta_{w}]$", rf"{_U}{{s/bit}}", nonnegative=True)
+psi_w0 = _declare("psi_w0", r"\psi_{w0}", r"$E[1/r(h);\ h \ge \theta_{w0}]$", rf"{_U}{{s/bit}}", nonnegative=True)
 k_h = _declare("k_h", "k_{h}", "first channel state that stops at a hidden epoch", "", integer=True, positive=True)
-omega = _declare("omega", r"\omega", "expected upload-and-wait cost at the last placed hidden epoch", "", real=True)
-omega_0 = _declare("omega_0", r"\omega_{0}", "the same at epoch 0 (placement M = 0)", "", real=True)
-omega_N = _declare("omega_N", r"\omega_{N}", "excess over Z_H of epoch H when layer N is placed", "", real=True)
-Delta = _declare("Delta", r"\Delta", "per-epoch change of the task cost, before the reach probability", "", real=True)
+# Z before omega: Z_1 + omega, Z_0 + omega_0 as the texts write them
+Z_0 = _declare("Z_0", "Z_{0}", "$A_{0} + R_{0}$: the task run wholly on the edge", "1", nonnegative=True)
+Z_1 = _declare("Z_1", "Z_{1}", "$A_{1} + R_{1}$", "1", nonnegative=True)
+Z_N = _declare("Z_N", "Z_{N}", "$A_{N}$: the task run wholly on the device", "1", nonnegative=True)
+omega = _declare("omega", r"\omega", "expected upload-and-wait cost at the last placed hidden epoch", "1", real=True)
+omega_0 = _declare("omega_0", r"\omega_{0}", "the same at epoch 0 (placement $M = 0$)", "1", real=True)
+omega_N = _declare(
+    "omega_N", r"\omega_{N}", "excess over $Z_{H}$ of epoch $H$ when layer $N$ is placed", "1", real=True
+)
+Delta = _declare("Delta", r"\Delta", "per-epoch change of the task cost, before the reach probability", "1", real=True)
 M_h = _declare("M_h", "M_{h}", "best hidden placement without the memory limit", "", integer=True, positive=True)
-M_max = _declare("M_max", "M_{max}", "largest placement the memory limit allows", "", integer=True, nonnegative=True)
-U = _declare("U", "U", "(w_E P + w_T) d_h: upload weight of a hidden feature", "", positive=True)
-U_0 = _declare("U_0", "U_{0}", "(w_E P + w_T) d_0: upload weight of the raw input", "", positive=True)
-Z_0 = _declare("Z_0", "Z_{0}", "A_0 + R_0: the task run wholly on the edge", "", nonnegative=True)
-Z_1 = _declare("Z_1", "Z_{1}", "A_1 + R_1", "", nonnegative=True)
-Z_N = _declare("Z_N", "Z_{N}", "A_N: the task run wholly on the device", "", nonnegative=True)
+M_max = _declare(
+    "M_max", r"M_{\mathrm{max}}", "largest placement the memory limit allows", "", integer=True, nonnegative=True
+)
 gamma = _declare(
     "gamma",
     r"\gamma",
-    "(w_T/r_DL + w_E e_rx)/K_tasks: download cost of one parameter bit, per task",
-    "1/bit",
+    r"$(w_{T} / r_{\mathrm{DL}} + w_{E} e_{\mathrm{rx}}) / K_{\mathrm{tasks}}$: download cost of one parameter bit, "
+    "per task",
+    rf"{_U}{{bit}}^{{-1}}",
     nonnegative=True,
 )
 sigma_0 = _declare(
-    "sigma_0", r"\sigma_{0}", "q_0 Z_0 + U_0 psi_0: expected cost of stopping at epoch 0", "", nonnegative=True
+    "sigma_0",
+    r"\sigma_{0}",
+    r"$q_{0} Z_{0} + U_{0} \psi_{0}$: expected cost of stopping at epoch 0",
+    "1",
+    nonnegative=True,
 )
-Delta_N = _declare("Delta_N", r"\Delta_{N}", "Delta with omega replaced by omega_N", "", real=True)
-Phi_f = _function("Phi", r"\Phi", "placement objective J(M) + D(M)/K_tasks")
-Geo_f = _function("S", "S", "geometric sum S(M) = sum_{j=1}^{M-1} (1-q)^(j-1)")
+Delta_N = _declare("Delta_N", r"\Delta_{N}", r"$\Delta$ with $\omega$ replaced by $\omega_{N}$", "1", real=True)
+Phi_f = _function("Phi", r"\Phi", r"placement objective $J(M) + D(M) / K_{\mathrm{tasks}}$", "1")
+Geo_f = _function(
+    "S",
+    "S",
+    r"$S(M)$: the geometric sum $\sum_{j=1}^{M-1} (1-q)^{j-1}$; $S(x, y)$: the conditional survival function "
+    r"$\Pr(h' > y \mid h = x)$ of the power gain",
+    "1",
+)
 
 # Time-correlated Rayleigh fading (docs/model.md 10.4).
-Delta_t = _declare(
-    "Delta_t", r"\Delta_{t}", "time elapsed between two decisions (a layer or a slot)", "s", positive=True
-)
 omega_D = _declare(
-    "omega_D", r"\omega_{D}", "angular Doppler frequency 2 pi f_D (Clarke's model)", "rad/s", positive=True
+    "omega_D",
+    r"\omega_{D}",
+    r"angular Doppler frequency $2 \pi f_{D}$ (Clarke's model)",
+    rf"{_U}{{rad/s}}",
+    positive=True,
 )
-T_c = _declare("T_c", "T_{c}", "coherence time (Gauss-Markov model)", "s", positive=True)
-h_mean = _declare("h_mean", "h_{mean}", "mean power gain (channel.mean_gain)", "", positive=True)
-lam = _declare("lambda", r"\lambda", "correlation of the two power gains, r(Delta_t)^2", "", nonnegative=True)
-x_g = _declare("x", "x", "power gain seen at the earlier decision", "", positive=True)
-y_g = _declare("y", "y", "a power gain at the later decision", "", positive=True)
-v_q = _declare("v", "v", "integration variable of the Marcum Q-function", "", positive=True)
-alpha_Q = _declare("alpha_Q", r"\alpha_{Q}", "first argument of the Marcum Q-function", "", nonnegative=True)
-beta_Q = _declare("beta_Q", r"\beta_{Q}", "second argument of the Marcum Q-function", "", nonnegative=True)
-e_edge = _indexed("e", "e", "quantisation bin edge e_j = -h_mean ln(1 - j/K), e_0 = 0, e_K = inf", "", nonnegative=True)
-J0_f = _function("J_0", "J_{0}", "Bessel function of the first kind of order 0")
-I0_f = _function("I_0", "I_{0}", "modified Bessel function of the first kind of order 0")
-Q1_f = _function("Q_1", "Q_{1}", "Marcum Q-function of order 1")
-Surv_f = _function("S", "S", "conditional survival function of the power gain, Pr(h' > y | h = x)")
+# Delta_t after omega_D: J_0(omega_D Delta_t)
+Delta_t = _declare(
+    "Delta_t", r"\Delta_{t}", "time elapsed between two decisions (a layer or a slot)", rf"{_U}{{s}}", positive=True
+)
+T_c = _declare("T_c", "T_{c}", positive=True)
+h_mean = _declare("h_mean", r"h_{\mathrm{mean}}", positive=True)  # docs/model.md's \bar h
+lam = _declare("lambda", r"\lambda", r"correlation of the two power gains, $r(\Delta_{t})^{2}$", "1", nonnegative=True)
+x_g = _declare("x", "x", "power gain seen at the earlier decision", "1", positive=True)
+y_g = _declare("y", "y", "a power gain at the later decision", "1", positive=True)
+alpha_Q = _declare("alpha_Q", r"\alpha_{Q}", "first argument of the Marcum $Q$-function", "1", nonnegative=True)
+beta_Q = _declare("beta_Q", r"\beta_{Q}", "second argument of the Marcum $Q$-function", "1", nonnegative=True)
+v_q = _declare("v", "v", "integration variable of the Marcum $Q$-function", "1", positive=True)
+e_edge = _indexed(
+    "e",
+    "e",
+    r"quantisation bin edge $e_{j} = -h_{\mathrm{mean}} \ln(1 - j/K)$, $e_{0} = 0$, $e_{K} = \infty$",
+    "1",
+    nonnegative=True,
+)
+J0_f = _function("J_0", "J_{0}", "Bessel function of the first kind of order 0", "1")
+I0_f = _function("I_0", "I_{0}", "modified Bessel function of the first kind of order 0", "1")
+Q1_f = _function("Q_1", "Q_{1}", "Marcum $Q$-function of order 1", "1")
+Surv_f = Geo_f  # one name S: the geometric sum S(M) and the survival function S(x, y)
 
 # Derived (not symbols of their own): the per-bit download cost and the pieces of Phi.
 DOWNLOAD_PER_BIT = w_T / r_DL + w_E * e_rx
@@ -379,8 +457,11 @@ def optimal_threshold() -> ThresholdSolution:
 
 
 def osla_lookahead() -> tuple[sp.Expr, sp.Expr]:
-    """:math:`(L^c_n, L^w_n)`: compute one layer then stop; wait one slot then stop."""
-    Lc = A_n1 + R_n1 + UPLOAD_WEIGHT * d_n1 * eta
+    """:math:`(L^c_n, L^w_n)`: compute one layer then stop; wait one slot then stop.
+
+    Both are expected stop costs, so both carry the per-upload overhead (:math:`O_{n+1}`,
+    :math:`O_n`; :math:`O_N = 0` and :math:`d_N` is not uploaded, :math:`T_N = 0`)."""
+    Lc = A_n1 + O_n1 + R_n1 + UPLOAD_WEIGHT * d_n1 * eta
     Lw = c_w + A_n + O_n + R_n + UPLOAD_WEIGHT * d_n * eta
     return Lc, Lw
 
@@ -829,7 +910,7 @@ def thresholds_derivation() -> Derivation:
             Step("", "", sol.equation),
             Step(
                 "$Y_{n}$ is affine in $1/r$, so the rate at the threshold is (positive only if "
-                "$G_{n} > A_{n} + R_{n}$):",
+                "$G_{n} > A_{n} + R_{n} + O_{n}$):",
                 r"r(\theta_{n})",
                 sol.rate_at_threshold,
             ),
@@ -895,7 +976,7 @@ def osla_derivation() -> Derivation:
         "osla",
         "The one-stage look-ahead rule (OSLA)",
         "OSLA stops when stopping now is no worse than every one-step continuation followed by stopping. "
-        "The look-ahead values are expected stop costs, and $E[Y_{n}(h)] = A_{n} + R_{n} + "
+        "The look-ahead values are expected stop costs, and $E[Y_{n}(h)] = A_{n} + R_{n} + O_{n} + "
         "(w_{E} P + w_{T}) d_{n} \\eta$ with",
         (
             Step("", r"\eta", eta_sum),
@@ -904,12 +985,12 @@ def osla_derivation() -> Derivation:
             Step(
                 "Stop iff $Y_{n}(h) \\le \\min(L_{n}^{c}, L_{n}^{w})$; solving "
                 "$Y_{n}(\\theta) = \\min(L_{n}^{c}, L_{n}^{w})$ as for the optimal rule:",
-                r"\theta_{n}^{OSLA}",
+                r"\theta_{n}^{\mathrm{OSLA}}",
                 sol.threshold,
             ),
             Step(
                 "Otherwise OSLA takes the continuation with the smaller look-ahead value (ties: compute). "
-                "Its cost $J_{OSLA}(M)$ is the exact value of this fixed policy (policy evaluation, waiting "
+                "Its cost $J_{\\mathrm{OSLA}}(M)$ is the exact value of this fixed policy (policy evaluation, waiting "
                 "included), not the look-ahead numbers."
             ),
         ),
@@ -928,7 +1009,7 @@ def mlp_derivation() -> Derivation:
     steps = [
         Step(
             "The MLP has $N = H + 1$ layers: layer 1 maps the input to $N_{h}$ neurons, layers $2..H$ are "
-            "identical ($N_{h} \\to N_{h}$) and layer $N$ maps to $N_{out}$ classes. The closed form needs only "
+            "identical ($N_{h} \\to N_{h}$) and layer $N$ maps to $N_{\\mathrm{out}}$ classes. The closed form needs only "
             "these per-layer numbers; for the fully connected MLP (a layer $u \\to v$ has $uv$ MACs and "
             "$uv + v$ parameters):",
             r"\mu_{1}",
@@ -1002,7 +1083,9 @@ def mlp_derivation() -> Derivation:
             r"\sigma_{0}",
             SIGMA_0,
         ),
-        Step("and for $1 \\le M \\le H$, summing over the stopping epoch,", "J_{OSLA}(M)", mlp_task_cost_sum()),
+        Step(
+            "and for $1 \\le M \\le H$, summing over the stopping epoch,", r"J_{\mathrm{OSLA}}(M)", mlp_task_cost_sum()
+        ),
         Step(
             "\\textbf{Increment.} In $J(M+1) - J(M)$ the terms below $M$ cancel; what is left is the reach "
             "probability of epoch $M$ times $qZ_{M} + U\\psi + (1-q)(Z_{M} + \\delta + \\omega) - "
@@ -1035,12 +1118,12 @@ def mlp_derivation() -> Derivation:
             mlp_best_hidden(),
         ),
         Step(
-            "\\textbf{Memory limit.} The placements with $\\sum_{i \\le M} s_{i} \\le S_{max}$ are $0..M_{max}$:",
-            "M_{max}",
+            "\\textbf{Memory limit.} The placements with $\\sum_{i \\le M} s_{i} \\le S_{\\mathrm{max}}$ are $0..M_{\\mathrm{max}}$:",
+            r"M_{\mathrm{max}}",
             mlp_memory_limit(),
         ),
         Step(
-            "\\textbf{Placement.} The best hidden feasible placement is $\\min(M_{h}, M_{max})$ (convexity); "
+            "\\textbf{Placement.} The best hidden feasible placement is $\\min(M_{h}, M_{\\mathrm{max}})$ (convexity); "
             "the boundary placements are compared with it, infeasible ones counting as $+\\infty$ "
             "(ties to the smaller $M$, within docs/model.md's relative tolerance $10^{-12}$):",
             "M^{*}",
@@ -1052,7 +1135,7 @@ def mlp_derivation() -> Derivation:
         "mlp",
         "Closed-form placement of the equal-neuron MLP under OSLA",
         "The channel is i.i.d. and the wait mode is \\texttt{never} or \\texttt{last}. "
-        "Everything below is checked against enumeration of $J_{OSLA}(M)$, decision for decision.",
+        "Everything below is checked against enumeration of $J_{\\mathrm{OSLA}}(M)$, decision for decision.",
         tuple(steps),
     )
 
@@ -1068,10 +1151,13 @@ def fading_survival(x: sp.Expr, y: sp.Expr) -> sp.Expr:
 def fading_derivation() -> Derivation:
     """The transition law of time-correlated Rayleigh fading between quantisation bins."""
     spread = h_mean * (1 - lam)
+    # unevaluated: SymPy would split the root of lambda x y into three
+    root = sp.Pow(lam * x_g * y_g, sp.Rational(1, 2), evaluate=False)
+    kernel = sp.Mul(2, root, *sp.Mul.make_args(1 / spread), evaluate=False)
     return Derivation(
         "fading",
         "Time-correlated Rayleigh fading: the transition law",
-        "The complex amplitude is circularly-symmetric Gaussian with $E|g|^{2} = h_{mean}$; over a lag "
+        "The complex amplitude is circularly-symmetric Gaussian with $E|g|^{2} = h_{\\mathrm{mean}}$; over a lag "
         "$\\Delta_{t}$ it keeps the correlation $r$ and gains an independent part, "
         "$g' = r g + \\sqrt{1 - r^{2}}\\,w$. The power gains $h = |g|^{2}$ and $h' = |g'|^{2}$ are then "
         "exponential with correlation $\\lambda = r^{2}$:",
@@ -1083,14 +1169,14 @@ def fading_derivation() -> Derivation:
             ),
             Step("Gauss-Markov (coherence time $T_{c}$):", r"\lambda", sp.exp(-2 * Delta_t / T_c)),
             Step(
-                "Given $h = x$, $g'$ is complex Gaussian with mean $r g$ and variance $h_{mean}(1 - \\lambda)$, "
+                "Given $h = x$, $g'$ is complex Gaussian with mean $r g$ and variance $h_{\\mathrm{mean}}(1 - \\lambda)$, "
                 "so $h'$ has the density",
                 r"f(y \mid x)",
-                sp.exp(-(y_g + lam * x_g) / spread) * I0_f(2 * sp.sqrt(lam * x_g * y_g) / spread) / spread,
+                sp.exp(-(y_g + lam * x_g) / spread) * I0_f(kernel) / spread,
             ),
             Step(
-                "that is, $2h'/(h_{mean}(1 - \\lambda))$ is noncentral chi-square with 2 degrees of freedom and "
-                "noncentrality $2\\lambda x/(h_{mean}(1 - \\lambda))$, whose survival function is the Marcum "
+                "that is, $2h'/(h_{\\mathrm{mean}}(1 - \\lambda))$ is noncentral chi-square with 2 degrees of freedom and "
+                "noncentrality $2\\lambda x/(h_{\\mathrm{mean}}(1 - \\lambda))$, whose survival function is the Marcum "
                 "Q-function:",
                 r"\Pr(h' > y \mid h = x)",
                 fading_survival(x_g, y_g),
@@ -1112,7 +1198,7 @@ def fading_derivation() -> Derivation:
             ),
             Step(
                 "and the state moves from bin $i$ to bin $j$ with the probability of the target bin averaged "
-                "over the source bin (density $K e^{-x/h_{mean}}/h_{mean}$ on it):",
+                "over the source bin (density $K e^{-x/h_{\\mathrm{mean}}}/h_{\\mathrm{mean}}$ on it):",
                 r"P_{ij}(\Delta_{t})",
                 K
                 * sp.Integral(

@@ -39,23 +39,29 @@ from coopt.symbolic.derive import Derivation, Step, _declare, _indexed
 u = _declare("u", "u", "device index of the fleet", "", integer=True, positive=True)
 U_f = _declare("U_f", "U_{f}", "number of devices in the fleet", "", integer=True, positive=True)
 xi = _indexed(
-    "xi", r"\xi", "the part of device u's cost that scales with 1/x_u, at the whole band (x_u = 1)", "", positive=True
+    "xi",
+    r"\xi",
+    r"the part of device $u$'s cost that scales with $1/x_{u}$, at the whole band ($x_{u} = 1$)",
+    "1",
+    positive=True,
 )
 zeta = _indexed(
     "zeta",
     r"\zeta",
-    "the part of device u's cost that scales with 1/y_u, at the whole edge clock (y_u = 1)",
-    "",
+    r"the part of device $u$'s cost that scales with $1/y_{u}$, at the whole edge clock ($y_{u} = 1$)",
+    "1",
     positive=True,
 )
-x_s = _indexed("x_s", "x", "share of the band of device u", "", positive=True)
-y_s = _indexed("y_s", "y", "share of the edge clock of device u", "", positive=True)
-lam_B = _declare("lam_B", r"\lambda_{B}", "price of the whole band (multiplier of sum x_u <= 1)", "", positive=True)
-lam_E = _declare(
-    "lam_E", r"\lambda_{E}", "price of the whole edge clock (multiplier of sum y_u <= 1)", "", positive=True
+x_s = _indexed("x_s", "x", "share of the band of device $u$", "1", positive=True)
+y_s = _indexed("y_s", "y", "share of the edge clock of device $u$", "1", positive=True)
+lam_B = _declare(
+    "lam_B", r"\lambda_{B}", r"price of the whole band (multiplier of $\sum_{u} x_{u} \le 1$)", "1", positive=True
 )
-S_xi = _declare("S_xi", r"S_{\xi}", "sum over the devices of sqrt(xi_u)", "", positive=True)
-S_zeta = _declare("S_zeta", r"S_{\zeta}", "sum over the devices of sqrt(zeta_u)", "", positive=True)
+lam_E = _declare(
+    "lam_E", r"\lambda_{E}", r"price of the whole edge clock (multiplier of $\sum_{u} y_{u} \le 1$)", "1", positive=True
+)
+S_xi = _declare("S_xi", r"S_{\xi}", r"$\sum_{u} \sqrt{\xi_{u}}$ over the devices", "1", positive=True)
+S_zeta = _declare("S_zeta", r"S_{\zeta}", r"$\sum_{u} \sqrt{\zeta_{u}}$ over the devices", "1", positive=True)
 
 
 @dataclass(frozen=True)

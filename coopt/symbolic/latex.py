@@ -70,10 +70,15 @@ class Emitted:
 
 
 def _escape(text: str) -> str:
-    """Plain text (symbol meanings) made safe for LaTeX."""
+    """Plain text (names, error messages) made safe for LaTeX; straight double quotes become
+    TeX's opening and closing quotes (a ``"`` prints as a straight or a closing quote)."""
     out = []
+    quotes = 0
     for ch in text:
-        if ch in "_#%&${}":
+        if ch == '"':
+            out.append("``" if quotes % 2 == 0 else "''")
+            quotes += 1
+        elif ch in "_#%&${}":
             out.append("\\" + ch)
         elif ch == "^":
             out.append(r"\^{}")
@@ -85,6 +90,8 @@ def _escape(text: str) -> str:
 
 
 PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[T1]{fontenc}
+\usepackage{lmodern}
 \usepackage[margin=2.2cm]{geometry}
 \usepackage{amsmath,amssymb}
 \usepackage{longtable}
@@ -226,14 +233,14 @@ class Document:
     def symbol_table(self) -> None:
         self.section("Symbols")
         self.text(
-            "Units are SI. Symbols follow docs/model.md; $W_{n}$ is its $\\bar W_{n}$ and "
-            "$\\mu_{i}$ its $\\mathrm{macs}_{i}$."
+            "Units are SI (a cost is a number, 1). Symbols follow docs/model.md; $W_{n}$ is its "
+            "$\\bar W_{n}$, $\\mu_{i}$ its $\\mathit{macs}_{i}$ and $h_{\\mathrm{mean}}$ its $\\bar h$."
         )
         rows = []
         for info in S.SYMBOLS.values():
-            if info.symbol in self.used:
-                unit = _escape(info.unit) if info.unit else "--"
-                rows.append(f"${info.latex}$ & {_escape(info.meaning)} & {unit} \\\\")
+            if info.symbol in self.used:  # meaning: LaTeX text with $...$; unit: LaTeX math
+                unit = f"${info.unit}$" if info.unit else "--"
+                rows.append(f"${info.latex}$ & {info.meaning} & {unit} \\\\")
         self.raw(
             "\\begin{longtable}{lp{0.62\\textwidth}l}\n\\hline\nsymbol & meaning & unit \\\\\n\\hline\n"
             + "\n".join(rows)

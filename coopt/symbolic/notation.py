@@ -74,7 +74,7 @@ NOTATION: tuple[Quantity, ...] = (
     _q("sigma2", r"\sigma^{2}", "noise power", rf"{_U}{{W}}", "W", "uplink.noise_w"),
     _q("rho", r"\rho", r"SNR factor $P / \sigma^{2}$", rf"{_U}{{W}}/{_U}{{W}}", ""),
     _q("tau", r"\tau", "length of one waiting slot", rf"{_U}{{s}}", "s", "wait.slot_s"),
-    _q("c_w", "c_{w}", r"cost of one waiting slot, $w_{T} \tau + w_{E} P_{\mathrm{idle}} \tau$", "1"),
+    _q("c_w", "c_{w}", r"cost of one waiting slot, $(w_{E} P_{\mathrm{idle}} + w_{T}) \tau$", "1"),
     _q("K_tasks", r"K_{\mathrm{tasks}}", "inference tasks per period", "", "", "placement.tasks_per_period"),
     _q("r_DL", r"r_{\mathrm{DL}}", "downlink rate", rf"{_U}{{bit/s}}", "bit/s", "placement.downlink_bps"),
     _q(

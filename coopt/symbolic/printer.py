@@ -27,15 +27,28 @@ a space, so adjacent names never fuse (``\rho h``, not ``\rhoh``).
 Sums: positive terms first, then the negative ones (``G_{n} - A_{n} - R_{n}``); a
 term with a sum :math:`\sum` last, a term without a fraction before one with, a term
 of names only before one with a parenthesis (``c_{w} + A_{n} + R_{n} + (w_{E} P +
-w_{T}) \eta d_{n}``); otherwise by the places in the symbol table of their names. A positive number leads
+w_{T}) d_{n} \eta``); otherwise by the places in the symbol table of their names. A positive number leads
 (``1 + \rho h``, ``1 - q``) except in index arithmetic, where every symbol is an
 integer (``n + 1``, ``H + 1``, ``M - 1``). A negated sum gives its sign to the
 product (``- (q + \omega) U``).
 
-Fractions: ``\frac`` at the top level; inside a fraction or an exponent on one line,
-``a / b`` (an implicit product binds tighter than ``/``, for the parser as for a
-reader), so an exponent is in script size, not a tiny fraction:
-``2^{(w_{E} P + w_{T}) d_{n} / ((G_{n} - A_{n} - R_{n}) B)}``.
+Common factors: a factor common to every term of a sum is pulled out
+(``(w_{E} P_{\mathrm{idle}} + w_{T}) \tau``; in a product it joins the other factors,
+``(N_{\mathrm{in}} + 1) N_{h} b_{p}``), unless it is only a number or a term of what is
+left would be a fraction (``a_{i}`` stays energy plus time, as docs/model.md writes it).
+
+``min`` and ``max``: SymPy sorts their arguments canonically; they are written numbers
+first, then function applications (compared by their arguments), names in table order,
+compound arguments last: ``\min(Y_{n}(h), G_{n})``, ``\min(C_{n}, c_{w} + W_{n})``, as
+docs/model.md writes them.
+
+Fractions: ``\frac`` at the top level; inside a fraction on one line, ``a / b`` (an
+implicit product binds tighter than ``/``, for the parser as for a reader). An exponent
+is on one line where that needs no parenthesis (``2^{x / 2}``); a quotient that would
+need one is a fraction, ``2^{\frac{(w_{E} P + w_{T}) d_{n}}{(G_{n} - A_{n} - R_{n} - O_{n}) B}}``
+rather than ``2^{(w_{E} P + w_{T}) d_{n} / ((G_{n} - A_{n} - R_{n} - O_{n}) B)}``.
+A negative power of a root goes to the denominator too: ``\frac{\sqrt{\xi_{u}}}{\sqrt{\lambda_{B}}}``,
+not ``\sqrt{\xi_{u}} \frac{1}{\sqrt{\lambda_{B}}}``.
 
 Parentheses: plain around flat content, sized (``\left(``) around fractions, sums
 and cases; a function's sized parenthesis follows ``\!`` (no gap before ``\left``).
@@ -106,6 +119,7 @@ class ModelPrinter(LatexPrinter):
         self._rank = {obj: pos for pos, obj in enumerate(names)}
         self._inline = 0  # > 0 inside an exponent: fractions a / b, plain parentheses
         self._frac = 0  # > 0 inside a fraction: a fraction in it is written a / b
+        self._exponent: sp.Basic | None = None  # the exponent being printed (a quotient in it is a \frac)
         self._lengths: dict[tuple[sp.Basic, int, int], int] = {}
 
     def _paren(self, tex: str) -> str:
@@ -193,7 +207,7 @@ class ModelPrinter(LatexPrinter):
 
     def _as_ordered_terms(self, expr: sp.Basic, order: str | None = None) -> list[sp.Basic]:
         terms = list(sp.Add.make_args(expr))
-        index = all(s.is_integer for s in expr.free_symbols)
+        index = all(s.is_integer for s in expr.free_symbols) and all(t.is_integer for t in terms)  # n + 1
 
         def key(t: sp.Basic) -> tuple:
             negative = t.could_extract_minus_sign()
@@ -225,7 +239,26 @@ class ModelPrinter(LatexPrinter):
                 out.append(tex if pos == 0 else "+ " + tex)
         return out
 
+    def common_factor(self, expr: sp.Expr) -> sp.Expr | None:
+        """``expr`` with the factor common to all its terms pulled out (``(w_{E} P_{idle} + w_{T})
+        \\tau``), or ``None`` when there is none but a number, or when a term of what is left
+        would be a fraction (``a_{i}`` stays energy plus time, as docs/model.md writes it)."""
+        factored = sp.factor_terms(expr, radical=False, clear=False, fraction=False, sign=False)
+        if not factored.is_Mul:
+            return None
+        sums = [f for f in factored.args if f.is_Add]
+        rest = [f for f in factored.args if not f.is_Add]
+        if len(sums) != 1 or all(self._is_constant(f) for f in rest):
+            return None
+        for term in sums[0].args:
+            if any(f.is_Pow and f.exp.could_extract_minus_sign() for f in sp.Mul.make_args(term)):
+                return None
+        return factored
+
     def _print_Add(self, expr: sp.Expr, order: str | None = None) -> str:
+        factored = self.common_factor(expr)
+        if factored is not None:
+            return self._print(factored)
         return " ".join(self.signed_terms(expr))
 
     # -- products
@@ -264,13 +297,18 @@ class ModelPrinter(LatexPrinter):
         return out or "1"
 
     def _print_Mul(self, expr: sp.Expr) -> str:
+        exponent = expr is self._exponent  # the whole exponent of a power
         sign = ""
         if expr.could_extract_minus_sign():
             expr = -expr
             sign = "- "
             if expr.is_Add:
                 return "- " + self._paren(self._print(expr))
-        factors = self._log2_pairs(list(sp.Mul.make_args(expr)))
+        factors: list[sp.Basic] = []
+        for f in sp.Mul.make_args(expr):  # a sum's common factor joins the product: (N_in + 1) N_h b_p
+            factored = self.common_factor(f) if f.is_Add else None
+            factors.extend(sp.Mul.make_args(factored) if factored is not None else [f])
+        factors = self._log2_pairs(factors)
         # -(q + w) U rather than (- q - w) U: a negated sum gives its sign to the product
         for pos, f in enumerate(factors):
             if f.is_Add and all(t.could_extract_minus_sign() for t in f.args):
@@ -279,7 +317,7 @@ class ModelPrinter(LatexPrinter):
         numer: list[sp.Basic] = []
         denom: list[sp.Basic] = []
         for f in factors:
-            if f.is_Pow and f.exp.could_extract_minus_sign() and not (f.exp.is_Rational and not f.exp.is_Integer):
+            if f.is_Pow and f.exp.could_extract_minus_sign():
                 denom.append(f.base ** (-f.exp))
             elif f.is_Rational and f.q != 1:
                 if f.p != 1:
@@ -289,7 +327,9 @@ class ModelPrinter(LatexPrinter):
                 numer.append(f)
         if not denom:
             return sign + self._product(numer)
-        if not (self._inline or self._frac):
+        # a / b would need parentheses: in an exponent, a (script-size) fraction reads better
+        bracketed = (len(numer) == 1 and numer[0].is_Add) or len(denom) > 1 or denom[0].is_Add
+        if not (self._inline or self._frac) or (exponent and bracketed and not self._frac):
             self._frac += 1
             try:
                 top, bottom = self._product(numer), self._product(denom)
@@ -304,7 +344,7 @@ class ModelPrinter(LatexPrinter):
         return sign + f"{top} / {bottom}"
 
     def _print_Pow(self, expr: sp.Pow) -> str:
-        if expr.exp.is_negative and not (expr.exp.is_Rational and not expr.exp.is_Integer):
+        if expr.exp.is_negative:
             return self._print_Mul(expr)
         if (expr.exp.is_Rational and not expr.exp.is_Integer) or expr.base.is_Function:
             return super()._print_Pow(expr)
@@ -315,10 +355,13 @@ class ModelPrinter(LatexPrinter):
             base = f"{{{base}}}"  # a name with a superscript, {\sigma^{2}}^{2}
         # the exponent on one line (a / b), in script size rather than a tiny fraction
         self._inline += 1
+        outer, self._exponent, frac = self._exponent, expr.exp, self._frac
+        self._frac = 0  # an exponent starts afresh, whatever fraction the power is in
         try:
             exp = self._print(expr.exp)
         finally:
             self._inline -= 1
+            self._exponent, self._frac = outer, frac
         return f"{base}^{{{exp}}}"
 
     # -- functions
@@ -345,11 +388,28 @@ class ModelPrinter(LatexPrinter):
             return self._call(name, args, exp)
         return super()._print_Function(expr, exp)
 
+    def _argument_key(self, arg: sp.Basic) -> tuple:
+        """Order of the arguments of ``min``/``max``: numbers, then function applications
+        (their arguments compared the same way), then names in table order, then compound
+        arguments: ``\\min(Y_{n}(h), G_{n})``, ``\\min(C_{n}, c_{w} + W_{n})`` as docs/model.md."""
+        if self._is_constant(arg):
+            return (0, 0, ())
+        if isinstance(arg, (sp.Symbol, sp.Indexed)):
+            return (2, self._atom_rank(arg), ())
+        if isinstance(arg, sp.Function) or isinstance(arg, (sp.Min, sp.Max)):
+            head = self._atom_rank(arg) if isinstance(arg, AppliedUndef) else len(self._rank)
+            return (1, head, tuple(self._argument_key(a) for a in arg.args))
+        return (3, 0, self._key(arg))
+
+    def _arguments(self, expr: sp.Basic) -> str:
+        args = sorted(expr.args, key=lambda a: (self._argument_key(a), sp.default_sort_key(a)))
+        return ", ".join(self._print(arg) for arg in args)
+
     def _print_Min(self, expr: sp.Basic, exp: str | None = None) -> str:
-        return self._call(r"\min", ", ".join(self._print(arg) for arg in expr.args), exp)
+        return self._call(r"\min", self._arguments(expr), exp)
 
     def _print_Max(self, expr: sp.Basic, exp: str | None = None) -> str:
-        return self._call(r"\max", ", ".join(self._print(arg) for arg in expr.args), exp)
+        return self._call(r"\max", self._arguments(expr), exp)
 
 
 def to_latex(expr: sp.Basic, names: dict[sp.Basic, str], stand_in: dict[sp.Symbol, sp.Basic] | None = None) -> str:

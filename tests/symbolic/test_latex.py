@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,22 +107,106 @@ def test_cli_derive(tmp_path):
     assert bad.returncode == 2 and "unknown derivation 'nonsense'" in bad.stderr and bad.stderr.count("\n") == 1
 
 
-def test_pdflatex_compiles_the_documents(tmp_path):
-    engine = shutil.which("pdflatex")
-    if engine is None:
+# What a PDF's text must not hold (pdftotext): "¿" is ">" and "ˆ" is "^" in OT1 text mode;
+# a doubled closing quote, or one opening a word, is '"' (OT1) or two '' in a row.
+BAD_GLYPHS = re.compile("¿|ˆ|””|''''|(?:^|[\\s(])”\\w", re.MULTILINE)
+SHIPPED_INSTANCES = (EXAMPLE, ROOT / "data" / "resnet18.toml", ROOT / "data" / "markov.toml")
+"""Instance documents compiled by the pdflatex test: the MLP closed form, a closed form that
+does not apply (its reason in the text), a Markov channel (no thresholds)."""
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("pdflatex is missing in CI (.ci/run installs texlive-latex-base)")
-        pytest.skip("pdflatex not installed (apt-get install texlive-latex-base)")
-    docs = _generate(tmp_path) + latex.write_documents(tmp_path, ["waiting"])
+            pytest.fail(f"{name} is missing in CI (.ci/run installs {package})")
+        pytest.skip(f"{name} not installed (apt-get install {package})")
+    return path
+
+
+def _pdflatex() -> str:
+    engine = _tool("pdflatex", "texlive-latex-base")
+    found = subprocess.run(["kpsewhich", "lmodern.sty"], capture_output=True, text=True)
+    if not found.stdout.strip():  # the documents' T1 fonts (without: bitmap Type 3 fonts)
+        if os.environ.get("CI") == "true":
+            pytest.fail("lmodern is missing in CI (.ci/run installs it)")
+        pytest.skip("the LaTeX fonts lmodern are not installed (apt-get install lmodern)")
+    return engine
+
+
+def _compile(engine: str, tex: Path) -> str:
+    """Run pdflatex on ``tex`` (in its folder); return its .log (the whole one, not the
+    terminal's wrapped echo)."""
+    proc = subprocess.run(
+        [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
+        cwd=tex.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    log = tex.with_suffix(".log").read_text(encoding="latin-1")
+    assert proc.returncode == 0 and "\n! " not in log, f"{tex.name}: pdflatex failed\n{log[-3000:]}"
+    return log
+
+
+def _box_problems(log: str) -> list[str]:
+    """The overfull boxes pdflatex reports (a formula or a table wider or taller than the page)."""
+    return [line for line in log.splitlines() if line.startswith(("Overfull \\hbox", "Overfull \\vbox"))]
+
+
+def _text_problems(pdf: Path) -> list[str]:
+    """Lines of the PDF's text (pdftotext) with a glyph of :data:`BAD_GLYPHS`."""
+    tool = shutil.which("pdftotext") or "pdftotext"
+    out = subprocess.run([tool, "-enc", "UTF-8", str(pdf), "-"], capture_output=True, check=True).stdout
+    return [line for line in out.decode("utf-8").splitlines() if BAD_GLYPHS.search(line)]
+
+
+def _type3_fonts(pdf: Path) -> list[str]:
+    """Fonts of type 3 (bitmaps, which publishers' PDF checkers flag), by pdffonts."""
+    listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return [line for line in listing.splitlines()[2:] if "Type 3" in line]
+
+
+def test_the_pdf_checks_catch_what_they_look_for(tmp_path):
+    """The checks below fail on a document with each fault: OT1 text-mode '>' and '^',
+    a '"' quote, a box wider than its line."""
+    engine = _pdflatex()
+    _tool("pdftotext", "poppler-utils")
+    bad = tmp_path / "bad.tex"
+    bad.write_text(
+        "\\documentclass{article}\\begin{document}\n"
+        'sum\\_\\{i>n\\} b\\_i, J s\\^{}2 and "any"\n\n'
+        "\\hbox to 2cm{\\texttt{a box much wider than two centimetres}}\n"
+        "\\end{document}\n",
+        encoding="utf-8",
+    )
+    log = _compile(engine, bad)
+    assert _box_problems(log)
+    found = "\n".join(_text_problems(bad.with_suffix(".pdf")))
+    assert "¿" in found and "ˆ" in found and "”any" in found, found
+
+
+def test_pdflatex_compiles_the_documents(tmp_path):
+    """Every document `coopt derive` writes (each NAME.tex, derivations.tex, the instance
+    documents of shipped examples) compiles with no overfull box, its text has none of
+    :data:`BAD_GLYPHS` and its fonts are scalable (no Type 3)."""
+    engine = _pdflatex()
+    text_check = shutil.which("pdftotext") is not None
+    font_check = shutil.which("pdffonts") is not None
+    docs = latex.write_documents(tmp_path) + latex.write_documents(tmp_path, list(latex.DERIVATION_NAMES))
+    for instance in SHIPPED_INSTANCES:
+        docs += latex.write_documents(tmp_path, instance_path=instance)
+    assert len(docs) == 1 + len(latex.DERIVATION_NAMES) + len(SHIPPED_INSTANCES)
+    problems = {}
     for tex in docs:
-        proc = subprocess.run(
-            [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        log = proc.stdout
-        assert proc.returncode == 0 and "\n! " not in log, f"{tex.name}: pdflatex failed\n{log[-3000:]}"
-        assert "Overfull \\hbox" not in log, f"{tex.name}: a formula is wider than the page\n{log[-3000:]}"
-        assert (tmp_path / (tex.stem + ".pdf")).stat().st_size > 10_000
+        log = _compile(engine, tex)
+        pdf = tex.with_suffix(".pdf")
+        assert pdf.stat().st_size > 10_000
+        found = _box_problems(log)
+        found += _text_problems(pdf) if text_check else []
+        found += _type3_fonts(pdf) if font_check else []
+        if found:
+            problems[tex.name] = found
+    assert not problems, problems
+    if not (text_check and font_check):
+        pytest.skip("compiled without overfull boxes; pdftotext/pdffonts missing (apt-get install poppler-utils)")

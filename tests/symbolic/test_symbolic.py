@@ -334,3 +334,31 @@ def test_mlp_thresholds_match_osla_policy_at_every_placement(mode):
             else:
                 got.append(cf.numbers["theta_0" if n == 0 else ("theta_H" if n == shape.hidden_layers else "theta_h")])
         _compare(expected, got)
+
+
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+def test_osla_lookahead_formulas_are_the_expected_stop_costs(channel):
+    """The printed L^c_n and L^w_n (overhead O_n, O_{n+1} included) equal E[Y_{n+1}(h)] and
+    c_w + E[Y_n(h)] computed from the cost arrays."""
+    problem = _problem(channel, "any")
+    inst, costs, ch, Y = problem.instance, problem.costs, problem.channel, problem.Y
+    Lc, Lw = S.osla_lookahead()
+    eta = float(ch.probs @ (1.0 / costs.rate_bps(ch.gains)))
+    for n in range(costs.n_layers):
+        at = {
+            S.w_E: inst.cost.energy_weight,
+            S.w_T: inst.cost.time_weight,
+            S.P: inst.device.tx_power_w,
+            S.eta: eta,
+            S.c_w: costs.wait_cost,
+            S.A_n: costs.A[n],
+            S.R_n: costs.R[n],
+            S.O_n: costs.overhead[n],
+            S.d_n: costs.feature_bits[n],
+            S.A_n1: costs.A[n + 1],
+            S.R_n1: costs.R[n + 1],
+            S.O_n1: costs.overhead[n + 1],
+            S.d_n1: costs.feature_bits[n + 1] if n + 1 < costs.n_layers else 0.0,  # T_N = 0
+        }
+        assert float(Lc.subs(at)) == pytest.approx(float(ch.probs @ Y[n + 1]), rel=1e-12)
+        assert float(Lw.subs(at)) == pytest.approx(costs.wait_cost + float(ch.probs @ Y[n]), rel=1e-12)
