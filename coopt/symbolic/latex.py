@@ -435,7 +435,7 @@ def instance_document(instance: Instance, fragment: bool = False) -> InstanceDoc
     doc.section("Results")
     doc.text("The numbers of \\texttt{coopt solve --json} for this instance (6 significant digits; dB to 2 decimals).")
     if result.policy.thresholds is not None:
-        doc.table("thresholds", paper.threshold_table(label, solved, names, costs.rho, fragment))
+        doc.table("thresholds", paper.threshold_table(label, solved, costs.rho, fragment))
     doc.table("placements", paper.placement_table(label, solved, names, fragment))
     doc.table("costs", paper.cost_table(label, solved, fragment))
     doc.table("baselines", paper.baseline_table(label, solved, fragment))

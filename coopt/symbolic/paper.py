@@ -93,6 +93,13 @@ def _cell(x: float | None) -> str:
     return "--" if x is None else f"${tex_number(float(x))}$"
 
 
+def _count(x: float) -> str:
+    r"""A whole number exactly, in groups of three digits (``$1\,204\,224$``); others as :func:`_cell`."""
+    if not (math.isfinite(x) and x == int(x)):
+        return _cell(x)
+    return "$" + f"{int(x):,}".replace(",", "\\,") + "$"
+
+
 def _db(x: float | None) -> str:
     """``10 log10 x`` to 2 decimals (``-\\infty`` at 0, ``+\\infty`` for ``None``/inf)."""
     if x is None or math.isinf(x):
@@ -167,7 +174,7 @@ def _table(
     env = "tabularx" if tabularx else "tabular"
     width = "{\\linewidth}" if tabularx else ""
     return (
-        "\\begin{table}[htbp]\n\\centering\n"
+        "\\begin{table}[htbp]\n\\centering\n\\setlength{\\tabcolsep}{4pt}\n"
         f"\\caption{{{caption}}}\\label{{tab:{label}}}\n"
         f"\\begin{{{env}}}{width}{{{spec}}}\n\\toprule\n"
         + " & ".join(head)
@@ -218,20 +225,21 @@ def epoch_table(label: str, m_star: int, epochs: Sequence[Mapping[str, float]], 
     ``A_n``, ``R_n``, ``O_n``, ``G_n`` to numbers); the ``O_n`` column only when one is not 0."""
     names = ["d_n", "A_n", "R_n"] + (["O_n"] if any(e["O_n"] != 0 for e in epochs) else []) + ["G_n"]
     head = ["$n$"] + [f"${_symbol(by_name(x), macros)}$" for x in names]
-    rows = [f"{n} & " + " & ".join(_cell(e[x]) for x in names) + f" \\\\ % epoch.{n}" for n, e in enumerate(epochs)]
+    rows = [
+        f"{n} & {_count(e['d_n'])} & " + " & ".join(_cell(e[x]) for x in names[1:]) + f" \\\\ % epoch.{n}"
+        for n, e in enumerate(epochs)
+    ]
     return _table(
         f"{label}-epochs",
         f"The inputs of the threshold $\\theta_{{n}}$ at each epoch of $M^{{*}} = {m_star}$ "
-        "($d_{n}$ in bit; the costs are dimensionless).",
+        "($d_{n}$ in bit, exact; the costs are dimensionless).",
         "@{}r" + "r" * len(names) + "@{}",
         head,
         rows,
     )
 
 
-def threshold_table(
-    label: str, solved: Mapping[str, Any], layer_names: Sequence[str], rho: float, macros: bool = False
-) -> str:
+def threshold_table(label: str, solved: Mapping[str, Any], rho: float, macros: bool = False) -> str:
     r"""The thresholds at :math:`M^*`: linear, :math:`10\log_{10}\theta_n` and the SNR
     :math:`10\log_{10}\rho\theta_n` in dB, and the probability that a task stops at epoch ``n``."""
     theta = _symbol(by_name("theta_n"), macros)
@@ -241,18 +249,17 @@ def threshold_table(
         stop = solved["breakdown"]["stop_prob"][n]
         snr = None if t is None else rho * t
         rows.append(
-            f"{n} & \\texttt{{{text(layer_names[n])}}} & {_cell(math.inf if t is None else t)} & {_db(t)} & "
-            f"{_db(snr)} & {_cell(stop)} \\\\ % thresholds.{n}"
+            f"{n} & {_cell(math.inf if t is None else t)} & {_db(t)} & {_db(snr)} & {_cell(stop)} \\\\ % thresholds.{n}"
         )
     return _table(
         f"{label}-thresholds",
         f"Stopping thresholds at $M^{{*}} = {solved['placement']}$: at epoch $n$ the device uploads iff the "
         f"channel power gain $h \\ge {theta}$ (linear, and $10\\log_{{10}}{theta}$ in dB), i.e.\\ iff the SNR is at "
-        f"least ${rho_s}{theta}$ (in dB); $\\Pr[\\text{{stop}}]$ is the probability that a task uploads at epoch $n$.",
-        "@{}rlrrrr@{}",
+        f"least ${rho_s}{theta}$ (in dB); $\\Pr[\\text{{stop}}]$ is the probability that a task uploads at epoch $n$ "
+        "(after layer $n$; $n = 0$: the raw input).",
+        "@{}rrrrr@{}",
         (
             "$n$",
-            "after layer",
             f"${theta}$",
             f"${theta}$ (dB)",
             f"${rho_s}{theta}$ (dB)",
@@ -278,22 +285,22 @@ def placement_table(label: str, solved: Mapping[str, Any], layer_names: Sequence
         f"The objective of every feasible placement, ${phi}(M) = {j}(M) + {d}(M)/{kt}$ "
         f"(per task; ${d}$ per period), the optimum $M^{{*}} = {solved['placement']}$ marked $^{{*}}$.",
         "@{}rlrrr@{}",
-        ("$M$", "last layer on the device", f"${phi}(M)$", f"${j}(M)$", f"${d}(M)$"),
+        ("$M$", "last layer", f"${phi}(M)$", f"${j}(M)$", f"${d}(M)$"),
         rows,
     )
 
 
 _COSTS = (
-    ("objective", "Phi", "objective, per task", "1"),
-    ("task_cost", "J", "expected splitting cost per task", "1"),
-    ("breakdown.download_amortised", "", "download cost per task", "1"),
+    ("objective", "Phi", "objective", "1"),
+    ("task_cost", "J", "splitting cost", "1"),
+    ("breakdown.download_amortised", "", "download", "1"),
     ("breakdown.local", "", "local computing", "1"),
     ("breakdown.upload", "", "upload", "1"),
     ("breakdown.edge", "", "edge computing", "1"),
     ("breakdown.waiting", "", "waiting", "1"),
-    ("breakdown.latency_s", "latency", "expected latency per task", r"\mathrm{s}"),
-    ("breakdown.energy_j", "energy", "expected device energy per task", r"\mathrm{J}"),
-    ("breakdown.mean_wait_slots", "", "expected waiting slots per task", r"\mathrm{slot}"),
+    ("breakdown.latency_s", "latency", "latency", r"\mathrm{s}"),
+    ("breakdown.energy_j", "energy", "device energy", r"\mathrm{J}"),
+    ("breakdown.mean_wait_slots", "", "waiting slots", r"\mathrm{slot}"),
 )
 
 
@@ -317,8 +324,9 @@ def cost_table(label: str, solved: Mapping[str, Any], macros: bool = False) -> s
         rows.append(f"{meaning} & {sym} & {_cell(_at(solved, path))} & {_unit(unit)} \\\\ % {path}")
     return _table(
         f"{label}-costs",
-        f"The expected cost at $M^{{*}} = {m}$ and its parts (the cost parts are per task and add up to the "
-        "objective).",
+        f"The expected cost per task at $M^{{*}} = {m}$: the objective, its parts (local computing, upload, edge "
+        "computing, waiting and the download amortised over the period add up to it), and the expected latency, "
+        "device energy and waiting slots.",
         "@{}llrl@{}",
         ("Quantity", "Symbol", "Value", "Unit"),
         rows,
@@ -341,7 +349,8 @@ def baseline_table(label: str, solved: Mapping[str, Any], macros: bool = False) 
         f"{label}-baselines",
         f"The baselines against the joint optimum: their placement, objective ${phi}$ and extra cost "
         f"$100\\,({phi}_{{b}} - {phi}^{{*}})/{phi}^{{*}}$ in percent.",
-        r"@{}>{\raggedright\arraybackslash}p{0.42\linewidth}rrr@{}",
-        ("Policy", "$M$", f"${phi}$", "extra cost (\\%)"),
+        r"@{}>{\raggedright\arraybackslash}Xrrr@{}",
+        ("Policy", "$M$", f"${phi}$", "extra (\\%)"),
         rows,
+        tabularx=True,
     )
