@@ -128,6 +128,9 @@ def test_result_tables_equal_solve_json(case):
         value = solved[source] if "." not in source else solved["breakdown"][source.split(".", 1)[1]]
         _same(cells[2], value)
     assert set(costs) >= {"objective", "task_cost", "breakdown.latency_s", "breakdown.energy_j"}
+    parts = ("local", "upload", "edge", "waiting", "download_amortised")
+    total = sum(_parse_number(costs[f"breakdown.{x}"][2]) for x in parts)
+    assert total == pytest.approx(_parse_number(costs["objective"][2]), rel=1e-5)  # the parts add up
     baselines = _rows(tex, f"{label}-baselines")
     _same(baselines["optimum"][2], solved["objective"])
     assert set(baselines) == {"optimum"} | {f"baselines.{b}" for b in solved["baselines"]}
@@ -138,7 +141,10 @@ def test_result_tables_equal_solve_json(case):
             continue
         assert cells[1] == f"${b['placement']}$"
         _same(cells[2], b["objective"])
-        _same(cells[3], b["gap_percent"])
+        if b["gap_percent"] is None:
+            assert cells[3] == "--"
+        else:
+            assert _parse_number(cells[3]) == pytest.approx(round(b["gap_percent"], 2), abs=1e-9), cells[3]
     assert f"$M^{{*}} = {solved['placement']}$" in tex
 
 

@@ -433,7 +433,9 @@ def instance_document(instance: Instance, fragment: bool = False) -> InstanceDoc
         doc.text("The MLP closed form does not apply to this instance: " + reason + ".")
 
     doc.section("Results")
-    doc.text("The numbers of \\texttt{coopt solve --json} for this instance (6 significant digits; dB to 2 decimals).")
+    doc.text(
+        "The numbers of \\texttt{coopt solve --json} for this instance (6 significant digits; dB and percentages to 2 decimals)."
+    )
     if result.policy.thresholds is not None:
         doc.table("thresholds", paper.threshold_table(label, solved, costs.rho, fragment))
     doc.table("placements", paper.placement_table(label, solved, names, fragment))

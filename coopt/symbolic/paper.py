@@ -8,7 +8,7 @@ r"""Paper-ready pieces of an instance document (``coopt derive --instance``, ``-
   :func:`placement_table` (:math:`\Phi(M)`), :func:`cost_table` (the parts of
   :math:`\Phi(M^*)`) and :func:`baseline_table`. The result tables read the object of
   ``coopt solve --json`` (:meth:`coopt.dp.results.SolveResult.to_dict`), so each of their
-  numbers is that number rounded to 6 significant digits (dB: 2 decimals);
+  numbers is that number rounded to 6 significant digits (dB and percentages: 2 decimals);
 * :func:`macro_file`: one ``\newcommand`` per notation entry (:func:`macro_name`), for
   documents that ``\input`` the fragments.
 
@@ -98,6 +98,11 @@ def _count(x: float) -> str:
     if not (math.isfinite(x) and x == int(x)):
         return _cell(x)
     return "$" + f"{int(x):,}".replace(",", "\\,") + "$"
+
+
+def _percent(x: float | None) -> str:
+    """A percentage to 2 decimals (``--`` for ``None``: no relative gap when the optimum costs 0)."""
+    return "--" if x is None else f"${x:.2f}$"
 
 
 def _db(x: float | None) -> str:
@@ -336,14 +341,14 @@ def cost_table(label: str, solved: Mapping[str, Any], macros: bool = False) -> s
 def baseline_table(label: str, solved: Mapping[str, Any], macros: bool = False) -> str:
     r"""The baselines of docs/model.md section 6: placement, :math:`\Phi` and the extra cost."""
     phi = _symbol(by_name("Phi"), macros)
-    rows = [f"joint optimum & ${solved['placement']}$ & {_cell(solved['objective'])} & $0$ \\\\ % optimum"]
+    rows = [f"joint optimum & ${solved['placement']}$ & {_cell(solved['objective'])} & $0.00$ \\\\ % optimum"]
     for name, b in solved["baselines"].items():
         policy = _BASELINES.get(name, text(name))
         if b is None:
             rows.append(f"{policy} & \\multicolumn{{3}}{{l}}{{infeasible}} \\\\ % baselines.{name}")
             continue
         rows.append(
-            f"{policy} & ${b['placement']}$ & {_cell(b['objective'])} & {_cell(b['gap_percent'])} \\\\ % baselines.{name}"
+            f"{policy} & ${b['placement']}$ & {_cell(b['objective'])} & {_percent(b['gap_percent'])} \\\\ % baselines.{name}"
         )
     return _table(
         f"{label}-baselines",
