@@ -166,6 +166,26 @@ def test_threshold_table_linear_and_db(case):
         _same(cells[4], solved["breakdown"]["stop_prob"][n])
 
 
+def test_channel_table_equals_solve_json(case):
+    path, _inst, tex, solved, label = case
+    doc = tomllib.loads(path.read_text())
+    rho = doc["device"]["tx_power_w"] / doc["uplink"]["noise_w"]
+    states = solved["channel_states"]
+    rows = _rows(tex, f"{label}-channel")
+    assert len(rows) == len(states["gains"])
+    for k, (gain, prob) in enumerate(zip(states["gains"], states["init"])):
+        cells = rows[f"channel_states.{k}"]
+        assert cells[0] == str(k + 1)
+        _same(cells[1], gain)
+        _db(cells[2], gain)
+        _db(cells[3], rho * gain)
+        _same(cells[4], prob)
+    if "gains" in doc.get("channel", {}):  # a finite or Markov law: the gains of the file
+        assert [_parse_number(rows[f"channel_states.{k}"][1]) for k in range(len(rows))] == [
+            _six(float(x)) for x in doc["channel"]["gains"]
+        ]
+
+
 def test_parameter_table_equals_the_instance_file(case):
     path, inst, tex, solved, label = case
     doc = tomllib.loads(path.read_text())

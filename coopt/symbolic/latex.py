@@ -325,15 +325,20 @@ class InstanceDocument(Document):
         self.raw(tex)
 
 
-TABLES = ("parameters", "epochs", "thresholds", "placements", "costs", "baselines")
-"""The tables of an instance document, in order (``epochs`` and ``thresholds`` only on an i.i.d. channel)."""
+TABLES = ("parameters", "channel", "epochs", "thresholds", "placements", "costs", "baselines")
+"""The tables of an instance document, in order (``epochs`` and ``thresholds`` only on an i.i.d.
+channel, ``channel`` only for at most :data:`coopt.symbolic.paper.MAX_STATE_ROWS` states)."""
 
 
 def instance_tables(instance: Instance) -> list[str]:
     """The :data:`TABLES` that ``instance``'s document has."""
     spec = instance.channel
     markov = spec.is_markov or spec.is_correlated
-    return [t for t in TABLES if not (markov and t in ("epochs", "thresholds"))]
+    states = len(spec.gains) if spec.gains is not None else spec.states
+    skip = {"epochs", "thresholds"} if markov else set()
+    if states > paper.MAX_STATE_ROWS:
+        skip.add("channel")
+    return [t for t in TABLES if t not in skip]
 
 
 _WAIT_TEXT = {
@@ -371,13 +376,17 @@ def instance_document(instance: Instance, fragment: bool = False) -> InstanceDoc
     doc.section("The instance")
     doc.text(
         f"Network \\texttt{{{_escape(prof.name)}}} with $N = {prof.n_layers}$ layers; channel law "
-        f"\\texttt{{{instance.channel.law}}} quantised to $K = {channel.n_states}$ states"
+        f"\\texttt{{{instance.channel.law}}} "
+        f"{'with' if instance.channel.law in ('finite', 'markov') else 'quantised to'} $K = {channel.n_states}$ states"
         f"{' (a Markov chain)' if channel.is_markov else ' (i.i.d. between epochs)'}; splitting by {rule}; "
         f"{_WAIT_TEXT[instance.wait.mode]}. {tables} lists the parameters. The optimal placement is "
         f"$M^{{*}} = {result.placement}$ with $\\Phi(M^{{*}}) = {_number_tex(result.objective)}$ per task "
         f"(Tables~\\ref{{tab:{label}-placements}}--\\ref{{tab:{label}-baselines}})."
     )
     doc.table("parameters", paper.parameter_table(instance, channel.n_states, label, fragment))
+    if "channel" in instance_tables(instance):
+        doc.text(f"Table~\\ref{{tab:{label}-channel}} lists the channel states.")
+        doc.table("channel", paper.channel_table(label, solved, costs.rho, channel.is_markov, fragment))
 
     doc.section("Constants")
     doc.text("The model's constants, and their values at this instance (6 significant digits):")

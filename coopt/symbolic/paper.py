@@ -3,7 +3,8 @@ r"""Paper-ready pieces of an instance document (``coopt derive --instance``, ``-
 * :func:`tex_number`: a number as a table cell writes it (math, 6 significant digits,
   ``4.56915 \times 10^{-11}``);
 * the tables (booktabs): :func:`parameter_table` (every numeric instance key with its symbol,
-  meaning and unit from :data:`coopt.symbolic.notation.NOTATION`), :func:`epoch_table` (the
+  meaning and unit from :data:`coopt.symbolic.notation.NOTATION`), :func:`channel_table`
+  (the quantised channel's states), :func:`epoch_table` (the
   inputs of :math:`\theta_n` at :math:`M^*`), :func:`threshold_table` (linear and dB),
   :func:`placement_table` (:math:`\Phi(M)`), :func:`cost_table` (the parts of
   :math:`\Phi(M^*)`) and :func:`baseline_table`. The result tables read the object of
@@ -31,6 +32,7 @@ __all__ = [
     "MACRO_PREFIX",
     "PACKAGES",
     "baseline_table",
+    "channel_table",
     "cost_table",
     "epoch_table",
     "label_stem",
@@ -43,7 +45,7 @@ __all__ = [
     "threshold_table",
 ]
 
-PACKAGES = ("amsmath", "amssymb", "booktabs", "tabularx", "longtable")
+PACKAGES = ("amsmath", "amssymb", "booktabs", "tabularx")
 """The packages the tables and fragments need (the macro file loads them)."""
 
 MACRO_PREFIX = "coopt"
@@ -222,6 +224,38 @@ def parameter_table(instance: Instance, n_states: int, label: str, macros: bool 
         ("Symbol", "Meaning", "Value", "Unit"),
         rows,
         tabularx=True,
+    )
+
+
+MAX_STATE_ROWS = 32
+"""A channel of more states than this has no table of its states (it would not fit a page)."""
+
+
+def channel_table(label: str, solved: Mapping[str, Any], rho: float, markov: bool, macros: bool = False) -> str:
+    r"""The channel states of ``coopt solve --json`` (``channel_states``): gain :math:`g_k`
+        linear and in dB, the SNR :math:`
+    ho g_k` in dB, and the probability of each state (i.i.d.)
+        or of the initial state (Markov)."""
+    g, p, rho_s = (_symbol(by_name(x), macros) for x in ("g", "p", "rho"))
+    states = solved["channel_states"]
+    rows = [
+        f"{k + 1} & {_cell(gain)} & {_db(gain)} & {_db(rho * gain)} & {_cell(prob)} \\\\ % channel_states.{k}"
+        for k, (gain, prob) in enumerate(zip(states["gains"], states["init"]))
+    ]
+    prob = "initial probability" if markov else "probability"
+    return _table(
+        f"{label}-channel",
+        f"The channel states the model works on, by increasing power gain ${g}_{{k}}$ (linear and in dB), the "
+        f"SNR ${rho_s} {g}_{{k}}$ in dB, and the {prob} of each state.",
+        "@{}rrrrr@{}",
+        (
+            "$k$",
+            f"${g}_{{k}}$",
+            f"${g}_{{k}}$ (dB)",
+            f"${rho_s} {g}_{{k}}$ (dB)",
+            f"${p}_{{k}}$" if not markov else "$\\Pr[k]$ at $n = 0$",
+        ),
+        rows,
     )
 
 
