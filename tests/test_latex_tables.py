@@ -30,7 +30,18 @@ INSTANCES = [
     ROOT / "data" / "markov.toml",  # a Markov channel: no thresholds
     ROOT / "data" / "vgg16_raspi4.toml",  # measured layer costs, never waiting
 ]
-IDS = [p.stem for p in INSTANCES]
+IDS = [p.stem for p in INSTANCES] + ["overhead"]  # + the MLP example under the optimal rule, with upload overheads
+
+
+def _overhead_instance(tmp: Path) -> Path:
+    text = (
+        INSTANCES[0]
+        .read_text()
+        .replace("noise_w = 1.0e-13", "noise_w = 1.0e-13\noverhead_s = 0.002\noverhead_j = 0.0005")
+    )
+    path = tmp / "overhead.toml"
+    path.write_text(text.replace('rule = "osla"', 'rule = "optimal"').replace('law = "nakagami"', 'law = "rayleigh"'))
+    return path
 
 
 def _solve_json(path: Path) -> dict:
@@ -104,9 +115,9 @@ def _db(cell: str, linear: float | None) -> None:
         assert got == pytest.approx(round(10 * math.log10(linear), 2), abs=1e-9), (cell, linear)
 
 
-@pytest.fixture(scope="module", params=INSTANCES, ids=IDS)
-def case(request):
-    path = request.param
+@pytest.fixture(scope="module", params=IDS)
+def case(request, tmp_path_factory):
+    path = dict(zip(IDS, INSTANCES)).get(request.param) or _overhead_instance(tmp_path_factory.mktemp("overhead"))
     inst = load_instance(path)
     doc = latex.instance_document(inst)
     return path, inst, doc.render(""), _solve_json(path), paper.label_stem(inst.name)
@@ -204,6 +215,10 @@ def test_parameter_table_equals_the_instance_file(case):
         f"{t}.{k}" for t, sub in doc.items() if isinstance(sub, dict) for k, v in sub.items() if type(v) in (int, float)
     }
     unused = {"wait.slot_s"} if doc.get("wait", {}).get("mode") == "never" else set()
+    law = doc["channel"]["law"]
+    unused |= {"channel.m"} if law != "nakagami" else set()
+    unused |= {"channel.k_factor"} if law != "rician" else set()
+    assert not unused & set(rows), "a key the instance ignores is in the table"
     assert given - unused - {"channel.states"} <= set(rows), "a numeric key of the instance file is missing"
 
 

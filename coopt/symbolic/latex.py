@@ -438,7 +438,8 @@ def instance_document(instance: Instance, fragment: bool = False) -> InstanceDoc
     else:
         doc.section("Closed-form placement")
         reason = paper.text(mlp_reason.split(": ", 1)[-1]).rstrip(".")
-        reason = re.sub(r"^([a-z]+\.[a-z\\_]+) =", r"\\texttt{\1} =", reason)  # the instance key
+        keys = r"\b((?:network|device|edge|uplink|channel|cost|wait|placement)\.[a-z\\_]+)"
+        reason = re.sub(keys, r"\\texttt{\1}", reason)  # the instance keys it names
         doc.text("The MLP closed form does not apply to this instance: " + reason + ".")
 
     doc.section("Results")

@@ -117,7 +117,7 @@ def _db(x: float | None) -> str:
 
 
 def text(s: str) -> str:
-    """Plain text made safe for LaTeX (quotes ``"x"`` become ``\\texttt{x}``)."""
+    """Plain text made safe for LaTeX (quotes ``"x"`` become ``\\texttt{x}``, ``--`` stays two hyphens)."""
     out = []
     for ch in s:
         if ch in "_#%&${}":
@@ -128,7 +128,8 @@ def text(s: str) -> str:
             out.append(r"\textbackslash{}")
         else:
             out.append(ch)
-    return re.sub(r'"([^"]*)"', r"\\texttt{\1}", "".join(out))
+    out_text = "".join(out).replace("--", "-{}-")  # an option, not an en dash
+    return re.sub(r'"([^"]*)"', r"\\texttt{\1}", out_text)
 
 
 def label_stem(name: str) -> str:
@@ -191,17 +192,30 @@ def _table(
     )
 
 
+_UNUSED = {  # key: (the key that decides, the values under which it is used)
+    "wait.slot_s": ("wait.mode", ("last", "any")),
+    "channel.m": ("channel.law", ("nakagami",)),
+    "channel.k_factor": ("channel.law", ("rician",)),
+    "channel.mean_gain": ("channel.law", ("rayleigh", "nakagami", "rician")),
+}
+
+
+def instance_value(instance: Instance, key: str) -> Any:
+    """The value of the dotted ``key`` in ``instance`` (``None`` if it has none)."""
+    table, _, name = key.partition(".")
+    return getattr(getattr(instance, table), name, None)
+
+
 def parameter_values(instance: Instance, n_states: int) -> list[tuple[str, float]]:
     """``(key, value)`` of every numeric instance key the instance uses, schema order
     (``channel.states``: the number of states of the channel in force)."""
     out: list[tuple[str, float]] = []
     for key in instance_keys():
-        table, _, name = key.partition(".")
-        value: Any = getattr(getattr(instance, table), name, None)
+        value = instance_value(instance, key)
         if key == "channel.states":
             value = n_states
-        if key == "wait.slot_s" and instance.wait.mode == "never":
-            continue
+        if key in _UNUSED and instance_value(instance, _UNUSED[key][0]) not in _UNUSED[key][1]:
+            continue  # a key the instance ignores (docs/model.md: an unused key is ignored)
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         out.append((key, float(value)))
