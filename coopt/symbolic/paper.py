@@ -247,9 +247,8 @@ MAX_STATE_ROWS = 32
 
 def channel_table(label: str, solved: Mapping[str, Any], rho: float, markov: bool, macros: bool = False) -> str:
     r"""The channel states of ``coopt solve --json`` (``channel_states``): gain :math:`g_k`
-        linear and in dB, the SNR :math:`
-    ho g_k` in dB, and the probability of each state (i.i.d.)
-        or of the initial state (Markov)."""
+    linear and in dB, the SNR :math:`\rho g_k` in dB, and the probability of each state (i.i.d.)
+    or of the initial state (Markov)."""
     g, p, rho_s = (_symbol(by_name(x), macros) for x in ("g", "p", "rho"))
     states = solved["channel_states"]
     rows = [
