@@ -64,8 +64,8 @@ def _derive(args: argparse.Namespace) -> int:
         raise InstanceError("derive: give derivation NAMEs or --instance, not both")
     out = Path(args.out) if args.out else Path("." if args.instance else "derivations")
     instance = Path(args.instance) if args.instance else None
-    check_output_dir(out, output_names(args.names, instance), "--out", args.force)
-    for path in write_documents(out, args.names, instance):
+    check_output_dir(out, output_names(args.names, instance, args.fragment), "--out", args.force)
+    for path in write_documents(out, args.names, instance, args.fragment):
         print(path)
     return 0
 
@@ -502,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_figures)
 
-    p = sub.add_parser("derive", help="write the derivations (or one instance's numbers in them) as LaTeX")
+    p = sub.add_parser("derive", help="write the derivations (or one instance's document with its tables) as LaTeX")
     p.add_argument(
         "names",
         nargs="*",
@@ -513,7 +513,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--instance",
         metavar="INSTANCE",
-        help="write INSTANCE's numbers into the formulas, with its thresholds and Phi(M) (<stem>-instance.tex)",
+        help="write INSTANCE's document (<stem>-numbers.tex): a parameter table, the formulas with their values, "
+        "and the tables of coopt solve --json (thresholds linear and in dB, Phi(M), the costs at M*, the baselines)",
+    )
+    p.add_argument(
+        "--fragment",
+        action="store_true",
+        help="also write, beside each standalone X.tex, its body X-fragment.tex to \\input into a paper "
+        "(no preamble, no title), with --instance each table as <stem>-numbers-TABLE.tex, "
+        "and coopt-macros.tex (one \\newcommand per symbol; \\input it in the preamble)",
     )
     p.add_argument(
         "--out",

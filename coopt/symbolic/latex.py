@@ -13,8 +13,13 @@ Two kinds of documents:
 
 * :func:`derivation_document`: the general derivations (names in
   :data:`coopt.symbolic.derive.DERIVATION_NAMES`), with a symbol table;
-* :func:`instance_document`: the same formulas with one instance's numbers
-  substituted, its thresholds and :math:`\Phi(M)`.
+* :func:`instance_document`: one instance's document for a paper: a parameter table,
+  the formulas kept symbolic with their values, and the result tables of
+  :mod:`coopt.symbolic.paper` (the numbers of ``coopt solve --json``).
+
+With ``fragment`` (``coopt derive --fragment``) each document's body, each table of an
+instance and the macro file of the notation are written beside the standalone
+documents, to ``\input`` into a paper (:func:`output_names`).
 
 The output is deterministic (no dates), so ``derivations/`` can be kept in sync by
 a test.
@@ -34,7 +39,7 @@ from sympy.core.function import AppliedUndef
 from coopt.model.files import write_atomic
 from coopt.model.instance import Instance
 from coopt.symbolic import derive as S
-from coopt.symbolic import printer
+from coopt.symbolic import paper, printer
 from coopt.symbolic.fleet import fleet_derivation
 
 DERIVATION_NAMES = S.DERIVATION_NAMES | {"fleet": fleet_derivation}
@@ -95,6 +100,7 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[margin=2.2cm]{geometry}
 \usepackage{amsmath,amssymb}
 \usepackage{longtable}
+\usepackage{booktabs,tabularx}
 \allowdisplaybreaks
 """
 
@@ -259,6 +265,12 @@ class Document:
             + "\\end{document}\n"
         )
 
+    def fragment(self, header: str) -> str:
+        r"""The body alone, to ``\input`` into another document (no preamble, title or
+        bibliography; ``coopt derive --fragment``)."""
+        self._flush()
+        return header + "\n".join(self.body)
+
 
 def _header() -> str:
     return (
@@ -267,8 +279,9 @@ def _header() -> str:
     )
 
 
-def derivation_document(names: list[str] | None = None) -> Document:
-    """The general derivations ``names`` (default: all, in order) in one document."""
+def derivation_document(names: list[str] | None = None, fragment: bool = False) -> Document:
+    """The general derivations ``names`` (default: all, in order) in one document
+    (``fragment``: without the citation paragraph and the symbol table, for :meth:`Document.fragment`)."""
     chosen = list(DERIVATION_NAMES) if not names else names
     unknown = [x for x in chosen if x not in DERIVATION_NAMES]
     if unknown:
@@ -277,10 +290,12 @@ def derivation_document(names: list[str] | None = None) -> Document:
         raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(DERIVATION_NAMES)}")
     title = "coopt: derivations" if len(chosen) == len(DERIVATION_NAMES) else "coopt: " + ", ".join(chosen)
     doc = Document(title)
-    doc.text(CITATION)
+    if not fragment:
+        doc.text(CITATION)
     for name in chosen:
         doc.derivation(DERIVATION_NAMES[name]())
-    doc.symbol_table()
+    if not fragment:
+        doc.symbol_table()
     return doc
 
 
@@ -288,47 +303,13 @@ def derivation_document(names: list[str] | None = None) -> Document:
 
 
 def _number_tex(x: float) -> str:
-    """A number as the document prints it: 6 significant digits, parenthesised when needed."""
-    if math.isinf(x):
-        return r"\infty" if x > 0 else r"-\infty"
-    if x == 0:
-        return "0"
-    if 1e-3 <= abs(x) < 1e5:
-        s = f"{x:.6g}"
-        return f"({s})" if x < 0 else s
-    mant, exp = f"{x:.5e}".split("e")
-    mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
-    power = f"10^{{{int(exp)}}}"
-    number = power if mant == "1" else f"{mant} \\cdot {power}"
-    return f"({number})"
+    r"""A number as the document prints it after a formula's ``=`` and in its text and tables:
+    6 significant digits, ``4.56915 \times 10^{-11}`` (:func:`coopt.symbolic.paper.tex_number`)."""
+    return paper.tex_number(x)
 
 
 def _rounded(x: float) -> float:
     return float(f"{x:.6g}") if math.isfinite(x) and x != 0 else x
-
-
-class _Numbers:
-    """Placeholders that print as numbers: ``sub(expr, values)`` replaces symbols by them."""
-
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
-
-    def __call__(self, expr: sp.Basic, values: dict[sp.Basic, float]) -> sp.Basic:
-        rep = {}
-        for sym in sorted(expr.free_symbols, key=lambda x: x.name):  # sets are hash-ordered
-            if sym in values:
-                rep[sym] = self.placeholder(values[sym], sym)
-        return expr.xreplace(rep)
-
-    def placeholder(self, x: float, symbol: sp.Basic | None = None) -> sp.Symbol:
-        """A symbol printed as the number ``x``; written where ``symbol`` would be in a product."""
-        idx = len(self.doc.values)
-        sym = sp.Symbol(f"num{idx:04d}", real=True)
-        self.doc.values[sym] = _rounded(float(x))
-        self.doc.names[sym] = _number_tex(float(x))
-        if symbol is not None:
-            self.doc.stand_in[sym] = symbol
-        return sym
 
 
 def _active(piecewise: sp.Piecewise, values: dict[sp.Basic, float]) -> sp.Basic:
@@ -339,9 +320,50 @@ def _active(piecewise: sp.Piecewise, values: dict[sp.Basic, float]) -> sp.Basic:
     raise ValueError("no branch holds")  # pragma: no cover
 
 
-def instance_document(instance: Instance) -> Document:
-    """The derivations with ``instance``'s numbers: constants, thresholds at :math:`M^*`,
-    the MLP closed form where it applies, and tables of :math:`\\theta_n` and :math:`\\Phi(M)`."""
+class InstanceDocument(Document):
+    """An instance document, with its tables by kind (:data:`TABLES`) as written into the body."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(title)
+        self.tables: dict[str, str] = {}
+
+    def table(self, kind: str, tex: str) -> None:
+        self.tables[kind] = tex
+        self.raw(tex)
+
+
+TABLES = ("parameters", "channel", "epochs", "thresholds", "placements", "costs", "baselines")
+"""The tables of an instance document, in order (``epochs`` and ``thresholds`` only on an i.i.d.
+channel, ``channel`` only for at most :data:`coopt.symbolic.paper.MAX_STATE_ROWS` states)."""
+
+
+def instance_tables(instance: Instance) -> list[str]:
+    """The :data:`TABLES` that ``instance``'s document has."""
+    spec = instance.channel
+    markov = spec.is_markov or spec.is_correlated
+    states = len(spec.gains) if spec.gains is not None else spec.states
+    skip = {"epochs", "thresholds"} if markov else set()
+    if states > paper.MAX_STATE_ROWS:
+        skip.add("channel")
+    return [t for t in TABLES if t not in skip]
+
+
+_WAIT_TEXT = {
+    "never": "the device never waits",
+    "last": "the device may wait for a better channel only at the last placed epoch $M$",
+    "any": "the device may wait for a better channel at every epoch",
+}
+
+
+def instance_document(instance: Instance, fragment: bool = False) -> InstanceDocument:
+    r"""The derivations at ``instance``: a parameter table, the formulas kept symbolic, each
+    followed by its value, and the result tables (thresholds with dB, :math:`\Phi(M)`, the
+    costs at :math:`M^*`, the baselines), whose numbers are those of ``coopt solve --json``
+    (:mod:`coopt.symbolic.paper`).
+
+    ``fragment``: the body to ``\input`` into a paper: no citation paragraph and no symbol
+    table, and the tables' symbols written with the macros of :func:`coopt.symbolic.paper.macro_file`.
+    """
     from coopt.dp.enumeration import solve_enumeration
     from coopt.errors import InstanceError
     from coopt.model.problem import prepare
@@ -349,31 +371,33 @@ def instance_document(instance: Instance) -> Document:
     problem = prepare(instance)
     costs, channel = problem.costs, problem.channel
     result = solve_enumeration(problem)
-    doc = Document(f"coopt: derivation for instance \\texttt{{{_escape(instance.name)}}}")
-    num = _Numbers(doc)
-    doc.text(CITATION)
+    solved = result.to_dict()
+    label = paper.label_stem(instance.name)
+    names = instance.profile.layer_names
+    doc = InstanceDocument(f"coopt: derivation for instance \\texttt{{{_escape(instance.name)}}}")
+    if not fragment:
+        doc.text(CITATION)
     prof = instance.profile
+    rule = "the optimal rule" if result.rule == "optimal" else "the one-stage look-ahead (OSLA) rule"
+    tables = f"Table~\\ref{{tab:{label}-parameters}}"
     doc.section("The instance")
     doc.text(
-        f"Network \\texttt{{{_escape(prof.name)}}} with $N = {prof.n_layers}$ layers; "
-        f"channel law \\texttt{{{instance.channel.law}}} with $K = {channel.n_states}$ states"
-        f"{' (Markov)' if channel.is_markov else ' (i.i.d.)'}; rule \\texttt{{{result.rule}}}; "
-        f"wait mode \\texttt{{{instance.wait.mode}}}; $K_{{tasks}} = {instance.placement.tasks_per_period:g}$. "
-        f"The optimal placement is $M^{{*}} = {result.placement}$."
+        f"Network \\texttt{{{_escape(prof.name)}}} with $N = {prof.n_layers}$ layers; channel law "
+        f"\\texttt{{{instance.channel.law}}} "
+        f"{'with' if instance.channel.law in ('finite', 'markov') else 'quantised to'} $K = {channel.n_states}$ states"
+        f"{' (a Markov chain)' if channel.is_markov else ' (i.i.d. between epochs)'}; splitting by {rule}; "
+        f"{_WAIT_TEXT[instance.wait.mode]}. {tables} lists the parameters. The optimal placement is "
+        f"$M^{{*}} = {result.placement}$ with $\\Phi(M^{{*}}) = {_number_tex(result.objective)}$ per task "
+        f"(Tables~\\ref{{tab:{label}-placements}}--\\ref{{tab:{label}-baselines}})."
     )
+    doc.table("parameters", paper.parameter_table(instance, channel.n_states, label, fragment))
+    if "channel" in instance_tables(instance):
+        doc.text(f"Table~\\ref{{tab:{label}-channel}} lists the channel states.")
+        doc.table("channel", paper.channel_table(label, solved, costs.rho, channel.is_markov, fragment))
 
-    base = {
-        S.P: instance.device.tx_power_w,
-        S.sigma2: instance.uplink.noise_w,
-        S.w_E: instance.cost.energy_weight,
-        S.w_T: instance.cost.time_weight,
-        S.B: instance.uplink.bandwidth_hz,
-        S.rho: costs.rho,
-        S.P_idle: instance.device.idle_power_w,
-    }
     doc.section("Constants")
-    doc.text("The model's constants with this instance's numbers (6 significant digits):")
-    doc.formula(r"\rho", num(S.P / S.sigma2, base), costs.rho)
+    doc.text("The model's constants, and their values at this instance (6 significant digits):")
+    doc.formula(r"\rho", S.P / S.sigma2, costs.rho)
     measured = [c for c in prof.measured if c != "out_bits"]
     if measured:
         doc.text(
@@ -382,29 +406,26 @@ def instance_document(instance: Instance) -> Document:
             + "): $a_{i} = w_{E} e_{i} + w_{T} t_{i}$ and $b_{i} = w_{T} t^{E}_{i}$ come from the profile."
         )
     else:
-        base.update(
-            {
-                S.kappa: instance.device.kappa,
-                S.f_L: instance.device.cpu_hz,
-                S.c_L: instance.device.cycles_per_mac,
-                S.f_E: instance.edge.cpu_hz,
-                S.c_E: instance.edge.cycles_per_mac,
-            }
-        )
+        base = {
+            S.w_E: instance.cost.energy_weight,
+            S.w_T: instance.cost.time_weight,
+            S.kappa: instance.device.kappa,
+            S.f_L: instance.device.cpu_hz,
+            S.c_L: instance.device.cycles_per_mac,
+            S.f_E: instance.edge.cpu_hz,
+            S.c_E: instance.edge.cycles_per_mac,
+        }
         alpha, beta = S.cost_per_mac()
         doc.text(
             "Cost of one MAC on the device and on the edge ($a_{i} = \\alpha\\,\\mu_{i}$, $b_{i} = \\beta\\,\\mu_{i}$):"
         )
-        alpha_v, beta_v = float(alpha.subs(base)), float(beta.subs(base))
-        doc.formula(r"\alpha", num(alpha, base), alpha_v)
-        doc.formula(r"\beta", num(beta, base), beta_v)
+        doc.formula(r"\alpha", alpha, float(alpha.subs(base)))
+        doc.formula(r"\beta", beta, float(beta.subs(base)))
     if instance.wait.mode != "never" and instance.wait.slot_s is not None:
-        base[S.tau] = instance.wait.slot_s
-        doc.formula("c_{w}", num(S.w_T * S.tau + S.w_E * S.P_idle * S.tau, base), costs.wait_cost)
+        doc.formula("c_{w}", S.w_T * S.tau + S.w_E * S.P_idle * S.tau, costs.wait_cost)
 
-    th = result.policy.thresholds
-    if th is not None:
-        _threshold_section(doc, num, instance, problem, result)
+    if result.policy.thresholds is not None:
+        _threshold_section(doc, instance, problem, result, label, fragment)
     else:
         doc.section("Decisions")
         doc.text(
@@ -420,42 +441,43 @@ def instance_document(instance: Instance) -> Document:
     except InstanceError as exc:
         mlp_reason = str(exc)
     if not mlp_reason:
-        _mlp_section(doc, num, instance)
+        _mlp_section(doc, instance)
     else:
         doc.section("Closed-form placement")
-        doc.text("The MLP closed form does not apply to this instance: " + _escape(mlp_reason.split(": ", 1)[-1]) + ".")
+        reason = paper.text(mlp_reason.split(": ", 1)[-1]).rstrip(".")
+        keys = r"\b((?:network|device|edge|uplink|channel|cost|wait|placement)\.[a-z\\_]+)"
+        reason = re.sub(keys, r"\\texttt{\1}", reason)  # the instance keys it names
+        doc.text("The MLP closed form does not apply to this instance: " + reason + ".")
 
-    _tables(doc, instance, result)
-    doc.symbol_table()
+    doc.section("Results")
+    doc.text(
+        "The numbers of \\texttt{coopt solve --json} for this instance (6 significant digits; dB and percentages to 2 decimals)."
+    )
+    if result.policy.thresholds is not None:
+        doc.table("thresholds", paper.threshold_table(label, solved, costs.rho, fragment))
+    doc.table("placements", paper.placement_table(label, solved, names, fragment))
+    doc.table("costs", paper.cost_table(label, solved, fragment))
+    doc.table("baselines", paper.baseline_table(label, solved, fragment))
+    if not fragment:
+        doc.symbol_table()
     return doc
 
 
-def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem, result) -> None:
-    """:math:`\\theta_n` at :math:`M^*` with the numbers of each epoch substituted."""
+def epoch_inputs(problem, result, wait_mode: str) -> list[dict[str, float]]:
+    r"""The inputs of :math:`\theta_n` at each epoch ``0..M*`` of ``result`` (i.i.d. channel):
+    ``d_n``, ``A_n``, ``R_n``, ``O_n`` and ``G_n`` (the continuation value the threshold
+    equation :math:`Y_n(\theta) = G_n` compares with; :math:`+\infty` where stopping is forced)."""
     from coopt.dp.stopping import iid_wait_fixed_point
     from coopt.model.costs import wait_allowed
 
     costs, channel, Y = problem.costs, problem.channel, problem.Y
     m_star = result.placement
     p = channel.probs
-    allowed = wait_allowed(instance.wait.mode, m_star, costs.n_layers)
-    inv_r = 1.0 / costs.rate_bps(channel.gains)
-    eta = float(p @ inv_r)
-    doc.section(f"Thresholds at $M^{{*}} = {m_star}$")
-    if result.rule == "osla":
-        doc.text(
-            "OSLA: $G_{n} = \\min(L_{n}^{c}, L_{n}^{w})$ with the look-ahead values of the OSLA derivation; "
-            f"here $\\eta = E[1/r(h)] = {_number_tex(eta)}$ s/bit."
-        )
-    else:
-        doc.text("Optimal rule: $G_{n} = \\min(C_{n}, c_{w} + W_{n})$ from backward induction.")
-    theta_expr = S.optimal_threshold().theta
+    allowed = wait_allowed(wait_mode, m_star, costs.n_layers)
+    out = []
     for n in range(m_star + 1):
         if n < m_star:
-            if result.rule == "osla":
-                cont = float(p @ Y[n + 1])
-            else:
-                cont = float(p @ result.policy.values[n + 1])
+            cont = float(p @ (Y[n + 1] if result.rule == "osla" else result.policy.values[n + 1]))
         else:
             cont = math.inf
         wait = math.inf
@@ -464,36 +486,49 @@ def _threshold_section(doc: Document, num: _Numbers, instance: Instance, problem
                 wait = costs.wait_cost + float(p @ Y[n])
             else:
                 wait = costs.wait_cost + iid_wait_fixed_point(np.minimum(Y[n], cont), p, costs.wait_cost)
-        G = min(cont, wait)
-        base = float(costs.stop_base[n])
-        if math.isinf(G):
-            doc.text(f"Epoch $n = {n}$: stopping is forced, $\\theta_{{{n}}} = 0$.")
-            continue
-        if G <= base:
-            doc.text(
-                f"Epoch $n = {n}$: $G_{{{n}}} \\le A_{{{n}}} + R_{{{n}}}$, so $\\theta_{{{n}}} = +\\infty$ (never stop)."
-            )
-            continue
-        values = {
-            S.w_E: instance.cost.energy_weight,
-            S.w_T: instance.cost.time_weight,
-            S.P: instance.device.tx_power_w,
-            S.d_n: float(costs.feature_bits[n]),
-            S.B: costs.bandwidth_hz,
-            # the per-upload overhead O_n (docs/model.md 10.3) is its own symbol
-            S.G_n: G,
-            S.A_n: float(costs.A[n]),
-            S.R_n: float(costs.R[n]),
-            S.O_n: float(costs.overhead[n]),
-            S.rho: costs.rho,
-        }
-        value = float(result.policy.thresholds[n])
-        doc.text(f"Epoch $n = {n}$ (after layer \\texttt{{{_escape(instance.profile.layer_names[n])}}}):")
-        doc.formula(f"\\theta_{{{n}}}", num(theta_expr, values), value)
+        out.append(
+            {
+                "d_n": float(costs.feature_bits[n]),
+                "A_n": float(costs.A[n]),
+                "R_n": float(costs.R[n]),
+                "O_n": float(costs.overhead[n]),
+                "G_n": min(cont, wait),
+            }
+        )
+    return out
 
 
-def _mlp_section(doc: Document, num: _Numbers, instance: Instance) -> None:
-    """The MLP closed form with the instance's numbers (rule OSLA)."""
+def _threshold_section(doc: InstanceDocument, instance: Instance, problem, result, label: str, macros: bool) -> None:
+    r""":math:`\theta_n` symbolically, then the table of its inputs at each epoch of :math:`M^*`."""
+    costs, channel = problem.costs, problem.channel
+    m_star = result.placement
+    doc.section(f"Thresholds at $M^{{*}} = {m_star}$")
+    doc.text(
+        "At epoch $n$ the device uploads iff $h \\ge \\theta_{n}$, the root of $Y_{n}(\\theta) = G_{n}$ when "
+        "$G_{n} > A_{n} + R_{n} + O_{n}$ ($\\theta_{n} = +\\infty$ otherwise, and $\\theta_{n} = 0$ where stopping "
+        "is forced):"
+    )
+    doc.formula(r"\theta_{n}", S.optimal_threshold().theta)
+    if result.rule == "osla":
+        eta = float(channel.probs @ (1.0 / costs.rate_bps(channel.gains)))
+        doc.text(
+            "Under OSLA $G_{n} = \\min(L_{n}^{c}, L_{n}^{w})$, the smaller look-ahead value, with "
+            f"$\\eta = E[1/r(h)] = {_number_tex(eta)}$ s/bit:"
+        )
+        compute, wait = S.osla_lookahead()
+        doc.formula("L_{n}^{c}", compute)
+        doc.formula("L_{n}^{w}", wait)
+    else:
+        doc.text("Under the optimal rule $G_{n} = \\min(C_{n}, c_{w} + W_{n})$ from backward induction.")
+    doc.text(
+        f"Table~\\ref{{tab:{label}-epochs}} gives the inputs at each epoch and "
+        f"Table~\\ref{{tab:{label}-thresholds}} the thresholds."
+    )
+    doc.table("epochs", paper.epoch_table(label, m_star, epoch_inputs(problem, result, instance.wait.mode), macros))
+
+
+def _mlp_section(doc: Document, instance: Instance) -> None:
+    """The MLP closed form (rule OSLA): the formulas symbolic, each with its value."""
     from coopt.model.problem import prepare
     from coopt.symbolic.closed_form import check_applicable, evaluate
 
@@ -510,7 +545,8 @@ def _mlp_section(doc: Document, num: _Numbers, instance: Instance) -> None:
         f"$H = {shape.hidden_layers}$ hidden layers. Stop statistics on the quantised channel "
         f"(first stopping states $k_{{0}} = {cf.sets['0'].first + 1}$, $k_{{h}} = {cf.sets['h'].first + 1}$, "
         f"$k_{{H}} = {cf.sets['H'].first + 1}$): "
-        f"$q_{{0}} = {_number_tex(v[S.q_0])}$, $q = {_number_tex(v[S.q])}$, $q_{{H}} = {_number_tex(v[S.q_H])}$"
+        f"$q_{{0}} = {_number_tex(v[S.q_0])}$, $q = {_number_tex(v[S.q])}$, "
+        f"$q_{{H}} = {_number_tex(v[S.q_H])}$"
         + (f", $q_{{w}} = {_number_tex(v[S.q_w])}$" if mode == "last" else "")
         + "."
     )
@@ -520,55 +556,23 @@ def _mlp_section(doc: Document, num: _Numbers, instance: Instance) -> None:
     values[S.U] = float(st.U.subs(v))
     values[S.U_0] = float(st.U0.subs(v))
     for label, key in ((r"\theta_{0}", "theta_0"), (r"\theta_{h}", "theta_h"), (r"\theta_{H}", "theta_H")):
-        pw = S.mlp_thresholds()[key]
-        branch = _active(pw, values)
+        branch = _active(S.mlp_thresholds()[key], values)
         if branch is sp.oo:
             doc.text(f"${label} = +\\infty$ (its margin is not positive).")
         else:
-            doc.formula(label, num(branch, values), cf.numbers[key])
-    omega_v = cf.numbers["omega"]
-    values[S.omega] = omega_v
+            doc.formula(label, branch, cf.numbers[key])
+    values[S.omega] = cf.numbers["omega"]
     doc.text("The per-epoch change of the task cost and the increment of $\\Phi$:")
-    doc.formula(r"\Delta", num(S.mlp_delta(), values), cf.numbers["Delta"])
+    doc.formula(r"\Delta", S.mlp_delta(), cf.numbers["Delta"])
     values[S.Delta] = cf.numbers["Delta"]
     values[S.K_tasks] = inst.placement.tasks_per_period
     values[S.gamma] = float(S.GAMMA.subs(v))
-    doc.formula(r"\Phi(M + 1) - \Phi(M)", num(S.mlp_increment(), values))
+    doc.formula(r"\Phi(M + 1) - \Phi(M)", S.mlp_increment())
     doc.text("Best hidden placement (the first non-negative increment, as in the MLP derivation):")
-    branch = _active(S.mlp_best_hidden(), values)
-    doc.formula("M_{h}", num(branch, values), float(cf.hidden_best))
+    doc.formula("M_{h}", _active(S.mlp_best_hidden(), values), float(cf.hidden_best))
     doc.text(
         f"Memory limit: $M_{{max}} = {cf.memory_limit}$. Candidates $\\Phi(0)$, "
         f"$\\Phi(\\min(M_{{h}}, M_{{max}}))$, $\\Phi(N)$ give $M^{{*}} = {cf.placement}$ under OSLA."
-    )
-
-
-def _tables(doc: Document, instance: Instance, result) -> None:
-    names = instance.profile.layer_names
-    th = result.policy.thresholds
-    if th is not None:
-        doc.section("Table of thresholds")
-        rows = []
-        for n, t in enumerate(th):
-            t_tex = "$+\\infty$" if math.isinf(t) else ("0 (always)" if t == 0 else f"${_number_tex(float(t))}$")
-            rows.append(f"{n} & \\texttt{{{_escape(names[n])}}} & {t_tex} \\\\")
-        doc.raw(
-            "\\begin{longtable}{rll}\n\\hline\n$n$ & after layer & $\\theta_{n}$ \\\\\n\\hline\n"
-            + "\n".join(rows)
-            + "\n\\hline\n\\end{longtable}\n"
-        )
-    doc.section("Table of $\\Phi(M)$")
-    rows = []
-    for pv in result.by_placement:
-        mark = " ($M^{*}$)" if pv.placement == result.placement else ""
-        rows.append(
-            f"{pv.placement}{mark} & \\texttt{{{_escape(names[pv.placement])}}} & ${_number_tex(pv.objective)}$ & "
-            f"${_number_tex(pv.task_cost)}$ & ${_number_tex(pv.download_cost / result.tasks_per_period)}$ \\\\"
-        )
-    doc.raw(
-        "\\begin{longtable}{rllll}\n\\hline\n$M$ & last layer & $\\Phi(M)$ & $J(M)$ & $D(M)/K_{tasks}$ \\\\\n\\hline\n"
-        + "\n".join(rows)
-        + "\n\\hline\n\\end{longtable}\n"
     )
 
 
@@ -576,40 +580,89 @@ def _tables(doc: Document, instance: Instance, result) -> None:
 
 
 INSTANCE_SUFFIX = "-numbers"  # <stem>-numbers.tex, so that no instance collides with a derivation NAME.tex
+FRAGMENT_SUFFIX = "-fragment"  # NAME-fragment.tex: the body of NAME.tex, to \input
+MACRO_FILE = "coopt-macros.tex"  # the notation's macros (coopt.symbolic.paper.macro_file)
 
 
-def output_names(names: list[str] | None = None, instance_path: Path | None = None) -> list[str]:
+def _fragment_header() -> str:
+    return (
+        "% Generated by `coopt derive --fragment` (SymPy " + sp.__version__ + "): do not edit, regenerate.\n"
+        f"% \\input after {MACRO_FILE} (in the preamble); no preamble, no title.\n"
+    )
+
+
+def output_names(
+    names: list[str] | None = None, instance_path: Path | None = None, fragment: bool = False
+) -> list[str]:
     """The file names :func:`documents` produces (checked before any work starts).
 
     Without ``instance_path``: ``derivations.tex`` (all derivations) when ``names`` is
     empty or ``["all"]``, else one standalone ``NAME.tex`` per name (an unknown name
     raises :class:`~coopt.errors.InstanceError`). With it: ``<instance stem>-numbers.tex``.
+    With ``fragment``, beside each standalone ``X.tex`` its body ``X-fragment.tex``, for an
+    instance each table as ``<stem>-numbers-<table>.tex`` (:func:`instance_tables`), and
+    the macro file :data:`MACRO_FILE`.
     """
     if instance_path is not None:
-        return [f"{Path(instance_path).stem}{INSTANCE_SUFFIX}.tex"]
+        stem = f"{Path(instance_path).stem}{INSTANCE_SUFFIX}"
+        if not fragment:
+            return [f"{stem}.tex"]
+        from coopt.model.instance import load_instance
+
+        tables = [f"{stem}-{t}.tex" for t in instance_tables(load_instance(instance_path))]
+        return [f"{stem}.tex", f"{stem}{FRAGMENT_SUFFIX}.tex", *tables, MACRO_FILE]
     if not names or names == ["all"]:
-        return ["derivations.tex"]
-    unknown = [x for x in names if x not in DERIVATION_NAMES]
-    if unknown:
-        from coopt.errors import InstanceError
+        files = ["derivations.tex"]
+    else:
+        unknown = [x for x in names if x not in DERIVATION_NAMES]
+        if unknown:
+            from coopt.errors import InstanceError
 
-        raise InstanceError(f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(DERIVATION_NAMES)}")
-    return [f"{name}.tex" for name in names]
+            raise InstanceError(
+                f"derive: unknown derivation {unknown[0]!r}; valid names: {', '.join(DERIVATION_NAMES)}"
+            )
+        files = [f"{name}.tex" for name in names]
+    if fragment:
+        files = [f for x in files for f in (x, x.replace(".tex", f"{FRAGMENT_SUFFIX}.tex"))] + [MACRO_FILE]
+    return files
 
 
-def documents(names: list[str] | None = None, instance_path: Path | None = None) -> dict[str, str]:
+def documents(
+    names: list[str] | None = None, instance_path: Path | None = None, fragment: bool = False
+) -> dict[str, str]:
     """The documents ``coopt derive`` produces: file name (:func:`output_names`) to LaTeX."""
-    files = output_names(names, instance_path)
+    files = output_names(names, instance_path, fragment)
+    out: dict[str, str] = {}
     if instance_path is not None:
         from coopt.model.instance import load_instance
 
-        return {files[0]: instance_document(load_instance(instance_path)).render(_header())}
-    chosen: list[list[str] | None] = [None] if files == ["derivations.tex"] else [[n] for n in names or []]
-    return {file: derivation_document(c).render(_header()) for file, c in zip(files, chosen)}
+        instance = load_instance(instance_path)
+        out[files[0]] = instance_document(instance).render(_header())
+        if fragment:
+            doc = instance_document(instance, fragment=True)
+            out[files[1]] = doc.fragment(_fragment_header())
+            stem = Path(files[0]).stem
+            for kind, tex in doc.tables.items():
+                out[f"{stem}-{kind}.tex"] = _fragment_header() + tex
+    else:
+        standalone = [f for f in files if f != MACRO_FILE and not f.endswith(f"{FRAGMENT_SUFFIX}.tex")]
+        chosen: list[list[str] | None] = [None] if standalone == ["derivations.tex"] else [[n] for n in names or []]
+        for file, c in zip(standalone, chosen):
+            out[file] = derivation_document(c).render(_header())
+            if fragment:
+                body = derivation_document(c, fragment=True).fragment(_fragment_header())
+                out[file.replace(".tex", f"{FRAGMENT_SUFFIX}.tex")] = body
+    if fragment:
+        out[MACRO_FILE] = paper.macro_file()
+    assert sorted(out) == sorted(files), (sorted(out), files)
+    return {name: out[name] for name in files}
 
 
-def write_documents(out_dir: Path, names: list[str] | None = None, instance_path: Path | None = None) -> list[Path]:
+def write_documents(
+    out_dir: Path, names: list[str] | None = None, instance_path: Path | None = None, fragment: bool = False
+) -> list[Path]:
     """Write the :func:`documents` into ``out_dir`` (created if missing), all or nothing;
     return their paths. Existing files are replaced (the command line refuses that
     unless ``--force``)."""
-    return write_atomic({Path(out_dir) / name: text for name, text in documents(names, instance_path).items()})
+    texts = documents(names, instance_path, fragment)
+    return write_atomic({Path(out_dir) / name: text for name, text in texts.items()})

@@ -161,6 +161,20 @@ case(
     2,
     "0xe9",
 )
+case(
+    "derive_fragment_latin1",
+    {"bad.toml": b"[network]\nprofile = '\xe9'\n"},
+    "derive --instance bad.toml --fragment --out t",
+    2,
+    "0xe9",
+)
+case(
+    "derive_fragment_macros_exist",
+    {"tex/coopt-macros.tex": "old"},
+    "derive thresholds --fragment --out tex",
+    2,
+    "coopt-macros.tex already exists",
+)
 case("profile_csv_missing_dir", {}, "profile lenet5 --csv nodir/x.csv", 2, "--csv", "does not exist")
 case("profile_csv_existing", {"x.csv": "keep"}, "profile lenet5 --csv x.csv", 2, "already exists")
 case("profile_force_alone", {}, "profile lenet5 --force", 2, "--force", "needs --csv")

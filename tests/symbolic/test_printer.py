@@ -163,8 +163,15 @@ def test_printer_does_not_load_at_import():
 
 
 def test_numbers_stand_where_their_symbols_were():
-    """In an instance document a number is written where its symbol was: w_E kappa f_L^2 c_L."""
+    """A number placeholder (the printer's ``stand_in``) is written where its symbol was:
+    w_E kappa f_L^2 c_L. (Instance documents keep their formulas symbolic now; the printer
+    keeps the feature.)"""
     doc = latex.Document("t")
-    values = {S.w_E: 2.0, S.kappa: 1e-27, S.f_L: 8.6e8, S.c_L: 3.0}
-    expr = latex._Numbers(doc)(S.c_L * S.f_L**2 * S.kappa * S.w_E, values)
+    numbers = {S.w_E: "2", S.kappa: "(10^{-27})", S.f_L: "(8.6 \\cdot 10^{8})", S.c_L: "3"}
+    rep = {}
+    for i, (sym, tex) in enumerate(numbers.items()):
+        rep[sym] = sp.Symbol(f"num{i:04d}", real=True)
+        doc.names[rep[sym]] = tex
+        doc.stand_in[rep[sym]] = sym
+    expr = (S.c_L * S.f_L**2 * S.kappa * S.w_E).xreplace(rep)
     assert doc.tex(expr) == r"2 \cdot (10^{-27}) (8.6 \cdot 10^{8})^{2} \cdot 3"
