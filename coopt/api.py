@@ -23,7 +23,12 @@ METHODS = ("enumeration", "mip", "closed-form")
 
 
 def solve(
-    instance: Instance, *, rule: str | None = None, method: str = "enumeration", mip_options: MipOptions | None = None
+    instance: Instance,
+    *,
+    rule: str | None = None,
+    method: str = "enumeration",
+    mip_options: MipOptions | None = None,
+    progress: bool | None = False,
 ) -> SolveResult:
     """Solve the joint placement and splitting problem of an instance.
 
@@ -42,6 +47,9 @@ def solve(
         that fails when it does not apply.
     mip_options : coopt.mip.highs.MipOptions, optional
         Time limit, relative gap and threads of the ``"mip"`` method.
+    progress : bool or None
+        ``"mip"``: progress bars on stderr (HiGHS's gap and bounds, the ETA to the time
+        limit) once the run has lasted 2 s; ``None``: only when stderr is a terminal.
 
     Returns
     -------
@@ -59,7 +67,7 @@ def solve(
         require_solver()
         from coopt.mip.method import solve_mip_method
 
-        return solve_mip_method(prepare(instance), mip_options)
+        return solve_mip_method(prepare(instance), mip_options, progress)
     if mip_options is not None:
         raise InstanceError(f"--time-limit, --mip-gap and --threads apply to --method mip, not {method!r}")
     if method == "closed-form":

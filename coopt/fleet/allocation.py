@@ -435,11 +435,13 @@ def _fill(data: KnapsackData, n: NDArray[np.int64], max_moves: int) -> None:
         n[gk, q] += m
 
 
-def _lagrangian(data: KnapsackData, lp: LpRelaxation, start: float, options: MipOptions | None) -> Allocation:
+def _lagrangian(
+    data: KnapsackData, lp: LpRelaxation, start: float, options: MipOptions | None, progress: bool | None = False
+) -> Allocation:
     n = _round(data, lp)
     if not _repair(data, n):
         # the greedy repair is stuck (the two capacities conflict); the MIP decides
-        return _mip(data, lp, start, options, method="lagrangian+mip")
+        return _mip(data, lp, start, options, method="lagrangian+mip", progress=progress)
     _fill(data, n, max_moves=10 * data.kinds + 100)
     return _result(data, n, lp, "lagrangian", start)
 
@@ -448,11 +450,16 @@ def _lagrangian(data: KnapsackData, lp: LpRelaxation, start: float, options: Mip
 
 
 def _mip(
-    data: KnapsackData, lp: LpRelaxation, start: float, options: MipOptions | None, method: str = "mip"
+    data: KnapsackData,
+    lp: LpRelaxation,
+    start: float,
+    options: MipOptions | None,
+    method: str = "mip",
+    progress: bool | None = False,
 ) -> Allocation:
     from coopt.fleet.knapsack import build_knapsack_model, solve_knapsack
 
-    res = solve_knapsack(build_knapsack_model(data), options)
+    res = solve_knapsack(build_knapsack_model(data), options, progress=progress)
     if not res.has_solution or res.n is None:
         if res.termination in (Termination.INFEASIBLE, Termination.INFEASIBLE_OR_UNBOUNDED):
             raise NoSolutionError(infeasible_message(data))
@@ -566,6 +573,7 @@ def allocate(
     y_levels: ArrayLike,
     method: Method = "auto",
     options: MipOptions | None = None,
+    progress: bool | None = False,
 ) -> Allocation:
     """Allocate the shares (module docstring for the methods).
 
@@ -582,6 +590,9 @@ def allocate(
     method : {"auto", "mip", "lagrangian", "exact", "brute_force"}
     options : MipOptions, optional
         HiGHS's time limit, gap and threads (``mip``, and ``lagrangian`` when it falls back).
+    progress : bool or None
+        The MIP's bar on stderr (gap, bounds, ETA to the time limit) once it has run 2 s
+        (:class:`coopt.mip.highs.MipProgress`; ``None``: on a terminal only).
 
     Raises
     ------
@@ -598,14 +609,14 @@ def allocate(
     data = knapsack_data(tables, counts, weights, x_levels, y_levels)
     lp = _lp(data)
     if method == "auto":
-        lag = _lagrangian(data, lp, start, options)
+        lag = _lagrangian(data, lp, start, options, progress)
         if lag.optimal or int(np.count_nonzero(undominated(data))) > AUTO_MIP_MAX_COLUMNS:
             return lag
-        return _mip(data, lp, start, options)
+        return _mip(data, lp, start, options, progress=progress)
     if method == "mip":
-        return _mip(data, lp, start, options)
+        return _mip(data, lp, start, options, progress=progress)
     if method == "lagrangian":
-        return _lagrangian(data, lp, start, options)
+        return _lagrangian(data, lp, start, options, progress)
     if method == "exact":
         return _exact(data, lp, start)
     return _brute_force(data, lp, start)

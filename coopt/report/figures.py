@@ -610,7 +610,7 @@ def cost_figure(
     """Cost of every policy against ``tasks_per_period`` (top) and mean SNR (bottom)."""
     solved = _items(solved)
     fig, axes = _figure(len(solved), rows_per_panel=2, height=3.5, size=size)
-    with progress_bar(2 * points * len(solved), "figures: sweeps", progress, unit="solve") as bar:
+    with progress_bar(2 * points * len(solved), "figures: sweeps", progress, unit="solve", unit_scale=False) as bar:
         for i, s in enumerate(solved):
             top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
             tick = lambda: bar.update(1)  # noqa: E731
@@ -778,7 +778,7 @@ def doppler_figure(
     """Per instance: the costs against the Doppler frequency (top) and the Markov chain's
     error against the simulated Clarke process, in percent with its 95 % interval (bottom)."""
     fig, axes = _figure(len(instances), rows_per_panel=2, height=3.3, size=size)
-    with progress_bar(points * len(instances), "figures: Doppler", progress, unit="point") as bar:
+    with progress_bar(points * len(instances), "figures: Doppler", progress, unit="point", unit_scale=False) as bar:
         for i, inst in enumerate(instances):
             sw = doppler_sweep(inst, points, tasks, seed, lambda: bar.update(1))
             top, bottom = _panel(axes, i, 0, 2), _panel(axes, i, 1, 2)
