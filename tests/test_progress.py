@@ -4,6 +4,7 @@ stdout does not change."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 import coopt.mip.highs as highs
@@ -200,3 +202,45 @@ def test_progress_module_is_the_one_bar() -> None:
         if "from tqdm" in p.read_text() or "import tqdm" in p.read_text()
     )
     assert users == ["progress.py"]
+
+
+def _small_fleet() -> dict:
+    """Two kinds (3 and 2 copies) on a 5 x 5 grid of shares, costs falling with the shares."""
+    levels = [0.0, 0.25, 0.5, 0.75, 1.0]
+    x, y = np.meshgrid(levels, levels, indexing="ij")
+    tables = [1.0 + 1.0 / (0.1 + x + y), 2.0 + 0.5 / (0.1 + x) + 0.5 / (0.1 + y)]
+    return {"tables": tables, "counts": [3, 2], "weights": [1.0, 1.0], "x_levels": levels, "y_levels": levels}
+
+
+@pytest.mark.parametrize("method, desc", [("brute_force", "brute force"), ("exact", "exact DP")])
+def test_fleet_allocation_bars(method: str, desc: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact DP and the brute force count their work on stderr when asked, and the
+    allocation is the same with and without the bar."""
+    from coopt.fleet import allocation
+
+    monkeypatch.setattr(allocation, "PROGRESS_DELAY_S", 0.0)
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    quiet = allocation.allocate(**_small_fleet(), method=method)
+    assert err.getvalue() == ""
+    shown = allocation.allocate(**_small_fleet(), method=method, progress=True)
+    assert f"fleet allocation: {desc}: " in err.getvalue()
+    assert shown.objective == quiet.objective and np.array_equal(shown.levels, quiet.levels)
+
+
+def test_figure_files_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coopt.report import figures
+
+    monkeypatch.setattr(figures, "progress_bar", functools.partial(progress_bar, delay_s=0.0))
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    fig = plt.figure()
+    written = figures.write_figures({"one": fig}, tmp_path, progress=True)
+    plt.close(fig)
+    assert len(written) == len(figures.FORMATS) and all(p.stat().st_size > 0 for p in written)
+    assert f"figures: writing:   0%|          | 0/{len(written)} [" in err.getvalue()

@@ -264,7 +264,7 @@ def _figures(args: argparse.Namespace) -> int:
         figures = make_figures(
             instances, tasks=args.tasks, seed=args.seed, points=points, progress=None, size=args.size, title=title
         )
-    for path in write_figures(figures, args.out):
+    for path in write_figures(figures, args.out, progress=None):
         print(path)
     return 0
 

@@ -68,11 +68,14 @@ from coopt.fleet.knapsack_data import (
     undominated,
 )
 from coopt.mip.highs import MipOptions, Termination, relative_gap
+from coopt.progress import progress_bar
 
 CAPACITY_TOLERANCE = 1e-12  # sum of shares <= 1 + this (float sums of levels such as 0.1)
 LP_TOLERANCE = 1e-10  # HiGHS primal and dual feasibility in the LP relaxation
 FRACTION_TOLERANCE = 1e-9  # an LP count within this of an integer is that integer
 BRUTE_FORCE_MAX = 2_000_000  # allocations brute_force enumerates at most
+BRUTE_FORCE_TICK = 1 << 14  # allocations between updates of its progress bar
+PROGRESS_DELAY_S = 2.0  # the exact DP's and brute force's bars appear once they have run this long
 DP_MAX_WORK = 2e9  # devices x states x pairs the exact DP accepts
 AUTO_MIP_MAX_COLUMNS = 30_000
 """``auto`` runs the MIP only when the Lagrangian's gap is not zero and the MIP has at most this
@@ -482,7 +485,7 @@ def _mip(
 # ----------------------------------------------------------------------------- exact
 
 
-def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
+def _exact(data: KnapsackData, lp: LpRelaxation, start: float, progress: bool | None = False) -> Allocation:
     gx, gy = grid_units(data.x_levels), grid_units(data.y_levels)
     if gx is None or gy is None:
         which = "x_levels" if gx is None else "y_levels"
@@ -501,6 +504,9 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
     V[0, 0] = 0.0
     kinds = np.repeat(np.arange(data.kinds), data.counts)
     choice = np.full((len(kinds), Lx + 1, Ly + 1), -1, dtype=np.int32)
+    bar = progress_bar(
+        len(kinds), "fleet allocation: exact DP", progress, "device", delay_s=PROGRESS_DELAY_S, unit_scale=False
+    )
     for d, g in enumerate(kinds):
         new = np.full_like(V, np.inf)
         ch = choice[d]
@@ -514,6 +520,8 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
             view[better] = cand[better]
             ch[a:, b:][better] = p
         V = new
+        bar.update()
+    bar.close()
     if not np.isfinite(V).any():
         raise NoSolutionError(infeasible_message(data))
     sx, sy = (int(v) for v in np.unravel_index(int(np.argmin(V)), V.shape))
@@ -527,7 +535,7 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
     return _result(data, n, lp, "exact", start, bound=F, optimal=True)
 
 
-def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
+def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float, progress: bool | None = False) -> Allocation:
     # identical copies: every multiset of pairs per kind (the order of copies does not matter)
     finite = [np.flatnonzero(np.isfinite(data.cost[g])).tolist() for g in range(data.kinds)]
     # counted before any is built: C(f + c - 1, c) multisets of c copies over f finite pairs
@@ -544,7 +552,10 @@ def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocati
     ]
     best = math.inf
     best_pick: tuple[int, ...] | None = None
-    for pick in itertools.product(*(range(len(c)) for c in choices)):
+    bar = progress_bar(total, "fleet allocation: brute force", progress, "allocation", delay_s=PROGRESS_DELAY_S)
+    for i, pick in enumerate(itertools.product(*(range(len(c)) for c in choices))):
+        if i and not i % BRUTE_FORCE_TICK:
+            bar.update(BRUTE_FORCE_TICK)
         F = sx = sy = 0.0
         for g, k in enumerate(pick):
             c, a, b = per_kind[g][k]
@@ -553,6 +564,8 @@ def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocati
             sy += b
         if sx <= 1 + CAPACITY_TOLERANCE and sy <= 1 + CAPACITY_TOLERANCE and F < best:
             best, best_pick = F, pick
+    bar.update(total - bar.n)
+    bar.close()
     if best_pick is None:
         raise NoSolutionError(infeasible_message(data))
     n = np.zeros(data.cost.shape, dtype=np.int64)
@@ -618,8 +631,8 @@ def allocate(
     if method == "lagrangian":
         return _lagrangian(data, lp, start, options, progress)
     if method == "exact":
-        return _exact(data, lp, start)
-    return _brute_force(data, lp, start)
+        return _exact(data, lp, start, progress)
+    return _brute_force(data, lp, start, progress)
 
 
 def _level_index(levels: ArrayLike, share: float, name: str) -> int:
