@@ -138,6 +138,7 @@ def test_mip_bar_on_a_terminal(terminal: Terminal, capsys: pytest.CaptureFixture
     terminal.attach()
     assert main(["solve", INSTANCE, "--method", "mip", "--time-limit", "300"]) == 0
     shown = terminal.text()
+    assert "MIP: building the model: " in shown and " rows [" in shown
     assert "MIP: handing the model to HiGHS" in shown
     assert "MIP: branch and bound (ETA <= time limit)" in shown
     assert "gap " in shown and "nodes" in shown  # HiGHS's callback reached the bar
@@ -244,3 +245,14 @@ def test_figure_files_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     plt.close(fig)
     assert len(written) == len(figures.FORMATS) and all(p.stat().st_size > 0 for p in written)
     assert f"figures: writing:   0%|          | 0/{len(written)} [" in err.getvalue()
+
+
+def test_time_limit_with_bars_names_the_step(terminal: Terminal) -> None:
+    """With the bars drawn, the build still stops at the limit with the same one line."""
+    from coopt.errors import NoSolutionError
+    from coopt.mip.highs import MipOptions
+
+    terminal.attach()
+    with pytest.raises(NoSolutionError, match=r"--time-limit 1e-06 s .* reached while building the MIP"):
+        solve(load_instance(INSTANCE), method="mip", mip_options=MipOptions(time_limit=1e-6), progress=True)
+    assert "MIP: building the model" in terminal.text()

@@ -252,6 +252,15 @@ class MipProgress:
         if self.bar is not None:
             self.bar.update(n)
 
+    def building(self, deadline: Deadline) -> Deadline:
+        """``deadline`` for :func:`coopt.mip.formulation.build_placement_model`, counting on
+        a bar the rows it builds (the builder asks :meth:`Deadline.passed` once per flow
+        row); ``deadline`` itself when no bar is drawn."""
+        if not self.active:
+            return deadline
+        self.step("MIP: building the model", None, "row", bar_format="{desc}: {n_fmt} rows [{elapsed}]")
+        return _CountingDeadline(deadline, self)
+
     @contextlib.contextmanager
     def search(self, solver: Any, desc: str, time_limit_s: float | None, scale: float = 1.0) -> Iterator[None]:
         """A bar fed by HiGHS's MIP callback while the persistent ``solver`` runs (class docstring)."""
@@ -283,6 +292,21 @@ class MipProgress:
         finally:
             highs.cbMipInterrupt.unsubscribe(on_interrupt)
             self._close_bar()
+
+
+class _CountingDeadline(Deadline):
+    """A :class:`Deadline` whose :meth:`passed` also advances a :class:`MipProgress`."""
+
+    def __init__(self, deadline: Deadline, progress: MipProgress) -> None:
+        self.limit_s, self.start, self._progress = deadline.limit_s, deadline.start, progress
+
+    def passed(self) -> bool:
+        self._progress.advance()
+        return super().passed()
+
+    def check(self, step: str) -> None:  # between components: not a row
+        if super().passed():
+            raise self.expired(step)
 
 
 def _search_postfix(out: Any, scale: float) -> str:

@@ -357,7 +357,7 @@ def _run_mip_method(problem: Problem, options: MipOptions, bar: MipProgress) -> 
     placements = problem.placements
 
     deadline = Deadline(options.time_limit)
-    model = build_placement_model(problem, qos=qos, deadline=deadline)
+    model = build_placement_model(problem, qos=qos, deadline=bar.building(deadline))
     build_time = deadline.elapsed()
     data = model.coopt_data
     opt = new_solver()
