@@ -4,13 +4,16 @@ stdout does not change."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import io
 import json
 import os
 import pty
 import re
+import struct
 import sys
+import termios
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +41,8 @@ class Terminal:
 
     def __init__(self) -> None:
         self.master, slave = pty.openpty()
+        # a terminal's size (a fresh pty has 0 columns, where tqdm draws nothing once delayed)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         self.stream = os.fdopen(slave, "w")
         self._chunks: list[bytes] = []
         self.monkeypatch: pytest.MonkeyPatch
@@ -260,3 +265,11 @@ def test_time_limit_with_bars_names_the_step(terminal: Terminal) -> None:
     with pytest.raises(NoSolutionError, match=r"--time-limit 1e-06 s .* reached while building the MIP"):
         solve(load_instance(INSTANCE), method="mip", mip_options=MipOptions(time_limit=1e-6), progress=True)
     assert "MIP: building the model" in terminal.text()
+
+
+def test_mip_bar_waits_for_its_delay(terminal: Terminal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the real delay, a MIP run shorter than it draws nothing even on a terminal."""
+    monkeypatch.setattr(highs, "MIP_BAR_DELAY_S", 60.0)
+    terminal.attach()
+    solve(load_instance(INSTANCE), method="mip", progress=None)
+    assert terminal.text() == ""
