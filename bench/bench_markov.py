@@ -26,7 +26,11 @@ any: against 1 s, and mode last for the issue's comparison. Table 3: quantecon, 
 mode never, rule optimal (quantecon has no waiting fixed point): each placement as its
 own DiscreteDP (states (epoch, channel state) and an absorbing "done"; beta = 1; M + 1
 periods), built and solved once per placement. Table 4: the ``waiting`` chain, mode
-any, both rules, K doubling: time and its growth exponent.
+any, both rules, K doubling: time and its growth exponent. Table 5: LeNet-5 with Clarke
+fading at 50 Hz, in this process: the matrices' time and the solve against the i.i.d.
+solve at the same K. Table 6: the same chains end to end, each ``coopt solve --json`` a
+fresh subprocess (start-up, parsing, matrices, solve, JSON), Clarke against i.i.d. at
+the same K (targets: 3x at K = 64, 20x at K = 512); ``--e2e-only`` runs just this table.
 """
 
 from __future__ import annotations
@@ -283,6 +287,76 @@ def clarke_table(ks: list[int]) -> bool:
     return good
 
 
+E2E_TARGETS = {64: 3.0, 512: 20.0}  # issue 19 item 2: Clarke within this factor of the i.i.d. solve
+
+
+def _toml(doc: dict[str, dict[str, Any]]) -> str:
+    """The flat tables of LENET_DOC as TOML."""
+
+    def value(v: Any) -> str:
+        return f'"{v}"' if isinstance(v, str) else repr(v)
+
+    return "".join(f"[{t}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in body.items()) for t, body in doc.items())
+
+
+def _cli_run(path: str) -> tuple[float, dict[str, Any]]:
+    """Wall time of ``coopt solve PATH --json`` as a fresh process, and its JSON."""
+    import json
+    import subprocess
+
+    t0 = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "coopt", "solve", path, "--json"], capture_output=True, text=True, check=True
+    )
+    wall = time.perf_counter() - t0
+
+    def no_constant(name: str) -> None:
+        raise ValueError(f"coopt solve {path} --json wrote {name}")
+
+    return wall, json.loads(run.stdout, parse_constant=no_constant)
+
+
+def e2e_table(ks: list[int], repeat: int) -> bool:
+    """Table 6: ``coopt solve --json`` end to end (module docstring), medians of ``repeat``
+    runs each; both JSONs must parse (no NaN or Infinity) and have K channel states."""
+    import subprocess
+    import tempfile
+
+    print(
+        "\nTable 6: LeNet-5 end to end, `coopt solve --json` as a fresh process: Clarke 50 Hz vs i.i.d. at the same K"
+    )
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "coopt", "--version"], capture_output=True, check=True)
+    print(f"      start-up alone (coopt --version): {fmt_time(time.perf_counter() - t0)}")
+    print(f"{'K':>5} {'iid':>10} {'clarke':>10} {'ratio':>7} {'target':>7}  M* (iid, clarke)")
+    good = True
+    with tempfile.TemporaryDirectory(prefix="bench_markov_") as tmp:
+        for k in ks:
+            paths = {}
+            for kind in ("iid", "clarke"):
+                doc = copy.deepcopy(LENET_DOC)
+                doc["channel"]["states"] = k
+                if kind == "clarke":
+                    doc["channel"]["doppler_hz"] = 50.0
+                paths[kind] = os.path.join(tmp, f"lenet_{kind}_{k}.toml")
+                with open(paths[kind], "w", encoding="utf-8") as fh:
+                    fh.write(_toml(doc))
+            runs = {kind: [_cli_run(path) for _ in range(repeat)] for kind, path in paths.items()}
+            wall = {kind: statistics.median(t for t, _ in r) for kind, r in runs.items()}
+            out = {kind: r[0][1] for kind, r in runs.items()}
+            ratio = wall["clarke"] / wall["iid"]
+            target = E2E_TARGETS.get(k)
+            verdict = "" if target is None else ("met" if ratio <= target else "MISSED")
+            good &= all(len(o["channel_states"]["gains"]) == k for o in out.values())
+            print(
+                f"{k:>5} {fmt_time(wall['iid']):>10} {fmt_time(wall['clarke']):>10} {ratio:>7.2f} "
+                f"{'' if target is None else f'{target:g}x':>7}  {out['iid']['placement']}, {out['clarke']['placement']}"
+                f"  {verdict}",
+                flush=True,
+            )
+    return good
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="runs per median")
@@ -290,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--growth", type=int, nargs="*", default=[16, 32, 64, 128, 256], help="K of table 4")
     ap.add_argument("--clarke-k", type=int, nargs="*", default=[16, 32, 64, 128, 256, 512, 1024], help="K of table 5")
     ap.add_argument("--qe-budget", type=float, default=60.0, help="seconds quantecon may take on one size")
+    ap.add_argument("--e2e-k", type=int, nargs="*", default=[64, 512], help="K of table 6 (end to end)")
+    ap.add_argument("--e2e-repeat", type=int, default=3, help="runs per median in table 6")
+    ap.add_argument("--e2e-only", action="store_true", help="run table 6 only")
     args = ap.parse_args(argv)
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset (OpenBLAS default: one per core)")
     print(
@@ -297,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         f"OPENBLAS_NUM_THREADS {threads}; medians of {args.repeat} runs"
     )
     good = True
+    if args.e2e_only:
+        good = e2e_table(args.e2e_k, args.e2e_repeat)
+        print("\nall checks passed" if good else "\nSOME CHECK FAILED")
+        return 0 if good else 1
 
     print("\nTable 1 (targets): N = 200, K = 64, banded, both rules, every placement; target sweep < 100 ms")
     print(HEADER)
@@ -357,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         growth = math.log(b["sweep"] / a["sweep"]) / math.log(b["K"] / a["K"])
         print(f"      K {a['K']} -> {b['K']}: time x {b['sweep'] / a['sweep']:.2f}, i.e. ~ K^{growth:.2f}")
     good &= clarke_table(args.clarke_k)
+    good &= e2e_table(args.e2e_k, args.e2e_repeat)
     print("\nall checks passed" if good else "\nSOME CHECK FAILED")
     return 0 if good else 1
 

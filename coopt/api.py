@@ -24,7 +24,12 @@ METHODS = tuple(Method)
 
 
 def solve(
-    instance: Instance, *, rule: str | None = None, method: str = "enumeration", mip_options: MipOptions | None = None
+    instance: Instance,
+    *,
+    rule: str | None = None,
+    method: str = "enumeration",
+    mip_options: MipOptions | None = None,
+    progress: bool | None = False,
 ) -> SolveResult:
     """Solve the joint placement and splitting problem of an instance.
 
@@ -43,6 +48,9 @@ def solve(
         that fails when it does not apply.
     mip_options : coopt.mip.highs.MipOptions, optional
         Time limit, relative gap and threads of the ``"mip"`` method.
+    progress : bool or None
+        ``"mip"``: progress bars on stderr (HiGHS's gap and bounds, the ETA to the time
+        limit) once the run has lasted 2 s; ``None``: only when stderr is a terminal.
 
     Returns
     -------
@@ -53,11 +61,15 @@ def solve(
     if rule is not None:
         instance = instance.with_rule(rule)
     _check_method(method, mip_options)  # before prepare: a bad option costs no work
-    return solve_problem(prepare(instance), method=method, mip_options=mip_options)
+    return solve_problem(prepare(instance), method=method, mip_options=mip_options, progress=progress)
 
 
 def solve_problem(
-    problem: Problem, *, method: str = "enumeration", mip_options: MipOptions | None = None
+    problem: Problem,
+    *,
+    method: str = "enumeration",
+    mip_options: MipOptions | None = None,
+    progress: bool | None = False,
 ) -> SolveResult:
     """:func:`solve` of a problem already prepared (:func:`coopt.model.problem.prepare`).
 
@@ -69,7 +81,7 @@ def solve_problem(
     if method == "mip":
         from coopt.mip.method import solve_mip_method
 
-        return solve_mip_method(problem, mip_options)
+        return solve_mip_method(problem, mip_options, progress)
     if method == "closed-form":
         from coopt.symbolic.closed_form import solve_closed_form  # imports SymPy
 

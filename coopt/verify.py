@@ -322,8 +322,11 @@ def verify(
     options: MipOptions | None = None,
     rtol: float = RTOL_VERIFY,
     closed_form: Callable[[Instance, SolveResult, float, float], list[Check]] = closed_form_checks,
+    progress: bool | None = False,
 ) -> VerifyReport:
     """Solve ``instance`` by every applicable method and compare (module docstring).
+
+    ``progress``: the MIP's bars on stderr (:class:`coopt.mip.highs.MipProgress`).
 
     Raises
     ------
@@ -337,7 +340,7 @@ def verify(
 
     problem = prepare(instance)
     qos = instance.constraints
-    run = run_mip_method(problem, options)
+    run = run_mip_method(problem, options, progress)
     mip, res, report = run.result, run.mip, run.report
     scale = run.data.scale
     exact = min(rtol, RTOL_EXACT)
@@ -581,7 +584,14 @@ def verify_fleet(
         if method == "auto":
             continue
         try:
-            results[method] = solve_fleet(fleet, method, options, tables=tables, known_baselines=known)  # type: ignore[arg-type]
+            results[method] = solve_fleet(
+                fleet,
+                method,  # type: ignore[arg-type]
+                options,
+                tables=tables,
+                known_baselines=known,
+                progress=progress,
+            )
         except InstanceError as exc:  # exact off a grid, brute force on a large fleet
             checks.append(Check(f"allocation {method}", None, None, None, "-", True, f"not applicable: {exc}"))
     best = min(r.objective for r in results.values())

@@ -109,7 +109,7 @@ def figures(args: argparse.Namespace) -> int:
     args.loaded.extend(fleet.kinds)
     check_fleet_memory("figures", fleet, args.max_memory)
     figs = make_fleet_figures(fleet, scales=range(1, points + 1), size=args.size, title=not args.no_title)
-    for path in write_figures(figs, args.out):
+    for path in write_figures(figs, args.out, progress=None):
         print(path)
     return 0
 

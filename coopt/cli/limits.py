@@ -17,6 +17,13 @@ rounded up:
   K = 256, wait mode ``last``, peak RSS): 137 MB at N = 20,000, against an estimate of
   about 600 MiB;
 * enumeration on a Markov channel: one policy per placement and rule, ``9 K (N+1)^2``;
+* a time-correlated channel (``doppler_hz`` or ``coherence_s``, :mod:`coopt.model.fading`)
+  also holds ``K x K`` float64 transition matrices (:func:`transition_matrices`): one per
+  layer (the stacked ``epoch_transitions``), the waiting slot's, the cache of one per
+  distinct lag (at most :data:`coopt.model.fading.TRANSITION_CACHE`) and the work space
+  of building one, :func:`coopt.model.fading.transition_bytes`; its DP is the Markov one.
+  Measured (``coopt solve --json``, the 7-layer LeNet-5 chain, Clarke 50 Hz, peak RSS):
+  202 MB at K = 1,024 against an estimate of 353 MiB;
 * the MIP (Pyomo + HiGHS): about :data:`MIP_BYTES_PER_CELL` per (epoch, state) cell;
 * simulation: ``8`` arrays of ``tasks`` floats plus the batches.
 """
@@ -97,13 +104,37 @@ def _states(instance: Instance) -> int:
     return len(spec.gains) if spec.gains is not None and not spec.is_continuous else spec.states
 
 
+def transition_matrices(instance: Instance) -> int:
+    """The ``K x K`` matrices a correlated channel holds at once (module docstring): one
+    per layer, the slot's, and the cached distinct lags; 0 for any other channel."""
+    spec = instance.channel
+    if not spec.is_correlated:
+        return 0
+    import numpy as np
+
+    from coopt.model import fading
+    from coopt.model.costs import cost_model
+
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        times = cost_model(instance).layer_time_s
+    deltas = fading.lag_deltas(spec, times, instance.wait.slot_s)
+    return len(deltas) + min(len(set(deltas)), fading.TRANSITION_CACHE)
+
+
+def _transition_bytes(instance: Instance) -> int:
+    from coopt.model.fading import transition_bytes
+
+    count = transition_matrices(instance)
+    return transition_bytes(_states(instance), count) if count else 0
+
+
 def estimate_bytes(command: str, instance: Instance, tasks: int = 0) -> int:
     """Estimated peak memory in bytes of ``command`` on ``instance`` (module docstring)."""
     n1 = instance.n_layers + 1
     k = _states(instance)
-    markov = instance.channel.is_markov
+    markov = instance.channel.is_markov or instance.channel.is_correlated
     dp = 9 * k * n1 * n1 if markov else IID_BYTES_PER_EPOCH * n1 + 16 * min(n1 * n1, KEEP_ELEMENTS)
-    total = BASE_BYTES + 64 * n1 * k + 4096 * n1 + dp
+    total = BASE_BYTES + 64 * n1 * k + 4096 * n1 + dp + _transition_bytes(instance)
     if command.endswith("mip") or command == "verify":
         total += MIP_BYTES_PER_CELL * n1 * k
     if command in ("simulate", "compare", "figures"):
@@ -125,9 +156,17 @@ def check_memory(command: str, instance: Instance, limit: int | None, tasks: int
     need = estimate_bytes(command, instance, tasks)
     if need > limit:
         source = "--max-memory" if limit != default_limit() else f"{DEFAULT_FRACTION:.0%} of this machine's RAM"
+        k = _states(instance)
+        matrices = transition_matrices(instance)
+        of_which = (
+            f", of which {_size(_transition_bytes(instance))} for the correlated channel's {matrices} transition "
+            f"matrices of K x K = {k} x {k} float64"
+            if matrices
+            else ""
+        )
         raise InstanceError(
-            f"coopt {command}: instance {instance.name} ({instance.n_layers} layers, {_states(instance)} channel "
-            f"states) needs about {_size(need)}, more than the limit {_size(limit)} ({source}); "
+            f"coopt {command}: instance {instance.name} ({instance.n_layers} layers, K = {k} channel "
+            f"states) needs about {_size(need)}{of_which}, more than the limit {_size(limit)} ({source}); "
             "use fewer channel.states or a smaller --tasks, or raise --max-memory"
         )
 

@@ -52,7 +52,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.rule:
         instance = instance.with_rule(args.rule)
     check_memory("verify", instance, args.max_memory)
-    report = verify(instance, mip_options(args) or MipOptions(), rtol=args.rtol)
+    report = verify(instance, mip_options(args) or MipOptions(), rtol=args.rtol, progress=False if args.json else None)
     print(dumps(with_units(report.to_dict(), VERIFY_UNITS)) if args.json else report.table())
     return 0 if report.ok else 1
 
@@ -84,7 +84,9 @@ def _solve(args: argparse.Namespace) -> int:
     if args.rule is not None:
         instance = instance.with_rule(args.rule)
     problem = prepare(instance)
-    result = solve_problem(problem, method=args.method, mip_options=mip_options(args))
+    result = solve_problem(
+        problem, method=args.method, mip_options=mip_options(args), progress=False if args.json else None
+    )
     continuous = None
     if args.continuous:
         from coopt.sim.continuous import continuous_summary
@@ -112,10 +114,10 @@ def _solve(args: argparse.Namespace) -> int:
 def _warm_transitions(instance) -> None:
     """A correlated channel's matrices, built ahead (they are cached) under a progress bar
     on stderr when predicted to take over 2 s and stderr is a terminal."""
-    if not instance.channel.is_correlated or not sys.stderr.isatty():
-        return
-    from tqdm import tqdm
+    from coopt.progress import bar_enabled, progress_bar
 
+    if not instance.channel.is_correlated or not bar_enabled(None):
+        return
     from coopt.model import fading
     from coopt.model.channel import build_channel
     from coopt.model.costs import cost_model
@@ -125,10 +127,18 @@ def _warm_transitions(instance) -> None:
         times = cost_model(instance).layer_time_s
     deltas = fading.lag_deltas(instance.channel, times, instance.wait.slot_s)
     fading.check_transition_memory(k, len(deltas))
-    if sum(fading.predicted_seconds(k, d) for d in set(deltas)) > 2.0:
-        fading.build_transitions(
-            k, deltas, lambda todo: tqdm(todo, desc=f"transition matrices K={k}", unit="matrix", file=sys.stderr)
-        )
+    if sum(fading.predicted_seconds(k, d) for d in set(deltas)) <= 2.0:
+        return
+
+    def counted(todo: list[float]):
+        with progress_bar(
+            len(todo), f"transition matrices K={k}", None, "matrix", delay_s=0.0, unit_scale=False
+        ) as bar:
+            for delta in todo:
+                yield delta  # the caller builds its matrix before asking for the next
+                bar.update()
+
+    fading.build_transitions(k, deltas, counted)
 
 
 def _write_split(instance, result, out: str) -> dict:
@@ -254,7 +264,7 @@ def _figures(args: argparse.Namespace) -> int:
         figures = make_figures(
             instances, tasks=args.tasks, seed=args.seed, points=points, progress=None, size=args.size, title=title
         )
-    for path in write_figures(figures, args.out):
+    for path in write_figures(figures, args.out, progress=None):
         print(path)
     return 0
 

@@ -19,13 +19,13 @@ engine and the batch; so is one raised by ``on_result`` (e.g. to stop the run).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from coopt.engines import pools
 from coopt.engines.batching import batches
 from coopt.errors import InstanceError
+from coopt.progress import progress_bar
 
 ENGINES = ("serial", "local", "local-dask")  # or the address of a Dask scheduler, tcp://host:port
 WINDOW_PER_WORKER = 2  # batches in flight per worker: one running, one queued
@@ -99,8 +99,6 @@ def run_batches(
     int
         The number of jobs whose results were handed to ``on_result``.
     """
-    from tqdm import tqdm
-
     if workers < 1:
         raise InstanceError(f"workers = {workers}: must be an integer >= 1")
     if batch is not None and batch < 1:
@@ -114,8 +112,7 @@ def run_batches(
     chunks = batches(jobs, workers, total, batch, 1 if first_alone else None)
     stream = _stream(chunks, fn, engine, workers, first_alone)
     done = 0
-    disable = None if progress is None else not progress
-    bar = tqdm(total=total, unit=unit, desc=desc, disable=disable, file=sys.stderr, delay=delay_s)
+    bar = progress_bar(total, desc, progress, unit, delay_s=delay_s, unit_scale=False, leave=True)
     try:
         for chunk, results in stream:
             if on_result is not None:

@@ -68,11 +68,14 @@ from coopt.fleet.knapsack_data import (
     undominated,
 )
 from coopt.mip.highs import MipOptions, Termination, relative_gap
+from coopt.progress import progress_bar
 
 CAPACITY_TOLERANCE = 1e-12  # sum of shares <= 1 + this (float sums of levels such as 0.1)
 LP_TOLERANCE = 1e-10  # HiGHS primal and dual feasibility in the LP relaxation
 FRACTION_TOLERANCE = 1e-9  # an LP count within this of an integer is that integer
 BRUTE_FORCE_MAX = 2_000_000  # allocations brute_force enumerates at most
+BRUTE_FORCE_TICK = 1 << 14  # allocations between updates of its progress bar
+PROGRESS_DELAY_S = 2.0  # the exact DP's and brute force's bars appear once they have run this long
 DP_MAX_WORK = 2e9  # devices x states x pairs the exact DP accepts
 AUTO_MIP_MAX_COLUMNS = 30_000
 """``auto`` runs the MIP only when the Lagrangian's gap is not zero and the MIP has at most this
@@ -435,11 +438,13 @@ def _fill(data: KnapsackData, n: NDArray[np.int64], max_moves: int) -> None:
         n[gk, q] += m
 
 
-def _lagrangian(data: KnapsackData, lp: LpRelaxation, start: float, options: MipOptions | None) -> Allocation:
+def _lagrangian(
+    data: KnapsackData, lp: LpRelaxation, start: float, options: MipOptions | None, progress: bool | None = False
+) -> Allocation:
     n = _round(data, lp)
     if not _repair(data, n):
         # the greedy repair is stuck (the two capacities conflict); the MIP decides
-        return _mip(data, lp, start, options, method="lagrangian+mip")
+        return _mip(data, lp, start, options, method="lagrangian+mip", progress=progress)
     _fill(data, n, max_moves=10 * data.kinds + 100)
     return _result(data, n, lp, "lagrangian", start)
 
@@ -448,11 +453,16 @@ def _lagrangian(data: KnapsackData, lp: LpRelaxation, start: float, options: Mip
 
 
 def _mip(
-    data: KnapsackData, lp: LpRelaxation, start: float, options: MipOptions | None, method: str = "mip"
+    data: KnapsackData,
+    lp: LpRelaxation,
+    start: float,
+    options: MipOptions | None,
+    method: str = "mip",
+    progress: bool | None = False,
 ) -> Allocation:
     from coopt.fleet.knapsack import build_knapsack_model, solve_knapsack
 
-    res = solve_knapsack(build_knapsack_model(data), options)
+    res = solve_knapsack(build_knapsack_model(data), options, progress=progress)
     if not res.has_solution or res.n is None:
         if res.termination in (Termination.INFEASIBLE, Termination.INFEASIBLE_OR_UNBOUNDED):
             raise NoSolutionError(infeasible_message(data))
@@ -475,7 +485,7 @@ def _mip(
 # ----------------------------------------------------------------------------- exact
 
 
-def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
+def _exact(data: KnapsackData, lp: LpRelaxation, start: float, progress: bool | None = False) -> Allocation:
     gx, gy = grid_units(data.x_levels), grid_units(data.y_levels)
     if gx is None or gy is None:
         which = "x_levels" if gx is None else "y_levels"
@@ -494,6 +504,9 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
     V[0, 0] = 0.0
     kinds = np.repeat(np.arange(data.kinds), data.counts)
     choice = np.full((len(kinds), Lx + 1, Ly + 1), -1, dtype=np.int32)
+    bar = progress_bar(
+        len(kinds), "fleet allocation: exact DP", progress, "device", delay_s=PROGRESS_DELAY_S, unit_scale=False
+    )
     for d, g in enumerate(kinds):
         new = np.full_like(V, np.inf)
         ch = choice[d]
@@ -507,6 +520,8 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
             view[better] = cand[better]
             ch[a:, b:][better] = p
         V = new
+        bar.update()
+    bar.close()
     if not np.isfinite(V).any():
         raise NoSolutionError(infeasible_message(data))
     sx, sy = (int(v) for v in np.unravel_index(int(np.argmin(V)), V.shape))
@@ -520,7 +535,7 @@ def _exact(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
     return _result(data, n, lp, "exact", start, bound=F, optimal=True)
 
 
-def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocation:
+def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float, progress: bool | None = False) -> Allocation:
     # identical copies: every multiset of pairs per kind (the order of copies does not matter)
     finite = [np.flatnonzero(np.isfinite(data.cost[g])).tolist() for g in range(data.kinds)]
     # counted before any is built: C(f + c - 1, c) multisets of c copies over f finite pairs
@@ -537,7 +552,10 @@ def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocati
     ]
     best = math.inf
     best_pick: tuple[int, ...] | None = None
-    for pick in itertools.product(*(range(len(c)) for c in choices)):
+    bar = progress_bar(total, "fleet allocation: brute force", progress, "allocation", delay_s=PROGRESS_DELAY_S)
+    for i, pick in enumerate(itertools.product(*(range(len(c)) for c in choices))):
+        if i and not i % BRUTE_FORCE_TICK:
+            bar.update(BRUTE_FORCE_TICK)
         F = sx = sy = 0.0
         for g, k in enumerate(pick):
             c, a, b = per_kind[g][k]
@@ -546,6 +564,8 @@ def _brute_force(data: KnapsackData, lp: LpRelaxation, start: float) -> Allocati
             sy += b
         if sx <= 1 + CAPACITY_TOLERANCE and sy <= 1 + CAPACITY_TOLERANCE and F < best:
             best, best_pick = F, pick
+    bar.update(total - bar.n)
+    bar.close()
     if best_pick is None:
         raise NoSolutionError(infeasible_message(data))
     n = np.zeros(data.cost.shape, dtype=np.int64)
@@ -566,6 +586,7 @@ def allocate(
     y_levels: ArrayLike,
     method: Method = "auto",
     options: MipOptions | None = None,
+    progress: bool | None = False,
 ) -> Allocation:
     """Allocate the shares (module docstring for the methods).
 
@@ -582,6 +603,9 @@ def allocate(
     method : {"auto", "mip", "lagrangian", "exact", "brute_force"}
     options : MipOptions, optional
         HiGHS's time limit, gap and threads (``mip``, and ``lagrangian`` when it falls back).
+    progress : bool or None
+        The MIP's bar on stderr (gap, bounds, ETA to the time limit) once it has run 2 s
+        (:class:`coopt.mip.highs.MipProgress`; ``None``: on a terminal only).
 
     Raises
     ------
@@ -598,17 +622,17 @@ def allocate(
     data = knapsack_data(tables, counts, weights, x_levels, y_levels)
     lp = _lp(data)
     if method == "auto":
-        lag = _lagrangian(data, lp, start, options)
+        lag = _lagrangian(data, lp, start, options, progress)
         if lag.optimal or int(np.count_nonzero(undominated(data))) > AUTO_MIP_MAX_COLUMNS:
             return lag
-        return _mip(data, lp, start, options)
+        return _mip(data, lp, start, options, progress=progress)
     if method == "mip":
-        return _mip(data, lp, start, options)
+        return _mip(data, lp, start, options, progress=progress)
     if method == "lagrangian":
-        return _lagrangian(data, lp, start, options)
+        return _lagrangian(data, lp, start, options, progress)
     if method == "exact":
-        return _exact(data, lp, start)
-    return _brute_force(data, lp, start)
+        return _exact(data, lp, start, progress)
+    return _brute_force(data, lp, start, progress)
 
 
 def _level_index(levels: ArrayLike, share: float, name: str) -> int:

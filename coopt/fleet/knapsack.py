@@ -36,6 +36,7 @@ from coopt.mip.highs import (
     MIP_TOLERANCE,
     TERMINATION,  # the one status table of the HiGHS boundary, shared on purpose
     MipOptions,
+    MipProgress,
     Termination,
     new_solver,
     relative_gap,
@@ -115,9 +116,16 @@ class KnapsackResult:
 
 
 def solve_knapsack(
-    model: pyo.ConcreteModel, options: MipOptions | None = None, solver: Any | None = None
+    model: pyo.ConcreteModel,
+    options: MipOptions | None = None,
+    solver: Any | None = None,
+    progress: bool | None = False,
 ) -> KnapsackResult:
     """Solve a model of :func:`build_knapsack_model` with HiGHS.
+
+    ``progress``: a bar on stderr with HiGHS's gap and bounds (and the ETA to the time
+    limit) once the solve has lasted 2 s (:class:`coopt.mip.highs.MipProgress`; ``None``:
+    on a terminal only).
 
     Raises
     ------
@@ -128,7 +136,17 @@ def solve_knapsack(
     opt = solver or new_solver()
     data: KnapsackData = model.coopt_data
     start = time.perf_counter()
-    res = opt.solve(
+    with MipProgress(progress) as bar:
+        if bar.active and getattr(opt, "_model", None) is not model:  # callbacks live on the HiGHS object
+            opt.set_instance(model)
+        with bar.search(opt, "fleet MIP: branch and bound", options.time_limit, model.coopt_scale):
+            res = _solve_call(model, options, opt)
+    wall = time.perf_counter() - start
+    return _result(model, data, res, opt, wall)
+
+
+def _solve_call(model: pyo.ConcreteModel, options: MipOptions, opt: Any) -> Any:
+    return opt.solve(
         model,
         load_solutions=False,
         raise_exception_on_nonoptimal_result=False,
@@ -143,7 +161,9 @@ def solve_knapsack(
             "presolve": "off",
         },
     )
-    wall = time.perf_counter() - start
+
+
+def _result(model: pyo.ConcreteModel, data: KnapsackData, res: Any, opt: Any, wall: float) -> KnapsackResult:
     termination = TERMINATION.get(res.termination_condition.name, Termination.UNKNOWN)
     has_solution = res.incumbent_objective is not None
     n = None

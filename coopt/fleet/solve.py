@@ -289,7 +289,9 @@ def solve_fleet(
         every method and evaluates them once).
     workers, dask, progress
         Where the tables are built when ``tables`` is not given: this process (the default),
-        ``workers`` local processes, or Dask (:func:`coopt.fleet.tables.fleet_tables`).
+        ``workers`` local processes, or Dask (:func:`coopt.fleet.tables.fleet_tables`);
+        ``progress`` also shows the allocation MIP's bar (HiGHS's gap, the ETA to the time
+        limit) once it has run 2 s.
 
     Raises
     ------
@@ -312,6 +314,7 @@ def solve_fleet(
             fleet.shared.y_levels,
             method=method,
             options=options,
+            progress=progress,
         )
     except NoSolutionError as exc:
         if "infeasible" not in str(exc):

@@ -44,16 +44,19 @@ highspy are imported only when a solve is requested.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from coopt.errors import InstanceError, NoSolutionError, SolverUnavailableError
 from coopt.mip.data import SMALL_FLOW
 from coopt.mip.solution import MipSolution, PolicyTable, policy_table, read_solution
+from coopt.progress import progress_bar, terminal_stream
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyomo.environ as pyo
@@ -182,14 +185,156 @@ class Deadline:
         return replace(options, time_limit=self.limit_s - self.elapsed())
 
 
-def load_model(model: pyo.ConcreteModel, solver: Any, deadline: Deadline, rows_per_chunk: int = 200) -> None:
+MIP_BAR_DELAY_S = 2.0  # a MIP's bars appear once its whole run has lasted this long
+MIP_BAR_INTERVAL_S = 0.2  # HiGHS calls its interrupt callback often; the bar is updated at most this often
+
+
+class MipProgress:
+    """Progress of one MIP run on stderr, shown on a terminal once the run has lasted
+    :data:`MIP_BAR_DELAY_S` (nothing when stderr is piped or ``enabled`` is ``False``,
+    as with ``--json``; :mod:`coopt.progress`).
+
+    One bar per step, each replacing the last: :meth:`step` for counted steps (rows
+    handed to HiGHS, per-placement LPs; tqdm's ETA), :meth:`search` around a HiGHS run
+    of branch and bound. There HiGHS's MIP interrupt callback (highspy's
+    ``cbMipInterrupt``) reports its running time, the incumbent (primal bound), the
+    proven (dual) bound, the gap and the nodes; a branch and bound has no count of work
+    left, so with a time limit the bar counts seconds against it and its ETA is the time
+    left until the limit (an upper bound, HiGHS may prove optimality sooner), and without
+    one it shows the elapsed time and the gap only. The bounds are shown unscaled
+    (``scale``, e.g. :attr:`coopt.mip.data.MipData.scale`). A context manager.
+    """
+
+    def __init__(self, enabled: bool | None = False) -> None:
+        self.start = time.perf_counter()
+        self._stack = contextlib.ExitStack()
+        self.file = self._stack.enter_context(terminal_stream(enabled))
+        self.bar: Any = None
+
+    @property
+    def active(self) -> bool:
+        return self.file is not None
+
+    def __enter__(self) -> MipProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._close_bar()
+        self._stack.close()
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def step(
+        self,
+        desc: str,
+        total: float | None = None,
+        unit: str = "it",
+        *,
+        seconds: bool = False,
+        bar_format: str | None = None,
+    ) -> None:
+        """Start the bar of a new step (the previous one is closed)."""
+        if not self.active:
+            return
+        self._close_bar()
+        delay = max(0.0, MIP_BAR_DELAY_S - (time.perf_counter() - self.start))
+        self.bar = progress_bar(
+            total, desc, True, unit, delay_s=delay, file=self.file, unit_scale=seconds, bar_format=bar_format
+        )
+
+    def advance(self, n: float = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def building(self, deadline: Deadline) -> Deadline:
+        """``deadline`` for :func:`coopt.mip.formulation.build_placement_model`, counting on
+        a bar the rows it builds (the builder asks :meth:`Deadline.passed` once per flow
+        row); ``deadline`` itself when no bar is drawn."""
+        if not self.active:
+            return deadline
+        self.step("MIP: building the model", None, "row", bar_format="{desc}: {n_fmt} rows [{elapsed}]")
+        return _CountingDeadline(deadline, self)
+
+    @contextlib.contextmanager
+    def search(self, solver: Any, desc: str, time_limit_s: float | None, scale: float = 1.0) -> Iterator[None]:
+        """A bar fed by HiGHS's MIP callback while the persistent ``solver`` runs (class docstring)."""
+        if not self.active:
+            yield
+            return
+        highs = _highs(solver)
+        if time_limit_s is None:
+            self.step(desc, None, "s", seconds=True, bar_format="{desc}: {elapsed}{postfix}")
+        else:
+            self.step(desc + " (ETA <= time limit)", time_limit_s, "s", seconds=True)
+        last = [-math.inf]
+
+        def on_interrupt(event: Any) -> None:
+            out = event.data_out
+            now = float(out.running_time)
+            if now - last[0] < MIP_BAR_INTERVAL_S:
+                return
+            last[0] = now
+            self.bar.n = min(now, self.bar.total or math.inf)
+            # redrawn here, at most every MIP_BAR_INTERVAL_S (tqdm's own update would wait for
+            # its minimum interval), but not before the run has lasted MIP_BAR_DELAY_S
+            shown = time.perf_counter() - self.start >= MIP_BAR_DELAY_S
+            self.bar.set_postfix_str(_search_postfix(out, scale), refresh=shown)
+
+        highs.cbMipInterrupt.subscribe(on_interrupt)
+        try:
+            yield
+        finally:
+            highs.cbMipInterrupt.unsubscribe(on_interrupt)
+            self._close_bar()
+
+
+class _CountingDeadline(Deadline):
+    """A :class:`Deadline` whose :meth:`passed` also advances a :class:`MipProgress`."""
+
+    def __init__(self, deadline: Deadline, progress: MipProgress) -> None:
+        self.limit_s, self.start, self._progress = deadline.limit_s, deadline.start, progress
+
+    def passed(self) -> bool:
+        self._progress.advance()
+        return super().passed()
+
+    def check(self, step: str) -> None:  # between components: not a row
+        if super().passed():
+            raise self.expired(step)
+
+
+def _search_postfix(out: Any, scale: float) -> str:
+    """``gap 1.2e-03, incumbent 0.0123, bound 0.0121, 40 nodes`` from HiGHS's callback data."""
+    primal, dual = float(out.mip_primal_bound), float(out.mip_dual_bound)
+    parts = [f"gap {out.mip_gap:.2e}" if math.isfinite(primal) and math.isfinite(out.mip_gap) else "no incumbent yet"]
+    if math.isfinite(primal):
+        parts.append(f"incumbent {primal * scale:.6g}")
+    if math.isfinite(dual):
+        parts.append(f"bound {dual * scale:.6g}")
+    parts.append(f"{int(out.mip_node_count):,} nodes")
+    return ", ".join(parts)
+
+
+def load_model(
+    model: pyo.ConcreteModel,
+    solver: Any,
+    deadline: Deadline,
+    rows_per_chunk: int = 200,
+    progress: MipProgress | None = None,
+) -> None:
     """Hand ``model`` to the persistent ``solver``, checking ``deadline`` between chunks of rows.
 
     The same HiGHS model as ``solver.set_instance(model)`` (rows in the same order,
     columns in order of first use), but Pyomo's translation, which takes longer than
     building the model on long chains, can stop at the time limit. Chunks are small
     because the linking rows of an N-layer chain hold O(N) terms each (200 of them
-    took about 1 s at N = 1,000 on the loaded test machine).
+    took about 1 s at N = 1,000 on the loaded test machine). ``progress`` counts the rows.
     """
     import pyomo.environ as pyo
     from pyomo.common.tee import capture_output
@@ -209,9 +354,13 @@ def load_model(model: pyo.ConcreteModel, solver: Any, deadline: Deadline, rows_p
     # ignores; stdout must carry only coopt's result, so the descriptors are captured here.
     with capture_output(io.StringIO(), capture_fd=True):
         _highs(solver).setOptionValue("small_matrix_value", SMALL_FLOW)
+        if progress is not None:
+            progress.step("MIP: handing the model to HiGHS", len(rows), "row")
         for i in range(0, len(rows), rows_per_chunk):
             deadline.check(f"handing the model to HiGHS ({i} of {len(rows)} rows)")
             solver.add_constraints(rows[i : i + rows_per_chunk])
+            if progress is not None:
+                progress.advance(len(rows[i : i + rows_per_chunk]))
         for obj in objectives:
             solver.set_objective(obj)
 
@@ -323,11 +472,29 @@ def solver_version(opt: Any) -> str:
 
 
 def _run(
-    model: pyo.ConcreteModel, options: MipOptions, opt: Any, tolerance: float, settings: dict[str, Any]
+    model: pyo.ConcreteModel,
+    options: MipOptions,
+    opt: Any,
+    tolerance: float,
+    settings: dict[str, Any],
+    progress: MipProgress | None = None,
 ) -> PlacementResult:
     d = model.coopt_data
     start = time.perf_counter()
-    res = opt.solve(
+    watch = (
+        progress.search(opt, "MIP: branch and bound", options.time_limit, d.scale)
+        if progress is not None and getattr(opt, "_solver_model", None) is not None
+        else contextlib.nullcontext()
+    )
+    with watch:
+        res = _solve_call(model, options, opt, tolerance, settings)
+    return _result(model, res, opt, time.perf_counter() - start)
+
+
+def _solve_call(
+    model: pyo.ConcreteModel, options: MipOptions, opt: Any, tolerance: float, settings: dict[str, Any]
+) -> Any:
+    return opt.solve(
         model,
         load_solutions=False,
         raise_exception_on_nonoptimal_result=False,
@@ -343,7 +510,10 @@ def _run(
             **settings,
         },
     )
-    wall = time.perf_counter() - start
+
+
+def _result(model: pyo.ConcreteModel, res: Any, opt: Any, wall: float) -> PlacementResult:
+    d = model.coopt_data
     termination = TERMINATION.get(res.termination_condition.name, Termination.UNKNOWN)
     has_solution = res.incumbent_objective is not None
     objective = bound = None
@@ -376,7 +546,12 @@ def _run(
 
 
 def solve_mip(
-    model: pyo.ConcreteModel, options: MipOptions | None = None, solver: Any | None = None, *, fallback: bool = False
+    model: pyo.ConcreteModel,
+    options: MipOptions | None = None,
+    solver: Any | None = None,
+    *,
+    fallback: bool = False,
+    progress: MipProgress | None = None,
 ) -> PlacementResult:
     """Solve a placement model with HiGHS.
 
@@ -391,6 +566,9 @@ def solve_mip(
         :func:`solve_fixed` calls on the same model).
     fallback : bool
         Use :data:`FALLBACK_OPTIONS` and the LP tolerance (a different search path).
+    progress : MipProgress, optional
+        Shows the branch and bound (gap, bounds, ETA to the time limit) while HiGHS runs;
+        needs a ``solver`` that already holds the model (:func:`load_model`).
 
     Raises
     ------
@@ -398,8 +576,8 @@ def solve_mip(
         Pyomo or highspy is not installed.
     """
     if fallback:
-        return _run(model, options or MipOptions(), solver or new_solver(), LP_TOLERANCE, FALLBACK_OPTIONS)
-    return _run(model, options or MipOptions(), solver or new_solver(), MIP_TOLERANCE, PRIMARY_OPTIONS)
+        return _run(model, options or MipOptions(), solver or new_solver(), LP_TOLERANCE, FALLBACK_OPTIONS, progress)
+    return _run(model, options or MipOptions(), solver or new_solver(), MIP_TOLERANCE, PRIMARY_OPTIONS, progress)
 
 
 def solve_fixed(
@@ -423,6 +601,7 @@ __all__ = [
     "TERMINATION",
     "Deadline",
     "MipOptions",
+    "MipProgress",
     "PlacementResult",
     "Termination",
     "load_model",

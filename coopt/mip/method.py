@@ -86,6 +86,7 @@ from coopt.mip.formulation import build_placement_model, model_size
 from coopt.mip.highs import (
     Deadline,
     MipOptions,
+    MipProgress,
     PlacementResult,
     Termination,
     load_model,
@@ -325,8 +326,11 @@ class MipRun:
     lagrangian: LagrangianBound | None
 
 
-def solve_mip_method(problem: Problem, options: MipOptions | None = None) -> SolveResult:
+def solve_mip_method(problem: Problem, options: MipOptions | None = None, progress: bool | None = False) -> SolveResult:
     """The joint optimum by the MIP (module docstring), as a :class:`SolveResult`.
+
+    ``progress``: bars on stderr for the long steps (:class:`~coopt.mip.highs.MipProgress`;
+    ``None``: on a terminal only, once the run has lasted 2 s).
 
     Raises
     ------
@@ -336,12 +340,16 @@ def solve_mip_method(problem: Problem, options: MipOptions | None = None) -> Sol
     SolverUnavailableError
         Pyomo or highspy is missing.
     """
-    return run_mip_method(problem, options).result
+    return run_mip_method(problem, options, progress).result
 
 
-def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRun:
+def run_mip_method(problem: Problem, options: MipOptions | None = None, progress: bool | None = False) -> MipRun:
     """:func:`solve_mip_method` keeping the raw runs (for ``coopt verify``)."""
-    options = options or MipOptions()
+    with MipProgress(progress) as bar:
+        return _run_mip_method(problem, options or MipOptions(), bar)
+
+
+def _run_mip_method(problem: Problem, options: MipOptions, bar: MipProgress) -> MipRun:
     inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
     rule, mode = inst.placement.rule, inst.wait.mode
     k_tasks = inst.placement.tasks_per_period
@@ -349,12 +357,12 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     placements = problem.placements
 
     deadline = Deadline(options.time_limit)
-    model = build_placement_model(problem, qos=qos, deadline=deadline)
+    model = build_placement_model(problem, qos=qos, deadline=bar.building(deadline))
     build_time = deadline.elapsed()
     data = model.coopt_data
     opt = new_solver()
-    load_model(model, opt, deadline)
-    res = solve_mip(model, deadline.options(options, "starting the MIP"), opt)
+    load_model(model, opt, deadline, progress=bar)
+    res = solve_mip(model, deadline.options(options, "starting the MIP"), opt, progress=bar)
     if res.termination in INFEASIBLE and qos is not None:
         raise NoSolutionError(_infeasible_message(problem, qos))
     if res.termination in INFEASIBLE:  # pragma: no cover - M = 0 is always feasible
@@ -374,6 +382,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
     skipped: dict[int, str] = {}
     lp_diff, lp_time_s, kept_objective = 0.0, 0.0, math.inf
     changed = unvisited = improved = 0
+    bar.step("MIP: the LP of each placement", len(placements), "LP")
     for i, m in enumerate(placements):
         step = f"solving the per-placement LPs ({i} of {len(placements)} done)"
         r = solve_fixed(model, m, deadline.options(options, step), opt)
@@ -395,6 +404,7 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
                 kept_cert = {m: cert} if qos is None else {}
         else:
             skipped[m] = r.termination.value
+        bar.advance()
     values = placement_values(task, costs, list(task), k_tasks)
     best = argmin_placement(values) if values else None
     if best is None:  # pragma: no cover - the MIP had a solution, so some LP does
@@ -410,8 +420,8 @@ def run_mip_method(problem: Problem, options: MipOptions | None = None) -> MipRu
         # bound: its search pruned wrongly. Solve again on a different search path.
         retried = True
         fresh = new_solver()
-        load_model(model, fresh, deadline)
-        again = solve_mip(model, deadline.options(options, "re-solving the MIP"), fresh, fallback=True)
+        load_model(model, fresh, deadline, progress=bar)
+        again = solve_mip(model, deadline.options(options, "re-solving the MIP"), fresh, fallback=True, progress=bar)
         if _certified(again, best.objective, options, data.scale):
             res, certified = again, True
     lp = fixed[star]

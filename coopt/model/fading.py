@@ -363,7 +363,10 @@ def _transition_panels(states: int, delta: float) -> NDArray[np.float64]:
     return np.clip(P, 0.0, 1.0)
 
 
-@lru_cache(maxsize=64)
+TRANSITION_CACHE = 64  # matrices kept by (K, delta); layers with equal durations share one
+
+
+@lru_cache(maxsize=TRANSITION_CACHE)
 def _transition(states: int, delta: float) -> NDArray[np.float64]:
     """The matrix (read-only, cached per ``(K, delta)``): the Laguerre series where it needs
     at most ``LAGUERRE_MAX_TERMS`` terms, else Gauss-Legendre panels; the diagonal from the

@@ -53,8 +53,9 @@ from coopt.errors import InstanceError
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
 from coopt.model.vocabulary import Policy
+from coopt.progress import progress_bar
 from coopt.report.figures import STYLE, Solved, _check_rows, _legend_columns, _row_axes, check_size, finish
-from coopt.sim.simulate import POLICIES, build_policy, progress_bar, simulate_outcomes
+from coopt.sim.simulate import POLICIES, build_policy, simulate_outcomes
 from coopt.symbolic.notation import axis_label
 
 if TYPE_CHECKING:  # pragma: no cover

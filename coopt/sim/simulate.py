@@ -68,7 +68,6 @@ number of waiting slots is geometric).
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +93,7 @@ from coopt.model.costs import wait_allowed
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
 from coopt.model.vocabulary import Policy, Rule
+from coopt.progress import progress_bar
 
 POLICIES = tuple(Policy)
 Z95 = 1.959963984540054  # standard normal quantile 0.975
@@ -364,16 +364,6 @@ class _ChannelSampler:
             matrix = self.channel.wait_step() if n is None else self.channel.step(n)
             table = self._tables[n] = AliasTable(matrix)  # type: ignore[arg-type]
         return table.draw(rng, states.shape[0], states)
-
-
-def progress_bar(total: int, desc: str, enabled: bool | None, unit: str = "task"):
-    """A tqdm bar on stderr; ``enabled=None`` shows it on a terminal once a run passes one second."""
-    from tqdm import tqdm
-
-    disable = None if enabled is None else not enabled
-    return tqdm(
-        total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, disable=disable, delay=1.0, leave=False
-    )
 
 
 def _batches(tasks: int) -> list[int]:

@@ -575,3 +575,76 @@ def test_zero_weights_joint_condition_is_documented_and_enforced(tmp_path, capsy
     for w in ({"cost__energy_weight": 0.0}, {"cost__time_weight": 0.0}):
         (tmp_path / "one.toml").write_text(_instance(**w))
         assert _in_process(["solve", str(tmp_path / "one.toml")], capsys)[0] == 0
+
+
+def _clarke(tmp_path, states: int) -> Path:
+    path = tmp_path / f"clarke{states}.toml"
+    path.write_text(_instance(channel__states=states, channel__doppler_hz=50.0))
+    return path
+
+
+def test_correlated_channel_memory_counts_its_matrices(tmp_path):
+    """A correlated channel's estimate holds 8 K^2 bytes per matrix: one per layer, the
+    slot's, one per distinct lag (cached) and 4 of work space; the i.i.d. law at the same K
+    holds none."""
+    from coopt.model import fading
+    from coopt.model.costs import cost_model
+    from coopt.model.instance import load_instance
+
+    k = 1024
+    clarke = load_instance(_clarke(tmp_path, k))
+    (tmp_path / "iid.toml").write_text(_instance(channel__states=k))
+    iid = load_instance(tmp_path / "iid.toml")
+    times = cost_model(clarke).layer_time_s
+    lags = [float(t) for t in times[1:]] + [clarke.wait.slot_s]
+    distinct = len({fading.decorrelation(clarke.channel, t) for t in lags})
+    count = clarke.n_layers + 1 + distinct
+    assert limits.transition_matrices(clarke) == count and limits.transition_matrices(iid) == 0
+    markov_dp = 9 * k * (clarke.n_layers + 1) ** 2
+    iid_dp = limits.IID_BYTES_PER_EPOCH * (clarke.n_layers + 1) + 16 * (clarke.n_layers + 1) ** 2
+    extra = limits.estimate_bytes("solve", clarke) - limits.estimate_bytes("solve", iid)
+    assert extra == 8 * k * k * (count + 4) + markov_dp - iid_dp
+
+
+def test_huge_correlated_k_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """K = 20,000 on a Clarke channel: ~60 GB of matrices, refused in one line naming K, the
+    estimate and the limit, before a single matrix is computed."""
+    from coopt.model import fading
+    from coopt.model.instance import load_instance
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a transition matrix was computed")
+
+    monkeypatch.setattr(fading, "_transition", no_work)
+    code, out, err = _in_process(["solve", str(_clarke(tmp_path, 20_000)), "--max-memory", "4GiB"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    need = 8 * 20_000**2 * (limits.transition_matrices(load_instance(_clarke(tmp_path, 20_000))) + 4)
+    assert "K = 20000 channel states" in err and "limit 4 GiB (--max-memory)" in err
+    assert f"of which {limits._size(need)} for the correlated channel's" in err and "20000 x 20000 float64" in err
+    # the default limit (half the RAM) refuses it too, and K = 64 passes under 4 GiB
+    code, _, err = _in_process(["solve", str(_clarke(tmp_path, 20_000)), "--json"], capsys)
+    assert code == 2 and "of this machine's RAM" in err
+    monkeypatch.undo()
+    code, out, _ = _in_process(["solve", str(_clarke(tmp_path, 64)), "--max-memory", "4GiB", "--json"], capsys)
+    assert code == 0 and json.loads(out)["placement"] >= 0
+
+
+def test_correlated_memory_estimate_bounds_the_measured_peak(tmp_path):
+    """The estimate less the interpreter's share is at least tracemalloc's peak of a Clarke
+    solve at K = 256 (matrices built from an empty cache), and within 20x of it."""
+    import tracemalloc
+
+    from coopt.api import solve
+    from coopt.model import fading
+    from coopt.model.instance import load_instance
+
+    instance = load_instance(_clarke(tmp_path, 256))
+    fading._transition.cache_clear()
+    tracemalloc.start()
+    try:
+        solve(instance)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = limits.estimate_bytes("solve --method enumeration", instance) - limits.BASE_BYTES
+    assert peak <= estimate <= 20 * peak, (peak, estimate)

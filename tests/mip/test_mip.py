@@ -502,7 +502,7 @@ def test_time_limit_is_never_optimal():
 def test_time_limit_without_incumbent_is_no_solution(monkeypatch, write_instance, capsys):
     import coopt.mip.method as mm
 
-    def no_incumbent(model, options=None, solver=None):
+    def no_incumbent(model, options=None, solver=None, progress=None):
         return PlacementResult(Termination.TIME_LIMIT, False, None, 0.5, None, 1.0, 1.0, "HiGHS 1.16.0", None)
 
     monkeypatch.setattr(mm, "solve_mip", no_incumbent)
@@ -592,7 +592,7 @@ def test_time_limit_with_incumbent_is_reported_not_optimal(monkeypatch, capsys):
     real = mm.solve_mip
     calls = []
 
-    def stopped(model, options=None, solver=None):
+    def stopped(model, options=None, solver=None, progress=None):
         """The first run (the MIP) stops at its time limit with its incumbent."""
         r = real(model, options, solver)
         calls.append(r)
@@ -618,7 +618,7 @@ def test_a_wrong_optimality_claim_is_caught(fallback_also_wrong, monkeypatch):
     real = mm.solve_mip
     fallbacks = []
 
-    def wrong(model, options=None, solver=None, *, fallback=False):
+    def wrong(model, options=None, solver=None, *, fallback=False, progress=None):
         r = real(model, options, solver, fallback=fallback)
         if fallback:
             fallbacks.append(r)
