@@ -159,7 +159,7 @@ def test_the_tutorial_covers_the_whole_study() -> None:
 
 
 def test_every_howto_page_is_run_and_listed() -> None:
-    assert HOWTOS
+    assert len(HOWTOS) >= 6
     index = (ROOT / "docs" / "howto" / "index.md").read_text(encoding="utf-8")
     for page in HOWTOS:
         assert page.stem in index, f"docs/howto/index.md does not list {page.name}"
