@@ -1,4 +1,5 @@
-"""docs/tutorial.md (and the worked examples of docs/model.md) cannot rot: every command
+"""docs/tutorial.md (and the worked examples of docs/model.md and the how-to pages of
+docs/howto/) cannot rot: every command
 and every Python block in them is run, in order, in a temporary directory holding a copy
 of ``data/``, and every output they quote must be what the code prints now.
 
@@ -34,7 +35,9 @@ from coopt.cli.main import main
 from tests.support.instances import ROOT
 
 TUTORIAL = ROOT / "docs" / "tutorial.md"
-PAGES = [TUTORIAL, ROOT / "docs" / "model.md"]
+# The how-to pages (docs/howto/, its index aside) follow the tutorial's markup.
+HOWTOS = sorted(p for p in (ROOT / "docs" / "howto").glob("*.md") if p.name != "index.md")
+PAGES = [TUTORIAL, ROOT / "docs" / "model.md", *HOWTOS]
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\s*$", re.S | re.M)
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
@@ -153,6 +156,14 @@ def test_the_tutorial_covers_the_whole_study() -> None:
     commands = {shlex.split(s.source)[1] for s in steps if s.kind == "console"}
     assert {"solve", "simulate", "compare", "verify", "derive", "figures"} <= commands
     assert any(s.kind == "python" for s in steps)
+
+
+def test_every_howto_page_is_run_and_listed() -> None:
+    assert len(HOWTOS) >= 6
+    index = (ROOT / "docs" / "howto" / "index.md").read_text(encoding="utf-8")
+    for page in HOWTOS:
+        assert page.stem in index, f"docs/howto/index.md does not list {page.name}"
+        assert parse(page.read_text(encoding="utf-8")), f"{page.name} has no command or Python block"
 
 
 @pytest.mark.slow
