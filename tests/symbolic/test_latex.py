@@ -16,7 +16,7 @@ import sympy as sp
 
 from coopt.model.instance import load_instance
 from coopt.symbolic import latex
-from tests.support.instances import ROOT
+from tests.support.instances import EXAMPLE_INSTANCES, ROOT
 from tests.support.latex import equivalent, to_source
 
 DERIVATIONS = ROOT / "derivations"
@@ -89,6 +89,18 @@ def test_committed_derivations_are_regenerated(tmp_path):
         )
 
 
+def test_committed_example_documents_are_regenerated(tmp_path):
+    """derivations/examples/ holds the --instance document of every shipped example, as
+    `coopt derive --instance data/NAME.toml` writes it today."""
+    written = [p for inst in EXAMPLE_INSTANCES for p in latex.write_documents(tmp_path, instance_path=inst)]
+    committed = sorted(p.name for p in (DERIVATIONS / "examples").glob("*.tex"))
+    assert committed == sorted(p.name for p in written), "see derivations/README.md: regenerate derivations/examples"
+    for path in written:
+        assert (DERIVATIONS / "examples" / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
+            f"derivations/examples/{path.name} is stale: regenerate it (derivations/README.md)"
+        )
+
+
 def test_cli_derive(tmp_path):
     run = [sys.executable, "-m", "coopt", "derive"]
     out = subprocess.run(
@@ -103,9 +115,9 @@ def test_cli_derive(tmp_path):
 # What a PDF's text must not hold (pdftotext): "¿" is ">" and "ˆ" is "^" in OT1 text mode;
 # a doubled closing quote, or one opening a word, is '"' (OT1) or two '' in a row.
 BAD_GLYPHS = re.compile("¿|ˆ|””|''''|(?:^|[\\s(])”\\w", re.MULTILINE)
-SHIPPED_INSTANCES = (EXAMPLE, ROOT / "data" / "resnet18.toml", ROOT / "data" / "markov.toml")
-"""Instance documents compiled by the pdflatex test: the MLP closed form, a closed form that
-does not apply (its reason in the text), a Markov channel (no thresholds)."""
+SHIPPED_INSTANCES = (EXAMPLE, *EXAMPLE_INSTANCES)
+"""Instance documents compiled by the pdflatex test: the MLP closed form and every shipped
+example (among them a closed form that does not apply, a Markov channel, measured costs)."""
 
 
 def _tool(name: str, package: str) -> str:
@@ -179,6 +191,7 @@ def test_the_pdf_checks_catch_what_they_look_for(tmp_path):
     assert "¿" in found and "ˆ" in found and "”any" in found, found
 
 
+@pytest.mark.slow
 def test_pdflatex_compiles_the_documents(tmp_path):
     """Every document `coopt derive` writes (each NAME.tex, derivations.tex, the instance
     documents of shipped examples) compiles with no overfull box, its text has none of
