@@ -181,7 +181,7 @@ class SolveResult:
         ``placement``: ``objective`` (:math:`\Phi(M)`, per task), ``task_cost``
         (:math:`J(M)`, per task), ``download_cost`` (:math:`D(M)`, per period), ``optimal``
         (``True`` at :math:`M^*`). Needs pandas (``pip install 'coopt[frames]'``)."""
-        pd = _pandas()
+        pd = import_pandas()
         frame = pd.DataFrame(
             {
                 "placement": [v.placement for v in self.by_placement],
@@ -301,7 +301,7 @@ def register_text_report(report: Callable[[SolveResult], str]) -> None:
     _TEXT_REPORT["solve"] = report
 
 
-def _pandas() -> Any:
+def import_pandas() -> Any:
     """pandas, imported on first use (the ``frames`` extra), or one clear ImportError."""
     try:
         import pandas

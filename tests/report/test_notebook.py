@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
-from html.parser import HTMLParser
 
 import pytest
 
 from coopt import load_instance, solve
 from coopt.cli.main import main
+from tests.support.html import cells
 from tests.support.instances import EXAMPLE_INSTANCES
 
 
@@ -48,23 +48,9 @@ def test_to_frame_without_pandas_says_what_to_install(monkeypatch):
         result.to_frame()
 
 
-class Cells(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
 def test_repr_html_is_a_table_of_the_summary():
     result = solve(load_instance(EXAMPLE_INSTANCES[0]))
-    parser = Cells()
-    parser.feed(result._repr_html_())
+    parser = cells(result._repr_html_())
     assert parser.tags[0] == "table" and parser.tags.count("tr") == 7 + len(result.baselines)
     text = parser.text
     assert text[text.index("placement M*") + 1] == str(result.placement)
