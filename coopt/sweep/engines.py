@@ -6,9 +6,15 @@ an engine of :mod:`coopt.engines` (serial, local processes or Dask; guided batch
 ``as_completed``, Ctrl-C, the progress bar), which knows nothing of sweeps: it runs
 :func:`coopt.sweep.jobs.run_batch` on batches of jobs and hands every batch's records
 to this process as it arrives. They are appended to the log at once, and the table is
-rebuilt atomically every :data:`TABLE_EVERY_S` seconds and at the end. Workers send
-each record both as its log line and as its table row, so the owner's work per job is a
-write.
+rebuilt atomically, streamed from the log, every :data:`TABLE_EVERY_S` seconds (or 10
+times the last write's duration, if longer) and at the end. Workers send each record as
+its log line and its result columns, so the owner's work per job is a write.
+
+Any size: the jobs are read lazily from the spec (:class:`coopt.sweep.spec.GridJobs`) and
+the owner keeps a :class:`coopt.sweep.store.LogIndex` (per point: where its latest record
+is, its status and columns), not the records, so its memory does not grow with the rows.
+The first job runs alone, and :func:`check_space` refuses, before anything is written,
+an output that cannot fit on the disk.
 
 Batches: a DP solve takes about a millisecond, less than a scheduler's round trip, so
 jobs go to workers in batches of decreasing sizes, from :data:`MAX_BATCH` down to

@@ -36,7 +36,9 @@ of that resolved document, the contents of a profile file it names, the method o
 and the simulation settings (canonical JSON), so a job is recognised whatever the grid it came from; the spec's fingerprint is
 the hash of the ordered job keys, which changes whenever the base instance, a value, an
 axis or an option changes. Grid order (the index of a point) is the canonical row order
-of the results table.
+of the results table. Jobs are made on demand (:class:`GridJobs`): a grid of 10^9 points
+is counted, not listed; beyond :data:`EXACT_FINGERPRINT_POINTS` points the fingerprint
+hashes the probe keys (point 0 and the points one axis away from it) instead.
 
 A base with a ``[shared]`` table is a fleet (docs/model.md section 11): its axes are the
 fleet file's keys (:func:`coopt.fleet.files.fleet_key_kind`: ``shared.<key>``,

@@ -15,13 +15,16 @@
     (:data:`LEAD_COLUMNS`, the axes in spec order, then the result's flattened keys
     sorted). It is rebuilt from the log and replaced atomically (write to a temporary
     file, then :func:`os.replace`), so it is never half-written and an interrupted and
-    resumed sweep ends with exactly the table of an uninterrupted one.
+    resumed sweep ends with exactly the table of an uninterrupted one. The rows are
+    streamed: each recorded point's latest log line is read back at its offset
+    (:class:`LogIndex`) and written as its row, so no more than a thousand rows are in
+    memory at once.
 
 Cells: numbers as Python's shortest round-trip ``repr``, strings as they are, ``None``
 (JSON ``null``, e.g. a threshold of ``+inf`` or an infeasible baseline) as an empty
 cell, lists as compact JSON; quoted as the :mod:`csv` module quotes (and a carriage
-return too). A row is made once, as CSV fields, by the worker that ran its point
-(:func:`row`), and the owner joins the rows (:func:`write_table`).
+return too). A row is made from its log record (:func:`row`) by the owner, when it
+writes the table (:func:`write_table`).
 """
 
 from __future__ import annotations
