@@ -228,3 +228,17 @@ def test_log_index_holds_chunks_only_where_points_were_recorded():
     assert list(itertools.islice(todo, 7)) == [0, 1, 2, 3, 4, 6, 7]
     assert index.count_todo({"done"}) == 10**9
     assert np.int64(index._offsets[0][5]) == 201
+
+
+@pytest.mark.parametrize("probe_jobs", [2, 1000])
+def test_repeat_beyond_the_probed_jobs_is_found_by_its_value(tmp_path, monkeypatch, probe_jobs):
+    """Past PROBE_JOBS values a block is checked by its values' JSON, with the same answer."""
+    monkeypatch.setattr(sweep_spec, "PROBE_JOBS", probe_jobs)
+    body = '[grid]\n"placement.rule" = ["optimal", "osla"]\n"placement.tasks_per_period" = [10.0, 20.0, 30.0, 20.0, 10.0]\n'
+    with pytest.raises(
+        Exception,
+        match=r"points 1 and 3 are the same job \(\{'placement.rule': 'optimal', 'placement.tasks_per_period': 20.0\}\)",
+    ):
+        load_spec(write_spec(tmp_path, body))
+    ok = load_spec(write_spec(tmp_path, body.replace("20.0, 10.0]", "40.0, 50.0]"), "ok.toml"))
+    assert ok.points == 10 and len(ok.jobs.probe()) == (2 + 5 if probe_jobs == 1000 else 2 + 2 + 1)

@@ -110,6 +110,59 @@ class Job:
     fleet: bool = False  # doc is a fleet document (docs/model.md 11.1), solved by solve_fleet
 
 
+class _Block(Sequence[dict[str, Any]]):
+    """One crossed block of a grid (an axis, or a zipped group): point ``i`` is
+    ``{key: values[i]}`` for each of its keys, made when asked for (the values are the
+    axes' own tuples, so a block of 10^6 values holds no dict per value)."""
+
+    def __init__(self, keys: list[str], values: list[tuple[Any, ...]]):
+        self._keys = keys
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values[0])
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return {k: v[i] for k, v in zip(self._keys, self._values)}
+
+
+PROBE_JOBS = 1000  # values of a block whose jobs are built at load (GridJobs.probe)
+
+
+def _values_digest(block: Sequence[dict[str, Any]], start: int) -> str:
+    """SHA-256 of the canonical JSON of a block's values from ``start`` on, one a line."""
+    digest = hashlib.sha256()
+    for i in range(start, len(block)):
+        digest.update(_canonical(block[i]).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def _repeated_value(block: Sequence[dict[str, Any]]) -> tuple[int, int] | None:
+    """``(later, first)``: the first value of ``block`` whose canonical JSON repeats an
+    earlier one's, and that one; ``None`` when all differ. Hashes in an array, sorted, and
+    equal hashes confirmed by their texts: no set of a million strings."""
+    hashes = np.fromiter((hash(_canonical(block[i])) for i in range(len(block))), np.int64, len(block))
+    order = np.argsort(hashes, kind="stable")
+    ranked = hashes[order]
+    best: tuple[int, int] | None = None
+    for k in np.flatnonzero(ranked[1:] == ranked[:-1]).tolist():
+        a, b = int(order[k]), int(order[k + 1])  # a < b: the sort is stable
+        if _canonical(block[a]) == _canonical(block[b]) and (best is None or b < best[0]):
+            best = (b, a)
+    if best is not None:  # the first occurrence of the repeated text
+        text = _canonical(block[best[0]])
+        best = (best[0], next(i for i in range(best[0]) if _canonical(block[i]) == text))
+    return best
+
+
 class GridJobs(Sequence[Job]):
     """The jobs of a grid, made on demand: job ``i`` is built (its document resolved and
     its key hashed) only when it is asked for, so a grid of 10^9 points costs nothing
@@ -120,7 +173,9 @@ class GridJobs(Sequence[Job]):
     builds one job.
     """
 
-    def __init__(self, blocks: list[list[dict[str, Any]]], make: Callable[[int, dict[str, Any]], Job], slow: bool):
+    def __init__(
+        self, blocks: Sequence[Sequence[dict[str, Any]]], make: Callable[[int, dict[str, Any]], Job], slow: bool
+    ):
         self._blocks = blocks
         self._make = make
         self.slow = slow  # every job simulates or may be a MIP: batches of one (coopt.sweep.engines)
@@ -160,33 +215,45 @@ class GridJobs(Sequence[Job]):
         return self._make(index, self.values(index))
 
     def __iter__(self) -> Iterator[Job]:
-        for index, combo in enumerate(itertools.product(*self._blocks)):
-            yield self._make(index, {k: v for part in combo for k, v in part.items()})
+        ranges = [range(len(block)) for block in self._blocks]
+        for index, combo in enumerate(itertools.product(*ranges)):
+            parts = [block[i] for block, i in zip(self._blocks, combo)]
+            yield self._make(index, {k: v for part in parts for k, v in part.items()})
 
     def probe(self) -> list[str]:
         """The keys of point 0 and of every point that differs from it in one block, block
-        by block (``sum`` of the axis lengths, not their product).
+        by block (``sum`` of the axis lengths, not their product); beyond the first
+        :data:`PROBE_JOBS` values of a block, the SHA-256 of its other values instead.
 
-        Raises :class:`InstanceError` when two of them are the same job: a block with two
+        Raises :class:`InstanceError` when two points are the same job: a block with two
         values that give the same job (a repeated value, or an axis that another one
-        overrides) repeats every point, and the first repeat in grid order is one of these.
+        overrides) repeats every point, and the first repeat in grid order is one of
+        these. An override shows in the first two values; a repeated value beyond the
+        first :data:`PROBE_JOBS` is found by its canonical JSON text (equal text, equal job).
         """
         if self._probe is not None:
             return self._probe
         keys: list[str] = []
-        repeat: tuple[int, int, dict[str, Any]] | None = None
+        repeats: list[tuple[int, int, dict[str, Any]]] = []
         job0 = self[0]
         for block, stride in zip(self._blocks, self.strides):
             seen: dict[str, int] = {}
-            for i in range(len(block)):
+            for i in range(min(len(block), PROBE_JOBS)):
                 job = job0 if i == 0 else self[i * stride]
                 keys.append(job.key)
                 if job.key not in seen:
                     seen[job.key] = i * stride
-                elif repeat is None or i * stride < repeat[0]:
-                    repeat = (i * stride, seen[job.key], job.values)
-        if repeat is not None:
-            index, first, values = repeat
+                else:
+                    repeats.append((i * stride, seen[job.key], job.values))
+                    break
+            if len(block) > PROBE_JOBS:
+                keys.append(_values_digest(block, PROBE_JOBS))
+                repeat = _repeated_value(block)
+                if repeat is not None:
+                    later, first = repeat
+                    repeats.append((later * stride, first * stride, self.values(later * stride)))
+        if repeats:
+            index, first, values = min(repeats, key=lambda r: r[0])
             raise InstanceError(f"grid: points {first} and {index} are the same job ({values}); remove the repeat")
         self._probe = keys
         return keys
@@ -378,18 +445,17 @@ def _apply_snr(doc: dict[str, Any], snr_db: float) -> None:
     set_key(doc, "channel.mean_gain", gain)
 
 
-def _blocks(axes: list[Axis], groups: list[list[str]]) -> list[list[dict[str, Any]]]:
+def _blocks(axes: list[Axis], groups: list[list[str]]) -> list[_Block]:
     """The crossed blocks of the grid, each the list of its points ``{axis key: value}``:
     zipped groups move together (one block), blocks are crossed, the first slowest."""
     zipped = {k: g for g in groups for k in g}
-    blocks: list[list[dict[str, Any]]] = []
+    blocks: list[_Block] = []
     for axis in axes:
         group = zipped.get(axis.key, [axis.key])
         if group[0] != axis.key:
             continue  # a later member of a zipped group: placed with its first member
         by_key = {a.key: a.values for a in axes if a.key in group}
-        n = len(by_key[axis.key])
-        blocks.append([{k: by_key[k][i] for k in group} for i in range(n)])
+        blocks.append(_Block(list(group), [by_key[k] for k in group]))
     return blocks
 
 
