@@ -38,6 +38,18 @@ CPU per job, from the last round: the owner process's CPU (``time.process_time``
 owner's process) and the jobs' own CPU (the table's ``cpu_s``).
 
 Run: ``python bench/bench_sweep.py [--points-snr 50] [--points-tasks 20] [--rounds 5]``.
+
+**Sweep size** (``--scale 1000 10000 100000 [1000000]``): time and the owner's peak
+memory against the number of points, on a small instance (``data/cnn_chain.toml`` with 2
+channel states) over 100 mean SNRs x ``n / 100`` tasks-per-period values, serially (the
+owner is also the solver: the worst case for its memory). Each size runs in a fresh
+process (``ru_maxrss`` is a high-water mark): first a baseline, a plain loop of
+``coopt.solve`` on its first 1,000 points, then ``run_sweep`` on all of them, in the
+same process, so that the ratio of the sweep's time per point to the baseline's cancels
+the drift of a shared machine. Printed: seconds, ms per point, the ratio, the peak RSS
+after the baseline and after the sweep (``resource.getrusage``), the output sizes, and
+the exponents of time and of peak RSS fitted against the number of points (log-log
+least squares): 1 and 0 are linear time and flat memory.
 """
 
 from __future__ import annotations
@@ -115,12 +127,100 @@ def loop(jobs: list[Job]) -> None:
         solve(parse_instance(job.doc, base_dir=Path(job.base_dir), name=job.name)).to_dict()
 
 
+SMALL_STATES = 2
+
+
+def scale_one(points: int, tmp: Path) -> dict[str, float]:
+    """One size of ``--scale``, in this (fresh) process: baseline loop, then the sweep."""
+    import resource
+
+    base = tmp / "small.toml"
+    base.write_text(
+        (DATA / "cnn_chain.toml").read_text(encoding="utf-8").replace("states = 16", f"states = {SMALL_STATES}")
+    )
+    spec_path = tmp / "scale.toml"
+    spec_path.write_text(
+        f'base = "{base.as_posix()}"\n[grid]\n'
+        f'"placement.tasks_per_period" = {{ geomspace = [10.0, 1.0e4, {points // 100}] }}\n'
+        '"channel.mean_snr_db" = { linspace = [0.0, 30.0, 100] }\n',
+        encoding="utf-8",
+    )
+    t = time.perf_counter()
+    spec = load_spec(spec_path)
+    load_s = time.perf_counter() - t
+    sample = spec.jobs[: min(points, 1000)]
+    t = time.perf_counter()
+    loop(sample)
+    baseline = (time.perf_counter() - t) / len(sample)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = tmp / "out"
+    t = time.perf_counter()
+    summary = run_sweep(spec, out, workers=1, progress=False)
+    seconds = time.perf_counter() - t
+    assert summary.done == points, summary.line()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "points": points,
+        "load_s": load_s,
+        "seconds": seconds,
+        "ms_per_point": 1e3 * seconds / points,
+        "ratio": seconds / points / baseline,
+        "rss_before_mb": rss_before,
+        "rss_mb": rss,
+        "log_mb": (out / store.LOG).stat().st_size / 1e6,
+        "table_mb": (out / store.TABLE).stat().st_size / 1e6,
+    }
+
+
+def scale(sizes: list[int]) -> None:
+    """``--scale``: every size in its own process, then the fitted exponents."""
+    import json
+
+    import numpy as np
+
+    print(f"sweep size, serial, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"{'points':>8} {'load s':>7} {'sweep s':>8} {'ms/pt':>6} {'x loop':>7} {'RSS before':>11} {'peak RSS':>9} {'log MB':>8} {'table MB':>9}"
+    )
+    rows = []
+    for n in sizes:
+        if n % 100 or n < 200:
+            raise SystemExit(f"--scale {n}: a multiple of 100, at least 200")
+        run = subprocess.run(
+            [sys.executable, __file__, "--scale-one", str(n)], capture_output=True, text=True, check=True
+        )
+        r = json.loads(run.stdout.splitlines()[-1])
+        rows.append(r)
+        print(
+            f"{n:>8} {r['load_s']:7.2f} {r['seconds']:8.1f} {r['ms_per_point']:6.2f} {r['ratio']:7.2f} "
+            f"{r['rss_before_mb']:9.1f} MB {r['rss_mb']:6.1f} MB {r['log_mb']:8.1f} {r['table_mb']:9.1f}",
+            flush=True,
+        )
+    if len(rows) >= 2:
+        x = np.log([r["points"] for r in rows])
+        for what in ("seconds", "rss_mb"):
+            slope = np.polyfit(x, np.log([r[what] for r in rows]), 1)[0]
+            print(f"fitted exponent of {what} against points: {slope:.3f}")
+        growth = rows[-1]["rss_mb"] - rows[0]["rss_mb"]
+        print(f"peak RSS grows by {growth:.1f} MB from {rows[0]['points']} to {rows[-1]['points']} points")
+
+
 def main() -> None:
+    if "--scale-one" in sys.argv:
+        import json
+
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(scale_one(int(sys.argv[sys.argv.index("--scale-one") + 1]), Path(tmp))))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points-snr", type=int, default=50)
     ap.add_argument("--points-tasks", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (the median ratio is quoted)")
+    ap.add_argument("--scale", type=int, nargs="+", metavar="POINTS", help="time and owner memory against sweep size")
     args = ap.parse_args()
+    if args.scale:
+        scale(args.scale)
+        return
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         spec_path = tmp / "bench.toml"

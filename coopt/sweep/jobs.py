@@ -28,7 +28,7 @@ from coopt.errors import CooptError
 from coopt.mip.highs import Termination
 from coopt.mip.report import MipReport
 from coopt.sweep.spec import RULE_POLICY, Job
-from coopt.sweep.store import Row, encode, row
+from coopt.sweep.store import encode, result_columns
 
 SIM_FIELDS = ("mean", "std_error", "ci_low", "ci_high", "exact", "tasks", "seed")
 VERSION = version("coopt")
@@ -121,23 +121,24 @@ def run_job(job: Job) -> dict[str, Any]:
 
 class Finished(NamedTuple):
     """A job's record as it travels back: its key and status, the record as a log line, and
-    its row of the results table."""
+    the result columns of its table row (the owner makes the row from the log line when it
+    writes the table, :func:`coopt.sweep.store.write_table`)."""
 
     key: str
     status: str
     line: str
-    row: Row
+    columns: tuple[str, ...]
 
 
 def run_batch(jobs: list[Job]) -> list[Finished]:
     """The records of a batch of jobs, in order (the unit of work sent to a worker).
 
-    Records are encoded, and their table rows made, here on the workers, so that the
-    owner of the results directory only writes: its work per job is what limits the
+    Records are encoded, and their result columns listed, here on the workers, so that
+    the owner of the results directory only writes: its work per job is what limits the
     scaling of cheap jobs.
     """
     out = []
     for job in jobs:
         record = run_job(job)
-        out.append(Finished(job.key, record["status"], encode(record), row(job, record)))
+        out.append(Finished(job.key, record["status"], encode(record), result_columns(record)))
     return out

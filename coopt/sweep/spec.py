@@ -36,7 +36,9 @@ of that resolved document, the contents of a profile file it names, the method o
 and the simulation settings (canonical JSON), so a job is recognised whatever the grid it came from; the spec's fingerprint is
 the hash of the ordered job keys, which changes whenever the base instance, a value, an
 axis or an option changes. Grid order (the index of a point) is the canonical row order
-of the results table.
+of the results table. Jobs are made on demand (:class:`GridJobs`): a grid of 10^9 points
+is counted, not listed; beyond :data:`EXACT_FINGERPRINT_POINTS` points the fingerprint
+hashes the probe keys (point 0 and the points one axis away from it) instead.
 
 A base with a ``[shared]`` table is a fleet (docs/model.md section 11): its axes are the
 fleet file's keys (:func:`coopt.fleet.files.fleet_key_kind`: ``shared.<key>``,
@@ -58,9 +60,11 @@ import itertools
 import json
 import math
 import tomllib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -107,32 +111,210 @@ class Job:
     fleet: bool = False  # doc is a fleet document (docs/model.md 11.1), solved by solve_fleet
 
 
+class _Block(Sequence[dict[str, Any]]):
+    """One crossed block of a grid (an axis, or a zipped group): point ``i`` is
+    ``{key: values[i]}`` for each of its keys, made when asked for (the values are the
+    axes' own tuples, so a block of 10^6 values holds no dict per value)."""
+
+    def __init__(self, keys: list[str], values: list[tuple[Any, ...]]):
+        self._keys = keys
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values[0])
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return {k: v[i] for k, v in zip(self._keys, self._values)}
+
+
+PROBE_JOBS = 1000  # values of a block whose jobs are built at load (GridJobs.probe)
+
+
+def _values_digest(block: Sequence[dict[str, Any]], start: int) -> str:
+    """SHA-256 of the canonical JSON of a block's values from ``start`` on, one a line."""
+    digest = hashlib.sha256()
+    for i in range(start, len(block)):
+        digest.update(_canonical(block[i]).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def _repeated_value(block: Sequence[dict[str, Any]]) -> tuple[int, int] | None:
+    """``(later, first)``: the first value of ``block`` whose canonical JSON repeats an
+    earlier one's, and that one; ``None`` when all differ. Hashes in an array, sorted, and
+    equal hashes confirmed by their texts: no set of a million strings."""
+    hashes = np.fromiter((hash(_canonical(block[i])) for i in range(len(block))), np.int64, len(block))
+    order = np.argsort(hashes, kind="stable")
+    ranked = hashes[order]
+    best: tuple[int, int] | None = None
+    for k in np.flatnonzero(ranked[1:] == ranked[:-1]).tolist():
+        a, b = int(order[k]), int(order[k + 1])  # a < b: the sort is stable
+        if _canonical(block[a]) == _canonical(block[b]) and (best is None or b < best[0]):
+            best = (b, a)
+    if best is not None:  # the first occurrence of the repeated text
+        text = _canonical(block[best[0]])
+        best = (best[0], next(i for i in range(best[0]) if _canonical(block[i]) == text))
+    return best
+
+
+class GridJobs(Sequence[Job]):
+    """The jobs of a grid, made on demand: job ``i`` is built (its document resolved and
+    its key hashed) only when it is asked for, so a grid of 10^9 points costs nothing
+    until its jobs are read, and its length is the product of the axis lengths.
+
+    ``blocks`` are the crossed axes (a zipped group is one block), each the list of its
+    points' ``{key: value}``; the first block varies slowest. ``make(index, values)``
+    builds one job.
+    """
+
+    def __init__(
+        self, blocks: Sequence[Sequence[dict[str, Any]]], make: Callable[[int, dict[str, Any]], Job], slow: bool
+    ):
+        self._blocks = blocks
+        self._make = make
+        self.slow = slow  # every job simulates or may be a MIP: batches of one (coopt.sweep.engines)
+        sizes = [len(b) for b in blocks]
+        self._count = math.prod(sizes)
+        self.strides = [math.prod(sizes[b + 1 :]) for b in range(len(sizes))]
+        self._probe: list[str] | None = None
+
+    @property
+    def size(self) -> int:
+        """The number of points (also ``len``, when it fits in an index)."""
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def values(self, index: int) -> dict[str, Any]:
+        """The axis values of point ``index`` (no document is built)."""
+        parts = []
+        for block, stride in zip(self._blocks, self.strides):
+            parts.append(block[(index // stride) % len(block)])
+        return {k: v for part in parts for k, v in part.items()}
+
+    @overload
+    def __getitem__(self, index: int) -> Job: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Job]: ...
+
+    def __getitem__(self, index: int | slice) -> Job | list[Job]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(f"point {index} of a grid of {self._count}")
+        return self._make(index, self.values(index))
+
+    def __iter__(self) -> Iterator[Job]:
+        ranges = [range(len(block)) for block in self._blocks]
+        for index, combo in enumerate(itertools.product(*ranges)):
+            parts = [block[i] for block, i in zip(self._blocks, combo)]
+            yield self._make(index, {k: v for part in parts for k, v in part.items()})
+
+    def probe(self) -> list[str]:
+        """The keys of point 0 and of every point that differs from it in one block, block
+        by block (``sum`` of the axis lengths, not their product); beyond the first
+        :data:`PROBE_JOBS` values of a block, the SHA-256 of its other values instead.
+
+        Raises :class:`InstanceError` when two points are the same job: a block with two
+        values that give the same job (a repeated value, or an axis that another one
+        overrides) repeats every point, and the first repeat in grid order is one of
+        these. An override shows in the first two values; a repeated value beyond the
+        first :data:`PROBE_JOBS` is found by its canonical JSON text (equal text, equal job).
+        """
+        if self._probe is not None:
+            return self._probe
+        keys: list[str] = []
+        repeats: list[tuple[int, int, dict[str, Any]]] = []
+        job0 = self[0]
+        for block, stride in zip(self._blocks, self.strides):
+            seen: dict[str, int] = {}
+            for i in range(min(len(block), PROBE_JOBS)):
+                job = job0 if i == 0 else self[i * stride]
+                keys.append(job.key)
+                if job.key not in seen:
+                    seen[job.key] = i * stride
+                else:
+                    repeats.append((i * stride, seen[job.key], job.values))
+                    break
+            if len(block) > PROBE_JOBS:
+                keys.append(_values_digest(block, PROBE_JOBS))
+                repeat = _repeated_value(block)
+                if repeat is not None:
+                    later, first = repeat
+                    repeats.append((later * stride, first * stride, self.values(later * stride)))
+        if repeats:
+            index, first, values = min(repeats, key=lambda r: r[0])
+            raise InstanceError(f"grid: points {first} and {index} are the same job ({values}); remove the repeat")
+        self._probe = keys
+        return keys
+
+
+# Up to this many points the fingerprint hashes every job key (as it always has, so that
+# the directories of earlier runs resume); beyond, it hashes the probe keys
+# (GridJobs.probe), since building 10^9 jobs before the first one runs would take hours.
+EXACT_FINGERPRINT_POINTS = 100_000
+
+
 @dataclass(frozen=True)
 class SweepSpec:
-    """A parsed spec: its axes in file order, the zipped groups, and every job in grid order."""
+    """A parsed spec: its axes in file order and its jobs in grid order (made lazily, see
+    :class:`GridJobs`; any sequence of jobs will do, e.g. a tuple of some of them)."""
 
     path: Path
     axes: tuple[Axis, ...]
-    jobs: tuple[Job, ...]
+    jobs: Sequence[Job]
 
     @property
+    def points(self) -> int:
+        """The number of grid points (jobs)."""
+        return self.jobs.size if isinstance(self.jobs, GridJobs) else len(self.jobs)
+
+    @cached_property
     def fingerprint(self) -> str:
-        """SHA-256 of the ordered job keys and axis names: equal specs, equal fingerprints."""
-        return _sha256({"axes": [a.key for a in self.axes], "jobs": [j.key for j in self.jobs]})
+        """SHA-256 of the ordered job keys and axis names: equal specs, equal fingerprints.
+
+        Beyond :data:`EXACT_FINGERPRINT_POINTS` points of a grid, the SHA-256 of the axis
+        names, the number of points and the probe keys (:meth:`GridJobs.probe`): every
+        key is a function of the block values, each of which the probe keys hold.
+        """
+        axes = [a.key for a in self.axes]
+        if isinstance(self.jobs, GridJobs) and self.jobs.size > EXACT_FINGERPRINT_POINTS:
+            return _sha256({"axes": axes, "points": self.jobs.size, "probe": self.jobs.probe()})
+        # _sha256({"axes": axes, "jobs": keys}), streamed: the keys are not held at once.
+        digest = hashlib.sha256()
+        digest.update(b'{"axes":' + _canonical(axes).encode("utf-8") + b',"jobs":[')
+        for i, job in enumerate(self.jobs):
+            digest.update(f'{"," if i else ""}"{job.key}"'.encode())
+        digest.update(b"]}")
+        return digest.hexdigest()
 
     def manifest(self) -> dict[str, Any]:
         """What a results directory records about the spec that owns it."""
         return {
             "spec": str(self.path),
             "fingerprint": self.fingerprint,
-            "points": len(self.jobs),
+            "points": self.points,
             "axes": [{"key": a.key, "values": list(a.values), "log": a.log} for a in self.axes],
         }
 
 
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def _sha256(obj: Any) -> str:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(obj).encode("utf-8")).hexdigest()
 
 
 def _flatten_grid(grid: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -264,18 +446,18 @@ def _apply_snr(doc: dict[str, Any], snr_db: float) -> None:
     set_key(doc, "channel.mean_gain", gain)
 
 
-def _points(axes: list[Axis], groups: list[list[str]]) -> list[dict[str, Any]]:
-    """Every grid point as ``{axis key: value}``: zipped groups move together, groups are crossed."""
+def _blocks(axes: list[Axis], groups: list[list[str]]) -> list[_Block]:
+    """The crossed blocks of the grid, each the list of its points ``{axis key: value}``:
+    zipped groups move together (one block), blocks are crossed, the first slowest."""
     zipped = {k: g for g in groups for k in g}
-    blocks: list[list[dict[str, Any]]] = []
+    blocks: list[_Block] = []
     for axis in axes:
         group = zipped.get(axis.key, [axis.key])
         if group[0] != axis.key:
             continue  # a later member of a zipped group: placed with its first member
         by_key = {a.key: a.values for a in axes if a.key in group}
-        n = len(by_key[axis.key])
-        blocks.append([{k: by_key[k][i] for k in group} for i in range(n)])
-    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*blocks)]
+        blocks.append(_Block(list(group), [by_key[k] for k in group]))
+    return blocks
 
 
 def _profile_digest(doc: dict[str, Any], base_dir: Path) -> str | None:
@@ -333,9 +515,9 @@ def load_spec(path: str | Path) -> SweepSpec:
         MipOptions(**mip)  # validates the values now, not in every job
     sim = _simulate_options(raw.get("simulate"))
 
-    jobs: list[Job] = []
-    first: dict[str, int] = {}
-    for index, values in enumerate(_points(axes, groups)):
+    base_dir = base_path.parent
+
+    def make(index: int, values: dict[str, Any]) -> Job:
         doc = copy.deepcopy(base_doc)
         for key, value in values.items():
             if key not in (METHOD_KEY, SNR_KEY):
@@ -347,13 +529,14 @@ def load_spec(path: str | Path) -> SweepSpec:
                 _apply_snr(doc, values[SNR_KEY])
             except InstanceError as exc:
                 raise InstanceError(f"grid.{exc}") from None
-        profile = _profile_digest(doc, base_path.parent)
+        profile = _profile_digest(doc, base_dir)
         key = _sha256({"instance": doc, "profile": profile, "method": job_method, "mip": job_mip, "simulate": sim})
-        if key in first:
-            raise InstanceError(f"grid: points {first[key]} and {index} are the same job ({values}); remove the repeat")
-        first[key] = index
-        jobs.append(Job(index, key, values, doc, str(base_path.parent), base_path.stem, job_method, job_mip, sim))
-    return SweepSpec(path=path, axes=tuple(axes), jobs=tuple(jobs))
+        return Job(index, key, values, doc, str(base_dir), base_path.stem, job_method, job_mip, sim)
+
+    methods = {v for a in axes if a.key == METHOD_KEY for v in a.values} or {method}
+    jobs = GridJobs(_blocks(axes, groups), make, slow=sim is not None or "mip" in methods)
+    jobs.probe()  # every value's job built once: bad values and repeated jobs are refused now
+    return SweepSpec(path=path, axes=tuple(axes), jobs=jobs)
 
 
 FLEET_SPEC_KEYS = ("base", "method", "zip", "grid", "mip")
@@ -435,27 +618,27 @@ def _fleet_spec(path: Path, raw: dict[str, Any], base_path: Path, base_doc: dict
         MipOptions(**mip)
 
     base_dir = base_path.parent
-    jobs: list[Job] = []
-    first: dict[str, int] = {}
-    for index, values in enumerate(_points(axes, groups)):
+
+    def make(index: int, values: dict[str, Any]) -> Job:
         doc = copy.deepcopy(base_doc)
         for key, value in values.items():
             if key != METHOD_KEY:
                 set_fleet_key(doc, key, copy.deepcopy(value))
-        if index == 0:  # fail fast on the first point: the fleet parser's own one-line errors
-            try:
-                parse_fleet(copy.deepcopy(doc), base_dir, base_path.stem)
-            except InstanceError as exc:
-                raise InstanceError(f"grid (point 0, {values}): {exc}") from None
         job_method = values.get(METHOD_KEY, method)
         job_mip = mip if job_method in ("mip", "auto") else {}
         files = _fleet_digest(doc, base_dir)
         key = _sha256({"fleet": doc, "files": files, "method": job_method, "mip": job_mip})
-        if key in first:
-            raise InstanceError(f"grid: points {first[key]} and {index} are the same job ({values}); remove the repeat")
-        first[key] = index
-        jobs.append(Job(index, key, values, doc, str(base_dir), base_path.stem, job_method, job_mip, None, fleet=True))
-    return SweepSpec(path=path, axes=tuple(axes), jobs=tuple(jobs))
+        return Job(index, key, values, doc, str(base_dir), base_path.stem, job_method, job_mip, None, fleet=True)
+
+    methods = {v for a in axes if a.key == METHOD_KEY for v in a.values} or {method}
+    jobs = GridJobs(_blocks(axes, groups), make, slow="mip" in methods)
+    first = jobs[0]  # fail fast on the first point: the fleet parser's own one-line errors
+    try:
+        parse_fleet(copy.deepcopy(first.doc), base_dir, base_path.stem)
+    except InstanceError as exc:
+        raise InstanceError(f"grid (point 0, {first.values}): {exc}") from None
+    jobs.probe()
+    return SweepSpec(path=path, axes=tuple(axes), jobs=jobs)
 
 
 def _axis_values(key: str, raw: Any) -> Axis:
