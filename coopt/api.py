@@ -11,16 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from coopt.dp.enumeration import solve_enumeration
+from coopt.dp.fast import sweep_work
 from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
 from coopt.model.instance import Instance
 from coopt.model.problem import Problem, prepare
 from coopt.model.vocabulary import Method
+from coopt.progress import bar_enabled, progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
     from coopt.mip.highs import MipOptions
 
 METHODS = tuple(Method)
+ENUMERATION_BAR_DELAY_S = 2.0
+"""An enumeration shows its bar once it has run this long (a short solve draws nothing)."""
 
 
 def solve(
@@ -49,8 +53,9 @@ def solve(
     mip_options : coopt.mip.highs.MipOptions, optional
         Time limit, relative gap and threads of the ``"mip"`` method.
     progress : bool or None
-        ``"mip"``: progress bars on stderr (HiGHS's gap and bounds, the ETA to the time
-        limit) once the run has lasted 2 s; ``None``: only when stderr is a terminal.
+        A progress bar on stderr once the run has lasted 2 s: ``"mip"``, HiGHS's gap and
+        bounds and the ETA to the time limit; ``"enumeration"`` on an i.i.d. channel, the
+        all-placement sweep with its ETA. ``None``: only when stderr is a terminal.
 
     Returns
     -------
@@ -86,7 +91,10 @@ def solve_problem(
         from coopt.symbolic.closed_form import solve_closed_form  # imports SymPy
 
         return solve_closed_form(problem)
-    return solve_enumeration(problem)
+    if progress is False or problem.channel.is_markov or not bar_enabled(progress):
+        return solve_enumeration(problem)
+    with progress_bar(sweep_work(problem.costs.n_layers), "solve", True, unit="value", delay_s=ENUMERATION_BAR_DELAY_S) as bar:
+        return solve_enumeration(problem, tick=bar.update)
 
 
 def _check_method(method: str, mip_options: MipOptions | None) -> None:

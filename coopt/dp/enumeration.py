@@ -3,6 +3,8 @@ then the argmin, with the baselines of section 6."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from coopt.dp.constraints import reject_constraints
 from coopt.dp.placement import argmin_placement, enumerate_rules
 from coopt.dp.results import SolveResult, assemble_result
@@ -10,8 +12,11 @@ from coopt.dp.stopping import occupation
 from coopt.model.problem import Problem
 
 
-def solve_enumeration(problem: Problem) -> SolveResult:
-    """The enumeration oracle of docs/model.md section 5, with the baselines of section 6."""
+def solve_enumeration(problem: Problem, tick: Callable[[int], None] | None = None) -> SolveResult:
+    """The enumeration oracle of docs/model.md section 5, with the baselines of section 6.
+
+    ``tick``: the progress of the all-placement sweep of an i.i.d. channel
+    (:func:`coopt.dp.fast.solve_all`; :func:`coopt.dp.fast.sweep_work` units in all)."""
     reject_constraints(problem.instance.constraints, "enumeration")
     inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
     rule, mode = inst.placement.rule, inst.wait.mode
@@ -20,7 +25,7 @@ def solve_enumeration(problem: Problem) -> SolveResult:
     # An i.i.d. channel gets both rules from one sweep of coopt.dp.fast, which uses the
     # rank-one form of Y = costs.stop_cost(gains) (prepare() built it so); J* feeds the baselines.
     rules = ("optimal", "osla") if rule == "optimal" or not channel.is_markov else ("osla",)
-    by_rule = enumerate_rules(Y, channel, mode, costs, rules, placements, k_tasks, method="model")
+    by_rule = enumerate_rules(Y, channel, mode, costs, rules, placements, k_tasks, method="model", tick=tick)
     values, policies = by_rule[rule]
     osla_values = by_rule["osla"][0]
     optimal_values = {v.placement: v.task_cost for v in by_rule["optimal"][0]} if "optimal" in by_rule else {}

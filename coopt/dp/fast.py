@@ -316,6 +316,11 @@ class PolicyMap(MutableMapping[int, StoppingSolution]):
         return len(self._keys)
 
 
+def sweep_work(n_layers: int) -> int:
+    """The units :func:`solve_all` reports to ``tick`` in all: one per horizon value, ``(N + 1)(N + 2) / 2``."""
+    return (n_layers + 1) * (n_layers + 2) // 2
+
+
 def solve_all(
     Y: NDArray[np.float64] | None,
     channel: Channel,
@@ -323,6 +328,7 @@ def solve_all(
     costs: CostModel,
     rules: Iterable[str] = RULES,
     method: str = "auto",
+    tick: Callable[[int], None] | None = None,
 ) -> dict[str, AllPlacements]:
     """Solve every placement ``M = 0..N`` of an i.i.d. channel for each rule, in one sweep.
 
@@ -347,6 +353,9 @@ def solve_all(
         ``Y``; ``"auto"``: ``"model"`` when ``Y`` is ``None`` or equals
         ``costs.stop_cost(channel.gains)`` exactly (an :math:`O(NK)` comparison),
         ``"table"`` otherwise (e.g. the Lagrangian tables of :mod:`coopt.dp.constraints`).
+    tick : callable, optional
+        Called after each epoch ``n`` with the number of horizon values it updated
+        (``N - n + 1``; :data:`sweep_work` in all): a progress bar's ``update``.
 
     Returns
     -------
@@ -384,7 +393,7 @@ def solve_all(
         model_rows = None
         blocks = _table_blocks(Y, probs)
     keep = n_rows * n_rows <= KEEP_ELEMENTS
-    data = _sweep(blocks, n_rows - 1, mode, c_w, "optimal" in rules, "osla" in rules, keep)
+    data = _sweep(blocks, n_rows - 1, mode, c_w, "optimal" in rules, "osla" in rules, keep, tick)
     data.rows = model_rows
     data.Y, data.probs = Y, probs
     out: dict[str, AllPlacements] = {}
@@ -717,6 +726,7 @@ def _sweep(
     do_opt: bool,
     do_osla: bool,
     keep: bool = False,
+    tick: Callable[[int], None] | None = None,
 ) -> _SweepData:
     """Backward sweep over the epochs ``n = N..0`` updating every horizon ``M >= n``.
 
@@ -785,6 +795,8 @@ def _sweep(
                         np.multiply((EO[n + 1] if EO is not None else eo)[n + 1 :], slope[i], out=tail)
                         np.add(tail, offset[i], out=tail)
                 dst[n] = mean[i] if last or not waits else w_osla[n]
+            if tick is not None:
+                tick(size - n)
         next_mean = mean[0]
     if do_opt:
         data.values["optimal"] = ev if EV is None else EV[0].copy()

@@ -26,7 +26,7 @@ forbids the placement):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,8 +122,10 @@ def enumerate_rules(
     tasks_per_period: float,
     *,
     method: str = "auto",
+    tick: Callable[[int], None] | None = None,
 ) -> dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]]:
-    """:func:`enumerate_placements` for several rules; for an i.i.d. channel they share one sweep."""
+    """:func:`enumerate_placements` for several rules; for an i.i.d. channel they share one
+    sweep (``tick``: its progress, as :func:`coopt.dp.fast.solve_all` reports it)."""
     if method not in ENUMERATION_METHODS:
         raise ValueError(f"method = {method!r}: must be one of {', '.join(ENUMERATION_METHODS)}")
     out: dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]] = {}
@@ -131,7 +133,7 @@ def enumerate_rules(
         tables = (
             solve_all_markov(Y, channel, mode, costs, rules, placements)
             if channel.is_markov
-            else solve_all(Y, channel, mode, costs, rules, method=method)
+            else solve_all(Y, channel, mode, costs, rules, method=method, tick=tick)
         )
         for rule in rules:
             task = {m: float(tables[rule].values[m]) for m in placements}

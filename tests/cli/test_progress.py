@@ -273,3 +273,25 @@ def test_mip_bar_waits_for_its_delay(terminal: Terminal, monkeypatch: pytest.Mon
     terminal.attach()
     solve(load_instance(INSTANCE), method="mip", progress=None)
     assert terminal.text() == ""
+
+
+def test_enumeration_bar_on_a_terminal_changes_nothing(
+    terminal: Terminal, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The all-placement sweep's bar: drawn on a terminal (no delay here), the report the same."""
+    import coopt.api as api
+
+    assert main(["solve", INSTANCE]) == 0
+    quiet = capsys.readouterr().out
+    monkeypatch.setattr(api, "ENUMERATION_BAR_DELAY_S", 0.0)
+    terminal.attach()
+    assert main(["solve", INSTANCE]) == 0
+    shown = terminal.text()
+    assert "solve: " in shown and "/36.0 " in shown and "value/s" in shown  # N = 7: 8 * 9 / 2 values
+    assert capsys.readouterr().out == quiet
+
+
+def test_enumeration_bar_waits_for_its_delay(terminal: Terminal) -> None:
+    terminal.attach()
+    solve(load_instance(INSTANCE), progress=None)  # well under the real 2 s
+    assert terminal.text() == ""

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from coopt import prepare
 from coopt.dp import fast
-from coopt.dp.fast import METHODS, RULES, AllPlacements, PolicyMap, _ModelRows, _TableRows, solve_all
+from coopt.dp.fast import METHODS, RULES, AllPlacements, PolicyMap, _ModelRows, _TableRows, solve_all, sweep_work
 from coopt.dp.placement import baselines, enumerate_placements, enumerate_rules
 from coopt.dp.stopping import COMPUTE, STOP, WAIT, backward_induction, osla_policy, tied_or_less
 from tests.support import tiny
@@ -367,3 +367,15 @@ def test_backward_pass_is_the_kept_column_bit_for_bit(mode, method, monkeypatch)
         np.testing.assert_array_equal(lean[rule].expected, matrix)
         with pytest.raises(ValueError, match="horizon"):
             lean[rule].expected_column(n + 1)
+
+
+@pytest.mark.parametrize("mode", ["never", "last", "any"])
+def test_tick_counts_every_horizon_value_and_changes_nothing(mode):
+    prob = prepare(tiny.instance(mode=mode))
+    n = prob.costs.n_layers
+    ticks: list[int] = []
+    quiet = solve_all(None, prob.channel, mode, prob.costs)
+    loud = solve_all(None, prob.channel, mode, prob.costs, tick=ticks.append)
+    assert sum(ticks) == sweep_work(n) == (n + 1) * (n + 2) // 2 and ticks == list(range(1, n + 2))
+    for rule in quiet:
+        assert np.array_equal(quiet[rule].values, loud[rule].values)
