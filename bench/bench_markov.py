@@ -50,6 +50,11 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/support
+
+from tests.support.instances import BASE_DOC as LENET_DOC  # the 7-layer LeNet-5 chain of issue 19 item 2
+from tests.support.instances import to_toml
+
 from chains import chain_profile  # bench/chains.py (the script's folder is on sys.path)
 from coopt import parse_instance
 from coopt.dp.markov import solve_all_markov
@@ -234,18 +239,6 @@ def ok(row: dict[str, Any]) -> bool:
     return "rel" not in row or (row["rel"] <= RTOL and row["same"])
 
 
-LENET_DOC: dict[str, Any] = {
-    "network": {"profile": "lenet5", "feature_bits": 32, "param_bits": 32},
-    "device": {"cpu_hz": 5e8, "cycles_per_mac": 1.0, "kappa": 1e-27, "tx_power_w": 0.2, "idle_power_w": 0.01},
-    "edge": {"cpu_hz": 3e9, "cycles_per_mac": 0.05},
-    "uplink": {"bandwidth_hz": 5e6, "noise_w": 1e-13},
-    "channel": {"law": "rayleigh", "mean_gain": 5e-11, "states": 8},
-    "cost": {"energy_weight": 1.0, "time_weight": 1.5},
-    "wait": {"mode": "last", "slot_s": 0.005},
-    "placement": {"tasks_per_period": 150, "downlink_bps": 8e7, "rx_energy_per_bit": 5e-8},
-}  # tests/support/instances.py BASE_DOC: the 7-layer LeNet-5 chain of issue 19 item 2
-
-
 def clarke_table(ks: list[int]) -> bool:
     """Table 5: LeNet-5 with Clarke fading at 50 Hz: the time of its transition matrices
     (cache cleared) and of the whole solve against the same chain's i.i.d. solve, K doubling;
@@ -290,15 +283,6 @@ def clarke_table(ks: list[int]) -> bool:
 E2E_TARGETS = {64: 3.0, 512: 20.0}  # issue 19 item 2: Clarke within this factor of the i.i.d. solve
 
 
-def _toml(doc: dict[str, dict[str, Any]]) -> str:
-    """The flat tables of LENET_DOC as TOML."""
-
-    def value(v: Any) -> str:
-        return f'"{v}"' if isinstance(v, str) else repr(v)
-
-    return "".join(f"[{t}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in body.items()) for t, body in doc.items())
-
-
 def _cli_run(path: str) -> tuple[float, dict[str, Any]]:
     """Wall time of ``coopt solve PATH --json`` as a fresh process, and its JSON."""
     import json
@@ -340,7 +324,7 @@ def e2e_table(ks: list[int], repeat: int) -> bool:
                     doc["channel"]["doppler_hz"] = 50.0
                 paths[kind] = os.path.join(tmp, f"lenet_{kind}_{k}.toml")
                 with open(paths[kind], "w", encoding="utf-8") as fh:
-                    fh.write(_toml(doc))
+                    fh.write(to_toml(doc))
             runs = {kind: [_cli_run(path) for _ in range(repeat)] for kind, path in paths.items()}
             wall = {kind: statistics.median(t for t, _ in r) for kind, r in runs.items()}
             out = {kind: r[0][1] for kind, r in runs.items()}
