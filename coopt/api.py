@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from coopt.dp.enumeration import solve_enumeration
-from coopt.dp.fast import sweep_work
 from coopt.dp.results import SolveResult
 from coopt.errors import InstanceError
 from coopt.model.instance import Instance
@@ -91,10 +90,15 @@ def solve_problem(
         from coopt.symbolic.closed_form import solve_closed_form  # imports SymPy
 
         return solve_closed_form(problem)
-    if progress is False or problem.channel.is_markov or not bar_enabled(progress):
+    if progress is False or not bar_enabled(progress):
         return solve_enumeration(problem)
-    with progress_bar(sweep_work(problem.costs.n_layers), "solve", True, unit="value", delay_s=ENUMERATION_BAR_DELAY_S) as bar:
-        return solve_enumeration(problem, tick=bar.update)
+    with progress_bar(None, "solve", True, unit="step", delay_s=ENUMERATION_BAR_DELAY_S) as bar:
+
+        def tick(done: int, total: int) -> None:
+            bar.total = total  # the sweep knows its size: horizon values (i.i.d.) or epochs (Markov)
+            bar.update(done)
+
+        return solve_enumeration(problem, tick=tick)
 
 
 def _check_method(method: str, mip_options: MipOptions | None) -> None:

@@ -12,11 +12,11 @@ from coopt.dp.stopping import occupation
 from coopt.model.problem import Problem
 
 
-def solve_enumeration(problem: Problem, tick: Callable[[int], None] | None = None) -> SolveResult:
+def solve_enumeration(problem: Problem, tick: Callable[[int, int], None] | None = None) -> SolveResult:
     """The enumeration oracle of docs/model.md section 5, with the baselines of section 6.
 
-    ``tick``: the progress of the all-placement sweep of an i.i.d. channel
-    (:func:`coopt.dp.fast.solve_all`; :func:`coopt.dp.fast.sweep_work` units in all)."""
+    ``tick(done, total)``: the progress of the all-placement sweep
+    (:func:`coopt.dp.fast.solve_all`, :func:`coopt.dp.markov.solve_all_markov`)."""
     reject_constraints(problem.instance.constraints, "enumeration")
     inst, costs, channel, Y = problem.instance, problem.costs, problem.channel, problem.Y
     rule, mode = inst.placement.rule, inst.wait.mode

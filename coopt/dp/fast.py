@@ -328,7 +328,7 @@ def solve_all(
     costs: CostModel,
     rules: Iterable[str] = RULES,
     method: str = "auto",
-    tick: Callable[[int], None] | None = None,
+    tick: Callable[[int, int], None] | None = None,
 ) -> dict[str, AllPlacements]:
     """Solve every placement ``M = 0..N`` of an i.i.d. channel for each rule, in one sweep.
 
@@ -354,8 +354,8 @@ def solve_all(
         ``costs.stop_cost(channel.gains)`` exactly (an :math:`O(NK)` comparison),
         ``"table"`` otherwise (e.g. the Lagrangian tables of :mod:`coopt.dp.constraints`).
     tick : callable, optional
-        Called after each epoch ``n`` with the number of horizon values it updated
-        (``N - n + 1``; :data:`sweep_work` in all): a progress bar's ``update``.
+        Progress: called after each epoch ``n`` as ``tick(done, total)`` with the horizon
+        values it updated (``N - n + 1``) and those of the whole sweep (:func:`sweep_work`).
 
     Returns
     -------
@@ -726,7 +726,7 @@ def _sweep(
     do_opt: bool,
     do_osla: bool,
     keep: bool = False,
-    tick: Callable[[int], None] | None = None,
+    tick: Callable[[int, int], None] | None = None,
 ) -> _SweepData:
     """Backward sweep over the epochs ``n = N..0`` updating every horizon ``M >= n``.
 
@@ -736,6 +736,7 @@ def _sweep(
     every row in ``(N + 1) x (N + 1)`` matrices (``nan`` below the diagonal).
     """
     size = n_layers + 1
+    work = sweep_work(n_layers)
     data = _SweepData(n_layers, mode, c_w)
     waits, waits_inside = data.waits, data.waits_inside
     mean_stop, w_opt, w_osla = data.mean, data.w_opt, data.w_osla
@@ -796,7 +797,7 @@ def _sweep(
                         np.add(tail, offset[i], out=tail)
                 dst[n] = mean[i] if last or not waits else w_osla[n]
             if tick is not None:
-                tick(size - n)
+                tick(size - n, work)
         next_mean = mean[0]
     if do_opt:
         data.values["optimal"] = ev if EV is None else EV[0].copy()

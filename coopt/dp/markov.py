@@ -60,7 +60,7 @@ waits. Memory :math:`O(N K)`. NumPy only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +132,7 @@ def solve_all_markov(
     costs: CostModel,
     rules: Iterable[str] = RULES,
     placements: Iterable[int] | None = None,
+    tick: Callable[[int, int], None] | None = None,
 ) -> dict[str, MarkovPlacements]:
     """Solve the placements ``placements`` (default ``0..N``) of a Markov channel, one sweep per rule.
 
@@ -157,7 +158,7 @@ def solve_all_markov(
         ``{rule: MarkovPlacements}``.
     """
     Y = np.asarray(Y, dtype=np.float64)
-    values = solve_all_markov_batch(Y[None], channel, mode, costs, rules, placements)  # one variant
+    values = solve_all_markov_batch(Y[None], channel, mode, costs, rules, placements, tick)  # one variant
     return {rule: MarkovPlacements(rule, mode, v[0], Y, channel, costs) for rule, v in values.items()}
 
 
@@ -168,6 +169,7 @@ def solve_all_markov_batch(
     costs: CostModel,
     rules: Iterable[str] = RULES,
     placements: Iterable[int] | None = None,
+    tick: Callable[[int, int], None] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
     r""":func:`solve_all_markov` for ``P`` variants of one device that share the channel
     and :math:`c_w` and differ in their stop costs (a fleet's share levels,
@@ -197,7 +199,7 @@ def solve_all_markov_batch(
     for rule in rules:
         values = np.full((n_var, n_rows), np.nan)
         if rule == "optimal":
-            v0 = _sweep_optimal(Y, channel, mode, c_w, horizons, False)[0] @ channel.initial
+            v0 = _sweep_optimal(Y, channel, mode, c_w, horizons, False, tick)[0] @ channel.initial
             values[:, horizons] = v0.reshape(n_var, horizons.size)
         else:
             for p in range(n_var):
@@ -327,7 +329,13 @@ Table = tuple[NDArray[np.float64], NDArray[np.int8]]
 
 
 def _sweep_optimal(
-    Y: NDArray[np.float64], channel: Channel, mode: str, c_w: float, horizons: NDArray[np.intp], record: bool
+    Y: NDArray[np.float64],
+    channel: Channel,
+    mode: str,
+    c_w: float,
+    horizons: NDArray[np.intp],
+    record: bool,
+    tick: Callable[[int, int], None] | None = None,
 ) -> tuple[NDArray[np.float64], Table | None]:
     r"""Backward induction for all ``horizons`` (sorted) of ``P`` variants at once.
 
@@ -397,6 +405,8 @@ def _sweep_optimal(
                 table[0][n], table[1][n] = V[first], choose_by_tie_order(y[0], inf, end_wait[0, n])
         if table is None:
             leader = _merge_equal_rows(V, leader, (offset + np.arange(first, h)).ravel(), variant)
+        if tick is not None:
+            tick(1, top + 1)
     return V[leader], table
 
 

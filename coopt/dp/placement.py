@@ -122,16 +122,17 @@ def enumerate_rules(
     tasks_per_period: float,
     *,
     method: str = "auto",
-    tick: Callable[[int], None] | None = None,
+    tick: Callable[[int, int], None] | None = None,
 ) -> dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]]:
     """:func:`enumerate_placements` for several rules; for an i.i.d. channel they share one
-    sweep (``tick``: its progress, as :func:`coopt.dp.fast.solve_all` reports it)."""
+    sweep (``tick``: its progress, as :func:`coopt.dp.fast.solve_all` and
+    :func:`coopt.dp.markov.solve_all_markov` report it)."""
     if method not in ENUMERATION_METHODS:
         raise ValueError(f"method = {method!r}: must be one of {', '.join(ENUMERATION_METHODS)}")
     out: dict[str, tuple[list[PlacementValue], MutableMapping[int, StoppingSolution]]] = {}
     if method != "reference":  # every horizon of a rule in one sweep
         tables = (
-            solve_all_markov(Y, channel, mode, costs, rules, placements)
+            solve_all_markov(Y, channel, mode, costs, rules, placements, tick=tick)
             if channel.is_markov
             else solve_all(Y, channel, mode, costs, rules, method=method, tick=tick)
         )

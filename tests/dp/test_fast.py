@@ -373,9 +373,22 @@ def test_backward_pass_is_the_kept_column_bit_for_bit(mode, method, monkeypatch)
 def test_tick_counts_every_horizon_value_and_changes_nothing(mode):
     prob = prepare(tiny.instance(mode=mode))
     n = prob.costs.n_layers
-    ticks: list[int] = []
+    ticks: list[tuple[int, int]] = []
     quiet = solve_all(None, prob.channel, mode, prob.costs)
-    loud = solve_all(None, prob.channel, mode, prob.costs, tick=ticks.append)
-    assert sum(ticks) == sweep_work(n) == (n + 1) * (n + 2) // 2 and ticks == list(range(1, n + 2))
+    loud = solve_all(None, prob.channel, mode, prob.costs, tick=lambda done, total: ticks.append((done, total)))
+    assert [d for d, _ in ticks] == list(range(1, n + 2)) and sum(d for d, _ in ticks) == sweep_work(n)
+    assert {t for _, t in ticks} == {sweep_work(n)} == {(n + 1) * (n + 2) // 2}
     for rule in quiet:
         assert np.array_equal(quiet[rule].values, loud[rule].values)
+
+
+@pytest.mark.parametrize("mode", ["never", "last", "any"])
+def test_markov_tick_counts_the_epochs_and_changes_nothing(mode):
+    from coopt.dp.enumeration import solve_enumeration
+
+    prob = prepare(tiny.instance(channel="markov3", mode=mode))
+    ticks: list[tuple[int, int]] = []
+    loud = solve_enumeration(prob, tick=lambda done, total: ticks.append((done, total)))
+    top = max(prob.placements)
+    assert ticks == [(1, top + 1)] * (top + 1)
+    assert loud.to_dict() == solve_enumeration(prob).to_dict()
