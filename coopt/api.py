@@ -90,7 +90,7 @@ def solve_problem(
         from coopt.symbolic.closed_form import solve_closed_form  # imports SymPy
 
         return solve_closed_form(problem)
-    if progress is False or not bar_enabled(progress):
+    if not bar_enabled(progress):
         return solve_enumeration(problem)
     with progress_bar(None, "solve", True, unit="step", delay_s=ENUMERATION_BAR_DELAY_S) as bar:
 
