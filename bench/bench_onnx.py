@@ -45,48 +45,6 @@ TARGET_PROFILE_S = 2.0
 TARGET_SOLVE_S = 1.0
 TARGET_STACK_S = 10.0
 
-INSTANCE = """\
-# DenseNet-121 as an ONNX graph, every cut allowed (bench_onnx).
-[network]
-profile = "onnx:light/densenet121"
-cuts = "all"
-feature_bits = 8
-param_bits = 8
-
-[device]
-cpu_hz = 2.39e9
-cycles_per_mac = 0.016
-kappa = 1.0e-28
-tx_power_w = 0.2
-idle_power_w = 0.1
-
-[edge]
-cpu_hz = 1.59e9
-cycles_per_mac = 7.8e-4
-
-[uplink]
-bandwidth_hz = 4.0e7
-noise_w = 5.04e-13
-
-[channel]
-law = "rayleigh"
-mean_gain = 1.58e-11
-states = 32
-
-[cost]
-energy_weight = 1.0
-time_weight = 1.0
-
-[wait]
-mode = "last"
-slot_s = 0.024
-
-[placement]
-tasks_per_period = 3600
-downlink_bps = 2.0e8
-rx_energy_per_bit = 5.0e-9
-"""
-
 
 def wall(argv: list[str], runs: int) -> tuple[float, float]:
     """Median wall seconds and median CPU seconds (user + system) of a fresh process."""
@@ -171,7 +129,10 @@ def main() -> None:
     base, base_cpu = wall([python, "-c", "pass"], args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "densenet121.toml"
-        path.write_text(INSTANCE, encoding="utf-8")
+        from tests.support.onnx_models import onnx_instance
+
+        header = "# DenseNet-121 as an ONNX graph, every cut allowed (bench_onnx).\n"
+        path.write_text(header + onnx_instance("onnx:light/densenet121"), encoding="utf-8")
         profile, profile_cpu = wall([python, "-m", "coopt", "profile", "onnx:light/densenet121"], args.runs)
         solve_cli, solve_cpu = wall([python, "-m", "coopt", "solve", str(path)], args.runs)
         load_s, solve_s = in_process(args.runs, path)

@@ -134,7 +134,13 @@ rx_energy_per_bit = 5.0e-9
 """
 
 
+def onnx_instance(profile: str) -> str:
+    """An instance (TOML) of the ONNX graph ``profile`` (a path or ``onnx:light/NAME``): every
+    cut allowed, Rayleigh fading with 32 states, wait mode ``last`` (bench/bench_onnx.py)."""
+    return STACK_INSTANCE.format(model=profile)
+
+
 def stack_instance(model: Path) -> str:
-    """The instance (TOML) of tests/model/test_onnx_scale.py and bench/bench_onnx.py --stack on
-    ``model``: every cut allowed, Rayleigh fading with 32 states, wait mode ``last``."""
-    return STACK_INSTANCE.format(model=model.as_posix())
+    """:func:`onnx_instance` of a generated stack: the instance of tests/model/test_onnx_scale.py
+    and bench/bench_onnx.py --stack."""
+    return onnx_instance(model.as_posix())
