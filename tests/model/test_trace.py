@@ -107,12 +107,16 @@ def test_warning_when_the_interval_is_far_from_the_epochs(capsys):
     ],
 )
 def test_bad_traces_are_one_line_exit_2(tmp_path, capsys, text, message):
+    assert_fit_refuses(tmp_path, capsys, text, 2, message)
+
+
+def assert_fit_refuses(tmp_path, capsys, text: str, states: int, message: str) -> None:
+    """`coopt channel fit` of the trace ``text``: exit 2, one line on stderr holding ``message``."""
     path = tmp_path / "t.csv"
     path.write_text(text)
-    assert main(["channel", "fit", str(path), "--states", "2"]) == 2
+    assert main(["channel", "fit", str(path), "--states", str(states)]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.count("\n") == 1 and message in captured.err
+    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err, captured.err
 
 
 def test_fit_refuses_nothing_valid():
@@ -257,8 +261,4 @@ def test_without_ties_nothing_changes():
     ],
 )
 def test_more_bad_traces(tmp_path, capsys, text, message):
-    path = tmp_path / "t.csv"
-    path.write_text(text)
-    assert main(["channel", "fit", str(path), "--states", "8"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err, captured.err
+    assert_fit_refuses(tmp_path, capsys, text, 8, message)
