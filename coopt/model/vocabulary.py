@@ -74,14 +74,6 @@ class Policy(_Name):
     DEVICE_ONLY = ("device-only", "device_only", "device-only")
     FULL_PLACEMENT = ("full-placement", "full_placement", "full placement")
 
-    @classmethod
-    def of_key(cls, key: str) -> Policy:
-        """The policy whose :attr:`key` is ``key`` (a ``SolveResult.baselines`` key)."""
-        for policy in cls:
-            if policy.key == key:
-                return policy
-        raise KeyError(key)
-
 
 class Allocation(_Name):
     """How a fleet's shares are allocated (``coopt solve FLEET --allocation``, docs/model.md 11)."""
